@@ -1,0 +1,53 @@
+// A loaded eBPF program: decoded, field-checked and pre-decoded for the engines.
+#pragma once
+
+#include <bpfvm/helper.hpp>
+#include <bpfvm/insn.hpp>
+#include <bpfvm/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace bpfvm {
+
+namespace detail {
+struct Code;
+}
+
+struct LoadOptions {
+  // Helpers that `call` and `callx` may reach. Null means no helpers. The registry is copied.
+  const HelperRegistry* helpers = nullptr;
+  // Reject programs longer than this many instruction slots.
+  std::size_t max_insns = max_program_insns;
+};
+
+// Immutable once loaded; copies share the same code, and one program may run on many
+// threads at once.
+class Program {
+ public:
+  // Checks every field (RFC 9669: unused fields zero, registers valid, jump targets in range
+  // and not inside lddw, helpers known) and pre-decodes. Errors name the instruction.
+  static Result<Program> load(std::span<const Insn> insns, const LoadOptions& options = {});
+  // The same from raw little-endian bytes; the size must be a multiple of 8.
+  static Result<Program> load_bytes(std::span<const std::uint8_t> bytes,
+                                    const LoadOptions& options = {});
+
+  std::span<const Insn> insns() const;
+  std::size_t size() const { return insns().size(); }
+
+  // Engine-facing form; not part of the stable API.
+  const detail::Code& code() const { return *code_; }
+
+ private:
+  explicit Program(std::shared_ptr<const detail::Code> code) : code_(std::move(code)) {}
+  std::shared_ptr<const detail::Code> code_;
+};
+
+// Splits raw bytes into instruction slots (little-endian); fails if not a multiple of 8.
+Result<std::vector<Insn>> insns_from_bytes(std::span<const std::uint8_t> bytes);
+std::vector<std::uint8_t> bytes_from_insns(std::span<const Insn> insns);
+
+}  // namespace bpfvm

@@ -1,0 +1,1 @@
+// Placeholder while this file is being written.

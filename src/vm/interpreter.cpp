@@ -1,0 +1,507 @@
+// The interpreter: runs the pre-decoded program. Dispatch is generated from the opcode
+// table (computed goto with GCC and Clang, a switch elsewhere); a row without a handler
+// below is a compile error in both modes.
+#include <bpfvm/vm.hpp>
+
+#include "vm/code.hpp"
+#include "vm/run_state.hpp"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cstring>
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(BPFVM_SWITCH_DISPATCH)
+#define BPFVM_COMPUTED_GOTO 1
+#else
+#define BPFVM_COMPUTED_GOTO 0
+#endif
+
+namespace bpfvm {
+namespace {
+
+using detail::CodeInsn;
+using detail::RunState;
+
+using u8 = std::uint8_t;
+using u16 = std::uint16_t;
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+using s8 = std::int8_t;
+using s16 = std::int16_t;
+using s32 = std::int32_t;
+using s64 = std::int64_t;
+
+static_assert(std::endian::native == std::endian::little,
+              "the interpreter assumes a little-endian host, as eBPF's usual targets are");
+
+template <class T>
+T load_from(u64 address) {
+  T value;
+  std::memcpy(&value, reinterpret_cast<const void*>(address), sizeof value);
+  return value;
+}
+
+template <class T>
+void store_to(u64 address, T value) {
+  std::memcpy(reinterpret_cast<void*>(address), &value, sizeof value);
+}
+
+// RFC 9669 section 4.1: division by zero yields zero, modulo by zero leaves dst unchanged,
+// and the signed forms of INT_MIN / -1 wrap (quotient INT_MIN, remainder 0).
+template <class S>
+S signed_div(S dividend, S divisor) {
+  using U = std::make_unsigned_t<S>;
+  if (divisor == 0) return 0;
+  if (divisor == -1) return static_cast<S>(U{0} - static_cast<U>(dividend));
+  return dividend / divisor;
+}
+
+template <class S>
+S signed_mod(S dividend, S divisor) {
+  if (divisor == 0) return dividend;
+  if (divisor == -1) return 0;
+  return dividend % divisor;
+}
+
+// LD_ABS/LD_IND (RFC 9669 section 5.5, Linux semantics): a big-endian load from the packet;
+// false when [offset, offset + size) is not inside it.
+bool load_packet(std::span<const u8> packet, s64 offset, int size, u64& out) {
+  if (offset < 0 || static_cast<u64>(offset) + static_cast<u64>(size) > packet.size()) return false;
+  u64 value = 0;
+  for (int i = 0; i < size; ++i) value = (value << 8) | packet[static_cast<std::size_t>(offset) + i];
+  out = value;
+  return true;
+}
+
+[[gnu::cold, gnu::noinline]] Error access_error(const RunState& state, std::size_t index,
+                                                 const char* what, u64 address, int size,
+                                                 bool write, u8 base_register, s16 offset) {
+  bool mapped_read_only = !state.admits(address, static_cast<std::size_t>(size), true) &&
+                          state.admits(address, static_cast<std::size_t>(size), false);
+  return insn_error(Error::Kind::out_of_bounds, index,
+                    fmt::format("{} of {} bytes at address 0x{:x} (r{}{:+}) {}", what, size,
+                                address, base_register, offset,
+                                write && mapped_read_only
+                                    ? "is in a read-only region"
+                                    : "is outside the memory, the stack and every granted region"));
+}
+
+[[gnu::cold, gnu::noinline]] Error misaligned_atomic_error(std::size_t index, u64 address, int size) {
+  return insn_error(Error::Kind::out_of_bounds, index,
+                    fmt::format("atomic operation of {} bytes at address 0x{:x} is not aligned "
+                                "to {} bytes",
+                                size, address, size));
+}
+
+struct Frame {
+  const CodeInsn* return_to;
+  u64 callee_saved[4];  // r6-r9
+};
+
+template <bool kChecked, bool kBudget>
+Result<u64> run(const detail::Code& code, const RunInput& input, const RunOptions& options) {
+  RunState state;
+  alignas(16) u8 stack[max_call_frames * stack_frame_size];
+  auto stack_top = reinterpret_cast<std::uintptr_t>(stack) + sizeof stack;
+  state.stack_end = stack_top;
+  state.stack_begin = stack_top - stack_frame_size;
+  if constexpr (kChecked) {
+    auto add_region = [&](const void* base, std::size_t size, bool writable) {
+      if (base == nullptr || size == 0) return;
+      auto begin = reinterpret_cast<std::uintptr_t>(base);
+      state.regions.push_back({begin, begin + size, writable});
+    };
+    add_region(input.context, input.context_size, input.context_writable);
+    add_region(input.packet.data(), input.packet.size(), false);
+    for (const MemoryRegion& region : options.regions)
+      add_region(region.base, region.size, region.writable);
+  }
+
+  u64 reg[register_count] = {};
+  reg[1] = reinterpret_cast<u64>(input.context);
+  reg[2] = input.r2;
+  reg[frame_pointer] = stack_top;
+
+  Frame frames[max_call_frames];
+  std::size_t depth = 0;  // frames below the current one
+  u64 budget = options.budget.value_or(0);
+
+  const CodeInsn* const base = code.slots.data();
+  const CodeInsn* pc = base;
+  auto index = [&] { return static_cast<std::size_t>(pc - base); };
+
+// Shorthands for the handlers below; `pc` is the current instruction.
+#define DST reg[pc->dst]
+#define SRC reg[pc->src]
+#define IMM pc->imm
+#define DST32 static_cast<u32>(reg[pc->dst])
+#define SRC32 static_cast<u32>(reg[pc->src])
+#define IMM32 static_cast<u32>(pc->imm)
+
+#define CHECK_ACCESS(address, size, write, what, base_reg)                                 \
+  if constexpr (kChecked) {                                                                 \
+    if (!state.admits((address), (size), (write))) [[unlikely]]                             \
+      return access_error(state, index(), (what), (address), (size), (write), (base_reg),   \
+                          pc->offset);                                                      \
+  }
+#define LOAD(T, ext)                                       \
+  {                                                        \
+    u64 address = SRC + static_cast<u64>(pc->offset);      \
+    CHECK_ACCESS(address, sizeof(T), false, "load", pc->src) \
+    DST = static_cast<u64>(static_cast<ext>(load_from<T>(address))); \
+    NEXT;                                                  \
+  }
+#define STORE(T, value)                                    \
+  {                                                        \
+    u64 address = DST + static_cast<u64>(pc->offset);      \
+    CHECK_ACCESS(address, sizeof(T), true, "store", pc->dst) \
+    store_to<T>(address, static_cast<T>(value));           \
+    NEXT;                                                  \
+  }
+#define ATOMIC_ADDRESS(T)                                                  \
+  u64 address = DST + static_cast<u64>(pc->offset);                        \
+  CHECK_ACCESS(address, sizeof(T), true, "atomic", pc->dst)                 \
+  if constexpr (kChecked) {                                                \
+    if (address % sizeof(T) != 0) [[unlikely]]                             \
+      return misaligned_atomic_error(index(), address, sizeof(T));         \
+  }                                                                        \
+  T* target = reinterpret_cast<T*>(address);
+#define ATOMIC(T, builtin, fetch)                                          \
+  {                                                                        \
+    ATOMIC_ADDRESS(T)                                                      \
+    T old = builtin(target, static_cast<T>(SRC), __ATOMIC_SEQ_CST);        \
+    if (fetch) SRC = old;                                                  \
+    NEXT;                                                                  \
+  }
+#define CMPXCHG(T)                                                                 \
+  {                                                                                \
+    ATOMIC_ADDRESS(T)                                                              \
+    T expected = static_cast<T>(reg[0]);                                           \
+    __atomic_compare_exchange_n(target, &expected, static_cast<T>(SRC), false,     \
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);               \
+    reg[0] = expected;                                                             \
+    NEXT;                                                                          \
+  }
+#define JUMP_IF(condition)             \
+  {                                    \
+    if (condition) {                   \
+      pc = base + pc->target;          \
+      DISPATCH();                      \
+    }                                  \
+    NEXT;                              \
+  }
+#define PACKET_LOAD(size, offset_expr)                                   \
+  {                                                                      \
+    u64 value;                                                           \
+    if (!load_packet(input.packet, (offset_expr), (size), value)) return u64{0}; \
+    reg[0] = value;                                                      \
+    NEXT;                                                                \
+  }
+
+#define BUDGET_STEP                                                                  \
+  if constexpr (kBudget) {                                                           \
+    if (budget == 0) [[unlikely]]                                                    \
+      return insn_error(Error::Kind::budget_exhausted, index(),                      \
+                        fmt::format("instruction budget of {} exhausted", *options.budget)); \
+    --budget;                                                                        \
+  }
+
+#if BPFVM_COMPUTED_GOTO
+  static constexpr void* dispatch_table[] = {
+#define BPFVM_OPCODE(id, opcode, variant, value, mnemonic, shape, group, cpu) &&op_##id,
+#include "isa/opcodes.def"
+#undef BPFVM_OPCODE
+  };
+#define CASE(id) op_##id:
+#define DISPATCH()                                          \
+  do {                                                      \
+    BUDGET_STEP                                             \
+    goto* dispatch_table[static_cast<std::size_t>(pc->op)]; \
+  } while (0)
+#else
+#define CASE(id) case Op::id:
+#define DISPATCH() continue
+#endif
+#define NEXT \
+  do {       \
+    ++pc;    \
+    DISPATCH(); \
+  } while (0)
+
+#if BPFVM_COMPUTED_GOTO
+  DISPATCH();
+  {
+#else
+  for (;;) {
+    BUDGET_STEP
+    switch (pc->op) {
+#endif
+    // clang-format off
+    CASE(ADD64_IMM)  DST += static_cast<u64>(IMM); NEXT;
+    CASE(ADD64_REG)  DST += SRC; NEXT;
+    CASE(SUB64_IMM)  DST -= static_cast<u64>(IMM); NEXT;
+    CASE(SUB64_REG)  DST -= SRC; NEXT;
+    CASE(MUL64_IMM)  DST *= static_cast<u64>(IMM); NEXT;
+    CASE(MUL64_REG)  DST *= SRC; NEXT;
+    CASE(DIV64_IMM)  DST = IMM == 0 ? 0 : DST / static_cast<u64>(IMM); NEXT;
+    CASE(DIV64_REG)  DST = SRC == 0 ? 0 : DST / SRC; NEXT;
+    CASE(SDIV64_IMM) DST = static_cast<u64>(signed_div<s64>(static_cast<s64>(DST), IMM)); NEXT;
+    CASE(SDIV64_REG) DST = static_cast<u64>(signed_div<s64>(static_cast<s64>(DST), static_cast<s64>(SRC))); NEXT;
+    CASE(OR64_IMM)   DST |= static_cast<u64>(IMM); NEXT;
+    CASE(OR64_REG)   DST |= SRC; NEXT;
+    CASE(AND64_IMM)  DST &= static_cast<u64>(IMM); NEXT;
+    CASE(AND64_REG)  DST &= SRC; NEXT;
+    CASE(LSH64_IMM)  DST <<= (IMM & 63); NEXT;
+    CASE(LSH64_REG)  DST <<= (SRC & 63); NEXT;
+    CASE(RSH64_IMM)  DST >>= (IMM & 63); NEXT;
+    CASE(RSH64_REG)  DST >>= (SRC & 63); NEXT;
+    CASE(MOD64_IMM)  DST = IMM == 0 ? DST : DST % static_cast<u64>(IMM); NEXT;
+    CASE(MOD64_REG)  DST = SRC == 0 ? DST : DST % SRC; NEXT;
+    CASE(SMOD64_IMM) DST = static_cast<u64>(signed_mod<s64>(static_cast<s64>(DST), IMM)); NEXT;
+    CASE(SMOD64_REG) DST = static_cast<u64>(signed_mod<s64>(static_cast<s64>(DST), static_cast<s64>(SRC))); NEXT;
+    CASE(XOR64_IMM)  DST ^= static_cast<u64>(IMM); NEXT;
+    CASE(XOR64_REG)  DST ^= SRC; NEXT;
+    CASE(MOV64_IMM)  DST = static_cast<u64>(IMM); NEXT;
+    CASE(MOV64_REG)  DST = SRC; NEXT;
+    CASE(MOVSX8_64)  DST = static_cast<u64>(static_cast<s64>(static_cast<s8>(SRC))); NEXT;
+    CASE(MOVSX16_64) DST = static_cast<u64>(static_cast<s64>(static_cast<s16>(SRC))); NEXT;
+    CASE(MOVSX32_64) DST = static_cast<u64>(static_cast<s64>(static_cast<s32>(SRC))); NEXT;
+    CASE(ARSH64_IMM) DST = static_cast<u64>(static_cast<s64>(DST) >> (IMM & 63)); NEXT;
+    CASE(ARSH64_REG) DST = static_cast<u64>(static_cast<s64>(DST) >> (SRC & 63)); NEXT;
+    CASE(NEG64)      DST = u64{0} - DST; NEXT;
+
+    CASE(ADD32_IMM)  DST = static_cast<u32>(DST32 + IMM32); NEXT;
+    CASE(ADD32_REG)  DST = static_cast<u32>(DST32 + SRC32); NEXT;
+    CASE(SUB32_IMM)  DST = static_cast<u32>(DST32 - IMM32); NEXT;
+    CASE(SUB32_REG)  DST = static_cast<u32>(DST32 - SRC32); NEXT;
+    CASE(MUL32_IMM)  DST = static_cast<u32>(DST32 * IMM32); NEXT;
+    CASE(MUL32_REG)  DST = static_cast<u32>(DST32 * SRC32); NEXT;
+    CASE(DIV32_IMM)  DST = IMM32 == 0 ? 0 : DST32 / IMM32; NEXT;
+    CASE(DIV32_REG)  DST = SRC32 == 0 ? 0 : DST32 / SRC32; NEXT;
+    CASE(SDIV32_IMM) DST = static_cast<u32>(signed_div<s32>(static_cast<s32>(DST32), static_cast<s32>(IMM32))); NEXT;
+    CASE(SDIV32_REG) DST = static_cast<u32>(signed_div<s32>(static_cast<s32>(DST32), static_cast<s32>(SRC32))); NEXT;
+    CASE(OR32_IMM)   DST = DST32 | IMM32; NEXT;
+    CASE(OR32_REG)   DST = DST32 | SRC32; NEXT;
+    CASE(AND32_IMM)  DST = DST32 & IMM32; NEXT;
+    CASE(AND32_REG)  DST = DST32 & SRC32; NEXT;
+    CASE(LSH32_IMM)  DST = static_cast<u32>(DST32 << (IMM32 & 31)); NEXT;
+    CASE(LSH32_REG)  DST = static_cast<u32>(DST32 << (SRC32 & 31)); NEXT;
+    CASE(RSH32_IMM)  DST = DST32 >> (IMM32 & 31); NEXT;
+    CASE(RSH32_REG)  DST = DST32 >> (SRC32 & 31); NEXT;
+    CASE(MOD32_IMM)  DST = IMM32 == 0 ? DST32 : DST32 % IMM32; NEXT;
+    CASE(MOD32_REG)  DST = SRC32 == 0 ? DST32 : DST32 % SRC32; NEXT;
+    CASE(SMOD32_IMM) DST = static_cast<u32>(signed_mod<s32>(static_cast<s32>(DST32), static_cast<s32>(IMM32))); NEXT;
+    CASE(SMOD32_REG) DST = static_cast<u32>(signed_mod<s32>(static_cast<s32>(DST32), static_cast<s32>(SRC32))); NEXT;
+    CASE(XOR32_IMM)  DST = DST32 ^ IMM32; NEXT;
+    CASE(XOR32_REG)  DST = DST32 ^ SRC32; NEXT;
+    CASE(MOV32_IMM)  DST = IMM32; NEXT;
+    CASE(MOV32_REG)  DST = SRC32; NEXT;
+    CASE(MOVSX8_32)  DST = static_cast<u32>(static_cast<s32>(static_cast<s8>(SRC))); NEXT;
+    CASE(MOVSX16_32) DST = static_cast<u32>(static_cast<s32>(static_cast<s16>(SRC))); NEXT;
+    CASE(ARSH32_IMM) DST = static_cast<u32>(static_cast<s32>(DST32) >> (IMM32 & 31)); NEXT;
+    CASE(ARSH32_REG) DST = static_cast<u32>(static_cast<s32>(DST32) >> (SRC32 & 31)); NEXT;
+    CASE(NEG32)      DST = static_cast<u32>(u32{0} - DST32); NEXT;
+
+    // Byte order (RFC 9669 section 4.2). The host is little-endian: `le` only truncates.
+    CASE(LE16)       DST = static_cast<u16>(DST); NEXT;
+    CASE(LE32)       DST = static_cast<u32>(DST); NEXT;
+    CASE(LE64)       NEXT;
+    CASE(BE16)       DST = __builtin_bswap16(static_cast<u16>(DST)); NEXT;
+    CASE(BE32)       DST = __builtin_bswap32(static_cast<u32>(DST)); NEXT;
+    CASE(BE64)       DST = __builtin_bswap64(DST); NEXT;
+    CASE(BSWAP16)    DST = __builtin_bswap16(static_cast<u16>(DST)); NEXT;
+    CASE(BSWAP32)    DST = __builtin_bswap32(static_cast<u32>(DST)); NEXT;
+    CASE(BSWAP64)    DST = __builtin_bswap64(DST); NEXT;
+
+    CASE(LDDW)       DST = static_cast<u64>(IMM); pc += 2; DISPATCH();
+
+    CASE(LDXW)       LOAD(u32, u32)
+    CASE(LDXH)       LOAD(u16, u16)
+    CASE(LDXB)       LOAD(u8, u8)
+    CASE(LDXDW)      LOAD(u64, u64)
+    CASE(LDXSW)      LOAD(s32, s64)
+    CASE(LDXSH)      LOAD(s16, s64)
+    CASE(LDXSB)      LOAD(s8, s64)
+    CASE(STW)        STORE(u32, IMM)
+    CASE(STH)        STORE(u16, IMM)
+    CASE(STB)        STORE(u8, IMM)
+    CASE(STDW)       STORE(u64, IMM)
+    CASE(STXW)       STORE(u32, SRC)
+    CASE(STXH)       STORE(u16, SRC)
+    CASE(STXB)       STORE(u8, SRC)
+    CASE(STXDW)      STORE(u64, SRC)
+
+    CASE(ATOMIC32_ADD)       ATOMIC(u32, __atomic_fetch_add, false)
+    CASE(ATOMIC32_FETCH_ADD) ATOMIC(u32, __atomic_fetch_add, true)
+    CASE(ATOMIC32_OR)        ATOMIC(u32, __atomic_fetch_or, false)
+    CASE(ATOMIC32_FETCH_OR)  ATOMIC(u32, __atomic_fetch_or, true)
+    CASE(ATOMIC32_AND)       ATOMIC(u32, __atomic_fetch_and, false)
+    CASE(ATOMIC32_FETCH_AND) ATOMIC(u32, __atomic_fetch_and, true)
+    CASE(ATOMIC32_XOR)       ATOMIC(u32, __atomic_fetch_xor, false)
+    CASE(ATOMIC32_FETCH_XOR) ATOMIC(u32, __atomic_fetch_xor, true)
+    CASE(ATOMIC32_XCHG)      ATOMIC(u32, __atomic_exchange_n, true)
+    CASE(ATOMIC32_CMPXCHG)   CMPXCHG(u32)
+    CASE(ATOMIC64_ADD)       ATOMIC(u64, __atomic_fetch_add, false)
+    CASE(ATOMIC64_FETCH_ADD) ATOMIC(u64, __atomic_fetch_add, true)
+    CASE(ATOMIC64_OR)        ATOMIC(u64, __atomic_fetch_or, false)
+    CASE(ATOMIC64_FETCH_OR)  ATOMIC(u64, __atomic_fetch_or, true)
+    CASE(ATOMIC64_AND)       ATOMIC(u64, __atomic_fetch_and, false)
+    CASE(ATOMIC64_FETCH_AND) ATOMIC(u64, __atomic_fetch_and, true)
+    CASE(ATOMIC64_XOR)       ATOMIC(u64, __atomic_fetch_xor, false)
+    CASE(ATOMIC64_FETCH_XOR) ATOMIC(u64, __atomic_fetch_xor, true)
+    CASE(ATOMIC64_XCHG)      ATOMIC(u64, __atomic_exchange_n, true)
+    CASE(ATOMIC64_CMPXCHG)   CMPXCHG(u64)
+
+    // Legacy packet loads: the offset is computed in 32 bits, as Linux's bpf_gen_ld_abs.
+    CASE(LDABSW)     PACKET_LOAD(4, static_cast<s32>(IMM32))
+    CASE(LDABSH)     PACKET_LOAD(2, static_cast<s32>(IMM32))
+    CASE(LDABSB)     PACKET_LOAD(1, static_cast<s32>(IMM32))
+    CASE(LDINDW)     PACKET_LOAD(4, static_cast<s32>(SRC32 + IMM32))
+    CASE(LDINDH)     PACKET_LOAD(2, static_cast<s32>(SRC32 + IMM32))
+    CASE(LDINDB)     PACKET_LOAD(1, static_cast<s32>(SRC32 + IMM32))
+
+    CASE(JA)         pc = base + pc->target; DISPATCH();
+    CASE(JA32)       pc = base + pc->target; DISPATCH();
+    CASE(JEQ64_IMM)  JUMP_IF(DST == static_cast<u64>(IMM))
+    CASE(JEQ64_REG)  JUMP_IF(DST == SRC)
+    CASE(JGT64_IMM)  JUMP_IF(DST > static_cast<u64>(IMM))
+    CASE(JGT64_REG)  JUMP_IF(DST > SRC)
+    CASE(JGE64_IMM)  JUMP_IF(DST >= static_cast<u64>(IMM))
+    CASE(JGE64_REG)  JUMP_IF(DST >= SRC)
+    CASE(JSET64_IMM) JUMP_IF((DST & static_cast<u64>(IMM)) != 0)
+    CASE(JSET64_REG) JUMP_IF((DST & SRC) != 0)
+    CASE(JNE64_IMM)  JUMP_IF(DST != static_cast<u64>(IMM))
+    CASE(JNE64_REG)  JUMP_IF(DST != SRC)
+    CASE(JSGT64_IMM) JUMP_IF(static_cast<s64>(DST) > IMM)
+    CASE(JSGT64_REG) JUMP_IF(static_cast<s64>(DST) > static_cast<s64>(SRC))
+    CASE(JSGE64_IMM) JUMP_IF(static_cast<s64>(DST) >= IMM)
+    CASE(JSGE64_REG) JUMP_IF(static_cast<s64>(DST) >= static_cast<s64>(SRC))
+    CASE(JLT64_IMM)  JUMP_IF(DST < static_cast<u64>(IMM))
+    CASE(JLT64_REG)  JUMP_IF(DST < SRC)
+    CASE(JLE64_IMM)  JUMP_IF(DST <= static_cast<u64>(IMM))
+    CASE(JLE64_REG)  JUMP_IF(DST <= SRC)
+    CASE(JSLT64_IMM) JUMP_IF(static_cast<s64>(DST) < IMM)
+    CASE(JSLT64_REG) JUMP_IF(static_cast<s64>(DST) < static_cast<s64>(SRC))
+    CASE(JSLE64_IMM) JUMP_IF(static_cast<s64>(DST) <= IMM)
+    CASE(JSLE64_REG) JUMP_IF(static_cast<s64>(DST) <= static_cast<s64>(SRC))
+    CASE(JEQ32_IMM)  JUMP_IF(DST32 == IMM32)
+    CASE(JEQ32_REG)  JUMP_IF(DST32 == SRC32)
+    CASE(JGT32_IMM)  JUMP_IF(DST32 > IMM32)
+    CASE(JGT32_REG)  JUMP_IF(DST32 > SRC32)
+    CASE(JGE32_IMM)  JUMP_IF(DST32 >= IMM32)
+    CASE(JGE32_REG)  JUMP_IF(DST32 >= SRC32)
+    CASE(JSET32_IMM) JUMP_IF((DST32 & IMM32) != 0)
+    CASE(JSET32_REG) JUMP_IF((DST32 & SRC32) != 0)
+    CASE(JNE32_IMM)  JUMP_IF(DST32 != IMM32)
+    CASE(JNE32_REG)  JUMP_IF(DST32 != SRC32)
+    CASE(JSGT32_IMM) JUMP_IF(static_cast<s32>(DST32) > static_cast<s32>(IMM32))
+    CASE(JSGT32_REG) JUMP_IF(static_cast<s32>(DST32) > static_cast<s32>(SRC32))
+    CASE(JSGE32_IMM) JUMP_IF(static_cast<s32>(DST32) >= static_cast<s32>(IMM32))
+    CASE(JSGE32_REG) JUMP_IF(static_cast<s32>(DST32) >= static_cast<s32>(SRC32))
+    CASE(JLT32_IMM)  JUMP_IF(DST32 < IMM32)
+    CASE(JLT32_REG)  JUMP_IF(DST32 < SRC32)
+    CASE(JLE32_IMM)  JUMP_IF(DST32 <= IMM32)
+    CASE(JLE32_REG)  JUMP_IF(DST32 <= SRC32)
+    CASE(JSLT32_IMM) JUMP_IF(static_cast<s32>(DST32) < static_cast<s32>(IMM32))
+    CASE(JSLT32_REG) JUMP_IF(static_cast<s32>(DST32) < static_cast<s32>(SRC32))
+    CASE(JSLE32_IMM) JUMP_IF(static_cast<s32>(DST32) <= static_cast<s32>(IMM32))
+    CASE(JSLE32_REG) JUMP_IF(static_cast<s32>(DST32) <= static_cast<s32>(SRC32))
+    // clang-format on
+
+    CASE(CALL_HELPER) {
+      const Helper* helper = pc->helper;
+      HelperCall call(state, helper->user);
+      reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
+      if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
+      NEXT;
+    }
+    CASE(CALLX) {
+      const Helper* helper = code.helpers.find(static_cast<u32>(DST));
+      if (helper == nullptr) [[unlikely]]
+        return insn_error(Error::Kind::helper, index(),
+                          fmt::format("callx r{}: no helper with id {} is registered", pc->dst,
+                                      DST));
+      HelperCall call(state, helper->user);
+      reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
+      if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
+      NEXT;
+    }
+    CASE(CALL_BTF) {
+      // Program::load refuses unresolved BTF calls, so this cannot be reached.
+      return insn_error(Error::Kind::invalid_program, index(), "call btf is not resolved");
+    }
+    CASE(CALL_LOCAL) {
+      if (depth + 1 >= max_call_frames) [[unlikely]]
+        return insn_error(Error::Kind::call_depth, index(),
+                          fmt::format("local call nests deeper than {} frames",
+                                      max_call_frames));
+      Frame& frame = frames[depth++];
+      frame.return_to = pc + 1;
+      std::memcpy(frame.callee_saved, &reg[6], sizeof frame.callee_saved);
+      reg[frame_pointer] -= stack_frame_size;
+      state.stack_begin -= stack_frame_size;
+      pc = base + pc->target;
+      DISPATCH();
+    }
+    CASE(EXIT) {
+      if (depth == 0) return reg[0];
+      Frame& frame = frames[--depth];
+      std::memcpy(&reg[6], frame.callee_saved, sizeof frame.callee_saved);
+      reg[frame_pointer] += stack_frame_size;
+      state.stack_begin += stack_frame_size;
+      pc = frame.return_to;
+      DISPATCH();
+    }
+#if !BPFVM_COMPUTED_GOTO
+    }
+#endif
+  }
+
+helper_stop:
+  if (state.helper_failure)
+    return insn_error(Error::Kind::helper, index(),
+                      fmt::format("helper failed: {}", *state.helper_failure));
+  return reg[0];
+
+#undef DST
+#undef SRC
+#undef IMM
+#undef DST32
+#undef SRC32
+#undef IMM32
+#undef CHECK_ACCESS
+#undef LOAD
+#undef STORE
+#undef ATOMIC_ADDRESS
+#undef ATOMIC
+#undef CMPXCHG
+#undef JUMP_IF
+#undef PACKET_LOAD
+#undef BUDGET_STEP
+#undef CASE
+#undef DISPATCH
+#undef NEXT
+}
+
+}  // namespace
+
+RunInput RunInput::raw(std::span<std::uint8_t> memory) {
+  RunInput input;
+  input.context = memory.empty() ? nullptr : memory.data();
+  input.context_size = memory.size();
+  input.r2 = memory.size();
+  input.packet = memory;
+  return input;
+}
+
+Result<std::uint64_t> interpret(const Program& program, const RunInput& input,
+                                const RunOptions& options) {
+  const detail::Code& code = program.code();
+  bool checked = options.memory_mode == MemoryMode::checked;
+  bool budgeted = options.budget.has_value();
+  if (checked) return budgeted ? run<true, true>(code, input, options) : run<true, false>(code, input, options);
+  return budgeted ? run<false, true>(code, input, options) : run<false, false>(code, input, options);
+}
+
+}  // namespace bpfvm
