@@ -4,6 +4,7 @@
 #include <bpfvm/vm.hpp>
 
 #include "vm/code.hpp"
+#include "vm/run_errors.hpp"
 #include "vm/run_state.hpp"
 
 #include <fmt/format.h>
@@ -22,6 +23,8 @@ namespace {
 
 using detail::CodeInsn;
 using detail::RunState;
+using detail::access_error;
+using detail::misaligned_atomic_error;
 
 using u8 = std::uint8_t;
 using u16 = std::uint16_t;
@@ -74,26 +77,6 @@ bool load_packet(std::span<const u8> packet, s64 offset, int size, u64& out) {
   return true;
 }
 
-[[gnu::cold, gnu::noinline]] Error access_error(const RunState& state, std::size_t index,
-                                                 const char* what, u64 address, int size,
-                                                 bool write, u8 base_register, s16 offset) {
-  bool mapped_read_only = !state.admits(address, static_cast<std::size_t>(size), true) &&
-                          state.admits(address, static_cast<std::size_t>(size), false);
-  return insn_error(Error::Kind::out_of_bounds, index,
-                    fmt::format("{} of {} bytes at address 0x{:x} (r{}{:+}) {}", what, size,
-                                address, base_register, offset,
-                                write && mapped_read_only
-                                    ? "is in a read-only region"
-                                    : "is outside the memory, the stack and every granted region"));
-}
-
-[[gnu::cold, gnu::noinline]] Error misaligned_atomic_error(std::size_t index, u64 address, int size) {
-  return insn_error(Error::Kind::out_of_bounds, index,
-                    fmt::format("atomic operation of {} bytes at address 0x{:x} is not aligned "
-                                "to {} bytes",
-                                size, address, size));
-}
-
 struct Frame {
   const CodeInsn* return_to;
   u64 callee_saved[4];  // r6-r9
@@ -106,17 +89,19 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
   auto stack_top = reinterpret_cast<std::uintptr_t>(stack) + sizeof stack;
   state.stack_end = stack_top;
   state.stack_begin = stack_top - stack_frame_size;
-  if constexpr (kChecked) {
-    auto add_region = [&](const void* base, std::size_t size, bool writable) {
-      if (base == nullptr || size == 0) return;
-      auto begin = reinterpret_cast<std::uintptr_t>(base);
-      state.regions.push_back({begin, begin + size, writable});
-    };
-    add_region(input.context, input.context_size, input.context_writable);
-    add_region(input.packet.data(), input.packet.size(), false);
-    for (const MemoryRegion& region : options.regions)
-      add_region(region.base, region.size, region.writable);
-  }
+  // Regions are admitted in both modes: helpers ask HelperCall::accessible either way.
+  auto add_region = [&](const void* base, std::size_t size, bool writable) {
+    if (base == nullptr || size == 0) return;
+    auto begin = reinterpret_cast<std::uintptr_t>(base);
+    state.regions.push_back({begin, begin + size, writable});
+  };
+  add_region(input.context, input.context_size, input.context_writable);
+  add_region(input.packet.data(), input.packet.size(), false);
+  for (const MemoryRegion& region : options.regions)
+    add_region(region.base, region.size, region.writable);
+  // Checked mode runs programs nobody has proven safe, which may read stack they never
+  // wrote: each frame starts zeroed so that nothing of earlier runs or of the host leaks.
+  if constexpr (kChecked) std::memset(stack + sizeof stack - stack_frame_size, 0, stack_frame_size);
 
   u64 reg[register_count] = {};
   reg[1] = reinterpret_cast<u64>(input.context);
@@ -202,8 +187,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 #define BUDGET_STEP                                                                  \
   if constexpr (kBudget) {                                                           \
     if (budget == 0) [[unlikely]]                                                    \
-      return insn_error(Error::Kind::budget_exhausted, index(),                      \
-                        fmt::format("instruction budget of {} exhausted", *options.budget)); \
+      return detail::budget_error(index(), *options.budget);                         \
     --budget;                                                                        \
   }
 
@@ -417,11 +401,10 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
       NEXT;
     }
     CASE(CALLX) {
-      const Helper* helper = code.helpers.find(static_cast<u32>(DST));
+      // An id above 32 bits names no helper; it must not wrap onto one that exists.
+      const Helper* helper = DST > UINT32_MAX ? nullptr : code.helpers.find(static_cast<u32>(DST));
       if (helper == nullptr) [[unlikely]]
-        return insn_error(Error::Kind::helper, index(),
-                          fmt::format("callx r{}: no helper with id {} is registered", pc->dst,
-                                      DST));
+        return detail::callx_unknown_error(index(), pc->dst, DST);
       HelperCall call(state, helper->user);
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
       if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
@@ -433,14 +416,14 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     }
     CASE(CALL_LOCAL) {
       if (depth + 1 >= max_call_frames) [[unlikely]]
-        return insn_error(Error::Kind::call_depth, index(),
-                          fmt::format("local call nests deeper than {} frames",
-                                      max_call_frames));
+        return detail::call_depth_error(index());
       Frame& frame = frames[depth++];
       frame.return_to = pc + 1;
       std::memcpy(frame.callee_saved, &reg[6], sizeof frame.callee_saved);
       reg[frame_pointer] -= stack_frame_size;
       state.stack_begin -= stack_frame_size;
+      if constexpr (kChecked)
+        std::memset(reinterpret_cast<void*>(state.stack_begin), 0, stack_frame_size);
       pc = base + pc->target;
       DISPATCH();
     }
@@ -460,8 +443,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 
 helper_stop:
   if (state.helper_failure)
-    return insn_error(Error::Kind::helper, index(),
-                      fmt::format("helper failed: {}", *state.helper_failure));
+    return detail::helper_failed_error(index(), *state.helper_failure);
   return reg[0];
 
 #undef DST

@@ -2,6 +2,7 @@
 // mode admits, and requests helpers make of the run.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -16,12 +17,38 @@ struct Region {
   bool writable = false;
 };
 
+// The admitted regions of a run. Most runs have a handful (context, packet, a map value or
+// two), so they live inline and a run does not allocate; more spill to the heap.
+class RegionList {
+ public:
+  void push_back(const Region& region) {
+    if (inline_count_ < inline_.size())
+      inline_[inline_count_++] = region;
+    else
+      spilled_.push_back(region);
+  }
+  template <class Visit>
+  bool any_of(Visit&& visit) const {
+    for (std::size_t i = 0; i < inline_count_; ++i)
+      if (visit(inline_[i])) return true;
+    for (const Region& region : spilled_)
+      if (visit(region)) return true;
+    return false;
+  }
+  std::size_t size() const { return inline_count_ + spilled_.size(); }
+
+ private:
+  std::array<Region, 6> inline_{};
+  std::size_t inline_count_ = 0;
+  std::vector<Region> spilled_;
+};
+
 struct RunState {
   // The stack frames in use: [stack_begin, stack_end). Moves on every local call and return.
   std::uintptr_t stack_begin = 0;
   std::uintptr_t stack_end = 0;
   // Context, packet, host regions from RunOptions, and regions helpers granted.
-  std::vector<Region> regions;
+  RegionList regions;
 
   bool end_requested = false;
   std::optional<std::string> helper_failure;
@@ -32,11 +59,9 @@ struct RunState {
     std::uint64_t last = address + size - 1;
     if (last < address) return false;
     if (address >= stack_begin && last < stack_end) return true;
-    for (const Region& region : regions) {
-      if (address >= region.begin && last < region.end && (region.writable || !write))
-        return true;
-    }
-    return false;
+    return regions.any_of([&](const Region& region) {
+      return address >= region.begin && last < region.end && (region.writable || !write);
+    });
   }
 };
 

@@ -1,0 +1,50 @@
+#!/bin/sh
+# A short tour of what bpfvm does: assemble, disassemble, run, and refuse unsafe accesses.
+# Usage: examples/demo.sh PATH/TO/bpfvm
+set -e
+BPFVM=${1:-build/src/cli/bpfvm}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+
+step "Assemble a program (FNV-1a over its input) into eBPF bytecode" \
+     "bpfvm asm examples/fnv1a.s -o fnv1a.bin"
+cp "$HERE/fnv1a.s" "$WORK/fnv1a.s"
+"$BPFVM" asm "$WORK/fnv1a.s" -o "$WORK/fnv1a.bin"
+od -An -tx1 -w8 "$WORK/fnv1a.bin" | head -4
+echo "   ..."
+
+step "Disassemble it in the kernel's (LLVM) syntax" \
+     "bpfvm disasm --syntax llvm --addresses fnv1a.bin"
+"$BPFVM" disasm --syntax llvm --addresses "$WORK/fnv1a.bin"
+
+step "Run it on the bytes of \"hello\" (r1 = memory, r2 = length); prints r0" \
+     "bpfvm run --mem-hex '68 65 6c 6c 6f' fnv1a.bin"
+"$BPFVM" run --mem-hex '68 65 6c 6c 6f' "$WORK/fnv1a.bin"
+echo "(FNV-1a 64 of \"hello\" is 0xa430d84680aabd0b)"
+
+step "Checked mode stops an out-of-bounds load instead of crashing" \
+     "bpfvm run --mem-hex '01 02 03 04' examples/out_of_bounds.s"
+if "$BPFVM" run --mem-hex '01 02 03 04' "$HERE/out_of_bounds.s"; then
+  echo "unexpected: the out-of-bounds load was not caught" >&2
+  exit 1
+else
+  echo "(exit status $?: the run failed cleanly)"
+fi
+
+ANCHORS="$HERE/../../shared/anchors/bpf_conformance/tests"
+if [ -d "$ANCHORS" ]; then
+  step "Run the bpf_conformance suite's 313 test programs" \
+       "for f in bpf_conformance/tests/*.data; do bpfvm run --check \$f; done"
+  pass=0; fail=0
+  for f in "$ANCHORS"/*.data; do
+    if "$BPFVM" run --check "$f" >/dev/null 2>"$WORK/err"; then
+      pass=$((pass + 1))
+    else
+      fail=$((fail + 1)); cat "$WORK/err"
+    fi
+  done
+  echo "$pass passed, $fail failed"
+fi

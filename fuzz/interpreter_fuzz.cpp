@@ -1,0 +1,136 @@
+// libFuzzer target: arbitrary bytes -> memory + program -> Program::load -> interpret in
+// checked mode with a budget. Whatever the input, the run must end with a result or a clean
+// error: no crash, no sanitizer report, no access outside the memory (the memory is an
+// exact-size heap block so AddressSanitizer sees any overflow), and run-time errors carry an
+// instruction index inside the program.
+//
+// With BPFVM_FUZZ_DETERMINISM=1 in the environment, each input also runs twice over the same
+// memory block and both runs must agree. Off by default: a program may read stack bytes it
+// never wrote, and the interpreter does not clear its stack between runs, so such programs
+// legitimately (for now) see what earlier runs left there.
+// Input layout: fuzz/fuzz_input.hpp.
+#include "fuzz_input.hpp"
+
+#include <bpfvm/helper.hpp>
+#include <bpfvm/program.hpp>
+#include <bpfvm/vm.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace {
+
+using namespace bpfvm;
+
+// Helper 5 of the conformance suite: returns r1 and ends the program when it is 0.
+std::uint64_t unwind(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t,
+                     std::uint64_t) {
+  if (r1 == 0) call.end_program();
+  return r1;
+}
+
+// Helper 1: grants a 32-byte host buffer, writable when r1 is odd, and returns its address.
+thread_local std::array<std::uint8_t, 32> granted_buffer{};
+std::uint64_t grant(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t,
+                    std::uint64_t) {
+  call.grant(granted_buffer.data(), granted_buffer.size(), (r1 & 1) != 0);
+  return reinterpret_cast<std::uintptr_t>(granted_buffer.data());
+}
+
+// Helper 2: fails when r1 is 0x66, else returns r1 + r2.
+std::uint64_t maybe_fail(HelperCall& call, std::uint64_t r1, std::uint64_t r2, std::uint64_t,
+                         std::uint64_t, std::uint64_t) {
+  if (r1 == 0x66) call.fail("asked to fail");
+  return r1 + r2;
+}
+
+// Helper 3: reads 8 bytes at r1 when the run may (the probe_read pattern), else returns -1.
+std::uint64_t probe_read(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
+                         std::uint64_t, std::uint64_t) {
+  if (!call.accessible(r1, 8, false)) return ~std::uint64_t{0};
+  std::uint64_t value;
+  std::memcpy(&value, reinterpret_cast<const void*>(r1), sizeof value);
+  return value;
+}
+
+const HelperRegistry& registry() {
+  static const HelperRegistry helpers = [] {
+    HelperRegistry r;
+    (void)r.add({1, "grant", &grant, nullptr});
+    (void)r.add({2, "maybe_fail", &maybe_fail, nullptr});
+    (void)r.add({3, "probe_read", &probe_read, nullptr});
+    (void)r.add({5, "unwind", &unwind, nullptr});
+    return r;
+  }();
+  return helpers;
+}
+
+struct Outcome {
+  bool ok = false;
+  std::uint64_t value = 0;
+  Error::Kind kind = Error::Kind::invalid_program;
+};
+
+[[noreturn]] void invariant_broken(const char* what) {
+  std::fprintf(stderr, "interpreter_fuzz: invariant broken: %s\n", what);
+  std::abort();
+}
+
+Outcome run_once(const Program& program, const fuzz::FuzzInput& input, std::uint8_t* memory) {
+  std::size_t n = input.memory.size();
+  if (n != 0) std::memcpy(memory, input.memory.data(), n);
+  RunInput run_input = RunInput::raw(std::span<std::uint8_t>(memory, n));
+  run_input.context_writable = (input.flags & fuzz::flag_read_only_context) == 0;
+  granted_buffer.fill(0x5a);
+
+  RunOptions options;
+  options.memory_mode = MemoryMode::checked;
+  options.budget = 10000;
+  auto result = interpret(program, run_input, options);
+  if (result.ok()) return {true, *result, Error::Kind::invalid_program};
+
+  const Error& error = result.error();
+  switch (error.kind) {
+    case Error::Kind::out_of_bounds:
+    case Error::Kind::budget_exhausted:
+    case Error::Kind::call_depth:
+    case Error::Kind::helper:
+      break;
+    default:
+      invariant_broken("a loaded program failed at run time with a load-time error kind");
+  }
+  if (!error.insn_index) invariant_broken("a run-time error has no instruction index");
+  if (*error.insn_index >= program.size()) invariant_broken("the instruction index is outside the program");
+  if (error.message.empty()) invariant_broken("a run-time error has an empty message");
+  return {false, 0, error.kind};
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::FuzzInput input = fuzz::split_input(data, size);
+  if (input.program.empty()) return 0;
+  auto program = Program::load_bytes(input.program, LoadOptions{.helpers = &registry()});
+  if (!program) {
+    if (program.error().kind != Error::Kind::invalid_program)
+      invariant_broken("Program::load failed with a kind other than invalid_program");
+    return 0;
+  }
+  // An exact-size heap block: any byte read or written past it is an AddressSanitizer report.
+  std::size_t n = input.memory.size();
+  std::unique_ptr<std::uint8_t[]> memory(n == 0 ? nullptr : new std::uint8_t[n]);
+  Outcome first = run_once(*program, input, memory.get());
+  static const bool check_determinism = [] {
+    const char* value = std::getenv("BPFVM_FUZZ_DETERMINISM");
+    return value != nullptr && value[0] == '1';
+  }();
+  if (check_determinism) {
+    Outcome second = run_once(*program, input, memory.get());
+    if (first.ok != second.ok || first.value != second.value || first.kind != second.kind)
+      invariant_broken("two runs of the same program on the same input differ");
+  }
+  return 0;
+}

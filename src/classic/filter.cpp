@@ -1,0 +1,63 @@
+// Filters: a loaded classic program bound to one engine.
+#include <bpfvm/classic.hpp>
+
+#include <bpfvm/jit.hpp>
+
+#include <fmt/format.h>
+
+namespace bpfvm::classic {
+
+struct Filter::Compiled {
+  std::optional<bpfvm::Program> ebpf;  // the translation, for the eBPF engines
+  std::optional<JitProgram> jit;       // its machine code, for the JIT
+};
+
+std::string_view engine_name(Engine engine) {
+  switch (engine) {
+    case Engine::interpreter: return "interp";
+    case Engine::ebpf_interpreter: return "ebpf";
+    case Engine::jit: return "jit";
+  }
+  return "?";
+}
+
+std::optional<Engine> parse_engine(std::string_view name) {
+  if (name == "interp" || name == "interpreter") return Engine::interpreter;
+  if (name == "ebpf") return Engine::ebpf_interpreter;
+  if (name == "jit") return Engine::jit;
+  return std::nullopt;
+}
+
+Result<Filter> Filter::create(const Program& program, Engine engine,
+                              const TranslateOptions& options) {
+  auto compiled = std::make_shared<Compiled>();
+  if (engine != Engine::interpreter) {
+    auto ebpf = translate(program, options);
+    if (!ebpf) return ebpf.error();
+    compiled->ebpf = std::move(*ebpf);
+  }
+  if (engine == Engine::jit) {
+    // The translation checks every packet access itself, so the unchecked variant is safe.
+    JitOptions jit_options;
+    jit_options.memory_mode = MemoryMode::unchecked;
+    auto jit = JitProgram::compile(*compiled->ebpf, jit_options);
+    if (!jit) return jit.error();
+    compiled->jit = std::move(*jit);
+  }
+  return Filter(program, engine, std::move(compiled));
+}
+
+std::uint32_t Filter::run(const Packet& packet) const {
+  if (engine_ == Engine::interpreter) return classic::run(program_, packet);
+  TranslatedContext context;
+  RunInput input = translated_input(context, packet);
+  RunOptions options;
+  // The translation checks every packet access itself, and the context is only read at fixed
+  // offsets inside it.
+  options.memory_mode = MemoryMode::unchecked;
+  auto result = engine_ == Engine::jit ? compiled_->jit->run(input, options)
+                                       : interpret(*compiled_->ebpf, input, options);
+  return result ? static_cast<std::uint32_t>(*result) : 0;
+}
+
+}  // namespace bpfvm::classic

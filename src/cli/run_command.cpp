@@ -1,0 +1,99 @@
+// bpfvm run: load a program and run it once, printing r0.
+#include "cli/commands.hpp"
+#include "cli/engine_option.hpp"
+#include "cli/program_input.hpp"
+
+#include <bpfvm/conformance.hpp>
+#include <bpfvm/data_file.hpp>
+
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace bpfvm::cli {
+namespace {
+
+struct RunArgs {
+  std::string program_path;
+  std::string memory_file;
+  std::string memory_hex;
+  std::string engine;
+  bool unchecked = false;
+  bool check = false;
+  std::uint64_t budget = 0;
+};
+
+Result<std::vector<std::uint8_t>> memory_for(const RunArgs& args, const ProgramInput& input) {
+  if (!args.memory_file.empty()) return read_binary_file(args.memory_file);
+  if (!args.memory_hex.empty()) return parse_hex_bytes(args.memory_hex);
+  return input.memory.value_or(std::vector<std::uint8_t>{});
+}
+
+int run(const RunArgs& args) {
+  auto input = read_program(args.program_path);
+  if (!input) {
+    print_error(describe_error(args.program_path, input.error()));
+    return exit_bad_input;
+  }
+  auto memory = memory_for(args, *input);
+  if (!memory) {
+    print_error(describe_error(args.memory_file, memory.error()));
+    return exit_bad_input;
+  }
+  HelperRegistry helpers = conformance_helpers();
+  auto program = Program::load(input->insns, LoadOptions{.helpers = &helpers});
+  if (!program) {
+    print_error(describe_error(args.program_path, program.error()));
+    return exit_bad_input;
+  }
+  RunOptions options;
+  options.memory_mode = args.unchecked ? MemoryMode::unchecked : MemoryMode::checked;
+  if (args.budget != 0) options.budget = args.budget;
+  auto result = run_with_engine(args.engine, *program, RunInput::raw(*memory), options);
+  if (!result) {
+    print_error(describe_error(args.program_path, result.error()));
+    return exit_run_failed;
+  }
+  fmt::print("0x{:x}\n", *result);
+  if (args.check) {
+    if (!input->expected_result) {
+      print_error(args.program_path + ": --check needs a .data file with a -- result section");
+      return exit_bad_input;
+    }
+    if (*input->expected_result != *result) {
+      print_error(fmt::format("{}: r0 is 0x{:x}, but -- result says 0x{:x}", args.program_path,
+                              *result, *input->expected_result));
+      return exit_run_failed;
+    }
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* command = app.add_subcommand(
+      "run",
+      "Run a program once and print r0 in hex.\n"
+      "PROGRAM is raw bytecode (.bin), assembly (.s, .asm) or a bpf_conformance test (.data,\n"
+      "whose -- mem section is used unless --mem or --mem-hex is given). r1 points at the\n"
+      "memory and r2 holds its length. Loads, stores and atomics are checked against the\n"
+      "memory and the stack unless --unchecked is given. Helper 5 (the conformance suite's\n"
+      "'unwind') is available.\n"
+      "Exit status: 0 ran, 1 the run failed (out-of-bounds access, budget, ...), 2 bad input.");
+  command->add_option("PROGRAM", args->program_path, "The program file")->required();
+  auto* mem = command->add_option("--mem", args->memory_file, "File whose bytes are the memory");
+  command->add_option("--mem-hex", args->memory_hex, "The memory as hex bytes, e.g. \"aa bb 0c\"")
+      ->excludes(mem);
+  add_engine_option(*command, args->engine);
+  command->add_flag("--unchecked", args->unchecked,
+                    "Do not check memory accesses (only for programs known to be safe)");
+  command->add_flag("--check", args->check,
+                    "For a .data file: fail (exit 1) unless r0 equals its -- result");
+  command->add_option("--budget", args->budget,
+                      "Stop with an error after this many instructions (0: no limit)");
+  command->callback([args, &exit_code] { exit_code = run(*args); });
+}
+
+}  // namespace bpfvm::cli

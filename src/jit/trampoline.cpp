@@ -1,0 +1,132 @@
+// The C++ side of a JIT run: sets up the per-run state and the stack exactly as the
+// interpreter does, enters the code, and turns an early stop into the interpreter's error.
+// Also the bridges JIT code calls: helpers, callx, and the checked-mode slow path.
+#include "jit/compiler.hpp"
+
+#include "vm/run_errors.hpp"
+#include "vm/run_state.hpp"
+
+#include <algorithm>
+
+namespace bpfvm::jit {
+namespace {
+
+using u64 = std::uint64_t;
+
+// Helpers run with the run's RunState, which knows the active stack frames from r10.
+u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
+  detail::RunState& run = *state->run_state;
+  run.stack_begin = state->frame_pointer - stack_frame_size;
+  HelperCall call(run, state->helper->user);
+  u64 r0 = state->helper->function(call, r1, r2, r3, r4, r5);
+  if (run.helper_failure || run.end_requested) state->stop = 1;
+  return r0;
+}
+
+u64 callx_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
+  const Helper* helper = state->code->helpers.find(static_cast<std::uint32_t>(state->callx_id));
+  if (helper == nullptr) {
+    state->callx_missing = true;
+    state->stop = 1;
+    return 0;
+  }
+  state->helper = helper;
+  return call_helper_bridge(state, r1, r2, r3, r4, r5);
+}
+
+// Whether any region of the run admits the access of instruction error_index at
+// error_address (the inline checks have refused it).
+std::uint32_t access_slow_bridge(JitRunState* state) {
+  const detail::CodeInsn& insn = state->code->slots[state->error_index];
+  const OpcodeInfo& row = info(insn.op);
+  detail::RunState& run = *state->run_state;
+  run.stack_begin = state->frame_pointer - stack_frame_size;
+  return run.admits(state->error_address, static_cast<std::size_t>(access_size(row)),
+                    row.shape != Shape::Load);
+}
+
+// Valid start positions of an access of `size` bytes in `length` bytes.
+u64 starts(u64 length, u64 size) { return length >= size ? length - size + 1 : 0; }
+
+Error stop_error(const JitRunState& state, const detail::Code& code, detail::RunState& run,
+                 u64 budget) {
+  const std::size_t index = state.error_index;
+  const detail::CodeInsn& insn = code.slots[index];
+  const OpcodeInfo& row = info(insn.op);
+  switch (state.status) {
+    case StopReason::out_of_bounds: {
+      run.stack_begin = state.frame_pointer - stack_frame_size;
+      bool is_load = row.shape == Shape::Load;
+      const char* what = is_load ? "load" : row.shape == Shape::Atomic ? "atomic" : "store";
+      return detail::access_error(run, index, what, state.error_address, access_size(row),
+                                  !is_load, is_load ? insn.src : insn.dst, insn.offset);
+    }
+    case StopReason::misaligned_atomic:
+      return detail::misaligned_atomic_error(index, state.error_address, access_size(row));
+    case StopReason::budget_exhausted: return detail::budget_error(index, budget);
+    case StopReason::call_depth: return detail::call_depth_error(index);
+    default:  // helper_stop with an error
+      if (state.callx_missing) return detail::callx_unknown_error(index, insn.dst, state.callx_id);
+      return detail::helper_failed_error(index, *run.helper_failure);
+  }
+}
+
+}  // namespace
+
+Bridges default_bridges() {
+  return {reinterpret_cast<std::uint64_t>(&call_helper_bridge),
+          reinterpret_cast<std::uint64_t>(&callx_bridge),
+          reinterpret_cast<std::uint64_t>(&access_slow_bridge)};
+}
+
+Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::Code& code,
+                                   const RunInput& input, const RunOptions& options,
+                                   std::optional<std::uint64_t> budget) {
+  detail::RunState run;
+  alignas(16) std::uint8_t stack[max_call_frames * stack_frame_size];
+  auto stack_floor = reinterpret_cast<std::uintptr_t>(stack);
+  auto stack_top = stack_floor + sizeof stack;
+  run.stack_end = stack_top;
+  run.stack_begin = stack_top - stack_frame_size;
+
+  JitRunState state;
+  state.code = &code;
+  state.run_state = &run;
+  state.stack_floor = stack_floor;
+  for (u64 size : {1, 2, 4, 8}) state.stack_last_start[size_index(static_cast<int>(size))] = stack_top - size;
+  state.packet_data = reinterpret_cast<std::uintptr_t>(input.packet.data());
+  for (u64 size : {1, 2, 4, 8})
+    state.packet_starts[size_index(static_cast<int>(size))] = starts(input.packet.size(), size);
+  state.budget = budget.value_or(0);
+
+  // The interpreter's regions, in its order, in both modes: helpers ask
+  // HelperCall::accessible either way.
+  auto add_region = [&](const void* base, std::size_t size, bool writable) {
+    if (base == nullptr || size == 0) return;
+    auto begin = reinterpret_cast<std::uintptr_t>(base);
+    run.regions.push_back({begin, begin + size, writable});
+  };
+  add_region(input.context, input.context_size, input.context_writable);
+  add_region(input.packet.data(), input.packet.size(), false);
+  for (const MemoryRegion& region : options.regions)
+    add_region(region.base, region.size, region.writable);
+  if (options.memory_mode == MemoryMode::checked) {
+    // The context is the inline fast path.
+    if (input.context != nullptr && input.context_size != 0) {
+      state.context_begin = reinterpret_cast<std::uintptr_t>(input.context);
+      for (u64 size : {1, 2, 4, 8}) {
+        int i = size_index(static_cast<int>(size));
+        state.context_starts[0][i] = starts(input.context_size, size);
+        state.context_starts[1][i] = input.context_writable ? state.context_starts[0][i] : 0;
+      }
+    }
+  }
+
+  u64 r0 = compiled.entry()(&state, reinterpret_cast<std::uintptr_t>(input.context), input.r2,
+                            stack_top);
+  if (state.status == StopReason::ok) return r0;
+  if (state.status == StopReason::helper_stop && !state.callx_missing && !run.helper_failure) return r0;
+  return stop_error(state, code, run, budget.value_or(0));
+}
+
+}  // namespace bpfvm::jit
