@@ -33,8 +33,10 @@ int disassemble_file(const DisasmArgs& args) {
       fmt::print("{:>5}: {}\n", i, line);
     else
       fmt::print("{}\n", line);
-    // lddw fills two slots; its second slot is part of the line just printed.
-    if (insns[i].opcode == info(Op::LDDW).opcode && i + 1 < insns.size()) ++i;
+    // A decodable lddw fills two slots and its line covers both; one the disassembler could
+    // not describe prints as raw .8byte words, one slot per line.
+    bool raw = line.rfind(".8byte", 0) == 0;
+    if (!raw && insns[i].opcode == info(Op::LDDW).opcode && i + 1 < insns.size()) ++i;
   }
   return exit_ok;
 }

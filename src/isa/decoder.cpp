@@ -130,8 +130,9 @@ Result<Ok> check_fields(std::size_t index, const Insn& insn, const OpcodeInfo& r
     return insn_error(Error::Kind::invalid_program, index,
                       fmt::format("{}: r10 is the read-only frame pointer and cannot be written",
                                   row.mnemonic));
-  if (row.shape == Shape::Atomic && insn.src == frame_pointer &&
-      (insn.imm & 0x01) != 0)
+  // Fetching atomics and xchg write the old value into src; cmpxchg writes r0 instead.
+  if (row.shape == Shape::Atomic && insn.src == frame_pointer && (insn.imm & 0x01) != 0 &&
+      row.op != Op::ATOMIC32_CMPXCHG && row.op != Op::ATOMIC64_CMPXCHG)
     return insn_error(Error::Kind::invalid_program, index,
                       fmt::format("lock {}: would write the old value into r10, the read-only "
                                   "frame pointer",

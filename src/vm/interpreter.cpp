@@ -96,7 +96,9 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     state.regions.push_back({begin, begin + size, writable});
   };
   add_region(input.context, input.context_size, input.context_writable);
-  add_region(input.packet.data(), input.packet.size(), false);
+  // A raw run's packet is its context: admitting the same bytes twice would only slow checks.
+  if (input.packet.data() != input.context || input.packet.size() > input.context_size)
+    add_region(input.packet.data(), input.packet.size(), false);
   for (const MemoryRegion& region : options.regions)
     add_region(region.base, region.size, region.writable);
   // Checked mode runs programs nobody has proven safe, which may read stack they never
@@ -114,7 +116,9 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 
   const CodeInsn* const base = code.slots.data();
   const CodeInsn* pc = base;
-  auto index = [&] { return static_cast<std::size_t>(pc - base); };
+// The current instruction's index, for errors. A macro rather than a lambda capturing `pc` by
+// reference: taking pc's address makes GCC keep it in memory across every handler.
+#define INDEX static_cast<std::size_t>(pc - base)
 
 // Shorthands for the handlers below; `pc` is the current instruction.
 #define DST reg[pc->dst]
@@ -127,7 +131,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 #define CHECK_ACCESS(address, size, write, what, base_reg)                                 \
   if constexpr (kChecked) {                                                                 \
     if (!state.admits((address), (size), (write))) [[unlikely]]                             \
-      return access_error(state, index(), (what), (address), (size), (write), (base_reg),   \
+      return access_error(state, INDEX, (what), (address), (size), (write), (base_reg),   \
                           pc->offset);                                                      \
   }
 #define LOAD(T, ext)                                       \
@@ -149,7 +153,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
   CHECK_ACCESS(address, sizeof(T), true, "atomic", pc->dst)                 \
   if constexpr (kChecked) {                                                \
     if (address % sizeof(T) != 0) [[unlikely]]                             \
-      return misaligned_atomic_error(index(), address, sizeof(T));         \
+      return misaligned_atomic_error(INDEX, address, sizeof(T));         \
   }                                                                        \
   T* target = reinterpret_cast<T*>(address);
 #define ATOMIC(T, builtin, fetch)                                          \
@@ -187,7 +191,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 #define BUDGET_STEP                                                                  \
   if constexpr (kBudget) {                                                           \
     if (budget == 0) [[unlikely]]                                                    \
-      return detail::budget_error(index(), *options.budget);                         \
+      return detail::budget_error(INDEX, *options.budget);                         \
     --budget;                                                                        \
   }
 
@@ -404,7 +408,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
       // An id above 32 bits names no helper; it must not wrap onto one that exists.
       const Helper* helper = DST > UINT32_MAX ? nullptr : code.helpers.find(static_cast<u32>(DST));
       if (helper == nullptr) [[unlikely]]
-        return detail::callx_unknown_error(index(), pc->dst, DST);
+        return detail::callx_unknown_error(INDEX, pc->dst, DST);
       HelperCall call(state, helper->user);
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
       if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
@@ -412,11 +416,11 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     }
     CASE(CALL_BTF) {
       // Program::load refuses unresolved BTF calls, so this cannot be reached.
-      return insn_error(Error::Kind::invalid_program, index(), "call btf is not resolved");
+      return insn_error(Error::Kind::invalid_program, INDEX, "call btf is not resolved");
     }
     CASE(CALL_LOCAL) {
       if (depth + 1 >= max_call_frames) [[unlikely]]
-        return detail::call_depth_error(index());
+        return detail::call_depth_error(INDEX);
       Frame& frame = frames[depth++];
       frame.return_to = pc + 1;
       std::memcpy(frame.callee_saved, &reg[6], sizeof frame.callee_saved);
@@ -443,7 +447,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 
 helper_stop:
   if (state.helper_failure)
-    return detail::helper_failed_error(index(), *state.helper_failure);
+    return detail::helper_failed_error(INDEX, *state.helper_failure);
   return reg[0];
 
 #undef DST
@@ -461,6 +465,7 @@ helper_stop:
 #undef JUMP_IF
 #undef PACKET_LOAD
 #undef BUDGET_STEP
+#undef INDEX
 #undef CASE
 #undef DISPATCH
 #undef NEXT

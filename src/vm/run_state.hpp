@@ -56,11 +56,14 @@ struct RunState {
   // Whether [address, address + size) lies inside one admitted region (and, for a store,
   // a writable one). Overflowing address + size is never admitted.
   bool admits(std::uint64_t address, std::size_t size, bool write) const {
-    std::uint64_t last = address + size - 1;
-    if (last < address) return false;
-    if (address >= stack_begin && last < stack_end) return true;
+    // `address - begin <= length - size` is one unsigned comparison per bound, and is false
+    // whenever address + size would wrap or run past the end (size is at most 8 here and
+    // never larger than a frame; regions smaller than the access fail the first test).
+    if (address - stack_begin <= (stack_end - stack_begin) - size) return true;
     return regions.any_of([&](const Region& region) {
-      return address >= region.begin && last < region.end && (region.writable || !write);
+      std::uintptr_t length = region.end - region.begin;
+      return length >= size && address - region.begin <= length - size &&
+             (region.writable || !write);
     });
   }
 };
