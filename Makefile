@@ -10,7 +10,7 @@ FUZZ_SECONDS  ?= 60
 # Debian 12 packages the build, tests, benchmarks and examples use.
 DEBIAN_PACKAGES = build-essential cmake g++ clang llvm lld libclang-rt-14-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
-	libelf-dev libbpf-dev libpcap-dev libasmjit-dev iproute2
+	libelf-dev libbpf-dev libpcap-dev libasmjit-dev iproute2 ninja-build tcpdump
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -50,7 +50,7 @@ test-sanitize: build-sanitize
 	  ctest --test-dir $(SAN_BUILD_DIR) --output-on-failure -j $(JOBS)
 
 fuzz-smoke: deps
-	FUZZ_BUILD_DIR=$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
+	BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 
 # Everything CI runs: the tests with g++, again with clang under ASan and UBSan, and a short
 # fuzzing run.

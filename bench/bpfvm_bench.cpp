@@ -69,9 +69,9 @@ struct Options {
   std::vector<std::string> only;
   // Best of N: on a shared 2-core machine the fastest sample is the one least disturbed by
   // other processes, so it is the stablest estimate of the code's own speed.
-  int samples = 21;              // timed samples per engine (the fastest is reported)
-  double min_sample_ms = 10.0;   // each sample repeats the call until it lasts this long
-  double max_engine_ms = 2000;   // fewer samples (at least 3) when an engine is this slow
+  int samples = 21;             // timed samples per engine (the fastest is reported)
+  double min_sample_ms = 10.0;  // each sample repeats the call until it lasts this long
+  double max_engine_ms = 2000;  // fewer samples (at least 3) when an engine is this slow
   std::optional<int> cpu;
 #ifdef __linux__
   ClockKind clock = ClockKind::cpu;
@@ -235,8 +235,8 @@ void check_bytecode(std::string_view name, std::span<const Insn> insns) {
     }
     if (insn.opcode == kLddw) {
       if (insn.src != lddw_src::imm64) {
-        fail(fmt::format("{}: instruction {} is lddw with pseudo source {} (a relocation)", name,
-                         i, static_cast<int>(insn.src)));
+        fail(fmt::format("{}: instruction {} is lddw with pseudo source {} (a relocation)", name, i,
+                         static_cast<int>(insn.src)));
       }
       i++;  // the second slot of lddw
       continue;
@@ -262,8 +262,7 @@ struct Samples {
 
 class Benchmark {
  public:
-  Benchmark(const Workload& workload, const BuiltProgram& built, Program program,
-            ClockKind clock)
+  Benchmark(const Workload& workload, const BuiltProgram& built, Program program, ClockKind clock)
       : clock_(clock),
         workload_(workload),
         built_(built),
@@ -420,15 +419,15 @@ void print_table(const std::vector<Row>& rows, const Options& options) {
     unchecked_ratios.push_back(unchecked / native);
     checked_ratios.push_back(checked / native);
     checked_over_unchecked.push_back(checked / unchecked);
-    lines.push_back({{std::string(row.name), format_time(native), format_time(unchecked),
-                      format_time(checked), fmt::format("{:.1f}x", unchecked / native),
-                      fmt::format("{:.1f}x", checked / native),
-                      fmt::format("{:.2f}x", checked / unchecked)}});
+    lines.push_back(
+        {{std::string(row.name), format_time(native), format_time(unchecked), format_time(checked),
+          fmt::format("{:.1f}x", unchecked / native), fmt::format("{:.1f}x", checked / native),
+          fmt::format("{:.2f}x", checked / unchecked)}});
   }
-  lines.push_back({{"geometric mean", "", "", "",
-                    fmt::format("{:.1f}x", geometric_mean(unchecked_ratios)),
-                    fmt::format("{:.1f}x", geometric_mean(checked_ratios)),
-                    fmt::format("{:.2f}x", geometric_mean(checked_over_unchecked))}});
+  lines.push_back(
+      {{"geometric mean", "", "", "", fmt::format("{:.1f}x", geometric_mean(unchecked_ratios)),
+        fmt::format("{:.1f}x", geometric_mean(checked_ratios)),
+        fmt::format("{:.2f}x", geometric_mean(checked_over_unchecked))}});
 
   if (options.markdown) {
     for (std::size_t i = 0; i < lines.size(); i++) {
@@ -499,8 +498,8 @@ int run(const Options& options) {
     fmt::print("quick run: one call per engine, results checked, times are NOT comparable\n");
   } else {
     fmt::print("time per call ({}): best of up to {} samples per engine, each >= {} ms\n",
-               options.clock == ClockKind::cpu ? "thread CPU time" : "wall time",
-               options.samples, options.min_sample_ms);
+               options.clock == ClockKind::cpu ? "thread CPU time" : "wall time", options.samples,
+               options.min_sample_ms);
   }
 
   std::vector<Row> rows;

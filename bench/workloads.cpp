@@ -97,7 +97,8 @@ void prepare_strcmp(std::span<std::uint8_t> memory) {
   memory[half - 1] = 0;
   memory[2 * half - 1] = 0;
   const std::size_t differ = half - 1 - kStrcmpDifferenceFromEnd;
-  memory[half + differ] = memory[differ] == 'z' ? 'a' : static_cast<std::uint8_t>(memory[differ] + 1);
+  memory[half + differ] =
+      memory[differ] == 'z' ? 'a' : static_cast<std::uint8_t>(memory[differ] + 1);
 }
 
 std::uint64_t expected_strcmp(std::span<const std::uint8_t> memory) {
@@ -150,8 +151,8 @@ const Workload kWorkloads[] = {
      expected_fnv1a},
     {"insertion_sort", "insertion sort of 2048 random u32 in place, then a checksum", 2048 * 4,
      true, prepare_insertion_sort, expected_insertion_sort},
-    {"strcmp", "strcmp of two 1 MiB strings that differ 64 bytes before the end", 2 * kMiB,
-     false, prepare_strcmp, expected_strcmp},
+    {"strcmp", "strcmp of two 1 MiB strings that differ 64 bytes before the end", 2 * kMiB, false,
+     prepare_strcmp, expected_strcmp},
     {"switch64", "4096 values in [0,64) through a 64-case switch, XOR-ed", 4096 * 4, false,
      prepare_switch64, expected_switch64},
     {"bytecopy", "byte-by-byte copy of 1 MiB", 2 * kMiB, false, prepare_bytecopy,

@@ -4,10 +4,9 @@
 // exact-size heap block so AddressSanitizer sees any overflow), and run-time errors carry an
 // instruction index inside the program.
 //
-// With BPFVM_FUZZ_DETERMINISM=1 in the environment, each input also runs twice over the same
-// memory block and both runs must agree. Off by default: a program may read stack bytes it
-// never wrote, and the interpreter does not clear its stack between runs, so such programs
-// legitimately (for now) see what earlier runs left there.
+// Each input also runs a second time over the same memory block, and both runs must agree:
+// checked mode starts every frame zeroed, so nothing of the first run may show in the second.
+// BPFVM_FUZZ_DETERMINISM=0 in the environment turns that check off.
 // Input layout: fuzz/fuzz_input.hpp.
 #include "fuzz_input.hpp"
 
@@ -125,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Outcome first = run_once(*program, input, memory.get());
   static const bool check_determinism = [] {
     const char* value = std::getenv("BPFVM_FUZZ_DETERMINISM");
-    return value != nullptr && value[0] == '1';
+    return value == nullptr || value[0] != '0';
   }();
   if (check_determinism) {
     Outcome second = run_once(*program, input, memory.get());

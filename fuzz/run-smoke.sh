@@ -32,7 +32,9 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 parallel=""
 if [ "$jobs" -gt 1 ]; then parallel="-jobs=$jobs -workers=$jobs"; fi
-# New inputs go to $corpus (kept between runs); the seeds are only read.
+# New inputs go to $corpus (kept between runs); the seeds are only read. With JOBS > 1
+# libFuzzer writes fuzz-N.log files into the working directory: the build folder.
+cd "$build"
 # shellcheck disable=SC2086
 exec "$build/interpreter_fuzz" "$corpus" "$seeds" \
   -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 $parallel \

@@ -18,6 +18,6 @@ typedef long long s64;
 
 _Static_assert(sizeof(u32) == 4 && sizeof(u64) == 8, "benchmark programs assume LP64 or BPF");
 
-unsigned long long bpf_main(void *mem, unsigned long long len);
+unsigned long long bpf_main(void* mem, unsigned long long len);
 
 #endif

@@ -10,9 +10,9 @@ BENCH_INLINE u32 is_prime(u32 n) {
   return 1;
 }
 
-unsigned long long bpf_main(void *mem, unsigned long long len) {
+unsigned long long bpf_main(void* mem, unsigned long long len) {
   (void)len;
-  const u32 limit = *(const u32 *)mem;
+  const u32 limit = *(const u32*)mem;
   u64 count = 0;
   for (u32 i = 1; i < limit; i++) count += is_prime(i);
   return count;

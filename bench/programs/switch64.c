@@ -76,8 +76,8 @@ BENCH_INLINE u32 map_value(s32 value) {
   }
 }
 
-unsigned long long bpf_main(void *mem, unsigned long long len) {
-  const s32 *values = (const s32 *)mem;
+unsigned long long bpf_main(void* mem, unsigned long long len) {
+  const s32* values = (const s32*)mem;
   const u64 n = len / 4;
   u32 acc = 0;
   for (u64 i = 0; i < n; i++) acc ^= map_value(values[i]);

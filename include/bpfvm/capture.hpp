@@ -5,6 +5,8 @@
 #include <bpfvm/classic.hpp>
 #include <bpfvm/result.hpp>
 
+#include <net/if.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +35,8 @@ struct PacketRecord {
 // them (microseconds unless --nano).
 class SavefileReader {
  public:
-  static Result<SavefileReader> open(const std::string& path, Precision precision = Precision::micro);
+  static Result<SavefileReader> open(const std::string& path,
+                                     Precision precision = Precision::micro);
   SavefileReader(SavefileReader&&) noexcept;
   SavefileReader& operator=(SavefileReader&&) noexcept;
   ~SavefileReader();
@@ -118,12 +121,8 @@ struct bpf_timeval {
   std::int64_t tv_sec = 0;
   std::int64_t tv_usec = 0;
 };
-// struct ifreq as BIOCSETIF and BIOCGETIF use it: only the name matters.
-inline constexpr std::size_t ifnamsiz = 16;
-struct bpf_ifreq {
-  char ifr_name[ifnamsiz] = {};
-  char ifr_pad[16] = {};
-};
+// BIOCSETIF and BIOCGETIF take a struct ifreq (<net/if.h>), as on BSD: only ifr_name matters.
+inline constexpr std::size_t ifnamsiz = IFNAMSIZ;
 
 // The record read() returns before each packet, laid out as FreeBSD's struct bpf_hdr on LP64:
 // a 16-byte timeval, caplen, datalen, hdrlen; 26 bytes that matter (SIZEOF_BPF_HDR).
@@ -135,7 +134,7 @@ struct bpf_hdr {
 };
 inline constexpr std::size_t bpf_hdr_size = offsetof(bpf_hdr, bh_hdrlen) + sizeof(std::uint16_t);
 inline constexpr std::size_t bpf_alignment = sizeof(long);  // BPF_ALIGNMENT
-constexpr std::size_t bpf_wordalign(std::size_t x) {  // BPF_WORDALIGN
+constexpr std::size_t bpf_wordalign(std::size_t x) {        // BPF_WORDALIGN
   return (x + (bpf_alignment - 1)) & ~(bpf_alignment - 1);
 }
 
@@ -146,8 +145,8 @@ inline constexpr unsigned long BIOCSETF       = bioc::ioc(bioc::ioc_in,    sizeo
 inline constexpr unsigned long BIOCFLUSH      = bioc::ioc(bioc::ioc_void,  0, 104);
 inline constexpr unsigned long BIOCPROMISC    = bioc::ioc(bioc::ioc_void,  0, 105);
 inline constexpr unsigned long BIOCGDLT       = bioc::ioc(bioc::ioc_out,   sizeof(unsigned), 106);
-inline constexpr unsigned long BIOCGETIF      = bioc::ioc(bioc::ioc_out,   sizeof(bpf_ifreq), 107);
-inline constexpr unsigned long BIOCSETIF      = bioc::ioc(bioc::ioc_in,    sizeof(bpf_ifreq), 108);
+inline constexpr unsigned long BIOCGETIF      = bioc::ioc(bioc::ioc_out,   sizeof(ifreq), 107);
+inline constexpr unsigned long BIOCSETIF      = bioc::ioc(bioc::ioc_in,    sizeof(ifreq), 108);
 inline constexpr unsigned long BIOCSRTIMEOUT  = bioc::ioc(bioc::ioc_in,    sizeof(bpf_timeval), 109);
 inline constexpr unsigned long BIOCGRTIMEOUT  = bioc::ioc(bioc::ioc_out,   sizeof(bpf_timeval), 110);
 inline constexpr unsigned long BIOCGSTATS     = bioc::ioc(bioc::ioc_out,   sizeof(bpf_stat), 111);
@@ -167,8 +166,7 @@ inline constexpr unsigned BPF_D_IN = 0, BPF_D_INOUT = 1, BPF_D_OUT = 2;
 inline constexpr unsigned short BPF_MAJOR_VERSION = 1, BPF_MINOR_VERSION = 1;
 // Buffer sizes: the default, and the bounds BIOCSBLEN clamps to (FreeBSD's bpf_bufsize,
 // BPF_MINBUFSIZE and bpf_maxbufsize).
-inline constexpr unsigned bpf_default_buffer = 4096, bpf_min_buffer = 32,
-                          bpf_max_buffer = 524288;
+inline constexpr unsigned bpf_default_buffer = 4096, bpf_min_buffer = 32, bpf_max_buffer = 524288;
 
 // Makes a capture file appear as an interface that BIOCSETIF can bind: reading the device then
 // replays the file's packets (none is dropped: a file waits for the reader). Names are global

@@ -42,10 +42,9 @@ inline constexpr std::size_t freebsd_max_insns = 512;
 inline constexpr std::uint32_t ancillary_base = 0xfffff000;  // SKF_AD_OFF = -0x1000
 namespace skf_ad {
 inline constexpr std::uint32_t protocol = 0, pkttype = 4, ifindex = 8, nlattr = 12,
-                               nlattr_nest = 16, mark = 20, queue = 24, hatype = 28,
-                               rxhash = 32, cpu = 36, alu_xor_x = 40, vlan_tag = 44,
-                               vlan_tag_present = 48, pay_offset = 52, random = 56,
-                               vlan_tpid = 60, max = 64;
+                               nlattr_nest = 16, mark = 20, queue = 24, hatype = 28, rxhash = 32,
+                               cpu = 36, alu_xor_x = 40, vlan_tag = 44, vlan_tag_present = 48,
+                               pay_offset = 52, random = 56, vlan_tpid = 60, max = 64;
 }  // namespace skf_ad
 
 // What a Linux socket buffer tells a filter besides its bytes. Fields are in host order, as
@@ -168,8 +167,8 @@ Result<Insn> assemble_insn(std::string_view text, std::size_t index);
 // What r1 points at when a translated program runs. The layout is bpfvm's own: a Linux socket
 // filter sees an sk_buff instead.
 struct TranslatedContext {
-  std::uint64_t data = 0;      // offset 0: address of the first captured byte
-  std::uint64_t data_end = 0;  // offset 8: one past the last captured byte
+  std::uint64_t data = 0;         // offset 0: address of the first captured byte
+  std::uint64_t data_end = 0;     // offset 8: one past the last captured byte
   std::uint32_t wire_length = 0;  // offset 16
   // Offset 20: ancillary values indexed by SKF_AD_x / 4 (filled only when the translation was
   // made with TranslateOptions::ancillary).
@@ -237,9 +236,9 @@ class Filter {
 // ---- libpcap bridge ---------------------------------------------------------------------------
 
 struct CompileOptions {
-  int linktype = 1;                 // DLT_EN10MB
-  std::uint32_t snaplen = 262144;   // what `ret #snaplen` returns
-  bool optimize = true;             // tcpdump optimizes unless -O
+  int linktype = 1;                    // DLT_EN10MB
+  std::uint32_t snaplen = 262144;      // what `ret #snaplen` returns
+  bool optimize = true;                // tcpdump optimizes unless -O
   std::uint32_t netmask = 0xffffffff;  // PCAP_NETMASK_UNKNOWN
 };
 

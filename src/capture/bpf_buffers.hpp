@@ -34,8 +34,8 @@ class BpfBuffers {
 
   // catchpacket(): appends `data` cut to `snaplen` (the filter's verdict), recording
   // `wire_length`. Returns false when the packet was dropped for lack of room.
-  bool capture(std::span<const std::uint8_t> data, std::uint32_t wire_length,
-               std::uint32_t snaplen, Timestamp timestamp);
+  bool capture(std::span<const std::uint8_t> data, std::uint32_t wire_length, std::uint32_t snaplen,
+               Timestamp timestamp);
 
   // Whether a reader would get data now: the hold buffer is full.
   bool hold_ready() const { return hold_length_ != 0; }

@@ -54,9 +54,10 @@ struct Device::Impl {
       if (!wanted(packet)) return true;
       ++received;
       classic::Packet input{packet.data, packet.wire_length, packet.ancillary};
-      std::uint32_t snaplen = read_filter ? read_filter->run(input)
-                                          : std::numeric_limits<std::uint32_t>::max();
-      if (snaplen != 0 && !buffers->capture(packet.data, packet.wire_length, snaplen, packet.timestamp))
+      std::uint32_t snaplen =
+          read_filter ? read_filter->run(input) : std::numeric_limits<std::uint32_t>::max();
+      if (snaplen != 0 &&
+          !buffers->capture(packet.data, packet.wire_length, snaplen, packet.timestamp))
         ++dropped;
       return true;
     });
@@ -84,7 +85,7 @@ struct Device::Impl {
     return 0;
   }
 
-  int bind(const bpf_ifreq& request) {
+  int bind(const ifreq& request) {
     std::string name(request.ifr_name, strnlen(request.ifr_name, ifnamsiz));
     std::unique_ptr<detail::PacketSource> opened;
     if (auto file = detail::open_file_interface(name)) {
@@ -127,12 +128,13 @@ struct Device::Impl {
         return 0;
       case BIOCGETIF: {
         if (!source) return EINVAL;
-        auto* out = static_cast<bpf_ifreq*>(argument);
-        *out = bpf_ifreq{};
-        std::memcpy(out->ifr_name, source->name().c_str(), std::min(source->name().size(), ifnamsiz - 1));
+        auto* out = static_cast<ifreq*>(argument);
+        *out = ifreq{};
+        std::memcpy(out->ifr_name, source->name().c_str(),
+                    std::min(source->name().size(), ifnamsiz - 1));
         return 0;
       }
-      case BIOCSETIF: return bind(*static_cast<const bpf_ifreq*>(argument));
+      case BIOCSETIF: return bind(*static_cast<const ifreq*>(argument));
       case BIOCSRTIMEOUT: {
         auto value = *static_cast<const bpf_timeval*>(argument);
         if (value.tv_sec < 0 || value.tv_usec < 0 || value.tv_usec >= 1000000) return EINVAL;

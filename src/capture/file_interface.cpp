@@ -20,11 +20,12 @@ std::map<std::string, std::string, std::less<>>& registry() {
 
 std::size_t link_header_length_of(int linktype) {
   switch (linktype) {
-    case 1: return 14;               // EN10MB
-    case 0: case 108: return 4;      // NULL, LOOP
-    case 113: return 16;             // LINUX_SLL
-    case 276: return 20;             // LINUX_SLL2
-    default: return 0;               // RAW and the rest
+    case 1: return 14;  // EN10MB
+    case 0:
+    case 108: return 4;   // NULL, LOOP
+    case 113: return 16;  // LINUX_SLL
+    case 276: return 20;  // LINUX_SLL2
+    default: return 0;    // RAW and the rest
   }
 }
 
@@ -73,8 +74,9 @@ class FileSource : public detail::PacketSource {
 
 Status register_file_interface(std::string_view name, const std::string& path) {
   if (name.empty() || name.size() >= ifnamsiz)
-    return make_error(Error::Kind::usage,
-                      fmt::format("interface name '{}' must have 1 to {} characters", name, ifnamsiz - 1));
+    return make_error(
+        Error::Kind::usage,
+        fmt::format("interface name '{}' must have 1 to {} characters", name, ifnamsiz - 1));
   auto reader = SavefileReader::open(path);
   if (!reader) return reader.error();
   std::lock_guard lock(registry_mutex);

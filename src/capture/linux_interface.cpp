@@ -32,7 +32,11 @@ constexpr std::size_t max_frame = 65536 + 4;
 class LinuxInterface : public PacketSource {
  public:
   LinuxInterface(std::string name, int fd, int ifindex, int hatype, std::array<std::uint8_t, 6> mac)
-      : name_(std::move(name)), fd_(fd), ifindex_(ifindex), hatype_(hatype), mac_(mac),
+      : name_(std::move(name)),
+        fd_(fd),
+        ifindex_(ifindex),
+        hatype_(hatype),
+        mac_(mac),
         frame_(max_frame) {}
   ~LinuxInterface() override { ::close(fd_); }
 
@@ -55,7 +59,11 @@ class LinuxInterface : public PacketSource {
       message.msg_controllen = sizeof control;
       ssize_t length = ::recvmsg(fd_, &message, MSG_DONTWAIT | MSG_TRUNC);
       if (length < 0) return true;  // EAGAIN: nothing more now
-      std::size_t captured = std::min<std::size_t>(static_cast<std::size_t>(length), vector.iov_len);
+      // Loopback shows every packet twice, going out and coming in: keep one, as libpcap
+      // does on Linux and as a BSD lo0 shows it.
+      if (from.sll_pkttype == PACKET_OUTGOING && hatype_ == ARPHRD_LOOPBACK) continue;
+      std::size_t captured =
+          std::min<std::size_t>(static_cast<std::size_t>(length), vector.iov_len);
       SourcePacket packet;
       classic::Ancillary ancillary;
       ancillary.protocol = ntohs(from.sll_protocol);
@@ -74,13 +82,15 @@ class LinuxInterface : public PacketSource {
           tpacket_auxdata aux;
           std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
           if ((aux.tp_status & TP_STATUS_VLAN_VALID) != 0 && ethernet() && captured >= 12) {
-            std::uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) != 0 ? aux.tp_vlan_tpid : 0x8100;
+            std::uint16_t tpid =
+                (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) != 0 ? aux.tp_vlan_tpid : 0x8100;
             ancillary.vlan_present = 1;
             ancillary.vlan_tci = aux.tp_vlan_tci;
             ancillary.vlan_tpid = tpid;
             std::memmove(start - 4, start, 12);  // put the tag back after the two addresses
             start -= 4;
-            std::uint8_t tag[4] = {static_cast<std::uint8_t>(tpid >> 8), static_cast<std::uint8_t>(tpid),
+            std::uint8_t tag[4] = {static_cast<std::uint8_t>(tpid >> 8),
+                                   static_cast<std::uint8_t>(tpid),
                                    static_cast<std::uint8_t>(aux.tp_vlan_tci >> 8),
                                    static_cast<std::uint8_t>(aux.tp_vlan_tci)};
             std::memcpy(start + 12, tag, 4);
@@ -121,12 +131,14 @@ class LinuxInterface : public PacketSource {
   long send(std::span<const std::uint8_t> packet, bool header_complete) override {
     std::vector<std::uint8_t> frame(packet.begin(), packet.end());
     // BIOCSHDRCMPLT 0: the link layer fills in the source address, as BSD's ether_output().
-    if (!header_complete && ethernet() && frame.size() >= 12) std::memcpy(frame.data() + 6, mac_.data(), 6);
+    if (!header_complete && ethernet() && frame.size() >= 12)
+      std::memcpy(frame.data() + 6, mac_.data(), 6);
     sockaddr_ll to{};
     to.sll_family = AF_PACKET;
     to.sll_ifindex = ifindex_;
     to.sll_halen = 6;
-    ssize_t sent = ::sendto(fd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    ssize_t sent =
+        ::sendto(fd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     return sent < 0 ? -errno : sent;
   }
 
@@ -182,7 +194,8 @@ Result<std::unique_ptr<PacketSource>> open_linux_interface(const std::string& na
   tpacket_stats reset{};
   socklen_t size = sizeof reset;
   ::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &reset, &size);
-  return std::unique_ptr<PacketSource>(std::make_unique<LinuxInterface>(name, fd, ifindex, hatype, mac));
+  return std::unique_ptr<PacketSource>(
+      std::make_unique<LinuxInterface>(name, fd, ifindex, hatype, mac));
 }
 
 }  // namespace bpfvm::capture::detail

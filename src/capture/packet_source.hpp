@@ -19,7 +19,7 @@ struct SourcePacket {
   std::span<const std::uint8_t> data;
   std::uint32_t wire_length = 0;
   Timestamp timestamp;
-  bool outgoing = false;  // sent by this host (BIOCSDIRECTION)
+  bool outgoing = false;                          // sent by this host (BIOCSDIRECTION)
   const classic::Ancillary* ancillary = nullptr;  // Linux metadata, when the source has it
 };
 
@@ -28,7 +28,7 @@ class PacketSource {
   virtual ~PacketSource() = default;
 
   virtual const std::string& name() const = 0;
-  virtual int linktype() const = 0;           // a DLT_ value
+  virtual int linktype() const = 0;  // a DLT_ value
   virtual std::size_t link_header_length() const = 0;
 
   // Hands every packet available now to `sink`, without waiting. Returns false at the end of

@@ -15,8 +15,10 @@ namespace bpfvm::classic {
 namespace {
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -46,8 +48,8 @@ std::optional<std::uint32_t> number(std::string_view& text) {
 
 std::optional<std::uint32_t> ancillary_offset(std::string_view name) {
   static constexpr std::string_view names[] = {
-      "proto", "type", "ifidx", "nla",    "nlan",     "mark",  "queue",  "hatype",
-      "rxhash", "cpu", "xor_x", "vlan_tci", "vlanp", "poff", "random", "vlan_tpid"};
+      "proto",  "type", "ifidx", "nla",      "nlan",  "mark", "queue",  "hatype",
+      "rxhash", "cpu",  "xor_x", "vlan_tci", "vlanp", "poff", "random", "vlan_tpid"};
   for (std::size_t i = 0; i < std::size(names); ++i)
     if (names[i] == name) return ancillary_base + static_cast<std::uint32_t>(4 * i);
   return std::nullopt;
@@ -152,8 +154,8 @@ Result<Insn> c_array_insn(std::string_view text, std::size_t line) {
   Insn insn;
   std::optional<std::uint32_t> code, jt, jf, k;
   if (!consume(rest, "{") || !(code = number(rest)) || !consume(rest, ",") ||
-      !(jt = number(rest)) || !consume(rest, ",") || !(jf = number(rest)) ||
-      !consume(rest, ",") || !(k = number(rest)) || !consume(rest, "}"))
+      !(jt = number(rest)) || !consume(rest, ",") || !(jf = number(rest)) || !consume(rest, ",") ||
+      !(k = number(rest)) || !consume(rest, "}"))
     return line_error(line, fmt::format("expected {{ code, jt, jf, k }}, got '{}'", text));
   consume(rest, ",");
   if (!trim(rest).empty() || *code > 0xffff || *jt > 255 || *jf > 255)
@@ -224,14 +226,14 @@ Result<std::vector<Insn>> parse_program(std::string_view text) {
   if (form == Form::decimal) {
     auto count = std::stoull(std::string(lines.front().second));
     if (count != lines.size() - 1)
-      return line_error(lines.front().first,
-                        fmt::format("the count says {} instructions, {} follow", count,
-                                    lines.size() - 1));
+      return line_error(
+          lines.front().first,
+          fmt::format("the count says {} instructions, {} follow", count, lines.size() - 1));
     first = 1;
   }
   for (std::size_t i = first; i < lines.size(); ++i) {
     auto [line, content] = lines[i];
-    Result<Insn> insn = form == Form::c_array  ? c_array_insn(content, line)
+    Result<Insn> insn = form == Form::c_array   ? c_array_insn(content, line)
                         : form == Form::decimal ? decimal_insn(content, line)
                                                 : assemble_insn(content, insns.size());
     if (!insn) {

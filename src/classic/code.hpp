@@ -22,6 +22,12 @@ enum class Exec : std::uint8_t {
   LD_ANCILLARY,
   // `ja` to an earlier instruction (or to itself): counted, see run().
   JA_BACKWARD,
+  // Absolute loads that every path has already proven inside the captured bytes (an earlier
+  // load reached at least as far): no bounds check (proven_length.hpp).
+  LD_W_ABS_PROVEN,
+  LD_H_ABS_PROVEN,
+  LD_B_ABS_PROVEN,
+  LDX_B_MSH_PROVEN,
 };
 
 inline constexpr Exec exec_of(Op op) { return static_cast<Exec>(op); }

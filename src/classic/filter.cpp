@@ -50,13 +50,19 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
 std::uint32_t Filter::run(const Packet& packet) const {
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
   TranslatedContext context;
-  RunInput input = translated_input(context, packet);
-  RunOptions options;
-  // The translation checks every packet access itself, and the context is only read at fixed
-  // offsets inside it.
-  options.memory_mode = MemoryMode::unchecked;
-  auto result = engine_ == Engine::jit ? compiled_->jit->run(input, options)
-                                       : interpret(*compiled_->ebpf, input, options);
+  context.set(packet);
+  // Unchecked: the translation bounds-checks every packet access itself and reads the
+  // context only at fixed offsets inside it, so the engines need no regions (and the JIT then
+  // sets none up, which keeps the per-packet cost down).
+  RunInput input;
+  input.context = &context;
+  static const RunOptions unchecked = [] {
+    RunOptions options;
+    options.memory_mode = MemoryMode::unchecked;
+    return options;
+  }();
+  auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
+                                       : interpret(*compiled_->ebpf, input, unchecked);
   return result ? static_cast<std::uint32_t>(*result) : 0;
 }
 

@@ -50,18 +50,19 @@ std::uint32_t run(const Program& program, const Packet& packet) {
   u64 backward_jumps_left = caplen + detail::backward_jump_allowance;
 
 #define K pc->k
-#define LOAD(size, offset)                                         \
-  {                                                                \
-    u64 at = (offset);                                             \
-    if (at + (size) > caplen) [[unlikely]] return 0;               \
-    const u8* p = data + at;                                       \
+#define LOAD(size, offset)                                                   \
+  {                                                                          \
+    u64 at = (offset);                                                       \
+    if (at + (size) > caplen) [[unlikely]]                                   \
+      return 0;                                                              \
+    const u8* p = data + at;                                                 \
     A = (size) == 4 ? load_be32(p) : (size) == 2 ? load_be16(p) : u32{p[0]}; \
-    NEXT;                                                          \
+    NEXT;                                                                    \
   }
-#define BRANCH(condition)                           \
-  {                                                 \
-    pc = base + ((condition) ? pc->jt : pc->jf);    \
-    DISPATCH();                                     \
+#define BRANCH(condition)                        \
+  {                                              \
+    pc = base + ((condition) ? pc->jt : pc->jf); \
+    DISPATCH();                                  \
   }
 
 #if BPFVM_CLASSIC_COMPUTED_GOTO
@@ -69,18 +70,20 @@ std::uint32_t run(const Program& program, const Packet& packet) {
 #define BPFVM_CLASSIC_OPCODE(id, code, mnemonic, operand, listed, freebsd) &&op_##id,
 #include "classic/opcodes.def"
 #undef BPFVM_CLASSIC_OPCODE
-      &&op_LD_ANCILLARY,
-      &&op_JA_BACKWARD,
+      &&op_LD_ANCILLARY,    &&op_JA_BACKWARD,     &&op_LD_W_ABS_PROVEN,
+      &&op_LD_H_ABS_PROVEN, &&op_LD_B_ABS_PROVEN, &&op_LDX_B_MSH_PROVEN,
   };
+  static_assert(std::size(dispatch_table) == static_cast<std::size_t>(Exec::LDX_B_MSH_PROVEN) + 1,
+                "one handler per operation");
 #define CASE(id) op_##id:
 #define DISPATCH() goto* dispatch_table[static_cast<std::size_t>(pc->op)]
 #else
 #define CASE(id) case Exec::id:
 #define DISPATCH() continue
 #endif
-#define NEXT  \
-  do {        \
-    ++pc;     \
+#define NEXT    \
+  do {          \
+    ++pc;       \
     DISPATCH(); \
   } while (0)
 
@@ -145,6 +148,10 @@ std::uint32_t run(const Program& program, const Packet& packet) {
     CASE(RET_A)     return A;
     CASE(TAX)       X = A; NEXT;
     CASE(TXA)       A = X; NEXT;
+    CASE(LD_W_ABS_PROVEN)  A = load_be32(data + K); NEXT;
+    CASE(LD_H_ABS_PROVEN)  A = load_be16(data + K); NEXT;
+    CASE(LD_B_ABS_PROVEN)  A = data[K]; NEXT;
+    CASE(LDX_B_MSH_PROVEN) X = (data[K] & 0xfu) << 2; NEXT;
     // clang-format on
     CASE(LD_ANCILLARY) {
       if (packet.ancillary == nullptr) {
@@ -170,9 +177,9 @@ std::uint32_t run(const Program& program, const Packet& packet) {
       DISPATCH();
     }
 #if !BPFVM_CLASSIC_COMPUTED_GOTO
-    }
-#endif
   }
+#endif
+}
 
 #undef K
 #undef LOAD

@@ -13,8 +13,8 @@ namespace {
 std::string_view ancillary_name(std::uint32_t k) {
   if (k < ancillary_base || (k - ancillary_base) % 4 != 0) return {};
   static constexpr std::string_view names[] = {
-      "proto", "type", "ifidx", "nla",    "nlan",     "mark",  "queue",  "hatype",
-      "rxhash", "cpu", "xor_x", "vlan_tci", "vlanp", "poff", "random", "vlan_tpid"};
+      "proto",  "type", "ifidx", "nla",      "nlan",  "mark", "queue",  "hatype",
+      "rxhash", "cpu",  "xor_x", "vlan_tci", "vlanp", "poff", "random", "vlan_tpid"};
   std::uint32_t slot = (k - ancillary_base) / 4;
   return slot < std::size(names) ? names[slot] : std::string_view{};
 }
@@ -39,7 +39,8 @@ std::string operand_text(const OpInfo& row, const Insn& insn, std::size_t index)
     case Operand::None: return "";
     case Operand::Ja:
       // bpf_image() computes n + 1 + k in int, so a backward ja prints its real target.
-      return fmt::format("{}", static_cast<std::int32_t>(static_cast<std::uint32_t>(index) + 1 + insn.k));
+      return fmt::format("{}",
+                         static_cast<std::int32_t>(static_cast<std::uint32_t>(index) + 1 + insn.k));
   }
   return "";
 }
@@ -59,8 +60,8 @@ std::string image(const Insn& insn, std::size_t index) {
   auto n = static_cast<int>(index);
   // The jump layout follows the opcode's class, whether or not the opcode is known.
   if (bpf_class(insn.code) == cls::jmp && bpf_op(insn.code) != 0x00)
-    return fmt::format("({:03d}) {:<8} {:<16} jt {}\tjf {}", n, mnemonic, operand,
-                       n + 1 + insn.jt, n + 1 + insn.jf);
+    return fmt::format("({:03d}) {:<8} {:<16} jt {}\tjf {}", n, mnemonic, operand, n + 1 + insn.jt,
+                       n + 1 + insn.jf);
   return fmt::format("({:03d}) {:<8} {}", n, mnemonic, operand);
 }
 
@@ -75,8 +76,8 @@ std::string listing(std::span<const Insn> insns, Listing format) {
       break;
     case Listing::c_array:
       for (const Insn& insn : insns)
-        out += fmt::format("{{ 0x{:x}, {}, {}, 0x{:08x} }},\n", insn.code, insn.jt, insn.jf,
-                           insn.k);
+        out +=
+            fmt::format("{{ 0x{:x}, {}, {}, 0x{:08x} }},\n", insn.code, insn.jt, insn.jf, insn.k);
       break;
     case Listing::decimal:
       out += fmt::format("{}\n", insns.size());

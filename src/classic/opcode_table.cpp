@@ -26,9 +26,13 @@ const OpInfo* find_op(std::uint16_t code) {
 
 int load_size(Op op) {
   switch (op) {
-    case Op::LD_W_ABS: case Op::LD_W_IND: return 4;
-    case Op::LD_H_ABS: case Op::LD_H_IND: return 2;
-    case Op::LD_B_ABS: case Op::LD_B_IND: case Op::LDX_B_MSH: return 1;
+    case Op::LD_W_ABS:
+    case Op::LD_W_IND: return 4;
+    case Op::LD_H_ABS:
+    case Op::LD_H_IND: return 2;
+    case Op::LD_B_ABS:
+    case Op::LD_B_IND:
+    case Op::LDX_B_MSH: return 1;
     default: return 0;
   }
 }

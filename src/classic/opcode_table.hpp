@@ -62,8 +62,8 @@ inline constexpr std::uint16_t bpf_op(std::uint16_t code) { return code & 0xf0; 
 inline constexpr std::uint16_t bpf_src(std::uint16_t code) { return code & 0x08; }
 
 namespace cls {
-inline constexpr std::uint16_t ld = 0x00, ldx = 0x01, st = 0x02, stx = 0x03, alu = 0x04,
-                               jmp = 0x05, ret = 0x06, misc = 0x07;
+inline constexpr std::uint16_t ld = 0x00, ldx = 0x01, st = 0x02, stx = 0x03, alu = 0x04, jmp = 0x05,
+                               ret = 0x06, misc = 0x07;
 }
 
 inline constexpr bool is_conditional_jump(Operand operand) {

@@ -19,8 +19,8 @@ Result<std::vector<Insn>> compile(std::string_view expression, const CompileOpti
   if (!handle) return make_error(Error::Kind::usage, "pcap_open_dead failed");
   bpf_program code{};
   std::string text(expression);
-  if (pcap_compile(handle.get(), &code, text.c_str(), options.optimize ? 1 : 0,
-                   options.netmask) != 0)
+  if (pcap_compile(handle.get(), &code, text.c_str(), options.optimize ? 1 : 0, options.netmask) !=
+      0)
     return make_error(Error::Kind::parse, pcap_geterr(handle.get()));
   std::vector<Insn> insns;
   insns.reserve(code.bf_len);

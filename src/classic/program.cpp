@@ -3,6 +3,7 @@
 
 #include "classic/code.hpp"
 #include "classic/opcode_table.hpp"
+#include "classic/proven_length.hpp"
 
 #include <fmt/format.h>
 
@@ -39,6 +40,32 @@ detail::Step decode_step(const Insn& insn, const OpInfo& row, std::size_t index)
   return step;
 }
 
+// Loads every path has already proven in bounds skip their check.
+void mark_proven_loads(detail::Code& code) {
+  std::vector<std::uint64_t> proven = detail::proven_lengths(code.insns, code.steps);
+  for (std::size_t i = 0; i < code.steps.size(); ++i) {
+    detail::Step& step = code.steps[i];
+    auto fits = [&](int size) {
+      return std::uint64_t{step.k} + static_cast<std::uint64_t>(size) <= proven[i];
+    };
+    switch (step.op) {
+      case detail::Exec::LD_W_ABS:
+        if (fits(4)) step.op = detail::Exec::LD_W_ABS_PROVEN;
+        break;
+      case detail::Exec::LD_H_ABS:
+        if (fits(2)) step.op = detail::Exec::LD_H_ABS_PROVEN;
+        break;
+      case detail::Exec::LD_B_ABS:
+        if (fits(1)) step.op = detail::Exec::LD_B_ABS_PROVEN;
+        break;
+      case detail::Exec::LDX_B_MSH:
+        if (fits(1)) step.op = detail::Exec::LDX_B_MSH_PROVEN;
+        break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace
 
 Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& options) {
@@ -56,6 +83,7 @@ Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& op
                                     insns[i].code, rules_name(options.rules)));
     code->steps.push_back(decode_step(insns[i], *row, i));
   }
+  mark_proven_loads(*code);
   return Program(std::move(code));
 }
 

@@ -23,15 +23,14 @@ std::uint64_t proven_after(const Insn& insn, std::uint64_t before) {
   }
 }
 
-std::vector<std::uint64_t> proven_lengths(const Program& program) {
+std::vector<std::uint64_t> proven_lengths(std::span<const Insn> insns,
+                                          std::span<const Step> steps) {
   constexpr std::uint64_t unreached = std::numeric_limits<std::uint64_t>::max();
-  const auto& steps = program.code().steps;
-  std::span<const Insn> insns = program.insns();
   std::vector<std::uint64_t> proven(insns.size(), unreached);
   if (insns.empty()) return proven;
   proven[0] = 0;
   for (const Step& step : steps)
-    if (step.op == Exec::JA_BACKWARD) proven[step.jt] = 0;
+    if (step.op == Exec::JA_BACKWARD) proven[step.jt] = 0;  // a loop head: assume nothing
   auto flow = [&](std::uint32_t target, std::uint64_t value) {
     proven[target] = std::min(proven[target], value);
   };

@@ -5,14 +5,17 @@
 
 #include <bpfvm/classic.hpp>
 
+#include "classic/code.hpp"
+
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace bpfvm::classic::detail {
 
 // For each instruction, the captured length every path reaching it has proven (0 at entry, at
 // targets of backward jumps, and in unreachable code).
-std::vector<std::uint64_t> proven_lengths(const Program& program);
+std::vector<std::uint64_t> proven_lengths(std::span<const Insn> insns, std::span<const Step> steps);
 
 // What a load at instruction i proves once it succeeded, given what was proven before: the end
 // of an absolute load (or of the ldxb 4*([k]&0xf) byte), else nothing new.

@@ -18,8 +18,8 @@ namespace {
 using E = bpfvm::Op;
 using detail::EbpfBuilder;
 
-constexpr std::uint8_t rA = 0, rX = 7, rCtx = 6, rData = 8, rEnd = 9, rT = 2, rT2 = 3,
-                       rBack = 5, rFp = 10;
+constexpr std::uint8_t rA = 0, rX = 7, rCtx = 6, rData = 8, rEnd = 9, rT = 2, rT2 = 3, rBack = 5,
+                       rFp = 10;
 constexpr std::int16_t ctx_data = offsetof(TranslatedContext, data);
 constexpr std::int16_t ctx_end = offsetof(TranslatedContext, data_end);
 constexpr std::int16_t ctx_wire_length = offsetof(TranslatedContext, wire_length);
@@ -36,8 +36,10 @@ E load_op(int size) { return size == 4 ? E::LDXW : size == 2 ? E::LDXH : E::LDXB
 class Translator {
  public:
   Translator(const Program& program, const TranslateOptions& options)
-      : program_(program), options_(options), out_(program.size()),
-        proven_(detail::proven_lengths(program)) {}
+      : program_(program),
+        options_(options),
+        out_(program.size()),
+        proven_(detail::proven_lengths(program.insns(), program.code().steps)) {}
 
   Result<std::vector<bpfvm::Insn>> run() && {
     prologue();
@@ -74,7 +76,8 @@ class Translator {
     if (backward) {  // r5 = caplen + allowance
       out_.emit(E::MOV64_REG, rBack, rEnd);
       out_.emit(E::SUB64_REG, rBack, rData);
-      out_.emit(E::ADD64_IMM, rBack, 0, 0, static_cast<std::int32_t>(detail::backward_jump_allowance));
+      out_.emit(E::ADD64_IMM, rBack, 0, 0,
+                static_cast<std::int32_t>(detail::backward_jump_allowance));
     }
   }
 
@@ -181,6 +184,9 @@ class Translator {
       case detail::Exec::LD_W_ABS:  return absolute_load(i, rA, insn.k, 4);
       case detail::Exec::LD_H_ABS:  return absolute_load(i, rA, insn.k, 2);
       case detail::Exec::LD_B_ABS:  return absolute_load(i, rA, insn.k, 1);
+      case detail::Exec::LD_W_ABS_PROVEN: return absolute_load(i, rA, insn.k, 4);
+      case detail::Exec::LD_H_ABS_PROVEN: return absolute_load(i, rA, insn.k, 2);
+      case detail::Exec::LD_B_ABS_PROVEN: return absolute_load(i, rA, insn.k, 1);
       case detail::Exec::LD_ANCILLARY: return ancillary_load(i, insn, step.size);
       case detail::Exec::LD_W_IND:  return indirect_load(insn.k, 4);
       case detail::Exec::LD_H_IND:  return indirect_load(insn.k, 2);
@@ -194,6 +200,7 @@ class Translator {
       case detail::Exec::ST:        return out_.emit(E::STXW, rFp, rA, scratch_offset(insn.k));
       case detail::Exec::STX:       return out_.emit(E::STXW, rFp, rX, scratch_offset(insn.k));
       case detail::Exec::LDX_B_MSH:
+      case detail::Exec::LDX_B_MSH_PROVEN:
         absolute_load(i, rX, insn.k, 1);
         out_.emit(E::AND32_IMM, rX, 0, 0, 0xf);
         return out_.emit(E::LSH32_IMM, rX, 0, 0, 2);

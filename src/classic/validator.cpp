@@ -48,28 +48,39 @@ Status libpcap_insn(std::span<const Insn> insns, std::size_t i) {
     case cls::ld:
     case cls::ldx:
       switch (bpf_mode(code)) {
-        case 0x00: case 0x20: case 0x40: case 0x80: case 0xa0: return Ok{};  // IMM ABS IND LEN MSH
-        case 0x60: return scratch_index(insn, i, rules);                     // MEM
+        case 0x00:
+        case 0x20:
+        case 0x40:
+        case 0x80:
+        case 0xa0: return Ok{};                           // IMM ABS IND LEN MSH
+        case 0x60: return scratch_index(insn, i, rules);  // MEM
         default:
-          return rule_error(i, rules, "load mode known",
-                            fmt::format("opcode 0x{:x} has unknown load mode 0x{:x}", code,
-                                        bpf_mode(code)));
+          return rule_error(
+              i, rules, "load mode known",
+              fmt::format("opcode 0x{:x} has unknown load mode 0x{:x}", code, bpf_mode(code)));
       }
     case cls::st:
     case cls::stx: return scratch_index(insn, i, rules);
     case cls::alu:
       switch (bpf_op(code)) {
-        case 0x00: case 0x10: case 0x20: case 0x40: case 0x50: case 0x60: case 0x70: case 0x80:
-        case 0xa0:
-          return Ok{};  // ADD SUB MUL OR AND LSH RSH NEG XOR
+        case 0x00:
+        case 0x10:
+        case 0x20:
+        case 0x40:
+        case 0x50:
+        case 0x60:
+        case 0x70:
+        case 0x80:
+        case 0xa0: return Ok{};  // ADD SUB MUL OR AND LSH RSH NEG XOR
         case 0x30:
         case 0x90:  // DIV MOD
-          if (bpf_src(code) == 0) return constant_divisor(insn, i, rules, bpf_op(code) == 0x30 ? "division" : "modulo");
+          if (bpf_src(code) == 0)
+            return constant_divisor(insn, i, rules, bpf_op(code) == 0x30 ? "division" : "modulo");
           return Ok{};
         default:
-          return rule_error(i, rules, "ALU operation known",
-                            fmt::format("opcode 0x{:x} has unknown ALU operation 0x{:x}", code,
-                                        bpf_op(code)));
+          return rule_error(
+              i, rules, "ALU operation known",
+              fmt::format("opcode 0x{:x} has unknown ALU operation 0x{:x}", code, bpf_op(code)));
       }
     case cls::jmp: {
       // libpcap allows backward `ja` (protochain); the sum wraps in 32 bits as in libpcap, so a
@@ -79,21 +90,24 @@ Status libpcap_insn(std::span<const Insn> insns, std::size_t i) {
       switch (bpf_op(code)) {
         case 0x00:
           if (from + insn.k >= length)
-            return rule_error(i, rules, "jumps in range",
-                              target_text(static_cast<std::int64_t>(from) +
-                                              static_cast<std::int32_t>(insn.k),
-                                          insns.size()));
+            return rule_error(
+                i, rules, "jumps in range",
+                target_text(static_cast<std::int64_t>(from) + static_cast<std::int32_t>(insn.k),
+                            insns.size()));
           return Ok{};
-        case 0x10: case 0x20: case 0x30: case 0x40: {
+        case 0x10:
+        case 0x20:
+        case 0x30:
+        case 0x40: {
           std::uint32_t far = from + std::max(insn.jt, insn.jf);
           if (far >= length)
             return rule_error(i, rules, "jumps in range", target_text(far, insns.size()));
           return Ok{};
         }
         default:
-          return rule_error(i, rules, "jump operation known",
-                            fmt::format("opcode 0x{:x} has unknown jump operation 0x{:x}", code,
-                                        bpf_op(code)));
+          return rule_error(
+              i, rules, "jump operation known",
+              fmt::format("opcode 0x{:x} has unknown jump operation 0x{:x}", code, bpf_op(code)));
       }
     }
     default: return Ok{};  // RET, MISC: any
@@ -121,7 +135,10 @@ Status freebsd_insn(std::span<const Insn> insns, std::size_t i) {
     return Ok{};
   }
   switch (row->op) {
-    case Op::ST: case Op::STX: case Op::LD_MEM: case Op::LDX_MEM: return scratch_index(insn, i, rules);
+    case Op::ST:
+    case Op::STX:
+    case Op::LD_MEM:
+    case Op::LDX_MEM: return scratch_index(insn, i, rules);
     case Op::DIV_K: return constant_divisor(insn, i, rules, "division");
     default: return Ok{};
   }
@@ -130,20 +147,22 @@ Status freebsd_insn(std::span<const Insn> insns, std::size_t i) {
 Status last_is_ret(std::span<const Insn> insns, Rules rules) {
   std::size_t last = insns.size() - 1;
   if (bpf_class(insns[last].code) == cls::ret) return Ok{};
-  return rule_error(last, rules, "last instruction is RET",
-                    fmt::format("the last instruction (opcode 0x{:x}) is not a ret",
-                                insns[last].code));
+  return rule_error(
+      last, rules, "last instruction is RET",
+      fmt::format("the last instruction (opcode 0x{:x}) is not a ret", insns[last].code));
 }
 
 Status validate_libpcap(std::span<const Insn> insns) {
-  if (insns.empty()) return program_error(Rules::libpcap, "program not empty", "the program is empty");
+  if (insns.empty())
+    return program_error(Rules::libpcap, "program not empty", "the program is empty");
   for (std::size_t i = 0; i < insns.size(); ++i)
     if (auto ok = libpcap_insn(insns, i); !ok) return ok;
   return last_is_ret(insns, Rules::libpcap);
 }
 
 Status validate_freebsd(std::span<const Insn> insns) {
-  if (insns.empty()) return program_error(Rules::freebsd, "program not empty", "the program is empty");
+  if (insns.empty())
+    return program_error(Rules::freebsd, "program not empty", "the program is empty");
   if (insns.size() > freebsd_max_insns)
     return program_error(Rules::freebsd, "at most 512 instructions",
                          fmt::format("the program has {} instructions", insns.size()));

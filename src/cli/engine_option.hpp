@@ -6,8 +6,8 @@
 #include <bpfvm/result.hpp>
 #include <bpfvm/vm.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>
@@ -19,8 +19,8 @@ namespace bpfvm::cli {
 inline void add_engine_option(CLI::App& command, std::string& engine) {
   command
       .add_option("--engine", engine,
-                   "Execution engine: interp, jit, or auto (the default: the JIT where it "
-                   "compiles the program, else the interpreter)")
+                  "Execution engine: interp, jit, or auto (the default: the JIT where it "
+                  "compiles the program, else the interpreter)")
       ->check(CLI::IsMember({"interp", "jit", "auto"}))
       ->default_val("auto");
 }

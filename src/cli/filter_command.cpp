@@ -92,8 +92,10 @@ std::string timestamp(const capture::PacketRecord& packet, bool nano) {
   std::tm local{};
   localtime_r(&seconds, &local);
   if (nano)
-    return fmt::format("{:02}:{:02}:{:02}.{:09}", local.tm_hour, local.tm_min, local.tm_sec, packet.fraction);
-  return fmt::format("{:02}:{:02}:{:02}.{:06}", local.tm_hour, local.tm_min, local.tm_sec, packet.fraction);
+    return fmt::format("{:02}:{:02}:{:02}.{:09}", local.tm_hour, local.tm_min, local.tm_sec,
+                       packet.fraction);
+  return fmt::format("{:02}:{:02}:{:02}.{:06}", local.tm_hour, local.tm_min, local.tm_sec,
+                     packet.fraction);
 }
 
 std::string link_description(int linktype) {
@@ -200,13 +202,15 @@ void add_filter_command(CLI::App& app, int& exit_code) {
   command->add_flag("--count", args->count_only, "Print only the number of matching packets");
   command->add_flag("-d", args->dump_level,
                     "Print the program as tcpdump -d (-dd: as C, -ddd: as decimal) and exit");
-  command->add_option("--engine", args->engine,
-                      "Where the filter runs: interp (the classic interpreter), ebpf (translated "
-                      "to eBPF, interpreted) or jit (translated to eBPF, compiled to x86-64)")
+  command
+      ->add_option("--engine", args->engine,
+                   "Where the filter runs: interp (the classic interpreter), ebpf (translated "
+                   "to eBPF, interpreted) or jit (translated to eBPF, compiled to x86-64)")
       ->check(CLI::IsMember({"interp", "ebpf", "jit"}))
       ->default_val("interp");
-  command->add_option("--rules", args->rules,
-                      "The validator the program must pass: libpcap or freebsd")
+  command
+      ->add_option("--rules", args->rules,
+                   "The validator the program must pass: libpcap or freebsd")
       ->check(CLI::IsMember({"libpcap", "freebsd"}))
       ->default_val("libpcap");
   auto* file = command->add_option("-F", args->expression_file, "Read the expression from a file");

@@ -13,8 +13,16 @@ namespace {
 
 // The operation bits of an ALU opcode (RFC 9669 section 4.1, table 5).
 enum AluCode : std::uint8_t {
-  alu_add = 0x00, alu_sub = 0x10, alu_mul = 0x20, alu_or = 0x40, alu_and = 0x50,
-  alu_lsh = 0x60, alu_rsh = 0x70, alu_neg = 0x80, alu_xor = 0xa0, alu_mov = 0xb0,
+  alu_add = 0x00,
+  alu_sub = 0x10,
+  alu_mul = 0x20,
+  alu_or = 0x40,
+  alu_and = 0x50,
+  alu_lsh = 0x60,
+  alu_rsh = 0x70,
+  alu_neg = 0x80,
+  alu_xor = 0xa0,
+  alu_mov = 0xb0,
   alu_arsh = 0xc0,
 };
 
@@ -110,17 +118,22 @@ void Emitter::emit_alu_reg(const CodeInsn& insn, bool is64) {
 void Emitter::emit_shift(const CodeInsn& insn, bool is64, bool by_register) {
   const std::uint8_t code = alu_code(insn);
   auto shift = [&](const x86::Gp& target, const auto& count) {
-    if (code == alu_lsh) a_.shl(target, count);
-    else if (code == alu_rsh) a_.shr(target, count);
-    else a_.sar(target, count);
+    if (code == alu_lsh)
+      a_.shl(target, count);
+    else if (code == alu_rsh)
+      a_.shr(target, count);
+    else
+      a_.sar(target, count);
   };
   x86::Gp dst = is64 ? reg64(insn.dst) : reg32(insn.dst);
   if (!by_register) {
     // The count is masked to the width (RFC 9669 section 4.1). Its 5 or 6 bits are not
     // blinded: they cannot spell an instruction.
     int count = static_cast<int>(insn.imm & (is64 ? 63 : 31));
-    if (count != 0) shift(dst, count);
-    else if (!is64) a_.mov(dst, dst);  // still zero-extends
+    if (count != 0)
+      shift(dst, count);
+    else if (!is64)
+      a_.mov(dst, dst);  // still zero-extends
     return;
   }
   // x86 shifts by cl and masks the count like eBPF does. r3 lives in rcx.
@@ -180,9 +193,12 @@ void Emitter::emit_movsx(const CodeInsn& insn) {
 // never live across eBPF instructions.
 void Emitter::emit_mov_imm(const x86::Gp& dst64, std::int64_t value, bool is64) {
   auto bits = is64 ? static_cast<std::uint64_t>(value) : static_cast<std::uint32_t>(value);
-  if (bits == 0) a_.xor_(dst64.r32(), dst64.r32());
-  else if (bits <= 0xffffffffu) a_.mov(dst64.r32(), bits);
-  else a_.mov(dst64, value);
+  if (bits == 0)
+    a_.xor_(dst64.r32(), dst64.r32());
+  else if (bits <= 0xffffffffu)
+    a_.mov(dst64.r32(), bits);
+  else
+    a_.mov(dst64, value);
 }
 
 void Emitter::emit_lddw(const CodeInsn& insn) {

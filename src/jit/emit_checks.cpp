@@ -4,7 +4,7 @@
 //   1. statically, when the base is r10 and [r10 + off, r10 + off + size) lies inside the
 //      current 512-byte frame: no code at all;
 //   2. inline, against the context, the usual target of pointers in registers:
-//        lea r10, [base + off]; sub r10, [state.context_begin]
+//        lea r10, [base + rdi + off]        ; rdi = -context_begin: r10 = address - begin
 //        cmp r10, [state.context_starts[write][size]]; jae <stub>
 //      (one unsigned comparison: the count of valid start addresses is 0 when the context is
 //      smaller than the access or, for a store, read-only);
@@ -51,8 +51,7 @@ void Emitter::check_access(const CodeInsn& insn, std::size_t index, int base, in
   if (base == frame_pointer && offset >= -static_cast<int>(stack_frame_size) && offset + size <= 0)
     return;
   Label resume = a_.newLabel();
-  a_.lea(scratch_b(), x86::ptr(reg64(base), offset));
-  a_.sub(scratch_b(), state_field(BPFVM_JIT_FIELD(context_begin)));
+  a_.lea(scratch_b(), x86::ptr(reg64(base), context_bias(), 0, offset));
   a_.cmp(scratch_b(), state_field(context_starts_field(write, size)));
   a_.jae(add_stub(StubKind::access, index, resume));
   a_.bind(resume);

@@ -45,15 +45,19 @@ void Emitter::emit_jump(const CodeInsn& insn, std::size_t index) {
   x86::Gp dst = is64 ? reg64(insn.dst) : reg32(insn.dst);
   if (row.shape == Shape::JmpReg) {
     x86::Gp src = is64 ? reg64(insn.src) : reg32(insn.src);
-    if (is_set) a_.test(dst, src);
-    else a_.cmp(dst, src);
+    if (is_set)
+      a_.test(dst, src);
+    else
+      a_.cmp(dst, src);
   } else {
     std::int64_t imm = is64 ? insn.imm : static_cast<std::int32_t>(insn.imm);
     if (blinding()) {
       x86::Gp value = blinded(imm, scratch_a());
       value = width(value, is64);
-      if (is_set) a_.test(dst, value);
-      else a_.cmp(dst, value);
+      if (is_set)
+        a_.test(dst, value);
+      else
+        a_.cmp(dst, value);
     } else if (imm == 0 && !is_set) {
       a_.test(dst, dst);  // the same flags as cmp dst, 0
     } else if (is_set) {

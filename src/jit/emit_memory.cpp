@@ -23,9 +23,8 @@ x86::Mem operand(int base, std::int16_t offset, int size) {
 }
 
 // Atomic operation codes (RFC 9669 section 5.3), without the fetch bit.
-constexpr std::int64_t atomic_add = 0x00, atomic_or = 0x40, atomic_and = 0x50,
-                       atomic_xor = 0xa0, atomic_xchg = 0xe1, atomic_cmpxchg = 0xf1,
-                       atomic_fetch = 0x01;
+constexpr std::int64_t atomic_add = 0x00, atomic_or = 0x40, atomic_and = 0x50, atomic_xor = 0xa0,
+                       atomic_xchg = 0xe1, atomic_cmpxchg = 0xf1, atomic_fetch = 0x01;
 
 }  // namespace
 
@@ -94,26 +93,33 @@ void Emitter::emit_atomic(const CodeInsn& insn, std::size_t index) {
     default: break;
   }
 
-  // fetch or / and / xor: a compare-exchange loop on rax, with r0 parked in rdi. When src
-  // is r0 itself, its value is the parked one.
-  x86::Gp operand_reg = insn.src == 0 ? sized(scratch_c(), size) : src;
+  // fetch or / and / xor: a compare-exchange loop on rax, with r0 pushed. When src is r0
+  // itself, its value is the pushed one.
   x86::Gp next = sized(scratch_b(), size);
-  a_.mov(scratch_c(), x86::rax);
+  a_.push(x86::rax);
   a_.mov(r0, target);
   Label retry = a_.newLabel();
   a_.bind(retry);
   a_.mov(next, r0);
-  switch (insn.imm & ~atomic_fetch) {
-    case atomic_or: a_.or_(next, operand_reg); break;
-    case atomic_and: a_.and_(next, operand_reg); break;
-    default: a_.xor_(next, operand_reg); break;
-  }
+  auto combine = [&](const auto& operand) {
+    switch (insn.imm & ~atomic_fetch) {
+      case atomic_or: a_.or_(next, operand); break;
+      case atomic_and: a_.and_(next, operand); break;
+      default: a_.xor_(next, operand); break;
+    }
+  };
+  if (insn.src == 0)
+    combine(x86::ptr(x86::rsp, 0, static_cast<std::uint32_t>(size)));
+  else
+    combine(src);
   a_.lock().cmpxchg(target, next, r0);
   a_.jne(retry);
   // rax holds the old value (zero-extended when 32-bit: every write of eax above is).
   if (insn.src != 0) {
     a_.mov(src, r0);
-    a_.mov(x86::rax, scratch_c());
+    a_.pop(x86::rax);
+  } else {
+    a_.add(x86::rsp, 8);  // r0 keeps the old value
   }
 }
 

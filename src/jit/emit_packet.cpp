@@ -31,8 +31,10 @@ void Emitter::emit_packet_load(const CodeInsn& insn) {
       blinded(imm, offset);
     } else {
       a_.mov(offset.r32(), reg32(insn.src));
-      if (blinding()) a_.add(offset.r32(), blinded(imm, scratch_a()).r32());
-      else a_.add(offset.r32(), imm);
+      if (blinding())
+        a_.add(offset.r32(), blinded(imm, scratch_a()).r32());
+      else
+        a_.add(offset.r32(), imm);
       a_.movsxd(offset, offset.r32());
     }
     a_.cmp(offset, starts);

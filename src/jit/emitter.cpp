@@ -17,18 +17,23 @@ x86::Mem state_field(std::int32_t offset, std::uint32_t size) {
 Emitter::Emitter(const detail::Code& code, const EmitOptions& options, x86::Assembler& assembler,
                  const Bridges& bridges, const asmjit::String* log)
     : code_(code), options_(options), a_(assembler), bridges_(bridges), log_(log) {
-  std::uint64_t seed = options.blinding_seed;
-  if (options.blind_constants && seed == 0) {
+  // Seeded from the system's entropy, and only when blinding.
+  if (!options.blind_constants) return;
+  key_state_ = options.blinding_seed;
+  if (key_state_ == 0) {
     std::random_device device;
-    seed = (static_cast<std::uint64_t>(device()) << 32) | device();
+    key_state_ = (static_cast<std::uint64_t>(device()) << 32) | device();
   }
-  keys_.seed(seed);
 }
 
 std::uint32_t Emitter::next_key() {
   // Keys with every byte nonzero and varied, so no immediate byte survives the XOR.
   for (;;) {
-    auto key = static_cast<std::uint32_t>(keys_());
+    // splitmix64: keys need to be unpredictable per compilation, not cryptographic.
+    std::uint64_t z = (key_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    auto key = static_cast<std::uint32_t>(z ^ (z >> 31));
     if ((key & 0xff) && (key & 0xff00) && (key & 0xff0000) && (key & 0xff000000)) return key;
   }
 }
@@ -53,6 +58,7 @@ void Emitter::emit_prologue() {
   // r1 (rsi) and r2 (rdx) arrive in place; the other registers start at zero, as in the
   // interpreter.
   for (int r : {0, 3, 4, 5, 6, 7, 8, 9}) a_.xor_(reg32(r), reg32(r));
+  if (options_.checked) a_.mov(context_bias(), state_field(BPFVM_JIT_FIELD(context_bias)));
   a_.mov(state_field(BPFVM_JIT_FIELD(saved_rsp)), x86::rsp);
   a_.call(labels_[0]);
   a_.bind(epilogue_);
@@ -191,67 +197,84 @@ Status Emitter::emit_insn(std::size_t index) {
 void Emitter::emit_stub(const Stub& stub) {
   a_.bind(stub.entry);
   switch (stub.kind) {
-    case StubKind::access:
-      emit_access_stub(stub);
-      return;
+    case StubKind::access: emit_access_stub(stub); return;
     case StubKind::misaligned:
       a_.mov(state_field(BPFVM_JIT_FIELD(error_address)), scratch_a());
       break;
     case StubKind::budget:
     case StubKind::call_depth:
-    case StubKind::helper_stop:
-      break;
+    case StubKind::helper_stop: break;
   }
   a_.mov(state_field(BPFVM_JIT_FIELD(error_index), 4), stub.index);
-  StopReason status = stub.kind == StubKind::misaligned  ? StopReason::misaligned_atomic
-                  : stub.kind == StubKind::budget     ? StopReason::budget_exhausted
-                  : stub.kind == StubKind::call_depth ? StopReason::call_depth
-                                                      : StopReason::helper_stop;
+  StopReason status = stub.kind == StubKind::misaligned   ? StopReason::misaligned_atomic
+                      : stub.kind == StubKind::budget     ? StopReason::budget_exhausted
+                      : stub.kind == StubKind::call_depth ? StopReason::call_depth
+                                                          : StopReason::helper_stop;
   a_.jmp(fail_[static_cast<int>(status)]);
 }
 
-void Emitter::emit_shared_routines() {
-  // fail_[s]: record the status and unwind. rax (r0) is kept: after a helper that ended the
-  // run, it is the program's result.
-  for (int s = 1; s < 6; ++s) {
-    a_.bind(fail_[s]);
-    a_.mov(state_field(BPFVM_JIT_FIELD(status), 1), s);
-    a_.jmp(error_exit_);
-  }
-  // LD_ABS / LD_IND out of the packet: the program ends and returns 0 (Linux semantics).
-  a_.bind(packet_out_of_bounds_);
-  a_.xor_(x86::eax, x86::eax);
-  a_.bind(error_exit_);
-  a_.mov(x86::rsp, state_field(BPFVM_JIT_FIELD(saved_rsp)));
-  a_.jmp(epilogue_);
+bool Emitter::referenced(asmjit::Label label) const {
+  const asmjit::LabelEntry* entry = a_.code()->labelEntry(label);
+  return entry != nullptr && entry->links() != nullptr;
+}
 
+// Only what the body refers to is emitted: most programs need none of the calls out and few
+// of the exits, and emitting them all would cost more than compiling a small program.
+void Emitter::emit_shared_routines() {
   // Calls out to C++: entered by `call` from the body (rsp 8 mod 16), so rsp is 16-byte
   // aligned at entry; five pushes and 8 bytes keep it aligned for the bridge. r1-r5 are
   // restored after, as the interpreter keeps them.
   for (auto [label, bridge] : {std::pair{helper_routine_, bridges_.call_helper},
                                std::pair{callx_routine_, bridges_.callx}}) {
+    if (!referenced(label)) continue;
     a_.bind(label);
-    a_.sub(x86::rsp, 48);
+    for (int r : caller_saved_ebpf) a_.push(reg64(r));
+    a_.sub(x86::rsp, 8);
     a_.mov(x86::rdi, state_reg());
     a_.mov(scratch_a(), bridge);
     a_.call(scratch_a());
-    a_.add(x86::rsp, 48);
+    a_.add(x86::rsp, 8);
+    for (int i = std::size(caller_saved_ebpf) - 1; i >= 0; --i) a_.pop(reg64(caller_saved_ebpf[i]));
+    if (options_.checked) a_.mov(context_bias(), state_field(BPFVM_JIT_FIELD(context_bias)));
     a_.ret();
   }
 
   // The checked-mode slow path: does any region admit the access? ZF clear when it does.
   // Every caller-saved eBPF register (r0-r5) is kept.
-  a_.bind(access_slow_routine_);
-  a_.push(reg64(0));
-  for (int r : caller_saved_ebpf) a_.push(reg64(r));
-  a_.mov(x86::rdi, state_reg());
-  a_.mov(scratch_a(), bridges_.access_slow);
-  a_.call(scratch_a());
-  a_.mov(x86::r10d, x86::eax);
-  for (int i = std::size(caller_saved_ebpf) - 1; i >= 0; --i) a_.pop(reg64(caller_saved_ebpf[i]));
-  a_.pop(reg64(0));
-  a_.test(x86::r10d, x86::r10d);
-  a_.ret();
+  if (referenced(access_slow_routine_)) {
+    a_.bind(access_slow_routine_);
+    a_.push(reg64(0));
+    for (int r : caller_saved_ebpf) a_.push(reg64(r));
+    a_.mov(x86::rdi, state_reg());
+    a_.mov(scratch_a(), bridges_.access_slow);
+    a_.call(scratch_a());
+    a_.mov(x86::r10d, x86::eax);
+    for (int i = std::size(caller_saved_ebpf) - 1; i >= 0; --i) a_.pop(reg64(caller_saved_ebpf[i]));
+    a_.pop(reg64(0));
+    a_.mov(context_bias(), state_field(BPFVM_JIT_FIELD(context_bias)));
+    a_.test(x86::r10d, x86::r10d);
+    a_.ret();
+  }
+
+  // fail_[s]: record the status and unwind. rax (r0) is kept: after a helper that ended the
+  // run, it is the program's result.
+  for (int s = 1; s < 6; ++s) {
+    if (!referenced(fail_[s])) continue;
+    a_.bind(fail_[s]);
+    a_.mov(state_field(BPFVM_JIT_FIELD(status), 1), s);
+    a_.jmp(error_exit_);
+  }
+  // LD_ABS / LD_IND out of the packet: the program ends and returns 0 (Linux semantics).
+  const bool packet_exit = referenced(packet_out_of_bounds_);
+  if (packet_exit) {
+    a_.bind(packet_out_of_bounds_);
+    a_.xor_(x86::eax, x86::eax);
+  }
+  if (packet_exit || referenced(error_exit_)) {
+    a_.bind(error_exit_);
+    a_.mov(x86::rsp, state_field(BPFVM_JIT_FIELD(saved_rsp)));
+    a_.jmp(epilogue_);
+  }
 }
 
 }  // namespace bpfvm::jit

@@ -28,17 +28,17 @@
 namespace bpfvm::jit {
 
 struct EmitOptions {
-  bool checked = true;             // inline bounds checks (MemoryMode::checked)
-  bool count_instructions = false; // decrement and test the budget before every instruction
-  bool blind_constants = false;    // no program-chosen immediate in the code (docs/jit.md)
-  std::uint64_t blinding_seed = 0; // keys for blinding; 0 draws them from std::random_device
+  bool checked = true;              // inline bounds checks (MemoryMode::checked)
+  bool count_instructions = false;  // decrement and test the budget before every instruction
+  bool blind_constants = false;     // no program-chosen immediate in the code (docs/jit.md)
+  std::uint64_t blinding_seed = 0;  // keys for blinding; 0 draws them from std::random_device
 };
 
 // The C++ functions JIT code calls (trampoline.cpp), by address.
 struct Bridges {
-  std::uint64_t call_helper = 0;   // u64 (JitRunState*, r1, ..., r5)
-  std::uint64_t callx = 0;         // u64 (JitRunState*, r1, ..., r5)
-  std::uint64_t access_slow = 0;   // u32 (JitRunState*)
+  std::uint64_t call_helper = 0;  // u64 (JitRunState*, r1, ..., r5)
+  std::uint64_t callx = 0;        // u64 (JitRunState*, r1, ..., r5)
+  std::uint64_t access_slow = 0;  // u32 (JitRunState*)
 };
 Bridges default_bridges();
 
@@ -77,6 +77,7 @@ class Emitter {
   void emit_prologue();
   Status emit_insn(std::size_t index);
   void emit_shared_routines();
+  bool referenced(asmjit::Label label) const;
   void emit_stub(const Stub& stub);
   asmjit::Label add_stub(StubKind kind, std::size_t index, asmjit::Label resume = {});
 
@@ -122,7 +123,7 @@ class Emitter {
   x86::Assembler& a_;
   Bridges bridges_;
   const asmjit::String* log_;
-  std::mt19937_64 keys_;
+  std::uint64_t key_state_ = 0;  // splitmix64 state for blinding keys
 
   std::vector<asmjit::Label> labels_;  // one per slot
   std::vector<Stub> stubs_;

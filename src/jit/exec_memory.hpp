@@ -27,13 +27,16 @@ class ExecMemory {
       std::size_t size,
       const std::function<Status(std::uint8_t* data, std::uint64_t address)>& fill);
 
+  // Tests: while set on this thread, create() fails as if the system had no memory left.
+  static void inject_failure_for_testing(bool fail);
+
   const std::uint8_t* data() const { return data_; }
   std::size_t size() const { return size_; }
 
  private:
   std::uint8_t* data_ = nullptr;
-  std::size_t size_ = 0;      // the code
-  std::size_t mapped_ = 0;    // whole pages
+  std::size_t size_ = 0;    // the code
+  std::size_t mapped_ = 0;  // whole pages
 };
 
 }  // namespace bpfvm::jit

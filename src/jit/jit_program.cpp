@@ -26,7 +26,9 @@ struct JitProgram::Impl {
 
   Impl(Program p, const JitOptions& o) : program(std::move(p)), options(o) {}
 
-  static int variant_index(bool checked, bool counting) { return (checked ? 1 : 0) | (counting ? 2 : 0); }
+  static int variant_index(bool checked, bool counting) {
+    return (checked ? 1 : 0) | (counting ? 2 : 0);
+  }
 
   const Variant& variant(bool checked, bool counting) {
     Variant& v = variants[variant_index(checked, counting)];
@@ -36,8 +38,10 @@ struct JitProgram::Impl {
       emit.count_instructions = counting;
       emit.blind_constants = options.blind_constants;
       auto compiled = jit::compile_code(program.code(), emit);
-      if (compiled) v.code.emplace(std::move(*compiled));
-      else v.error = compiled.error();
+      if (compiled)
+        v.code.emplace(std::move(*compiled));
+      else
+        v.error = compiled.error();
     });
     return v;
   }

@@ -19,15 +19,17 @@ namespace bpfvm::jit {
 // Why JIT code returned to the trampoline before the program's last exit.
 enum class StopReason : std::uint8_t {
   ok = 0,
-  out_of_bounds,       // checked mode: no region admits the access at error_index
-  misaligned_atomic,   // checked mode: atomic at error_address not aligned to its size
-  budget_exhausted,    // the budget ran out before error_index
-  call_depth,          // a local call at error_index would nest too deep
-  helper_stop,         // the helper (or callx) at error_index ended or failed the run
+  out_of_bounds,      // checked mode: no region admits the access at error_index
+  misaligned_atomic,  // checked mode: atomic at error_address not aligned to its size
+  budget_exhausted,   // the budget ran out before error_index
+  call_depth,         // a local call at error_index would nest too deep
+  helper_stop,        // the helper (or callx) at error_index ended or failed the run
 };
 
 // Access sizes 1, 2, 4, 8 as indices 0..3.
-inline constexpr int size_index(int size) { return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3; }
+inline constexpr int size_index(int size) {
+  return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
 
 struct JitRunState {
   // Fast region (the context): an access of `size` bytes at `address` lies inside when
@@ -36,6 +38,8 @@ struct JitRunState {
   // read-only.
   std::uint64_t context_begin = 0;
   std::uint64_t context_starts[2][4] = {};
+  // 0 - context_begin: what rdi holds in checked code.
+  std::uint64_t context_bias = 0;
   // The active stack frames are [r10 - 512, stack_top): the last valid start address of
   // each access size, stack_top - size.
   std::uint64_t stack_last_start[4] = {};

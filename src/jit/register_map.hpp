@@ -43,11 +43,13 @@ inline constexpr RegisterAssignment register_map[register_count] = {
 // Registers the JIT keeps for itself.
 // r12 holds the per-run JitRunState (callee-saved, so helpers and bridges keep it).
 inline constexpr std::uint32_t state_register_id = x86::Gp::kIdR12;
-// rdi is the first argument of every bridge call (the run state) and a scratch otherwise;
+// rdi holds minus the context's address in checked code, so that the inline bounds check is
+// one lea (base + rdi + offset) and one compare; it is caller-saved, so every call out of
+// JIT code reloads it (and passes the run state in it meanwhile).
 // r10 and r11 are scratch: they never hold an eBPF value across instructions.
+inline constexpr std::uint32_t context_bias_id = x86::Gp::kIdDi;
 inline constexpr std::uint32_t scratch_a_id = x86::Gp::kIdR11;
 inline constexpr std::uint32_t scratch_b_id = x86::Gp::kIdR10;
-inline constexpr std::uint32_t scratch_c_id = x86::Gp::kIdDi;
 
 inline x86::Gp reg64(int ebpf) { return x86::gpq(register_map[ebpf].x86_id); }
 inline x86::Gp reg32(int ebpf) { return x86::gpd(register_map[ebpf].x86_id); }
@@ -62,7 +64,7 @@ inline x86::Gp width(const x86::Gp& reg, bool is64) {
 inline x86::Gp state_reg() { return x86::gpq(state_register_id); }
 inline x86::Gp scratch_a() { return x86::gpq(scratch_a_id); }
 inline x86::Gp scratch_b() { return x86::gpq(scratch_b_id); }
-inline x86::Gp scratch_c() { return x86::gpq(scratch_c_id); }
+inline x86::Gp context_bias() { return x86::gpq(context_bias_id); }
 
 // The eBPF registers the System V ABI lets a callee clobber: saved around every call out of
 // JIT code (helpers and checked-mode slow paths).

@@ -58,8 +58,8 @@ Error stop_error(const JitRunState& state, const detail::Code& code, detail::Run
       run.stack_begin = state.frame_pointer - stack_frame_size;
       bool is_load = row.shape == Shape::Load;
       const char* what = is_load ? "load" : row.shape == Shape::Atomic ? "atomic" : "store";
-      return detail::access_error(run, index, what, state.error_address, access_size(row),
-                                  !is_load, is_load ? insn.src : insn.dst, insn.offset);
+      return detail::access_error(run, index, what, state.error_address, access_size(row), !is_load,
+                                  is_load ? insn.src : insn.dst, insn.offset);
     }
     case StopReason::misaligned_atomic:
       return detail::misaligned_atomic_error(index, state.error_address, access_size(row));
@@ -93,7 +93,8 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   state.code = &code;
   state.run_state = &run;
   state.stack_floor = stack_floor;
-  for (u64 size : {1, 2, 4, 8}) state.stack_last_start[size_index(static_cast<int>(size))] = stack_top - size;
+  for (u64 size : {1, 2, 4, 8})
+    state.stack_last_start[size_index(static_cast<int>(size))] = stack_top - size;
   state.packet_data = reinterpret_cast<std::uintptr_t>(input.packet.data());
   for (u64 size : {1, 2, 4, 8})
     state.packet_starts[size_index(static_cast<int>(size))] = starts(input.packet.size(), size);
@@ -114,6 +115,7 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
     // The context is the inline fast path.
     if (input.context != nullptr && input.context_size != 0) {
       state.context_begin = reinterpret_cast<std::uintptr_t>(input.context);
+      state.context_bias = 0 - state.context_begin;
       for (u64 size : {1, 2, 4, 8}) {
         int i = size_index(static_cast<int>(size));
         state.context_starts[0][i] = starts(input.context_size, size);
@@ -125,7 +127,8 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   u64 r0 = compiled.entry()(&state, reinterpret_cast<std::uintptr_t>(input.context), input.r2,
                             stack_top);
   if (state.status == StopReason::ok) return r0;
-  if (state.status == StopReason::helper_stop && !state.callx_missing && !run.helper_failure) return r0;
+  if (state.status == StopReason::helper_stop && !state.callx_missing && !run.helper_failure)
+    return r0;
   return stop_error(state, code, run, budget.value_or(0));
 }
 

@@ -17,7 +17,8 @@ struct BpfRecord {
 };
 
 // Splits `buffer` into records; `problem` says what is wrong when the layout is broken.
-inline std::vector<BpfRecord> split_records(std::span<const std::uint8_t> buffer, std::string& problem) {
+inline std::vector<BpfRecord> split_records(std::span<const std::uint8_t> buffer,
+                                            std::string& problem) {
   std::vector<BpfRecord> records;
   std::size_t at = 0;
   while (at < buffer.size()) {

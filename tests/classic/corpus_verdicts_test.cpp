@@ -111,7 +111,8 @@ TEST_P(ExpectedVerdicts, EveryFilterMatchesLibpcap) {
       if (expected[i] != 0) values.insert(expected[i]);
     }
     std::string listed;
-    for (std::uint32_t value : values) listed += (listed.empty() ? "" : ",") + std::to_string(value);
+    for (std::uint32_t value : values)
+      listed += (listed.empty() ? "" : ",") + std::to_string(value);
     EXPECT_EQ(listed, row.at("return_values"));
     std::string problems = check_returns(*insns, capture->packets, expected);
     EXPECT_EQ(problems, "");
@@ -141,7 +142,8 @@ TEST(FilterApply, TestrunCasesMatch) {
   auto rows = read_tsv(corpus_dir() / "filter-apply-libpcap.tsv");
   ASSERT_GE(rows.size(), 133u);
   for (const TsvRow& row : rows) {
-    SCOPED_TRACE(fmt::format("{}: {} on {}", row.at("name"), row.at("expression"), row.at("savefile")));
+    SCOPED_TRACE(
+        fmt::format("{}: {} on {}", row.at("name"), row.at("expression"), row.at("savefile")));
     auto capture = open_capture(row.at("savefile"));
     ASSERT_TRUE(capture) << capture.error().to_string();
     auto insns = capture->reader.compile(row.at("expression"), true, PCAP_NETMASK_UNKNOWN);

@@ -30,14 +30,16 @@ std::vector<FilePacket> file_packets(const std::string& path) {
   while (reader) {
     auto record = reader->next();
     if (!record || !*record) break;
-    out.push_back({{(*record)->data.begin(), (*record)->data.end()}, (*record)->wire_length,
-                   (*record)->seconds, (*record)->fraction});
+    out.push_back({{(*record)->data.begin(), (*record)->data.end()},
+                   (*record)->wire_length,
+                   (*record)->seconds,
+                   (*record)->fraction});
   }
   return out;
 }
 
-bpf_ifreq interface_named(const char* name) {
-  bpf_ifreq request;
+ifreq interface_named(const char* name) {
+  ifreq request{};
   std::snprintf(request.ifr_name, sizeof request.ifr_name, "%s", name);
   return request;
 }
@@ -73,13 +75,14 @@ class DeviceOverFile : public ::testing::Test {
 TEST_F(DeviceOverFile, ReadsFilteredPacketsAsBpfHdrRecords) {
   auto device = Device::open();
   ASSERT_TRUE(device);
-  bpf_ifreq request = interface_named("pcap0");
+  ifreq request = interface_named("pcap0");
   ASSERT_EQ(device->ioctl(BIOCSETIF, &request), 0);
   unsigned dlt = 0;
   ASSERT_EQ(device->ioctl(BIOCGDLT, &dlt), 0);
   EXPECT_EQ(dlt, 1u);
   // A filter keeping the first 60 bytes of TCP packets.
-  auto insns = compile("tcp", CompileOptions{.linktype = 1, .snaplen = 60, .optimize = true, .netmask = 0});
+  auto insns =
+      compile("tcp", CompileOptions{.linktype = 1, .snaplen = 60, .optimize = true, .netmask = 0});
   ASSERT_TRUE(insns);
   bpf_program program{static_cast<unsigned>(insns->size()), insns->data()};
   ASSERT_EQ(device->ioctl(BIOCSETF, &program), 0);
@@ -127,7 +130,7 @@ TEST_F(DeviceOverFile, SmallBuffersSplitReadsButLoseNothing) {
   EXPECT_EQ(size, bpf_max_buffer);
   size = 600;
   ASSERT_EQ(device->ioctl(BIOCSBLEN, &size), 0);
-  bpf_ifreq request = interface_named("pcap0");
+  ifreq request = interface_named("pcap0");
   ASSERT_EQ(device->ioctl(BIOCSETIF, &request), 0);
   EXPECT_EQ(device->ioctl(BIOCSBLEN, &size), EINVAL);  // only before BIOCSETIF
   std::vector<BpfRecord> records = read_all(*device, 600);
@@ -135,14 +138,15 @@ TEST_F(DeviceOverFile, SmallBuffersSplitReadsButLoseNothing) {
   ASSERT_EQ(records.size(), packets.size());
   for (std::size_t i = 0; i < packets.size(); ++i) {
     // No filter: the whole packet, unless it does not fit the buffer with its header.
-    EXPECT_EQ(records[i].header.bh_caplen, std::min<std::size_t>(packets[i].bytes.size(), 600 - 26));
+    EXPECT_EQ(records[i].header.bh_caplen,
+              std::min<std::size_t>(packets[i].bytes.size(), 600 - 26));
     EXPECT_EQ(records[i].header.bh_datalen, packets[i].wire_length);
   }
 }
 
 TEST_F(DeviceOverFile, ImmediateModeReturnsEachPacketAlone) {
   auto device = Device::open();
-  bpf_ifreq request = interface_named("pcap0");
+  ifreq request = interface_named("pcap0");
   ASSERT_EQ(device->ioctl(BIOCSETIF, &request), 0);
   unsigned on = 1;
   ASSERT_EQ(device->ioctl(BIOCIMMEDIATE, &on), 0);
@@ -162,12 +166,12 @@ TEST_F(DeviceOverFile, IoctlErrorsAsFreebsd) {
   EXPECT_EQ(device->read(buffer.data(), buffer.size()), -ENXIO);  // nothing bound
   unsigned value = 0;
   EXPECT_EQ(device->ioctl(BIOCGDLT, &value), EINVAL);
-  bpf_ifreq missing = interface_named("nosuchif0");
+  ifreq missing = interface_named("nosuchif0");
   EXPECT_EQ(device->ioctl(BIOCSETIF, &missing), ENXIO);
-  bpf_ifreq request = interface_named("pcap0");
+  ifreq request = interface_named("pcap0");
   ASSERT_EQ(device->ioctl(BIOCSETIF, &request), 0);
   EXPECT_EQ(device->read(buffer.data(), 100), -EINVAL);  // the size must be the buffer length
-  bpf_ifreq name;
+  ifreq name{};
   ASSERT_EQ(device->ioctl(BIOCGETIF, &name), 0);
   EXPECT_STREQ(name.ifr_name, "pcap0");
   bpf_version version;
@@ -217,7 +221,7 @@ TEST_F(DeviceOverFile, IoctlErrorsAsFreebsd) {
 
 TEST_F(DeviceOverFile, FlushEmptiesBuffersAndStatistics) {
   auto device = Device::open();
-  bpf_ifreq request = interface_named("pcap0");
+  ifreq request = interface_named("pcap0");
   ASSERT_EQ(device->ioctl(BIOCSETIF, &request), 0);
   int readable = 0;
   ASSERT_EQ(device->ioctl(FIONREAD, &readable), 0);
@@ -233,7 +237,7 @@ TEST_F(DeviceOverFile, EveryEngineGivesTheSameRecords) {
   std::vector<std::vector<std::uint8_t>> results;
   for (Engine engine : {Engine::interpreter, Engine::ebpf_interpreter, Engine::jit}) {
     auto device = Device::open(DeviceOptions{.rules = Rules::freebsd, .engine = engine});
-    bpf_ifreq request = interface_named("pcap0");
+    ifreq request = interface_named("pcap0");
     ASSERT_EQ(device->ioctl(BIOCSETIF, &request), 0);
     auto insns = compile("tcp[tcpflags] & tcp-push != 0");
     bpf_program program{static_cast<unsigned>(insns->size()), insns->data()};

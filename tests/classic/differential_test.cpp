@@ -112,7 +112,8 @@ TEST(ClassicDifferential, LibpcapValidatorMatchesBpfValidate) {
       insn.jt = static_cast<std::uint8_t>(random.chance(70) ? random.below(12) : random.next());
       insn.jf = static_cast<std::uint8_t>(random.chance(70) ? random.below(12) : random.next());
       insn.k = random.chance(50) ? random.below(20) : edgy_value(random);
-      if (random.chance(10)) insn.k = static_cast<std::uint32_t>(-static_cast<int>(random.below(12)));
+      if (random.chance(10))
+        insn.k = static_cast<std::uint32_t>(-static_cast<int>(random.below(12)));
     }
     if (length != 0 && random.chance(60)) insns.back().code = random.chance(50) ? 0x06 : 0x16;
     std::vector<bpf_insn> pcap_insns = to_pcap(insns);

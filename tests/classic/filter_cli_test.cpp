@@ -57,8 +57,15 @@ Outcome bpfvm_filter(const std::string& arguments) {
 bool have_tcpdump() { return std::system("command -v tcpdump >/dev/null 2>&1") == 0; }
 constexpr const char* no_tcpdump = "tcpdump is not installed (apt-get install tcpdump)";
 
-const char* const expressions[] = {"", "tcp", "udp port 53", "ip6", "vlan", "not ip",
-                                   "tcp[tcpflags] & tcp-syn != 0", "greater 200", "ip6 protochain 17",
+const char* const expressions[] = {"",
+                                   "tcp",
+                                   "udp port 53",
+                                   "ip6",
+                                   "vlan",
+                                   "not ip",
+                                   "tcp[tcpflags] & tcp-syn != 0",
+                                   "greater 200",
+                                   "ip6 protochain 17",
                                    "ip[8] % 3 == 1"};
 
 TEST(FilterCli, WriteIsByteIdenticalToTcpdump) {
@@ -73,14 +80,15 @@ TEST(FilterCli, WriteIsByteIdenticalToTcpdump) {
       fs::path ours = scratch_dir() / "ours.pcap", theirs = scratch_dir() / "theirs.pcap";
       fs::remove(ours);
       fs::remove(theirs);
-      Outcome tcpdump = shell(fmt::format("tcpdump -r {} -w {} {}", quote(input), theirs.string(),
-                                          quote(expression)));
+      Outcome tcpdump = shell(
+          fmt::format("tcpdump -r {} -w {} {}", quote(input), theirs.string(), quote(expression)));
       // One engine per case, taking turns, keeps the test fast; every engine meets every file.
       for (const char* engine : {"interp", "ebpf", "jit"}) {
         if (turn++ % 3 != 0) continue;
         Outcome result = bpfvm_filter(fmt::format("-r {} -w {} --engine {} {}", quote(input),
                                                   ours.string(), engine, quote(expression)));
-        ASSERT_EQ(result.exit_code, tcpdump.exit_code) << result.err << "\ntcpdump: " << tcpdump.err;
+        ASSERT_EQ(result.exit_code, tcpdump.exit_code)
+            << result.err << "\ntcpdump: " << tcpdump.err;
         if (tcpdump.exit_code != 0) continue;
         ASSERT_EQ(read_text(ours), read_text(theirs)) << engine;
         ++compared;
@@ -93,14 +101,17 @@ TEST(FilterCli, WriteIsByteIdenticalToTcpdump) {
 TEST(FilterCli, CountAndCountLimitMatchTcpdump) {
   if (!corpus_present()) GTEST_SKIP() << corpus_absent_message;
   if (!have_tcpdump()) GTEST_SKIP() << no_tcpdump;
-  for (const char* file : {"tcpdump/dns_tcp.pcap", "libpcap/geneve.pcap", "tcpdump/802.1ad_QinQ.pcap"}) {
+  for (const char* file :
+       {"tcpdump/dns_tcp.pcap", "libpcap/geneve.pcap", "tcpdump/802.1ad_QinQ.pcap"}) {
     std::string input = (corpus_dir() / file).string();
     for (const char* expression : {"", "tcp", "ip"}) {
       Outcome ours = bpfvm_filter(fmt::format("-r {} --count {}", quote(input), quote(expression)));
-      Outcome theirs = shell(fmt::format("tcpdump -r {} --count {}", quote(input), quote(expression)));
+      Outcome theirs =
+          shell(fmt::format("tcpdump -r {} --count {}", quote(input), quote(expression)));
       EXPECT_EQ(ours.out, theirs.out) << file << " " << expression;
       Outcome limited = bpfvm_filter(fmt::format("-r {} -c 2 {}", quote(input), quote(expression)));
-      Outcome limited_theirs = shell(fmt::format("tcpdump -r {} -c 2 {}", quote(input), quote(expression)));
+      Outcome limited_theirs =
+          shell(fmt::format("tcpdump -r {} -c 2 {}", quote(input), quote(expression)));
       EXPECT_EQ(std::count(limited.out.begin(), limited.out.end(), '\n'),
                 std::count(limited_theirs.out.begin(), limited_theirs.out.end(), '\n'));
     }
@@ -110,13 +121,17 @@ TEST(FilterCli, CountAndCountLimitMatchTcpdump) {
 TEST(FilterCli, ListingsMatchTcpdump) {
   if (!corpus_present()) GTEST_SKIP() << corpus_absent_message;
   if (!have_tcpdump()) GTEST_SKIP() << no_tcpdump;
-  for (const char* file : {"tcpdump/dns_udp.pcap", "tcpdump/loopback.pcap", "libpcap/ISIS_p2p_adjacency.pcap"}) {
+  for (const char* file :
+       {"tcpdump/dns_udp.pcap", "tcpdump/loopback.pcap", "libpcap/ISIS_p2p_adjacency.pcap"}) {
     std::string input = (corpus_dir() / file).string();
     if (!fs::exists(input)) continue;
     for (const char* flag : {"-d", "-dd", "-ddd"})
-      for (const char* expression : {"", "ip", "tcp port 80 or udp", "ip6 protochain 6", "iso proto \\isis"}) {
-        Outcome ours = bpfvm_filter(fmt::format("-r {} {} {}", quote(input), flag, quote(expression)));
-        Outcome theirs = shell(fmt::format("tcpdump -r {} {} {}", quote(input), flag, quote(expression)));
+      for (const char* expression :
+           {"", "ip", "tcp port 80 or udp", "ip6 protochain 6", "iso proto \\isis"}) {
+        Outcome ours =
+            bpfvm_filter(fmt::format("-r {} {} {}", quote(input), flag, quote(expression)));
+        Outcome theirs =
+            shell(fmt::format("tcpdump -r {} {} {}", quote(input), flag, quote(expression)));
         EXPECT_EQ(ours.exit_code, theirs.exit_code) << file << " " << flag << " " << expression;
         EXPECT_EQ(ours.out, theirs.out) << file << " " << flag << " " << expression;
       }
@@ -125,23 +140,25 @@ TEST(FilterCli, ListingsMatchTcpdump) {
 
 TEST(FilterCli, PrintsOneLinePerMatchingPacket) {
   if (!corpus_present()) GTEST_SKIP() << corpus_absent_message;
-  Outcome result = bpfvm_filter(fmt::format("-r {} udp", quote((corpus_dir() / "tcpdump/dns_udp.pcap").string())));
+  Outcome result = bpfvm_filter(
+      fmt::format("-r {} udp", quote((corpus_dir() / "tcpdump/dns_udp.pcap").string())));
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  std::string expected_tail =
-      " IP 192.168.1.11.43966 > 209.87.249.18.53: udp, length 98\n";
+  std::string expected_tail = " IP 192.168.1.11.43966 > 209.87.249.18.53: udp, length 98\n";
   EXPECT_NE(result.out.find(expected_tail), std::string::npos) << result.out;
   EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
-  EXPECT_EQ(result.err,
-            fmt::format("reading from file {}, link-type EN10MB (Ethernet), snapshot length 262144\n",
-                        (corpus_dir() / "tcpdump/dns_udp.pcap").string()));
+  EXPECT_EQ(
+      result.err,
+      fmt::format("reading from file {}, link-type EN10MB (Ethernet), snapshot length 262144\n",
+                  (corpus_dir() / "tcpdump/dns_udp.pcap").string()));
 }
 
 TEST(FilterCli, ProgramFileRunsAClassicListing) {
   if (!corpus_present()) GTEST_SKIP() << corpus_absent_message;
   fs::path program = scratch_dir() / "udp.ddd";
   std::ofstream(program) << "4\n40 0 0 12\n21 0 1 2048\n6 0 0 65535\n6 0 0 0\n";
-  Outcome result = bpfvm_filter(fmt::format(
-      "-r {} --count --program {}", quote((corpus_dir() / "tcpdump/dns_udp.pcap").string()), program.string()));
+  Outcome result = bpfvm_filter(fmt::format("-r {} --count --program {}",
+                                            quote((corpus_dir() / "tcpdump/dns_udp.pcap").string()),
+                                            program.string()));
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "2 packets\n");
 }
@@ -151,7 +168,8 @@ TEST(FilterCli, ErrorsAsTcpdump) {
   std::string good = quote((corpus_dir() / "tcpdump/dns_udp.pcap").string());
   Outcome syntax = bpfvm_filter(fmt::format("-r {} 'udp and'", good));
   EXPECT_EQ(syntax.exit_code, 1);
-  EXPECT_NE(syntax.err.find("bpfvm: error: can't parse filter expression: syntax error"), std::string::npos);
+  EXPECT_NE(syntax.err.find("bpfvm: error: can't parse filter expression: syntax error"),
+            std::string::npos);
   Outcome missing = bpfvm_filter("-r /nonexistent/capture.pcap udp");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.err, "bpfvm: error: /nonexistent/capture.pcap: No such file or directory\n");
@@ -163,7 +181,8 @@ TEST(FilterCli, ErrorsAsTcpdump) {
   Outcome cut = bpfvm_filter(fmt::format("-r {} --count", truncated.string()));
   EXPECT_EQ(cut.exit_code, 1);
   EXPECT_NE(cut.err.find("truncated dump file; tried to read 98 captured bytes, only got 60"),
-            std::string::npos) << cut.err;
+            std::string::npos)
+      << cut.err;
 
   fs::path garbage = scratch_dir() / "garbage.pcap";
   std::ofstream(garbage) << "this is not a capture file at all";
@@ -181,10 +200,12 @@ TEST(FilterCli, ErrorsAsTcpdump) {
   };
   Outcome bad_link = bpfvm_filter(fmt::format("-r {}", with_linktype(999)));
   EXPECT_EQ(bad_link.exit_code, 1);
-  EXPECT_NE(bad_link.err.find("bpfvm: error: unknown data link type 999"), std::string::npos) << bad_link.err;
+  EXPECT_NE(bad_link.err.find("bpfvm: error: unknown data link type 999"), std::string::npos)
+      << bad_link.err;
   Outcome user0 = bpfvm_filter(fmt::format("-r {} tcp", with_linktype(147)));
   EXPECT_EQ(user0.exit_code, 1);
-  EXPECT_NE(user0.err.find("link-layer type filtering not implemented"), std::string::npos) << user0.err;
+  EXPECT_NE(user0.err.find("link-layer type filtering not implemented"), std::string::npos)
+      << user0.err;
 }
 
 TEST(FilterCli, HelpDescribesTheCommand) {

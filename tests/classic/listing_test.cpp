@@ -95,9 +95,18 @@ TEST(Assembler, EveryRowRoundTrips) {
     switch (row.operand) {
       case Operand::Mem: insn.k = 7; break;
       case Operand::Ja: insn.k = 1; break;
-      case Operand::JumpK: insn.k = 0x800; insn.jt = 1; insn.jf = 0; break;
-      case Operand::JumpX: insn.jt = 0; insn.jf = 1; break;
-      case Operand::Len: case Operand::X: case Operand::None: break;
+      case Operand::JumpK:
+        insn.k = 0x800;
+        insn.jt = 1;
+        insn.jf = 0;
+        break;
+      case Operand::JumpX:
+        insn.jt = 0;
+        insn.jf = 1;
+        break;
+      case Operand::Len:
+      case Operand::X:
+      case Operand::None: break;
       default: insn.k = 0xfffffff0; break;
     }
     if (!row.listed) continue;  // ldx #pktlen lists as "unimp 0x81"; checked below

@@ -5,7 +5,9 @@
 
 namespace bpfvm::classic::test {
 
-std::filesystem::path corpus_dir() { return std::filesystem::path(BPFVM_ANCHORS_DIR) / "pcap-corpus"; }
+std::filesystem::path corpus_dir() {
+  return std::filesystem::path(BPFVM_ANCHORS_DIR) / "pcap-corpus";
+}
 
 bool corpus_present() { return std::filesystem::exists(corpus_dir() / "files.tsv"); }
 
@@ -45,7 +47,8 @@ std::vector<TsvRow> read_tsv(const std::filesystem::path& path) {
       continue;
     }
     TsvRow row;
-    for (std::size_t i = 0; i < header.size(); ++i) row[header[i]] = i < fields.size() ? fields[i] : "";
+    for (std::size_t i = 0; i < header.size(); ++i)
+      row[header[i]] = i < fields.size() ? fields[i] : "";
     rows.push_back(std::move(row));
   }
   return rows;

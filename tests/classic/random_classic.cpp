@@ -13,26 +13,38 @@ std::uint32_t load_offset(Random& random) {
     case 1: return ancillary_base + 4 * random.below(17);
     case 2: return 0x7fffffffu - random.below(4);
     case 3: return edgy_value(random);
-    case 4: case 5: return random.below(100);
+    case 4:
+    case 5: return random.below(100);
     default: return random.below(56);
   }
 }
 
 std::uint32_t operand(Random& random, Op op) {
   switch (op) {
-    case Op::LD_W_ABS: case Op::LD_H_ABS: case Op::LD_B_ABS: case Op::LDX_B_MSH:
-    case Op::LD_W_IND: case Op::LD_H_IND: case Op::LD_B_IND: return load_offset(random);
-    case Op::LD_MEM: case Op::LDX_MEM: case Op::ST: case Op::STX: return random.below(16);
-    case Op::DIV_K: case Op::MOD_K: {
+    case Op::LD_W_ABS:
+    case Op::LD_H_ABS:
+    case Op::LD_B_ABS:
+    case Op::LDX_B_MSH:
+    case Op::LD_W_IND:
+    case Op::LD_H_IND:
+    case Op::LD_B_IND: return load_offset(random);
+    case Op::LD_MEM:
+    case Op::LDX_MEM:
+    case Op::ST:
+    case Op::STX: return random.below(16);
+    case Op::DIV_K:
+    case Op::MOD_K: {
       std::uint32_t k = edgy_value(random);
       return k == 0 ? 1 + random.below(9) : k;
     }
-    case Op::LSH_K: case Op::RSH_K: return random.chance(70) ? random.below(32) : random.below(80);
+    case Op::LSH_K:
+    case Op::RSH_K: return random.chance(70) ? random.below(32) : random.below(80);
     case Op::LDX_IMM:
       // X feeds IND offsets, divisions and shifts: small, zero and huge values matter most.
       switch (random.below(5)) {
         case 0: return 0;
-        case 1: case 2: return random.below(40);
+        case 1:
+        case 2: return random.below(40);
         case 3: return 0xffffffffu - random.below(8);
         default: return random.chance(50) ? random.below(16) : edgy_value(random);
       }
@@ -43,10 +55,9 @@ std::uint32_t operand(Random& random, Op op) {
 }  // namespace
 
 std::uint32_t edgy_value(Random& random) {
-  static constexpr std::uint32_t edges[] = {0,          1,          2,          31,
-                                            32,         33,         0xff,       0x100,
-                                            0xffff,     0x10000,    0x7fffffff, 0x80000000,
-                                            0xfffffffe, 0xffffffff, 0x800,      0x86dd};
+  static constexpr std::uint32_t edges[] = {
+      0,      1,       2,          31,         32,         33,         0xff,  0x100,
+      0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x800, 0x86dd};
   switch (random.below(4)) {
     case 0: return edges[random.below(std::size(edges))];
     case 1: return random.below(256);
@@ -124,7 +135,9 @@ void read_only_written_scratch(std::vector<Insn>& insns) {
 
 RandomPacket random_packet(Random& random) {
   RandomPacket packet;
-  std::size_t size = random.chance(5) ? 0 : random.chance(70) ? 56 + random.below(41) : random.below(97);
+  std::size_t size = random.chance(5)    ? 0
+                     : random.chance(70) ? 56 + random.below(41)
+                                         : random.below(97);
   packet.bytes.resize(size);
   for (auto& byte : packet.bytes) byte = static_cast<std::uint8_t>(random.next());
   switch (random.below(6)) {

@@ -10,9 +10,9 @@ namespace bpfvm::classic {
 namespace {
 
 constexpr std::uint16_t LD_IMM = 0x00, LDX_IMM = 0x01, ST = 0x02, STX = 0x03, LD_MEM = 0x60,
-                        LDX_MEM = 0x61, LD_H_ABS = 0x28, DIV_K = 0x34, MOD_K = 0x94,
-                        XOR_K = 0xa4, MOD_X = 0x9c, XOR_X = 0xac, JA = 0x05, JEQ_K = 0x15,
-                        RET_K = 0x06, RET_A = 0x16, TAX = 0x07;
+                        LDX_MEM = 0x61, LD_H_ABS = 0x28, DIV_K = 0x34, MOD_K = 0x94, XOR_K = 0xa4,
+                        MOD_X = 0x9c, XOR_X = 0xac, JA = 0x05, JEQ_K = 0x15, RET_K = 0x06,
+                        RET_A = 0x16, TAX = 0x07;
 
 Insn op(std::uint16_t code, std::uint32_t k = 0, std::uint8_t jt = 0, std::uint8_t jf = 0) {
   return Insn{code, jt, jf, k};
@@ -79,13 +79,15 @@ TEST(Validator, FreebsdWhitelistRefusesModAndXor) {
   for (std::uint16_t code : {MOD_K, MOD_X, XOR_K, XOR_X}) {
     std::vector<Insn> insns = {op(code, 3), op(RET_A)};
     EXPECT_EQ(error_of(insns, Rules::libpcap), "ok");
-    EXPECT_NE(error_of(insns, Rules::freebsd).find("[freebsd: opcode whitelist]"), std::string::npos);
+    EXPECT_NE(error_of(insns, Rules::freebsd).find("[freebsd: opcode whitelist]"),
+              std::string::npos);
   }
   EXPECT_EQ(error_of({op(MOD_K, 3), op(RET_A)}, Rules::freebsd),
             "instruction 0: opcode 0x94 (mod) is not on the kernel's whitelist [freebsd: opcode "
             "whitelist]");
-  EXPECT_EQ(error_of({op(0x0e), op(RET_A)}, Rules::freebsd),
-            "instruction 0: opcode 0xe is not on the kernel's whitelist [freebsd: opcode whitelist]");
+  EXPECT_EQ(
+      error_of({op(0x0e), op(RET_A)}, Rules::freebsd),
+      "instruction 0: opcode 0xe is not on the kernel's whitelist [freebsd: opcode whitelist]");
 }
 
 TEST(Validator, LibpcapChecksClassesAndModes) {
@@ -125,11 +127,12 @@ TEST(Validator, JumpsInRange) {
 
 TEST(Validator, BackwardJumpsOnlyInLibpcapMode) {
   // protochain's loop: a ja back to instruction 0.
-  std::vector<Insn> loop = {op(LD_H_ABS, 12), op(JEQ_K, 0, 1, 0), op(JA, static_cast<std::uint32_t>(-3)),
-                            op(RET_K, 0)};
+  std::vector<Insn> loop = {op(LD_H_ABS, 12), op(JEQ_K, 0, 1, 0),
+                            op(JA, static_cast<std::uint32_t>(-3)), op(RET_K, 0)};
   EXPECT_EQ(error_of(loop, Rules::libpcap), "ok");
-  EXPECT_EQ(error_of(loop, Rules::freebsd),
-            "instruction 2: ja -3: backward jumps are not allowed [freebsd: forward jumps in range]");
+  EXPECT_EQ(
+      error_of(loop, Rules::freebsd),
+      "instruction 2: ja -3: backward jumps are not allowed [freebsd: forward jumps in range]");
   // A backward target before the start is out of range for libpcap too.
   std::vector<Insn> before = {op(JA, static_cast<std::uint32_t>(-2)), op(RET_K, 0)};
   EXPECT_EQ(error_of(before, Rules::libpcap),
@@ -145,6 +148,22 @@ TEST(Validator, FreebsdAtMost512Instructions) {
   EXPECT_EQ(error_of(insns, Rules::freebsd),
             "the program has 513 instructions [freebsd: at most 512 instructions]");
   EXPECT_EQ(error_of(insns, Rules::libpcap), "ok");
+}
+
+// The table's freebsd column is FreeBSD's bpf_code_map (sys/net/bpf_filter.c): one bit per
+// 8-bit opcode, sixteen opcodes per word.
+TEST(Validator, FreebsdWhitelistIsTheKernelBitmap) {
+  static constexpr std::uint16_t bpf_code_map[16] = {0x10ff, 0x3070, 0x3131, 0x3031, 0x3131, 0x1011,
+                                                     0x1013, 0x1010, 0x0093, 0x0000, 0x0000, 0x0002,
+                                                     0x0000, 0x0000, 0x0000, 0x0000};
+  for (unsigned code = 0; code < 256; ++code) {
+    bool kernel = (bpf_code_map[code >> 4] >> (code & 0xf)) & 1;
+    std::vector<Insn> insns = {op(static_cast<std::uint16_t>(code), 1), op(RET_A)};
+    if (code == JA) insns[0].k = 0;  // the jump itself must stay in range
+    auto status = validate(insns, Rules::freebsd);
+    bool whitelisted = status || status.error().message.find("whitelist") == std::string::npos;
+    EXPECT_EQ(whitelisted, kernel) << "opcode 0x" << std::hex << code;
+  }
 }
 
 TEST(Validator, ErrorsAreInvalidProgramWithTheIndex) {

@@ -48,8 +48,10 @@ const std::map<std::string, ConformanceCase>& conformance_cases() {
       auto insns = insns_from_bytes(*program);
       if (!insns) continue;
       const std::string& result = columns[3];
-      std::uint64_t expected = std::strtoull(result.c_str(), nullptr, result.rfind("0x", 0) == 0 ? 16 : 10);
-      out[columns[0]] = ConformanceCase{columns[0], std::move(*insns), std::move(*memory), expected};
+      std::uint64_t expected =
+          std::strtoull(result.c_str(), nullptr, result.rfind("0x", 0) == 0 ? 16 : 10);
+      out[columns[0]] =
+          ConformanceCase{columns[0], std::move(*insns), std::move(*memory), expected};
     }
     return out;
   }();

@@ -42,8 +42,10 @@ std::string normalize(std::string message, std::uint64_t top) {
     out.append(begin, match[0].first);
     std::uint64_t value = std::stoull(match[1].str(), nullptr, 16);
     auto delta = static_cast<std::int64_t>(value - top);
-    if (delta > -65536 && delta < 65536) out += fmt::format("address <stack{:+}>", delta);
-    else out += match[0].str();
+    if (delta > -65536 && delta < 65536)
+      out += fmt::format("address <stack{:+}>", delta);
+    else
+      out += match[0].str();
     begin = match[0].second;
   }
   out.append(begin, message.cend());
@@ -52,7 +54,9 @@ std::string normalize(std::string message, std::uint64_t top) {
 
 }  // namespace
 
-const char* engine_name(Engine engine) { return engine == Engine::interpreter ? "interpreter" : "jit"; }
+const char* engine_name(Engine engine) {
+  return engine == Engine::interpreter ? "interpreter" : "jit";
+}
 
 std::string hex(std::uint64_t value) { return fmt::format("0x{:x}", value); }
 
@@ -76,7 +80,8 @@ std::string describe(const Outcome& outcome) {
 }
 
 std::string compare_outcomes(const Outcome& interpreter, const Outcome& jit) {
-  bool same = interpreter.result == jit.result && interpreter.error.has_value() == jit.error.has_value();
+  bool same =
+      interpreter.result == jit.result && interpreter.error.has_value() == jit.error.has_value();
   if (same && interpreter.error) {
     same = interpreter.error->kind == jit.error->kind &&
            interpreter.error->insn_index == jit.error->insn_index &&
@@ -90,7 +95,8 @@ RawComparison compare_raw(const Program& program, const JitProgram& jit,
                           std::span<const std::uint8_t> memory, const RunOptions& options) {
   RawComparison out;
   std::vector<std::uint8_t> buffer(memory.begin(), memory.end());
-  out.interpreter = run_engine(Engine::interpreter, program, nullptr, RunInput::raw(buffer), options);
+  out.interpreter =
+      run_engine(Engine::interpreter, program, nullptr, RunInput::raw(buffer), options);
   out.interpreter_memory = buffer;
   buffer.assign(memory.begin(), memory.end());
   out.jit = run_engine(Engine::jit, program, &jit, RunInput::raw(buffer), options);
@@ -99,8 +105,9 @@ RawComparison compare_raw(const Program& program, const JitProgram& jit,
   if (out.difference.empty() && out.interpreter_memory != out.jit_memory) {
     for (std::size_t i = 0; i < buffer.size(); ++i) {
       if (out.interpreter_memory[i] != out.jit_memory[i]) {
-        out.difference = fmt::format("memory differs first at byte {}: interpreter {:02x}, jit {:02x}",
-                                     i, out.interpreter_memory[i], out.jit_memory[i]);
+        out.difference =
+            fmt::format("memory differs first at byte {}: interpreter {:02x}, jit {:02x}", i,
+                        out.interpreter_memory[i], out.jit_memory[i]);
         break;
       }
     }

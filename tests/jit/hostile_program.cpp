@@ -6,6 +6,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 namespace bpfvm::jit_test {
 
 using test::Rng;
@@ -94,7 +98,8 @@ u64 lookup(HelperCall& call, u64 key, u64, u64, u64, u64) {
 u64 read_bytes(HelperCall& call, u64 address, u64 length, u64, u64, u64) {
   if (length > 4096 || !call.accessible(address, length, false)) return static_cast<u64>(-14);
   u64 h = length;
-  for (u64 i = 0; i < length; ++i) h = hash_mix(h, reinterpret_cast<const std::uint8_t*>(address)[i]);
+  for (u64 i = 0; i < length; ++i)
+    h = hash_mix(h, reinterpret_cast<const std::uint8_t*>(address)[i]);
   return h;
 }
 
@@ -102,6 +107,19 @@ u64 write_bytes(HelperCall& call, u64 address, u64 length, u64 value, u64, u64) 
   if (length > 4096 || !call.accessible(address, length, true)) return static_cast<u64>(-14);
   std::memset(reinterpret_cast<void*>(address), static_cast<int>(value & 0xff), length);
   return length;
+}
+
+// Stores through 16-byte aligned stack slots with movdqa: it faults unless the caller kept
+// the System V stack alignment at the call.
+[[gnu::noinline]] u64 aligned_sse(HelperCall&, u64 r1, u64 r2, u64, u64, u64) {
+#if defined(__x86_64__)
+  alignas(16) volatile std::uint64_t slots[4];
+  __m128i value = _mm_set_epi64x(static_cast<long long>(r1), static_cast<long long>(r2));
+  asm volatile("movdqa %1, %0" : "=m"(*reinterpret_cast<volatile __m128i*>(slots)) : "x"(value));
+  return slots[0] + slots[1];
+#else
+  return r1 + r2;
+#endif
 }
 
 u64 end_if_zero(HelperCall& call, u64 r1, u64, u64, u64, u64) {
@@ -126,6 +144,7 @@ HelperRegistry test_helpers(HostMemory& memory) {
       registry.add({helper_id::end_if_zero, "end_if_zero", &end_if_zero, nullptr}),
       registry.add({helper_id::fail_if, "fail_if", &fail_if, nullptr}),
       registry.add({helper_id::write_bytes, "write_bytes", &write_bytes, nullptr}),
+      registry.add({helper_id::aligned_sse, "aligned_sse", &aligned_sse, nullptr}),
   };
   (void)added;  // distinct ids, non-null functions
   return registry;
@@ -157,8 +176,8 @@ bool is_pointer(const Value& v) {
 using Regs = std::array<Value, register_count>;
 
 struct Signature {
-  std::array<bool, 6> stack_param{};    // r1-r5: a pointer into the caller's window
-  std::array<int, 6> param_offset{};    // its offset from the caller's r10
+  std::array<bool, 6> stack_param{};  // r1-r5: a pointer into the caller's window
+  std::array<int, 6> param_offset{};  // its offset from the caller's r10
 };
 
 struct Function {
@@ -186,12 +205,10 @@ class Builder {
       return r.shape == Shape::StoreImm || r.shape == Shape::StoreReg;
     });
     atomic_rows_ = rows_where([](const OpcodeInfo& r) { return r.shape == Shape::Atomic; });
-    jump_rows_ = rows_where([](const OpcodeInfo& r) {
-      return r.shape == Shape::JmpImm || r.shape == Shape::JmpReg;
-    });
-    packet_rows_ = rows_where([](const OpcodeInfo& r) {
-      return r.shape == Shape::LdAbs || r.shape == Shape::LdInd;
-    });
+    jump_rows_ = rows_where(
+        [](const OpcodeInfo& r) { return r.shape == Shape::JmpImm || r.shape == Shape::JmpReg; });
+    packet_rows_ = rows_where(
+        [](const OpcodeInfo& r) { return r.shape == Shape::LdAbs || r.shape == Shape::LdInd; });
   }
 
   void build() {
@@ -210,7 +227,8 @@ class Builder {
     for (std::size_t f = 1; f < functions_.size(); ++f) {
       for (int r = 1; r <= 5; ++r) {
         functions_[f].signature.stack_param[r] = rng_.chance(30);
-        functions_[f].signature.param_offset[r] = -8 * static_cast<int>(rng_.between(1, window / 8));
+        functions_[f].signature.param_offset[r] =
+            -8 * static_cast<int>(rng_.between(1, window / 8));
       }
     }
 
@@ -230,8 +248,8 @@ class Builder {
       regs_ = {};
       const Signature& sig = functions_[f].signature;
       for (int r = 1; r <= 5; ++r) {
-        regs_[r] = sig.stack_param[r] ? Value{Value::stack, 1, sig.param_offset[r]}
-                                      : Value{Value::scalar};
+        regs_[r] =
+            sig.stack_param[r] ? Value{Value::stack, 1, sig.param_offset[r]} : Value{Value::scalar};
       }
       regs_[frame_pointer] = Value{Value::stack};
       init_window();
@@ -239,9 +257,8 @@ class Builder {
       finish_function();
     }
     for (auto [at, f] : call_fixups_) {
-      out_.insns[at].imm =
-          static_cast<std::int32_t>(static_cast<std::int64_t>(functions_[f].entry) -
-                                    static_cast<std::int64_t>(at) - 1);
+      out_.insns[at].imm = static_cast<std::int32_t>(
+          static_cast<std::int64_t>(functions_[f].entry) - static_cast<std::int64_t>(at) - 1);
     }
   }
 
@@ -275,8 +292,10 @@ class Builder {
   }
   void patch_jump(std::size_t at, std::size_t target) {
     auto delta = static_cast<std::int64_t>(target) - static_cast<std::int64_t>(at) - 1;
-    if (info(Op::JA32).opcode == out_.insns[at].opcode) out_.insns[at].imm = static_cast<std::int32_t>(delta);
-    else out_.insns[at].offset = static_cast<std::int16_t>(delta);
+    if (info(Op::JA32).opcode == out_.insns[at].opcode)
+      out_.insns[at].imm = static_cast<std::int32_t>(delta);
+    else
+      out_.insns[at].offset = static_cast<std::int16_t>(delta);
   }
 
   // ---- values ----
@@ -299,7 +318,8 @@ class Builder {
   // A register allowed as the destination of a new value.
   bool writable_reg(int r) const {
     if (r == frame_pointer) return false;
-    if (std::find(loop_counters_.begin(), loop_counters_.end(), r) != loop_counters_.end()) return false;
+    if (std::find(loop_counters_.begin(), loop_counters_.end(), r) != loop_counters_.end())
+      return false;
     // Inside a loop only scalars change, so types at the loop head stay right.
     return loop_depth_ == 0 || regs_[r].kind == Value::scalar;
   }
@@ -376,8 +396,9 @@ class Builder {
     auto dst = pick_writable();
     if (!dst) return;
     // mov and movsx overwrite dst; everything else reads it first.
-    const bool is_mov = (row.opcode & 0xf0) == 0xb0 &&
-                        (row.shape == Shape::AluImm || row.shape == Shape::AluReg || row.shape == Shape::MovSx);
+    const bool is_mov =
+        (row.opcode & 0xf0) == 0xb0 &&
+        (row.shape == Shape::AluImm || row.shape == Shape::AluReg || row.shape == Shape::MovSx);
     if (!is_mov && !ensure_readable(*dst)) return;
     int src = 0;
     if (row.shape == Shape::AluReg || row.shape == Shape::MovSx) {
@@ -470,7 +491,8 @@ class Builder {
       const bool refused = rel < -frame || (current_ == 0 && rel + size > 0);
       if (reads && !refused && !in_window(rel, size, base)) return std::nullopt;
       std::int64_t off = rel - rel0;
-      if (off < std::numeric_limits<std::int16_t>::min() || off > std::numeric_limits<std::int16_t>::max())
+      if (off < std::numeric_limits<std::int16_t>::min() ||
+          off > std::numeric_limits<std::int16_t>::max())
         return std::nullopt;
       return off;
     }
@@ -482,11 +504,15 @@ class Builder {
         if (size_of_region < size || (writes && !writable_region(base))) return std::nullopt;
         pick = 0;
       }
-      if (pick < 85 && size_of_region >= size) target = align(rng_.between(0, size_of_region - size));
-      else if (pick < 92) target = size_of_region - size + rng_.between(1, size);  // straddles or past
-      else target = -rng_.between(1, 16);
+      if (pick < 85 && size_of_region >= size)
+        target = align(rng_.between(0, size_of_region - size));
+      else if (pick < 92)
+        target = size_of_region - size + rng_.between(1, size);  // straddles or past
+      else
+        target = -rng_.between(1, 16);
       std::int64_t off = target - base.offset;
-      if (off < std::numeric_limits<std::int16_t>::min() || off > std::numeric_limits<std::int16_t>::max())
+      if (off < std::numeric_limits<std::int16_t>::min() ||
+          off > std::numeric_limits<std::int16_t>::max())
         return rng_.between(-64, 64);
       return off;
     }
@@ -575,8 +601,9 @@ class Builder {
   void packet_load() {
     if (!writable_reg(0)) return;
     const OpcodeInfo& row = *packet_rows_[rng_.below(packet_rows_.size())];
-    std::int64_t imm = rng_.chance(80) ? rng_.between(0, static_cast<std::int64_t>(out_.context_size))
-                                       : interesting_imm();
+    std::int64_t imm = rng_.chance(80)
+                           ? rng_.between(0, static_cast<std::int64_t>(out_.context_size))
+                           : interesting_imm();
     if (row.shape == Shape::LdAbs) {
       emit(row, 0, 0, 0, imm);
     } else {
@@ -595,8 +622,9 @@ class Builder {
       case helper_id::fail_if: {
         if (!writable_reg(1)) return false;
         std::int64_t value = id == helper_id::lookup ? rng_.between(0, 7)
-                             : rng_.chance(hostile_ ? 25 : 5) ? (id == helper_id::fail_if ? 0x42 : 0)
-                                                              : rng_.between(1, 100);
+                             : rng_.chance(hostile_ ? 25 : 5)
+                                 ? (id == helper_id::fail_if ? 0x42 : 0)
+                                 : rng_.between(1, 100);
         if (id == helper_id::lookup && !hostile_) value = rng_.between(0, 1);
         lookup_key_ = value;
         emit(Op::MOV64_IMM, 1, 0, 0, value);
@@ -605,7 +633,8 @@ class Builder {
       }
       case helper_id::read_bytes:
       case helper_id::write_bytes: {
-        if (!hostile_ || loop_depth_ > 0 || !writable_reg(1) || !writable_reg(2) || !writable_reg(3))
+        if (!hostile_ || loop_depth_ > 0 || !writable_reg(1) || !writable_reg(2) ||
+            !writable_reg(3))
           return false;
         out_.asks_accessible = true;
         // [r1, r1 + r2): inside a window, a region, or outside everything.
@@ -674,7 +703,8 @@ class Builder {
       ++recursive_calls_;
     } else {
       if (current_ + 1 >= static_cast<int>(functions_.size())) return;
-      target = static_cast<int>(rng_.between(current_ + 1, static_cast<std::int64_t>(functions_.size()) - 1));
+      target = static_cast<int>(
+          rng_.between(current_ + 1, static_cast<std::int64_t>(functions_.size()) - 1));
     }
     const Signature& sig = functions_[static_cast<std::size_t>(target)].signature;
     for (int r = 1; r <= 5; ++r) {

@@ -30,13 +30,15 @@ namespace bpfvm::jit_test {
 
 // Helper ids (test_helpers() registers them).
 namespace helper_id {
-inline constexpr std::int32_t mix = 1;          // hash of r1-r5
-inline constexpr std::int32_t scramble = 2;     // r1 * K, and clobbers every caller-saved register
-inline constexpr std::int32_t lookup = 3;       // grants a host buffer by key and returns it
-inline constexpr std::int32_t read_bytes = 4;   // hash of [r1, r1 + r2) if accessible, else -EFAULT
-inline constexpr std::int32_t end_if_zero = 5;  // ends the program when r1 is 0 (the suite's unwind)
-inline constexpr std::int32_t fail_if = 6;      // fails the run when r1 is 0x42
+inline constexpr std::int32_t mix = 1;         // hash of r1-r5
+inline constexpr std::int32_t scramble = 2;    // r1 * K, and clobbers every caller-saved register
+inline constexpr std::int32_t lookup = 3;      // grants a host buffer by key and returns it
+inline constexpr std::int32_t read_bytes = 4;  // hash of [r1, r1 + r2) if accessible, else -EFAULT
+inline constexpr std::int32_t end_if_zero =
+    5;                                      // ends the program when r1 is 0 (the suite's unwind)
+inline constexpr std::int32_t fail_if = 6;  // fails the run when r1 is 0x42
 inline constexpr std::int32_t write_bytes = 7;  // fills [r1, r1 + r2) with r3 if writable
+inline constexpr std::int32_t aligned_sse = 8;  // r1 + r2 through 16-byte aligned SSE stack slots
 inline constexpr std::int32_t unknown = 99;     // registered nowhere: callx fails
 }  // namespace helper_id
 

@@ -49,13 +49,13 @@ struct Tally {
       return;
     }
     const std::string& m = outcome.error->message;
-    std::string key = m.find("not aligned") != std::string::npos ? "misaligned"
-                      : m.find("read-only") != std::string::npos ? "read-only store"
-                      : m.find("budget") != std::string::npos    ? "budget"
-                      : m.find("nests deeper") != std::string::npos ? "call depth"
-                      : m.find("callx") != std::string::npos        ? "callx unknown"
+    std::string key = m.find("not aligned") != std::string::npos     ? "misaligned"
+                      : m.find("read-only") != std::string::npos     ? "read-only store"
+                      : m.find("budget") != std::string::npos        ? "budget"
+                      : m.find("nests deeper") != std::string::npos  ? "call depth"
+                      : m.find("callx") != std::string::npos         ? "callx unknown"
                       : m.find("helper failed") != std::string::npos ? "helper failed"
-                                                                      : "out of bounds";
+                                                                     : "out of bounds";
     ++outcomes[key];
   }
   std::string summary() const {
@@ -91,12 +91,14 @@ RunOptions options_for(HostMemory& memory, const HostileProgram& program, Memory
 }
 
 // Runs both engines from the same initial memory; "" when they agree.
-std::string compare_hostile(HostMemory& memory, const HostileProgram& hostile, const Program& program,
-                            const JitProgram& jit, MemoryMode mode, Outcome& interpreter_out) {
+std::string compare_hostile(HostMemory& memory, const HostileProgram& hostile,
+                            const Program& program, const JitProgram& jit, MemoryMode mode,
+                            Outcome& interpreter_out) {
   memory.fill(hostile.seed);
   const std::vector<std::uint8_t> initial = memory.snapshot();
   RunOptions options = options_for(memory, hostile, mode);
-  interpreter_out = run_engine(Engine::interpreter, program, nullptr, input_for(memory, hostile), options);
+  interpreter_out =
+      run_engine(Engine::interpreter, program, nullptr, input_for(memory, hostile), options);
   const std::vector<std::uint8_t> after_interpreter = memory.snapshot();
   memory.restore(initial);
   Outcome jit_out = run_engine(Engine::jit, program, &jit, input_for(memory, hostile), options);
@@ -130,7 +132,8 @@ TEST(JitDifferential, HostileProgramsAgreeWithTheInterpreter) {
     auto program = Program::load(hostile.insns, LoadOptions{.helpers = &helpers});
     if (!program) {
       ++tally.failures;
-      tally.report(seed, hostile.insns, "does not load (a generator bug): " + program.error().to_string());
+      tally.report(seed, hostile.insns,
+                   "does not load (a generator bug): " + program.error().to_string());
       continue;
     }
     ++tally.programs;
@@ -144,12 +147,16 @@ TEST(JitDifferential, HostileProgramsAgreeWithTheInterpreter) {
       continue;
     }
     Outcome checked;
-    std::string difference = compare_hostile(memory, hostile, *program, *jit, MemoryMode::checked, checked);
+    std::string difference =
+        compare_hostile(memory, hostile, *program, *jit, MemoryMode::checked, checked);
     tally.count(checked);
-    if (!hostile.breaks_rules && checked.error && checked.error->kind == Error::Kind::out_of_bounds) {
+    if (!hostile.breaks_rules && checked.error &&
+        checked.error->kind == Error::Kind::out_of_bounds) {
       ++tally.failures;
-      tally.report(seed, hostile.insns, "a program that keeps the rules went out of bounds (a "
-                   "generator bug): " + describe(checked));
+      tally.report(seed, hostile.insns,
+                   "a program that keeps the rules went out of bounds (a "
+                   "generator bug): " +
+                       describe(checked));
     }
     if (!difference.empty()) {
       ++tally.mismatches;
@@ -163,15 +170,18 @@ TEST(JitDifferential, HostileProgramsAgreeWithTheInterpreter) {
     auto fast = JitProgram::compile(*program, options);
     ASSERT_TRUE(fast.ok()) << fast.error().to_string();
     Outcome unchecked;
-    difference = compare_hostile(memory, hostile, *program, *fast, MemoryMode::unchecked, unchecked);
+    difference =
+        compare_hostile(memory, hostile, *program, *fast, MemoryMode::unchecked, unchecked);
     tally.count(unchecked);
     if (!difference.empty()) {
       ++tally.mismatches;
       tally.report(seed, hostile.insns, "unchecked: " + difference);
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("[jit-diff] hostile: %zu programs (seeds 0x%" PRIx64 "..+%zu, %zu slots on average), "
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[jit-diff] hostile: %zu programs (seeds 0x%" PRIx64
+              "..+%zu, %zu slots on average), "
               "%zu runs per engine in %.2f s, %zu mismatches, %zu failures; outcomes:%s\n",
               tally.programs, range.first, range.count, range.count ? insns / range.count : 0,
               tally.runs, seconds, tally.mismatches, tally.failures, tally.summary().c_str());
@@ -204,8 +214,9 @@ TEST(JitDifferential, VerifierSafeProgramsAgreeWithTheInterpreter) {
       }
     }
   }
-  std::printf("[jit-diff] verifier-safe: %zu programs, %zu runs per engine, %zu mismatches; outcomes:%s\n",
-              tally.programs, tally.runs, tally.mismatches, tally.summary().c_str());
+  std::printf(
+      "[jit-diff] verifier-safe: %zu programs, %zu runs per engine, %zu mismatches; outcomes:%s\n",
+      tally.programs, tally.runs, tally.mismatches, tally.summary().c_str());
   EXPECT_EQ(tally.mismatches, 0u);
 }
 

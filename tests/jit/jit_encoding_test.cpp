@@ -76,8 +76,8 @@ constexpr Case cases[] = {
   {"mod32 %r1, 0", unchecked, "89 f6"},  // mov esi,esi
   {"sdiv %r1, -1", unchecked, "48 f7 de"},  // neg rsi
   {"smod32 %r1, -1", unchecked, "31 f6"},  // xor esi,esi
-  {"div %r1, 3", unchecked, "41 bb 03 00 00 00 48 89 c7 49 89 d2 48 89 f0 31 d2 49 f7 f3 49 89 c3 48 89 f8 4c 89 d2 4c 89 de"},  // mov r11d,0x3; mov rdi,rax; mov r10,rdx; mov rax,rsi; xor edx,edx; div r11; mov r11,rax; mov rax,rdi; mov rdx,r10; mov rsi,r11
-  {"sdiv32 %r0, %r2", unchecked, "41 89 d3 45 85 db 74 1e 41 83 fb ff 74 1c 48 89 c7 49 89 d2 99 41 f7 fb 41 89 c3 48 89 f8 4c 89 d2 44 89 d8 eb 06 31 c0 eb 02 f7 d8"},  // mov r11d,edx; test r11d,r11d; je 0x26; cmp r11d,0xffffffff; je 0x2a; mov rdi,rax; mov r10,rdx; cdq; idiv r11d; mov r11d,eax; mov rax,rdi; mov rdx,r10; mov eax,r11d; jmp 0x2c; xor eax,eax; jmp 0x2c; neg eax
+  {"div %r1, 3", unchecked, "41 bb 03 00 00 00 50 49 89 d2 48 89 f0 31 d2 49 f7 f3 49 89 c3 58 4c 89 d2 4c 89 de"},  // mov r11d,0x3; push rax; mov r10,rdx; mov rax,rsi; xor edx,edx; div r11; mov r11,rax; pop rax; mov rdx,r10; mov rsi,r11
+  {"sdiv32 %r0, %r2", unchecked, "41 89 d3 45 85 db 74 1a 41 83 fb ff 74 18 50 49 89 d2 99 41 f7 fb 41 89 c3 58 4c 89 d2 44 89 d8 eb 06 31 c0 eb 02 f7 d8"},  // mov r11d,edx; test r11d,r11d; je 0x22; cmp r11d,0xffffffff; je 0x26; push rax; mov r10,rdx; cdq; idiv r11d; mov r11d,eax; pop rax; mov rdx,r10; mov eax,r11d; jmp 0x28; xor eax,eax; jmp 0x28; neg eax
   {"ldxb %r0, [%r1+3]", unchecked, "0f b6 46 03"},  // movzx eax,BYTE PTR [rsi+0x3]
   {"ldxh %r0, [%r1-2]", unchecked, "0f b7 46 fe"},  // movzx eax,WORD PTR [rsi-0x2]
   {"ldxw %r9, [%r10-512]", unchecked, "44 8b bd 00 fe ff ff"},  // mov r15d,DWORD PTR [rbp-0x200]
@@ -95,22 +95,22 @@ constexpr Case cases[] = {
   {"lock fetch add32 [%r1], %r2", unchecked, "4c 8d 1e f0 41 0f c1 13"},  // lea r11,[rsi]; lock xadd DWORD PTR [r11],edx
   {"lock xchg [%r1], %r3", unchecked, "4c 8d 1e 49 87 0b"},  // lea r11,[rsi]; xchg QWORD PTR [r11],rcx
   {"lock cmpxchg32 [%r1], %r3", unchecked, "4c 8d 1e f0 41 0f b1 0b 89 c0"},  // lea r11,[rsi]; lock cmpxchg DWORD PTR [r11],ecx; mov eax,eax
-  {"lock fetch or [%r1], %r2", unchecked, "4c 8d 1e 48 89 c7 49 8b 03 49 89 c2 49 09 d2 f0 4d 0f b1 13 75 f3 48 89 c2 48 89 f8"},  // lea r11,[rsi]; mov rdi,rax; mov rax,QWORD PTR [r11]; mov r10,rax; or r10,rdx; lock cmpxchg QWORD PTR [r11],r10; jne 0x9; mov rdx,rax; mov rax,rdi
+  {"lock fetch or [%r1], %r2", unchecked, "4c 8d 1e 50 49 8b 03 49 89 c2 49 09 d2 f0 4d 0f b1 13 75 f3 48 89 c2 58"},  // lea r11,[rsi]; push rax; mov rax,QWORD PTR [r11]; mov r10,rax; or r10,rdx; lock cmpxchg QWORD PTR [r11],r10; jne 0x7; mov rdx,rax; pop rax
   {"jeq %r1, 0, +1\nexit\nexit", unchecked, "48 85 f6 0f 84 01 00 00 00"},  // test rsi,rsi; je 0xa
   {"jsgt %r1, %r2, +1\nexit\nexit", unchecked, "48 39 d6 0f 8f 01 00 00 00"},  // cmp rsi,rdx; jg 0xa
   {"jlt32 %r1, 5, +1\nexit\nexit", unchecked, "83 fe 05 0f 82 01 00 00 00"},  // cmp esi,0x5; jb 0xa
   {"jset %r1, 0x80, +1\nexit\nexit", unchecked, "48 f7 c6 80 00 00 00 0f 85 01 00 00 00"},  // test rsi,0x80; jne 0xe
   {"ja +0", unchecked, ""},  // nothing
   {"exit", unchecked, "c3"},  // ret
-  {"call local f\nexit\nf:\nexit", unchecked, "4c 8d 9d 00 fc ff ff 4d 3b 5c 24 68 0f 82 ?? ?? ?? ?? 53 41 55 41 56 41 57 55 48 81 ed 00 02 00 00 e8 09 00 00 00 5d 41 5f 41 5e 41 5d 5b"},  // lea r11,[rbp-0x400]; cmp r11,QWORD PTR [r12+0x68]; jb 0x30; push rbx; push r13; push r14; push r15; push rbp; sub rbp,0x200; call 0x2f; pop rbp; pop r15; pop r14; pop r13; pop rbx
-  {"ldabsw 4", unchecked, "49 83 bc 24 88 00 00 00 04 0f 86 ?? ?? ?? ?? 4d 8b 5c 24 70 41 8b 43 04 0f c8"},  // cmp QWORD PTR [r12+0x88],0x4; jbe 0x61; mov r11,QWORD PTR [r12+0x70]; mov eax,DWORD PTR [r11+0x4]; bswap eax
-  {"ldindb %r1, -2", unchecked, "41 89 f2 41 83 c2 fe 4d 63 d2 4d 3b 54 24 78 0f 83 ?? ?? ?? ?? 4d 8b 5c 24 70 43 0f b6 04 13"},  // mov r10d,esi; add r10d,0xfffffffe; movsxd r10,r10d; cmp r10,QWORD PTR [r12+0x78]; jae 0x66; mov r11,QWORD PTR [r12+0x70]; movzx eax,BYTE PTR [r11+r10*1]
+  {"call local f\nexit\nf:\nexit", unchecked, "4c 8d 9d 00 fc ff ff 4d 3b 5c 24 70 0f 82 ?? ?? ?? ?? 53 41 55 41 56 41 57 55 48 81 ed 00 02 00 00 e8 09 00 00 00 5d 41 5f 41 5e 41 5d 5b"},  // lea r11,[rbp-0x400]; cmp r11,QWORD PTR [r12+0x70]; jb 0x30; push rbx; push r13; push r14; push r15; push rbp; sub rbp,0x200; call 0x2f; pop rbp; pop r15; pop r14; pop r13; pop rbx
+  {"ldabsw 4", unchecked, "49 83 bc 24 90 00 00 00 04 0f 86 ?? ?? ?? ?? 4d 8b 5c 24 78 41 8b 43 04 0f c8"},  // cmp QWORD PTR [r12+0x90],0x4; jbe 0x1b; mov r11,QWORD PTR [r12+0x78]; mov eax,DWORD PTR [r11+0x4]; bswap eax
+  {"ldindb %r1, -2", unchecked, "41 89 f2 41 83 c2 fe 4d 63 d2 4d 3b 94 24 80 00 00 00 0f 83 ?? ?? ?? ?? 4d 8b 5c 24 78 43 0f b6 04 13"},  // mov r10d,esi; add r10d,0xfffffffe; movsxd r10,r10d; cmp r10,QWORD PTR [r12+0x80]; jae 0x23; mov r11,QWORD PTR [r12+0x78]; movzx eax,BYTE PTR [r11+r10*1]
   {"ldxdw %r0, [%r10-8]", checked, "48 8b 45 f8"},  // mov rax,QWORD PTR [rbp-0x8]
   {"stxw [%r10-512], %r1", checked, "89 b5 00 fe ff ff"},  // mov DWORD PTR [rbp-0x200],esi
-  {"ldxw %r0, [%r1+4]", checked, "4c 8d 56 04 4d 2b 14 24 4d 3b 54 24 18 0f 83 ?? ?? ?? ?? 8b 46 04"},  // lea r10,[rsi+0x4]; sub r10,QWORD PTR [r12]; cmp r10,QWORD PTR [r12+0x18]; jae 0x17; mov eax,DWORD PTR [rsi+0x4]
-  {"stxb [%r1], %r2", checked, "4c 8d 16 4d 2b 14 24 4d 3b 54 24 28 0f 83 ?? ?? ?? ?? 88 16"},  // lea r10,[rsi]; sub r10,QWORD PTR [r12]; cmp r10,QWORD PTR [r12+0x28]; jae 0x15; mov BYTE PTR [rsi],dl
-  {"ldxw %r0, [%r10+0]", checked, "4c 8d 55 00 4d 2b 14 24 4d 3b 54 24 18 0f 83 ?? ?? ?? ?? 8b 45 00"},  // lea r10,[rbp+0x0]; sub r10,QWORD PTR [r12]; cmp r10,QWORD PTR [r12+0x18]; jae 0x17; mov eax,DWORD PTR [rbp+0x0]
-  {"mov %r0, 1", counting, "49 83 ac 24 98 00 00 00 01 0f 82 ?? ?? ?? ?? b8 01 00 00 00"},  // sub QWORD PTR [r12+0x98],0x1; jb 0x24; mov eax,0x1
+  {"ldxw %r0, [%r1+4]", checked, "4c 8d 54 3e 04 4d 3b 54 24 18 0f 83 ?? ?? ?? ?? 8b 46 04"},  // lea r10,[rsi+rdi*1+0x4]; cmp r10,QWORD PTR [r12+0x18]; jae 0x14; mov eax,DWORD PTR [rsi+0x4]
+  {"stxb [%r1], %r2", checked, "4c 8d 14 3e 4d 3b 54 24 28 0f 83 ?? ?? ?? ?? 88 16"},  // lea r10,[rsi+rdi*1]; cmp r10,QWORD PTR [r12+0x28]; jae 0x12; mov BYTE PTR [rsi],dl
+  {"ldxw %r0, [%r10+0]", checked, "4c 8d 54 3d 00 4d 3b 54 24 18 0f 83 ?? ?? ?? ?? 8b 45 00"},  // lea r10,[rbp+rdi*1+0x0]; cmp r10,QWORD PTR [r12+0x18]; jae 0x14; mov eax,DWORD PTR [rbp+0x0]
+  {"mov %r0, 1", counting, "49 83 ac 24 a0 00 00 00 01 0f 82 ?? ?? ?? ?? b8 01 00 00 00"},  // sub QWORD PTR [r12+0xa0],0x1; jb 0x24; mov eax,0x1
 };
 // clang-format on
 
@@ -130,7 +130,8 @@ bool matches(const std::string& expected, const std::string& actual) {
 }
 
 std::string first_insn_bytes(const Case& c) {
-  auto insns = assemble(std::string(c.source) + (std::string(c.source).find("exit") == std::string::npos ? "\nexit" : ""));
+  auto insns = assemble(std::string(c.source) +
+                        (std::string(c.source).find("exit") == std::string::npos ? "\nexit" : ""));
   EXPECT_TRUE(insns.ok()) << c.source << ": " << insns.error().to_string();
   if (!insns) return "";
   auto program = Program::load(*insns);
@@ -161,19 +162,21 @@ TEST(JitEncoding, EveryCaseEmitsItsBytes) {
     std::string actual = first_insn_bytes(c);
     if (print) {
       std::string source = c.source;
-      for (std::size_t at; (at = source.find('\n')) != std::string::npos;) source.replace(at, 1, "\\n");
+      for (std::size_t at; (at = source.find('\n')) != std::string::npos;)
+        source.replace(at, 1, "\\n");
       std::printf("  {\"%s\", %u, \"%s\"},\n", source.c_str(), c.variant, actual.c_str());
     }
-    EXPECT_TRUE(matches(c.bytes, actual)) << c.source << "\n  expected: " << c.bytes
-                                          << "\n  actual:   " << actual;
+    EXPECT_TRUE(matches(c.bytes, actual))
+        << c.source << "\n  expected: " << c.bytes << "\n  actual:   " << actual;
   }
 }
 
 // Blinded constants: the program's immediate never appears in the code.
 TEST(JitEncoding, BlindingHidesImmediates) {
-  for (const char* source : {"mov %r1, 0x41424344", "add %r1, 0x41424344", "stw [%r10-4], 0x41424344",
-                             "jeq %r1, 0x41424344, +1\nexit\nexit", "lddw %r1, 0x4142434441424344",
-                             "div %r1, 0x41424344", "ldabsw 0x41424344", "ldindw %r1, 0x41424344"}) {
+  for (const char* source :
+       {"mov %r1, 0x41424344", "add %r1, 0x41424344", "stw [%r10-4], 0x41424344",
+        "jeq %r1, 0x41424344, +1\nexit\nexit", "lddw %r1, 0x4142434441424344",
+        "div %r1, 0x41424344", "ldabsw 0x41424344", "ldindw %r1, 0x41424344"}) {
     Case c{source, blinded, ""};
     std::string bytes = first_insn_bytes(c);
     EXPECT_EQ(bytes.find("44 43 42 41"), std::string::npos) << source << ": " << bytes;
