@@ -49,8 +49,10 @@ test-sanitize: build-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(SAN_BUILD_DIR) --output-on-failure -j $(JOBS)
 
+# Both fuzzers share one clang build; each keeps its own corpus and crash artifacts.
 fuzz-smoke: deps
-	BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
+	FUZZER=interpreter_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
+	FUZZER=jit_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 
 # Everything CI runs: the tests with g++, again with clang under ASan and UBSan, and a short
 # fuzzing run.

@@ -48,3 +48,14 @@ if [ -d "$ANCHORS" ]; then
   done
   echo "$pass passed, $fail failed"
 fi
+
+CAPTURE="$HERE/../../shared/anchors/pcap-corpus/tcpdump/dns_udp.pcap"
+if [ -f "$CAPTURE" ]; then
+  step "Classic BPF: compile a tcpdump expression and list it as tcpdump -d does" \
+       "bpfvm filter -r dns_udp.pcap -d 'udp port 53'"
+  "$BPFVM" filter -r "$CAPTURE" -d 'udp port 53' 2>/dev/null | head -8
+  echo "   ..."
+  step "Filter the capture: classic BPF translated to eBPF and run on the JIT" \
+       "bpfvm filter -r dns_udp.pcap --engine jit 'udp port 53'"
+  "$BPFVM" filter -r "$CAPTURE" --engine jit 'udp port 53' 2>/dev/null | head -4
+fi

@@ -89,10 +89,19 @@ Status Emitter::emit() {
   emit_prologue();
   layout_.body_begin = static_cast<std::uint32_t>(a_.offset());
 
+  mark_jump_targets();
   for (std::size_t i = 0; i < count; ++i) {
     layout_.insn_begin[i] = static_cast<std::uint32_t>(a_.offset());
     a_.bind(labels_[i]);
     if (log_ != nullptr) layout_.log_begin[i] = log_->size();
+    if (fuse_address_arithmetic(i)) {
+      // The second instruction's code is the first's: it begins (empty) where that ends.
+      ++i;
+      layout_.insn_begin[i] = static_cast<std::uint32_t>(a_.offset());
+      a_.bind(labels_[i]);
+      if (log_ != nullptr) layout_.log_begin[i] = log_->size();
+      continue;
+    }
     if (Status emitted = emit_insn(i); !emitted) return emitted;
     // lddw's second slot is never reached: the decoder refuses jumps into it.
     if (code_.slots[i].op == Op::LDDW) ++i;
@@ -103,6 +112,39 @@ Status Emitter::emit() {
   for (std::size_t i = 0; i < stubs_.size(); ++i) emit_stub(stubs_[i]);
   emit_shared_routines();
   return Ok{};
+}
+
+void Emitter::mark_jump_targets() {
+  jump_target_.assign(code_.slots.size(), false);
+  for (std::size_t i = 0; i < code_.slots.size(); ++i) {
+    const detail::CodeInsn& insn = code_.slots[i];
+    if (is_jump(info(insn.op).shape) || insn.op == Op::CALL_LOCAL) jump_target_[insn.target] = true;
+    if (insn.op == Op::LDDW) ++i;
+  }
+}
+
+// `mov rA, rB` then `add rA, rC` (or `add rA, imm`) is how compilers form addresses: one lea
+// does both. Only when nothing jumps to the add, nothing counts instructions between them,
+// and (for the immediate) no constant is blinded.
+bool Emitter::fuse_address_arithmetic(std::size_t index) {
+  const std::size_t count = code_.slots.size();
+  if (options_.count_instructions || index + 1 >= count || jump_target_[index + 1]) return false;
+  const CodeInsn& mov = code_.slots[index];
+  const CodeInsn& add = code_.slots[index + 1];
+  if (mov.op != Op::MOV64_REG || mov.dst == mov.src || add.dst != mov.dst) return false;
+  x86::Gp dst = reg64(mov.dst);
+  x86::Gp base = reg64(mov.src);
+  if (add.op == Op::ADD64_REG) {
+    // After the mov rA holds rB, so `add rA, rA` doubles rB.
+    x86::Gp index_reg = add.src == mov.dst ? base : reg64(add.src);
+    a_.lea(dst, x86::ptr(base, index_reg));
+    return true;
+  }
+  if (add.op == Op::ADD64_IMM && !blinding()) {
+    a_.lea(dst, x86::ptr(base, static_cast<std::int32_t>(add.imm)));
+    return true;
+  }
+  return false;
 }
 
 Status Emitter::emit_insn(std::size_t index) {

@@ -76,6 +76,8 @@ class Emitter {
   // Driver (emitter.cpp).
   void emit_prologue();
   Status emit_insn(std::size_t index);
+  void mark_jump_targets();
+  bool fuse_address_arithmetic(std::size_t index);
   void emit_shared_routines();
   bool referenced(asmjit::Label label) const;
   void emit_stub(const Stub& stub);
@@ -126,6 +128,7 @@ class Emitter {
   std::uint64_t key_state_ = 0;  // splitmix64 state for blinding keys
 
   std::vector<asmjit::Label> labels_;  // one per slot
+  std::vector<bool> jump_target_;      // slots a jump or local call may reach
   std::vector<Stub> stubs_;
   asmjit::Label epilogue_, error_exit_, packet_out_of_bounds_;
   asmjit::Label fail_[6];  // by StopReason: set state->status and leave through error_exit_

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_names.hpp"
+
 #include <cctype>
 #include <filesystem>
 #include <sstream>
@@ -21,13 +23,6 @@ std::vector<std::string> names_or_absent(const fs::path& dir) {
   std::vector<std::string> names = data_file_names(dir);
   if (names.empty()) names.push_back(absent);
   return names;
-}
-
-std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
 }
 
 #define SKIP_IF_ABSENT(name)                                                              \
@@ -49,7 +44,7 @@ TEST_P(ConformanceFile, PassesThroughTheWholePipeline) {
 
 INSTANTIATE_TEST_SUITE_P(BpfConformance, ConformanceFile,
                          ::testing::ValuesIn(names_or_absent(conformance_dir() / "tests")),
-                         param_name);
+                         bpfvm::testing::file_param_name);
 
 // ---- negative/: every file is rejected ----
 
@@ -121,7 +116,7 @@ TEST_P(ConformanceNegative, IsRejected) {
 
 INSTANTIATE_TEST_SUITE_P(BpfConformance, ConformanceNegative,
                          ::testing::ValuesIn(names_or_absent(conformance_dir() / "negative")),
-                         param_name);
+                         bpfvm::testing::file_param_name);
 
 }  // namespace
 }  // namespace bpfvm::testing

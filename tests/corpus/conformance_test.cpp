@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_names.hpp"
+
 #include <cctype>
 #include <filesystem>
 #include <map>
@@ -61,13 +63,6 @@ std::vector<std::string> names_or_absent(const fs::path& dir) {
   std::vector<std::string> names = data_file_names(dir);
   if (names.empty()) names.push_back(absent);
   return names;
-}
-
-std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
 }
 
 #define SKIP_IF_ABSENT(name)                                                              \
@@ -139,7 +134,7 @@ TEST_P(Conformance, GenerousBudgetChangesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(BpfConformance, Conformance,
                          ::testing::ValuesIn(names_or_absent(conformance_dir() / "tests")),
-                         param_name);
+                         bpfvm::testing::file_param_name);
 
 TEST(ConformanceTsv, HasOneRowPerDataFile) {
   auto names = data_file_names(conformance_dir() / "tests");

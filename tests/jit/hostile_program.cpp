@@ -392,6 +392,7 @@ class Builder {
   }
 
   void alu() {
+    if (rng_.chance(10)) return address_arithmetic();
     const OpcodeInfo& row = *alu_rows_[rng_.below(alu_rows_.size())];
     auto dst = pick_writable();
     if (!dst) return;
@@ -407,6 +408,22 @@ class Builder {
       src = *chosen;
     }
     emit(row, *dst, src, 0, row.shape == Shape::AluImm ? interesting_imm() : 0);
+    regs_[*dst] = Value{Value::scalar};
+  }
+
+  // `mov rA, rB; add rA, rC` (or an immediate), as compilers form addresses; the JIT fuses
+  // the pair. rC may be rA itself (doubling rB).
+  void address_arithmetic() {
+    auto dst = pick_writable();
+    auto base = pick_reg(readable);
+    if (!dst || !base || *dst == *base) return;
+    emit(Op::MOV64_REG, *dst, *base, 0, 0);
+    if (rng_.chance(50)) {
+      auto other = pick_reg(readable);
+      emit(Op::ADD64_REG, *dst, other ? *other : *dst, 0, 0);
+    } else {
+      emit(Op::ADD64_IMM, *dst, 0, 0, interesting_imm());
+    }
     regs_[*dst] = Value{Value::scalar};
   }
 
@@ -439,9 +456,17 @@ class Builder {
         return;
       }
       default: {
-        // Move an existing pointer by a constant.
+        // A copy of an existing pointer moved by a constant, or the pointer itself moved.
         auto p = pick_reg(is_pointer, true);
         if (!p) return;
+        if (*p != *dst && rng_.chance(50)) {
+          int delta = static_cast<int>(rng_.between(-16, 16)) * 4;
+          emit(Op::MOV64_REG, *dst, *p, 0, 0);
+          emit(Op::ADD64_IMM, *dst, 0, 0, delta);
+          regs_[*dst] = regs_[*p];
+          regs_[*dst].offset += delta;
+          return;
+        }
         int delta = static_cast<int>(rng_.between(-16, 16)) * 4;
         emit(Op::ADD64_IMM, *p, 0, 0, delta);
         regs_[*p].offset += delta;

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_names.hpp"
+
 #include <cctype>
 #include <filesystem>
 
@@ -24,13 +26,6 @@ std::vector<std::string> names() {
   auto names = bpfvm::testing::data_file_names(cases_dir());
   if (names.empty()) names.push_back("no_cases");
   return names;
-}
-
-std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
 }
 
 struct Loaded {
@@ -130,7 +125,7 @@ TEST_P(JitCases, EveryBudgetStopsAtTheSameInstruction) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, JitCases, ::testing::ValuesIn(names()), param_name);
+INSTANTIATE_TEST_SUITE_P(Cases, JitCases, ::testing::ValuesIn(names()), bpfvm::testing::file_param_name);
 
 }  // namespace
 }  // namespace bpfvm::jit_test

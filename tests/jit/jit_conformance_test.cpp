@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_names.hpp"
+
 #include <cctype>
 
 namespace bpfvm::jit_test {
@@ -18,13 +20,6 @@ std::vector<std::string> case_names() {
   for (const auto& [name, row] : conformance_cases()) names.push_back(name);
   if (names.empty()) names.push_back("anchors_absent");
   return names;
-}
-
-std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
 }
 
 struct Variant {
@@ -72,7 +67,7 @@ TEST_P(JitConformance, EveryVariantGivesTheSuitesResultAndTheInterpretersOutcome
 }
 
 INSTANTIATE_TEST_SUITE_P(BpfConformance, JitConformance, ::testing::ValuesIn(case_names()),
-                         param_name);
+                         bpfvm::testing::file_param_name);
 
 TEST(JitConformanceSuite, HasAll313Programs) {
   if (conformance_cases().empty())

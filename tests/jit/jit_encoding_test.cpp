@@ -41,6 +41,10 @@ constexpr Case cases[] = {
   {"mov %r0, -1", unchecked, "48 c7 c0 ff ff ff ff"},  // mov rax,0xffffffffffffffff
   {"mov %r1, %r10", unchecked, "48 89 ee"},  // mov rsi,rbp
   {"mov %r1, %r1", unchecked, ""},  // nothing
+  {"mov %r1, %r2\nadd %r1, %r3", unchecked, "48 8d 34 0a"},  // lea rsi,[rdx+rcx*1]
+  {"mov %r1, %r10\nadd %r1, -8", unchecked, "48 8d 75 f8"},  // lea rsi,[rbp-0x8]
+  {"mov %r1, %r2\nadd %r1, %r1", unchecked, "48 8d 34 12"},  // lea rsi,[rdx+rdx*1]
+  {"mov %r1, %r2\nadd %r1, 5", counting, "49 83 ac 24 a0 00 00 00 01 0f 82 ?? ?? ?? ?? 48 89 d6"},  // sub QWORD PTR [r12+0xa0],0x1; jb 0x35; mov rsi,rdx
   {"neg %r3", unchecked, "48 f7 d9"},  // neg rcx
   {"lsh %r1, 3", unchecked, "48 c1 e6 03"},  // shl rsi,0x3
   {"lsh %r1, 64", unchecked, ""},  // nothing

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_names.hpp"
+
 #include <cctype>
 #include <filesystem>
 
@@ -13,13 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path cases_dir() { return fs::path(BPFVM_TEST_DATA_DIR) / "cases"; }
-
-std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
-}
 
 class DataCase : public ::testing::TestWithParam<std::string> {
  protected:
@@ -33,7 +28,7 @@ TEST_P(DataCase, CheckedMode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, DataCase, ::testing::ValuesIn(data_file_names(cases_dir())),
-                         param_name);
+                         bpfvm::testing::file_param_name);
 
 // The cases with a `-- result`: valid programs, which unchecked mode must run the same.
 std::vector<std::string> valid_case_names() {
@@ -53,7 +48,7 @@ TEST_P(ValidDataCase, UncheckedModeGivesTheSameResult) {
   EXPECT_EQ(check_data_file(*text, RawRun{.mode = MemoryMode::unchecked}), "") << path().string();
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, ValidDataCase, ::testing::ValuesIn(valid_case_names()), param_name);
+INSTANTIATE_TEST_SUITE_P(Cases, ValidDataCase, ::testing::ValuesIn(valid_case_names()), bpfvm::testing::file_param_name);
 
 TEST(DataCases, FolderIsNotEmpty) { EXPECT_GT(data_file_names(cases_dir()).size(), 100u); }
 
