@@ -25,6 +25,12 @@ step "Run it on the bytes of \"hello\" (r1 = memory, r2 = length); prints r0" \
 "$BPFVM" run --mem-hex '68 65 6c 6c 6f' "$WORK/fnv1a.bin"
 echo "(FNV-1a 64 of \"hello\" is 0xa430d84680aabd0b)"
 
+step "The same program on 64 KiB, 200 times, in the interpreter and in the JIT" \
+     "bpfvm run --engine interp --repeat 200 --mem 64k.bin fnv1a.bin; bpfvm run --engine jit ..."
+head -c 65536 /dev/zero > "$WORK/64k.bin"
+"$BPFVM" run --engine interp --repeat 200 --mem "$WORK/64k.bin" "$WORK/fnv1a.bin"
+"$BPFVM" run --engine jit --repeat 200 --mem "$WORK/64k.bin" "$WORK/fnv1a.bin"
+
 step "Checked mode stops an out-of-bounds load instead of crashing" \
      "bpfvm run --mem-hex '01 02 03 04' examples/out_of_bounds.s"
 if "$BPFVM" run --mem-hex '01 02 03 04' "$HERE/out_of_bounds.s"; then

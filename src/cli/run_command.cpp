@@ -5,10 +5,13 @@
 
 #include <bpfvm/conformance.hpp>
 #include <bpfvm/data_file.hpp>
+#include <bpfvm/jit.hpp>
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 namespace bpfvm::cli {
 namespace {
@@ -21,7 +24,33 @@ struct RunArgs {
   bool unchecked = false;
   bool check = false;
   std::uint64_t budget = 0;
+  std::uint64_t repeat = 1;
 };
+
+// --repeat N: runs the program N more times on the engine chosen once (the JIT compiled once,
+// outside the timing) and reports the mean time per run on stderr.
+Status time_repeated_runs(const RunArgs& args, const Program& program, const RunInput& input,
+                          const RunOptions& options) {
+  bool use_jit = args.engine != "interp" && jit_supported();
+  std::optional<JitProgram> jit;
+  if (use_jit) {
+    JitOptions jit_options;
+    jit_options.memory_mode = options.memory_mode;
+    auto compiled = JitProgram::compile(program, jit_options);
+    if (compiled) jit = std::move(*compiled);
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < args.repeat; ++i) {
+    auto result = jit ? jit->run(input, options) : interpret(program, input, options);
+    if (!result) return result.error();
+  }
+  std::chrono::duration<double, std::nano> elapsed = std::chrono::steady_clock::now() - start;
+  double per_run = elapsed.count() / static_cast<double>(args.repeat);
+  fmt::print(stderr, "{} runs on the {} ({} mode): {:.3f} us per run\n", args.repeat,
+             jit ? "JIT" : "interpreter",
+             options.memory_mode == MemoryMode::checked ? "checked" : "unchecked", per_run / 1000);
+  return Ok{};
+}
 
 Result<std::vector<std::uint8_t>> memory_for(const RunArgs& args, const ProgramInput& input) {
   if (!args.memory_file.empty()) return read_binary_file(args.memory_file);
@@ -55,6 +84,12 @@ int run(const RunArgs& args) {
     return exit_run_failed;
   }
   fmt::print("0x{:x}\n", *result);
+  if (args.repeat > 1) {
+    if (auto timed = time_repeated_runs(args, *program, RunInput::raw(*memory), options); !timed) {
+      print_error(describe_error(args.program_path, timed.error()));
+      return exit_run_failed;
+    }
+  }
   if (args.check) {
     if (!input->expected_result) {
       print_error(args.program_path + ": --check needs a .data file with a -- result section");
@@ -91,6 +126,10 @@ void add_run_command(CLI::App& app, int& exit_code) {
                     "Do not check memory accesses (only for programs known to be safe)");
   command->add_flag("--check", args->check,
                     "For a .data file: fail (exit 1) unless r0 equals its -- result");
+  command->add_option("--repeat", args->repeat,
+                      "Run N times more and print the mean time per run on stderr (the JIT is "
+                      "compiled once, outside the timing)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
   command->add_option("--budget", args->budget,
                       "Stop with an error after this many instructions (0: no limit)");
   command->callback([args, &exit_code] { exit_code = run(*args); });

@@ -205,6 +205,19 @@ TEST_F(CliTest, ConformancePluginProtocol) {
   EXPECT_NE(garbage.status, 0);
 }
 
+TEST_F(CliTest, RepeatTimesEveryEngine) {
+  auto program = write("len.s", "mov %r0, %r2\nexit\n");
+  for (const char* engine : {"interp", "jit"}) {
+    Outcome outcome = bpfvm(std::string("run --repeat 50 --engine ") + engine +
+                            " --mem-hex '01 02' " + program.string());
+    EXPECT_EQ(outcome.status, 0) << outcome.err;
+    EXPECT_EQ(outcome.out, "0x2\n");
+    EXPECT_NE(outcome.err.find("50 runs on the"), std::string::npos) << outcome.err;
+    EXPECT_NE(outcome.err.find("us per run"), std::string::npos) << outcome.err;
+  }
+  EXPECT_EQ(bpfvm("run --repeat 0 " + program.string()).status, 2);
+}
+
 TEST_F(CliTest, EngineOptionIsValidated) {
   auto program = write("one.s", "mov %r0, 1\nexit\n");
   EXPECT_EQ(bpfvm("run --engine interp " + program.string()).out, "0x1\n");
