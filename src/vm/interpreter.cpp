@@ -209,7 +209,9 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
   } while (0)
 #else
 #define CASE(id) case Op::id:
-#define DISPATCH() continue
+// A goto, not `continue`: NEXT wraps DISPATCH in do/while(0), where `continue` would only
+// leave the do/while and fall into the next case.
+#define DISPATCH() goto dispatch
 #endif
 #define NEXT \
   do {       \
@@ -221,7 +223,8 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
   DISPATCH();
   {
 #else
-  for (;;) {
+  {
+  dispatch:
     BUDGET_STEP
     switch (pc->op) {
 #endif
