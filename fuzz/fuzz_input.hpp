@@ -35,7 +35,8 @@ inline FuzzInput split_input(const std::uint8_t* data, std::size_t size) {
   return input;
 }
 
-inline std::vector<std::uint8_t> join_input(std::span<const std::uint8_t> memory, std::uint8_t flags,
+inline std::vector<std::uint8_t> join_input(std::span<const std::uint8_t> memory,
+                                            std::uint8_t flags,
                                             std::span<const std::uint8_t> program) {
   std::vector<std::uint8_t> out;
   std::size_t n = memory.size() > 255 ? 255 : memory.size();

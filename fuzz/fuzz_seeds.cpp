@@ -19,9 +19,11 @@ using namespace bpfvm;
 
 namespace {
 
-bool write_seed(const fs::path& dir, const std::string& name, const std::vector<std::uint8_t>& bytes) {
+bool write_seed(const fs::path& dir, const std::string& name,
+                const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(dir / name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   return static_cast<bool>(out);
 }
 
@@ -38,7 +40,9 @@ std::size_t seeds_from_tsv(const fs::path& tsv, const fs::path& out) {
     while (std::getline(split, column, '\t')) columns.push_back(column);
     if (columns.size() < 2) continue;
     auto program = parse_hex_bytes(columns[1]);
-    auto memory = columns.size() > 2 ? parse_hex_bytes(columns[2]) : Result<std::vector<std::uint8_t>>(std::vector<std::uint8_t>{});
+    auto memory = columns.size() > 2
+                      ? parse_hex_bytes(columns[2])
+                      : Result<std::vector<std::uint8_t>>(std::vector<std::uint8_t>{});
     if (!program || !memory) continue;
     count += write_seed(out, "conformance-" + columns[0], fuzz::join_input(*memory, 0, *program));
   }
@@ -58,7 +62,8 @@ std::size_t seeds_from_cases(const fs::path& dir, const fs::path& out) {
     auto insns = file->program();
     if (!insns) continue;
     std::vector<std::uint8_t> program = bytes_from_insns(*insns);
-    count += write_seed(out, "case-" + entry.path().stem().string(), fuzz::join_input(file->memory, 0, program));
+    count += write_seed(out, "case-" + entry.path().stem().string(),
+                        fuzz::join_input(file->memory, 0, program));
   }
   return count;
 }

@@ -25,8 +25,8 @@ namespace {
 using namespace bpfvm;
 
 // Helper 5 of the conformance suite: returns r1 and ends the program when it is 0.
-std::uint64_t unwind(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t,
-                     std::uint64_t) {
+std::uint64_t unwind(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
+                     std::uint64_t, std::uint64_t) {
   if (r1 == 0) call.end_program();
   return r1;
 }
@@ -96,13 +96,12 @@ Outcome run_once(const Program& program, const fuzz::FuzzInput& input, std::uint
     case Error::Kind::out_of_bounds:
     case Error::Kind::budget_exhausted:
     case Error::Kind::call_depth:
-    case Error::Kind::helper:
-      break;
-    default:
-      invariant_broken("a loaded program failed at run time with a load-time error kind");
+    case Error::Kind::helper: break;
+    default: invariant_broken("a loaded program failed at run time with a load-time error kind");
   }
   if (!error.insn_index) invariant_broken("a run-time error has no instruction index");
-  if (*error.insn_index >= program.size()) invariant_broken("the instruction index is outside the program");
+  if (*error.insn_index >= program.size())
+    invariant_broken("the instruction index is outside the program");
   if (error.message.empty()) invariant_broken("a run-time error has an empty message");
   return {false, 0, error.kind};
 }

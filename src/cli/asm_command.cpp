@@ -47,7 +47,8 @@ int assemble_file(const AsmArgs& args) {
       return exit_bad_input;
     }
   }
-  std::string output = args.output_path.empty() ? default_output(args.input_path) : args.output_path;
+  std::string output =
+      args.output_path.empty() ? default_output(args.input_path) : args.output_path;
   if (auto written = write_binary_file(output, bytes_from_insns(*insns)); !written) {
     print_error(written.error().to_string());
     return exit_bad_input;

@@ -24,7 +24,8 @@ struct PluginArgs {
 };
 
 int run_plugin(const PluginArgs& args) {
-  std::string program_hex((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  std::string program_hex((std::istreambuf_iterator<char>(std::cin)),
+                          std::istreambuf_iterator<char>());
   auto program_bytes = parse_hex_bytes(program_hex);
   if (!program_bytes) {
     print_error("program on stdin: " + program_bytes.error().to_string());
