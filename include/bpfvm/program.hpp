@@ -3,6 +3,7 @@
 
 #include <bpfvm/helper.hpp>
 #include <bpfvm/insn.hpp>
+#include <bpfvm/program_type.hpp>
 #include <bpfvm/result.hpp>
 
 #include <cstddef>
@@ -13,6 +14,8 @@
 
 namespace bpfvm {
 
+class Map;
+
 namespace detail {
 struct Code;
 }
@@ -22,6 +25,14 @@ struct LoadOptions {
   const HelperRegistry* helpers = nullptr;
   // Reject programs longer than this many instruction slots.
   std::size_t max_insns = max_program_insns;
+  // The program type: its context layout (and the kernel's context-access rewriting), the
+  // helpers it may call.
+  ProgramType type = ProgramType::raw;
+  // The maps `lddw` pseudo sources name, like the fd table the kernel resolves them against:
+  // src 1 (BPF_PSEUDO_MAP_FD) and 5 (BPF_PSEUDO_MAP_IDX) load maps[imm] itself; src 2
+  // (BPF_PSEUDO_MAP_VALUE) and 6 (BPF_PSEUDO_MAP_IDX_VALUE) load the address of its value
+  // plus the second slot's imm. The program keeps the maps alive.
+  std::vector<std::shared_ptr<Map>> maps = {};
 };
 
 // Immutable once loaded; copies share the same code, and one program may run on many

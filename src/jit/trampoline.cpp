@@ -107,6 +107,7 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
     auto begin = reinterpret_cast<std::uintptr_t>(base);
     run.regions.push_back({begin, begin + size, writable});
   };
+  run.context = input.context;
   add_region(input.context, input.context_size, input.context_writable);
   add_region(input.packet.data(), input.packet.size(), false);
   for (const MemoryRegion& region : options.regions)

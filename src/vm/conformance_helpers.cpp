@@ -13,7 +13,12 @@ std::uint64_t unwind(HelperCall& call, std::uint64_t value, std::uint64_t, std::
 
 HelperRegistry conformance_helpers() {
   HelperRegistry registry;
-  Status added = registry.add({conformance_unwind_helper_id, "unwind", unwind, nullptr});
+  Status added = registry.add(
+      {.id = conformance_unwind_helper_id,
+       .name = "unwind",
+       .function = unwind,
+       .user = nullptr,
+       .prototype = HelperPrototype{.returns = ReturnKind::integer, .args = {ArgKind::anything}}});
   (void)added;  // an empty registry cannot refuse its first helper
   return registry;
 }

@@ -15,6 +15,8 @@ bool HelperCall::accessible(std::uint64_t address, std::size_t size, bool write)
   return size == 0 || state_.admits(address, size, write);
 }
 
+void* HelperCall::context() const { return state_.context; }
+
 void HelperCall::end_program() { state_.end_requested = true; }
 
 void HelperCall::fail(std::string message) { state_.helper_failure = std::move(message); }

@@ -95,6 +95,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     auto begin = reinterpret_cast<std::uintptr_t>(base);
     state.regions.push_back({begin, begin + size, writable});
   };
+  state.context = input.context;
   add_region(input.context, input.context_size, input.context_writable);
   // A raw run's packet is its context: admitting the same bytes twice would only slow checks.
   if (input.packet.data() != input.context || input.packet.size() > input.context_size)

@@ -47,6 +47,8 @@ struct RunState {
   // The stack frames in use: [stack_begin, stack_end). Moves on every local call and return.
   std::uintptr_t stack_begin = 0;
   std::uintptr_t stack_end = 0;
+  // r1 at entry (RunInput::context), for helpers of program types.
+  void* context = nullptr;
   // Context, packet, host regions from RunOptions, and regions helpers granted.
   RegionList regions;
 
