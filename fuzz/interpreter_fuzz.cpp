@@ -8,6 +8,7 @@
 // checked mode starts every frame zeroed, so nothing of the first run may show in the second.
 // BPFVM_FUZZ_DETERMINISM=0 in the environment turns that check off.
 // Input layout: fuzz/fuzz_input.hpp.
+#include "fuzz_helpers.hpp"
 #include "fuzz_input.hpp"
 
 #include <bpfvm/helper.hpp>
@@ -24,48 +25,8 @@ namespace {
 
 using namespace bpfvm;
 
-// Helper 5 of the conformance suite: returns r1 and ends the program when it is 0.
-std::uint64_t unwind(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
-                     std::uint64_t, std::uint64_t) {
-  if (r1 == 0) call.end_program();
-  return r1;
-}
-
-// Helper 1: grants a 32-byte host buffer, writable when r1 is odd, and returns its address.
-thread_local std::array<std::uint8_t, 32> granted_buffer{};
-std::uint64_t grant(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t,
-                    std::uint64_t) {
-  call.grant(granted_buffer.data(), granted_buffer.size(), (r1 & 1) != 0);
-  return reinterpret_cast<std::uintptr_t>(granted_buffer.data());
-}
-
-// Helper 2: fails when r1 is 0x66, else returns r1 + r2.
-std::uint64_t maybe_fail(HelperCall& call, std::uint64_t r1, std::uint64_t r2, std::uint64_t,
-                         std::uint64_t, std::uint64_t) {
-  if (r1 == 0x66) call.fail("asked to fail");
-  return r1 + r2;
-}
-
-// Helper 3: reads 8 bytes at r1 when the run may (the probe_read pattern), else returns -1.
-std::uint64_t probe_read(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
-                         std::uint64_t, std::uint64_t) {
-  if (!call.accessible(r1, 8, false)) return ~std::uint64_t{0};
-  std::uint64_t value;
-  std::memcpy(&value, reinterpret_cast<const void*>(r1), sizeof value);
-  return value;
-}
-
-const HelperRegistry& registry() {
-  static const HelperRegistry helpers = [] {
-    HelperRegistry r;
-    (void)r.add({1, "grant", &grant, nullptr});
-    (void)r.add({2, "maybe_fail", &maybe_fail, nullptr});
-    (void)r.add({3, "probe_read", &probe_read, nullptr});
-    (void)r.add({5, "unwind", &unwind, nullptr});
-    return r;
-  }();
-  return helpers;
-}
+// Where helper 1's buffer lives for this harness.
+thread_local std::array<std::uint8_t, fuzz::granted_size> granted_array{};
 
 struct Outcome {
   bool ok = false;
@@ -83,7 +44,8 @@ Outcome run_once(const Program& program, const fuzz::FuzzInput& input, std::uint
   if (n != 0) std::memcpy(memory, input.memory.data(), n);
   RunInput run_input = RunInput::raw(std::span<std::uint8_t>(memory, n));
   run_input.context_writable = (input.flags & fuzz::flag_read_only_context) == 0;
-  granted_buffer.fill(0x5a);
+  granted_array.fill(0x5a);
+  fuzz::granted_buffer = granted_array.data();
 
   RunOptions options;
   options.memory_mode = MemoryMode::checked;
@@ -111,7 +73,7 @@ Outcome run_once(const Program& program, const fuzz::FuzzInput& input, std::uint
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::FuzzInput input = fuzz::split_input(data, size);
   if (input.program.empty()) return 0;
-  auto program = Program::load_bytes(input.program, LoadOptions{.helpers = &registry()});
+  auto program = Program::load_bytes(input.program, LoadOptions{.helpers = &fuzz::fuzz_helpers()});
   if (!program) {
     if (program.error().kind != Error::Kind::invalid_program)
       invariant_broken("Program::load failed with a kind other than invalid_program");

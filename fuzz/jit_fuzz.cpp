@@ -16,6 +16,7 @@
 // it never wrote, or compute with r10, and both differ between the engines' stacks: so each
 // engine runs twice, the second time with its stack elsewhere and filled with another
 // pattern, and inputs whose runs depend on that are not compared.
+#include "fuzz_helpers.hpp"
 #include "fuzz_input.hpp"
 
 #include <bpfvm/helper.hpp>
@@ -70,46 +71,6 @@ GuardedPage& granted_page() {
   static GuardedPage page;
   return page;
 }
-constexpr std::size_t granted_size = 32;
-std::uint8_t* granted_buffer = nullptr;
-
-// The interpreter fuzzer's helpers: 1 grants a guarded 32-byte buffer (writable when r1 is
-// odd), 2 fails when r1 is 0x66, 3 reads 8 bytes when the run may, 5 is the suite's unwind.
-std::uint64_t grant(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t,
-                    std::uint64_t) {
-  call.grant(granted_buffer, granted_size, (r1 & 1) != 0);
-  return reinterpret_cast<std::uintptr_t>(granted_buffer);
-}
-std::uint64_t maybe_fail(HelperCall& call, std::uint64_t r1, std::uint64_t r2, std::uint64_t,
-                         std::uint64_t, std::uint64_t) {
-  if (r1 == 0x66) call.fail("asked to fail");
-  return r1 + r2;
-}
-std::uint64_t probe_read(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
-                         std::uint64_t, std::uint64_t) {
-  if (!call.accessible(r1, 8, false)) return ~std::uint64_t{0};
-  std::uint64_t value;
-  std::memcpy(&value, reinterpret_cast<const void*>(r1), sizeof value);
-  return value;
-}
-std::uint64_t unwind(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
-                     std::uint64_t, std::uint64_t) {
-  if (r1 == 0) call.end_program();
-  return r1;
-}
-
-const HelperRegistry& registry() {
-  static const HelperRegistry helpers = [] {
-    HelperRegistry r;
-    (void)r.add({1, "grant", &grant, nullptr});
-    (void)r.add({2, "maybe_fail", &maybe_fail, nullptr});
-    (void)r.add({3, "probe_read", &probe_read, nullptr});
-    (void)r.add({5, "unwind", &unwind, nullptr});
-    return r;
-  }();
-  return helpers;
-}
-
 struct Outcome {
   bool ok = false;
   std::uint64_t value = 0;
@@ -166,7 +127,7 @@ RunInput input_over(std::uint8_t* memory, std::size_t size, const fuzz::FuzzInpu
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::FuzzInput input = fuzz::split_input(data, size);
   if (input.program.empty()) return 0;
-  auto program = Program::load_bytes(input.program, LoadOptions{.helpers = &registry()});
+  auto program = Program::load_bytes(input.program, LoadOptions{.helpers = &fuzz::fuzz_helpers()});
   if (!program) return 0;
 
   JitOptions options;
@@ -185,8 +146,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t n = input.memory.size();
   for (bool at_end : {true, false}) {
     std::uint8_t* memory = memory_page().place(n, at_end);
-    granted_buffer = granted_page().place(granted_size, at_end);
-    std::memset(granted_buffer, 0x5a, granted_size);
+    fuzz::granted_buffer = granted_page().place(fuzz::granted_size, at_end);
+    std::memset(fuzz::granted_buffer, 0x5a, fuzz::granted_size);
     if (n != 0) std::memcpy(memory, input.memory.data(), n);
     check(jit->run(input_over(n ? memory : nullptr, n, input), run), *program);
   }
@@ -200,8 +161,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto run_engine = [&](bool use_jit, bool moved) {
       return with_stack_shifted(moved ? 4096 + 48 : 0, [&] {
         std::uint8_t* memory = memory_page().place(n, true);
-        granted_buffer = granted_page().place(granted_size, true);
-        std::memset(granted_buffer, 0x5a, granted_size);
+        fuzz::granted_buffer = granted_page().place(fuzz::granted_size, true);
+        std::memset(fuzz::granted_buffer, 0x5a, fuzz::granted_size);
         if (n != 0) std::memcpy(memory, input.memory.data(), n);
         RunInput run_input = input_over(n ? memory : nullptr, n, input);
         fill_stack(moved ? 0xff : 0x00);

@@ -36,11 +36,13 @@ struct Error {
 Error make_error(Error::Kind kind, std::string message);
 Error insn_error(Error::Kind kind, std::size_t insn_index, std::string message);
 
-template <class T>
+// A value or the error that prevented it. `E` is Error everywhere in the library; tests that
+// wrap other APIs (the kernel's bpf(2)) reuse the type with an error of their own.
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
-  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}
+  Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}
 
   bool ok() const { return state_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -53,10 +55,10 @@ class [[nodiscard]] Result {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const { return std::get<1>(state_); }
+  const E& error() const { return std::get<1>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
 // For operations that return nothing but may fail.

@@ -1,4 +1,6 @@
 // The bpfvm command, run as a user runs it: arguments in, stdout, stderr and exit status out.
+#include "support/cli_fixture.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -11,48 +13,10 @@
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = bpfvm::test::CliOutcome;
+using bpfvm::test::slurp;
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("bpfvm-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path write(const std::string& name, const std::string& content) {
-    std::filesystem::path path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  // Runs `bpfvm ARGS` through the shell, with `stdin_text` on standard input.
-  Outcome bpfvm(const std::string& args, const std::string& stdin_text = "") {
-    std::filesystem::path in = write("stdin.txt", stdin_text);
-    std::string command = std::string(BPFVM_CLI_PATH) + " " + args + " <" + in.string() + " >" +
-                          (dir_ / "out.txt").string() + " 2>" + (dir_ / "err.txt").string();
-    int raw = std::system(command.c_str());
-    Outcome outcome;
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    outcome.out = slurp(dir_ / "out.txt");
-    outcome.err = slurp(dir_ / "err.txt");
-    return outcome;
-  }
-
-  std::filesystem::path dir_;
-};
+class CliTest : public bpfvm::test::CliFixture {};
 
 TEST_F(CliTest, HelpDescribesEveryCommand) {
   Outcome top = bpfvm("--help");

@@ -1,5 +1,7 @@
 // The command line's JIT: `--engine jit|auto|interp` for run and conformance-plugin, and
 // `bpfvm jit [--dump]`.
+#include "support/cli_fixture.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -14,47 +16,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = bpfvm::test::CliOutcome;
+using bpfvm::test::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-class JitCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("bpfvm-jit-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path write(const std::string& name, const std::string& content) {
-    fs::path path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  Outcome bpfvm(const std::string& args, const std::string& stdin_text = "") {
-    fs::path in = write("stdin.txt", stdin_text);
-    std::string command = std::string(BPFVM_CLI_PATH) + " " + args + " <" + in.string() + " >" +
-                          (dir_ / "out.txt").string() + " 2>" + (dir_ / "err.txt").string();
-    int raw = std::system(command.c_str());
-    Outcome outcome;
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    outcome.out = slurp(dir_ / "out.txt");
-    outcome.err = slurp(dir_ / "err.txt");
-    return outcome;
-  }
-
-  fs::path dir_;
-};
+class JitCli : public bpfvm::test::CliFixture {};
 
 TEST_F(JitCli, EveryEngineRunsAProgram) {
   auto program = write("len.s", "mov %r0, %r2\nldxb %r1, [%r1+2]\nadd %r0, %r1\nexit\n");

@@ -4,13 +4,13 @@
 #pragma once
 
 #include <bpfvm/insn.hpp>
+#include <bpfvm/result.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace bpfvm::test::kernel {
@@ -29,25 +29,7 @@ struct SysError {
 };
 
 template <class T>
-class [[nodiscard]] SysResult {
- public:
-  SysResult(T value) : state_(std::in_place_index<0>, std::move(value)) {}
-  SysResult(SysError error) : state_(std::in_place_index<1>, std::move(error)) {}
-
-  bool ok() const { return state_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() & { return std::get<0>(state_); }
-  const T& value() const& { return std::get<0>(state_); }
-  T&& value() && { return std::get<0>(std::move(state_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  const SysError& error() const { return std::get<1>(state_); }
-
- private:
-  std::variant<T, SysError> state_;
-};
+using SysResult = Result<T, SysError>;
 
 struct Done {};
 
