@@ -1,0 +1,33 @@
+// bpf_loop with a callback that walks the packet and stops early at a zero byte.
+#include "common.h"
+
+struct walk {
+  struct xdp_md *ctx;
+  __u64 sum;
+  __u32 visited;
+};
+
+__u64 last_sum;
+__u32 last_visited;
+
+static long add_byte(__u32 index, struct walk *walk) {
+  void *data = (void *)(long)walk->ctx->data;
+  void *data_end = (void *)(long)walk->ctx->data_end;
+  __u8 *byte = data + (index & 0xff);
+  if ((void *)(byte + 1) > data_end) return 1;
+  if (*byte == 0) return 1;
+  walk->sum = walk->sum * 33 + *byte;
+  walk->visited++;
+  return 0;
+}
+
+SEC("xdp")
+int loop_over_packet(struct xdp_md *ctx) {
+  struct walk walk = {ctx, 5381, 0};
+  long iterations = bpf_loop(200, add_byte, &walk, 0);
+  last_sum = walk.sum;
+  last_visited = walk.visited;
+  return iterations == walk.visited + 1 || iterations == 200 ? XDP_PASS : XDP_ABORTED;
+}
+
+char LICENSE[] SEC("license") = "GPL";
