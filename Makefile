@@ -14,7 +14,7 @@ DEBIAN_PACKAGES = build-essential cmake g++ clang llvm lld libclang-rt-14-dev \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test deps build build-sanitize test-unit test-sanitize fuzz-smoke bench clean
+.PHONY: all demo test deps build build-sanitize test-unit test-sanitize fuzz-smoke bench install clean
 
 all: build
 
@@ -58,6 +58,11 @@ fuzz-smoke: deps
 # fuzzing run.
 test: test-unit test-sanitize fuzz-smoke
 	@echo "make test: all test layers passed"
+
+# Installs the library, headers, `bpfvm`, pkg-config file and CMake package under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 bench: build
 	$(BUILD_DIR)/bench/bpfvm-bench
