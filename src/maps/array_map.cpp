@@ -76,8 +76,9 @@ class ArrayMap final : public Map {
       return 0;
     }
     const auto* in = static_cast<const unsigned char*>(value);
+    // Linux copies each CPU's value with its padding (bpf_long_memcpy of round_up(size, 8)).
     for (unsigned cpu = 0; cpu < cpus_; ++cpu) {
-      std::memcpy(slot(cpu, index), in + cpu * elem_size_, value_size_);
+      std::memcpy(slot(cpu, index), in + cpu * elem_size_, elem_size_);
     }
     return 0;
   }

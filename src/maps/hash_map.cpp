@@ -213,9 +213,8 @@ class HashMap final : public Map {
     }
     const auto* src = static_cast<const unsigned char*>(value);
     if (from_host) {
-      for (unsigned cpu = 0; cpu < cpus_; ++cpu) {
-        std::memcpy(dst + cpu * elem_size_, src + cpu * elem_size_, value_size_);
-      }
+      // With the padding, as Linux's pcpu_copy_value (bpf_long_memcpy of the rounded size).
+      std::memcpy(dst, src, elem_size_ * cpus_);
       return;
     }
     if (fresh) std::memset(dst, 0, elem_size_ * cpus_);
