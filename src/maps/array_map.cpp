@@ -112,12 +112,14 @@ class ArrayMap final : public Map {
     return storage_ + cpu * cpu_stride_ + std::size_t{index} * elem_size_;
   }
 
+  // BPF_F_LOCK needs a bpf_spin_lock in the value, which bpfvm maps never have; bpf(2) refuses
+  // it before the map's own checks.
   int check(const void* key, std::uint64_t flags, std::uint32_t& index) const {
+    if (flags & map_update::lock) return -EINVAL;
     if ((flags & ~map_update::lock) > map_update::exist) return -EINVAL;
     std::memcpy(&index, key, 4);
     if (index >= max_entries_) return -E2BIG;
     if (flags & map_update::noexist) return -EEXIST;
-    if (flags & map_update::lock) return -EINVAL;  // no bpf_spin_lock in the value
     return 0;
   }
 

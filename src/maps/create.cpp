@@ -105,9 +105,9 @@ std::optional<Error> check_hash(const MapSpec& spec) {
   if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
   if (spec.key_size == 0) return spec_error("EINVAL", "key_size must not be 0");
   if (spec.value_size == 0) return spec_error("EINVAL", "value_size must not be 0");
-  if (spec.key_size > kMaxBpfStack) {
-    return spec_error("E2BIG", fmt::format("key_size {} exceeds the 512-byte BPF stack",
-                                           spec.key_size));
+  if (std::uint64_t{spec.key_size} + spec.value_size >= kMaxValueSize - 64) {
+    return spec_error("E2BIG", fmt::format("key_size {} + value_size {} too large",
+                                           spec.key_size, spec.value_size));
   }
   if (spec.value_size >= kMaxValueSize - kMaxBpfStack - 64 ||
       (percpu && maps::round_up8(spec.value_size) > kPcpuMinUnitSize)) {

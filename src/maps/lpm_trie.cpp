@@ -265,6 +265,7 @@ class LpmTrie final : public Map {
 
   LpmNode* match(const void* key) const {
     const std::uint32_t prefixlen = prefixlen_of(key);
+    if (prefixlen > max_prefixlen_) return nullptr;  // trie_lookup_elem
     const auto* data = data_of(key);
     LpmNode* found = nullptr;
     for (LpmNode* node = root_.load(std::memory_order_acquire); node != nullptr;) {
