@@ -41,8 +41,7 @@ class BloomFilterMap final : public Map {
   int peek(void* value) override {
     for (unsigned i = 0; i < hashes_; ++i) {
       std::uint64_t b = bit(value, i);
-      if ((words_[b / 64].load(std::memory_order_relaxed) & (std::uint64_t{1} << (b % 64))) ==
-          0) {
+      if ((words_[b / 64].load(std::memory_order_relaxed) & (std::uint64_t{1} << (b % 64))) == 0) {
         return -ENOENT;
       }
     }

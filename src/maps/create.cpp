@@ -39,13 +39,13 @@ std::optional<Error> check_array(const MapSpec& spec) {
   const bool percpu = spec.type == MapType::percpu_array;
   if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
   if (spec.key_size != 4) {
-    return spec_error("EINVAL", fmt::format("key_size must be 4 for {} maps, not {}",
-                                            type_of(spec), spec.key_size));
+    return spec_error("EINVAL", fmt::format("key_size must be 4 for {} maps, not {}", type_of(spec),
+                                            spec.key_size));
   }
   if (spec.value_size == 0) return spec_error("EINVAL", "value_size must not be 0");
   if ((spec.flags & ~kArrayFlags) != 0 || !access_ok(spec.flags)) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags,
-                                            type_of(spec)));
+    return spec_error(
+        "EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags, type_of(spec)));
   }
   if (percpu && (spec.flags & maps::kNumaNode)) {
     return spec_error("EINVAL", "flags: BPF_F_NUMA_NODE not allowed for percpu_array maps");
@@ -76,8 +76,8 @@ std::optional<Error> check_fd_array(const MapSpec& spec) {
                                             type_of(spec), spec.value_size));
   }
   if (spec.flags & (map_flag::mmapable | maps::kInnerMap)) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags,
-                                            type_of(spec)));
+    return spec_error(
+        "EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags, type_of(spec)));
   }
   MapSpec as_array = spec;
   as_array.type = MapType::array;
@@ -90,8 +90,8 @@ std::optional<Error> check_hash(const MapSpec& spec) {
   const bool prealloc = (spec.flags & map_flag::no_prealloc) == 0;
   const bool percpu_lru = (spec.flags & map_flag::no_common_lru) != 0;
   if ((spec.flags & ~kHashFlags) != 0 || !access_ok(spec.flags)) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags,
-                                            type_of(spec)));
+    return spec_error(
+        "EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags, type_of(spec)));
   }
   if (!lru && percpu_lru) {
     return spec_error("EINVAL", "flags: BPF_F_NO_COMMON_LRU only for LRU maps");
@@ -106,8 +106,8 @@ std::optional<Error> check_hash(const MapSpec& spec) {
   if (spec.key_size == 0) return spec_error("EINVAL", "key_size must not be 0");
   if (spec.value_size == 0) return spec_error("EINVAL", "value_size must not be 0");
   if (std::uint64_t{spec.key_size} + spec.value_size >= kMaxValueSize - 64) {
-    return spec_error("E2BIG", fmt::format("key_size {} + value_size {} too large",
-                                           spec.key_size, spec.value_size));
+    return spec_error("E2BIG", fmt::format("key_size {} + value_size {} too large", spec.key_size,
+                                           spec.value_size));
   }
   if (spec.value_size >= kMaxValueSize - kMaxBpfStack - 64 ||
       (percpu && maps::round_up8(spec.value_size) > kPcpuMinUnitSize)) {
@@ -132,8 +132,8 @@ std::optional<Error> check_lpm(const MapSpec& spec) {
     return spec_error("EINVAL", "flags: lpm_trie maps need BPF_F_NO_PREALLOC");
   }
   if ((spec.flags & ~kLpmFlags) != 0 || !access_ok(spec.flags)) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for lpm_trie maps",
-                                            spec.flags));
+    return spec_error("EINVAL",
+                      fmt::format("flags {:#x} not allowed for lpm_trie maps", spec.flags));
   }
   if (spec.key_size < 4 + 1 || spec.key_size > 4 + kLpmDataSizeMax) {
     return spec_error("EINVAL",
@@ -142,8 +142,8 @@ std::optional<Error> check_lpm(const MapSpec& spec) {
                                   spec.key_size));
   }
   if (spec.value_size == 0 || spec.value_size > kMaxValueSize) {
-    return spec_error("EINVAL", fmt::format("value_size {} out of range for lpm_trie maps",
-                                            spec.value_size));
+    return spec_error("EINVAL",
+                      fmt::format("value_size {} out of range for lpm_trie maps", spec.value_size));
   }
   return std::nullopt;
 }
@@ -151,13 +151,13 @@ std::optional<Error> check_lpm(const MapSpec& spec) {
 std::optional<Error> check_queue_stack(const MapSpec& spec) {
   if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
   if (spec.key_size != 0) {
-    return spec_error("EINVAL", fmt::format("key_size must be 0 for {} maps, not {}",
-                                            type_of(spec), spec.key_size));
+    return spec_error("EINVAL", fmt::format("key_size must be 0 for {} maps, not {}", type_of(spec),
+                                            spec.key_size));
   }
   if (spec.value_size == 0) return spec_error("EINVAL", "value_size must not be 0");
   if ((spec.flags & ~kQueueStackFlags) != 0 || !access_ok(spec.flags)) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags,
-                                            type_of(spec)));
+    return spec_error(
+        "EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags, type_of(spec)));
   }
   if (spec.value_size > kMaxValueSize) {
     return spec_error("E2BIG", fmt::format("value_size {} too large", spec.value_size));
@@ -167,14 +167,14 @@ std::optional<Error> check_queue_stack(const MapSpec& spec) {
 
 std::optional<Error> check_bloom(const MapSpec& spec) {
   if (spec.key_size != 0) {
-    return spec_error("EINVAL", fmt::format("key_size must be 0 for bloom_filter maps, not {}",
-                                            spec.key_size));
+    return spec_error(
+        "EINVAL", fmt::format("key_size must be 0 for bloom_filter maps, not {}", spec.key_size));
   }
   if (spec.value_size == 0) return spec_error("EINVAL", "value_size must not be 0");
   if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
   if ((spec.flags & ~kBloomFlags) != 0 || !access_ok(spec.flags)) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for bloom_filter maps",
-                                            spec.flags));
+    return spec_error("EINVAL",
+                      fmt::format("flags {:#x} not allowed for bloom_filter maps", spec.flags));
   }
   if ((spec.map_extra & ~std::uint64_t{0xf}) != 0) {
     return spec_error("EINVAL", fmt::format("map_extra (number of hashes) must be at most 15, "
@@ -186,16 +186,16 @@ std::optional<Error> check_bloom(const MapSpec& spec) {
 
 std::optional<Error> check_ringbuf(const MapSpec& spec) {
   if ((spec.flags & ~kRingbufFlags) != 0) {
-    return spec_error("EINVAL", fmt::format("flags {:#x} not allowed for ringbuf maps",
-                                            spec.flags));
+    return spec_error("EINVAL",
+                      fmt::format("flags {:#x} not allowed for ringbuf maps", spec.flags));
   }
   if (spec.key_size != 0) {
     return spec_error("EINVAL",
                       fmt::format("key_size must be 0 for ringbuf maps, not {}", spec.key_size));
   }
   if (spec.value_size != 0) {
-    return spec_error("EINVAL", fmt::format("value_size must be 0 for ringbuf maps, not {}",
-                                            spec.value_size));
+    return spec_error(
+        "EINVAL", fmt::format("value_size must be 0 for ringbuf maps, not {}", spec.value_size));
   }
   const std::uint32_t n = spec.max_entries;
   if (n == 0 || (n & (n - 1)) != 0 || n % 4096 != 0) {
@@ -208,16 +208,15 @@ std::optional<Error> check_ringbuf(const MapSpec& spec) {
 
 std::optional<Error> check_inner(const MapSpec& spec) {
   if (!spec.inner) {
-    return spec_error("EBADF", fmt::format("inner: {} maps need the inner map's spec",
-                                           type_of(spec)));
+    return spec_error("EBADF",
+                      fmt::format("inner: {} maps need the inner map's spec", type_of(spec)));
   }
   switch (spec.inner->type) {
     case MapType::prog_array:
     case MapType::array_of_maps:
     case MapType::hash_of_maps:
-      return spec_error("ENOTSUPP",
-                        fmt::format("inner: {} maps cannot be inner maps",
-                                    map_type_name(spec.inner->type)));
+      return spec_error("ENOTSUPP", fmt::format("inner: {} maps cannot be inner maps",
+                                                map_type_name(spec.inner->type)));
     default: break;
   }
   return std::nullopt;
@@ -241,8 +240,8 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec) {
     return spec_error("EINVAL", "map_extra must be 0 except for bloom_filter maps");
   }
   if (!name_ok(spec.name)) {
-    return spec_error("EINVAL", fmt::format("name '{}': at most 15 characters of A-Z a-z 0-9 _ .",
-                                            spec.name));
+    return spec_error(
+        "EINVAL", fmt::format("name '{}': at most 15 characters of A-Z a-z 0-9 _ .", spec.name));
   }
   std::optional<Error> error;
   Result<std::shared_ptr<Map>> (*factory)(const MapSpec&) = nullptr;
@@ -295,8 +294,8 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec) {
         return spec_error("EINVAL", fmt::format("type {} is not a map type",
                                                 static_cast<std::uint32_t>(spec.type)));
       }
-      return spec_error("EOPNOTSUPP", fmt::format("type {} is not supported by bpfvm",
-                                                  map_type_name(spec.type)));
+      return spec_error("EOPNOTSUPP",
+                        fmt::format("type {} is not supported by bpfvm", map_type_name(spec.type)));
   }
   if (error) return *error;
   return factory(spec);

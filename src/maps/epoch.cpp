@@ -21,6 +21,7 @@ struct ThreadRecord {
   std::atomic<bool> in_use{true};
   ThreadRecord* next = nullptr;
   std::vector<Retired> retired;  // touched only by the thread that owns the record
+  unsigned unpins_since_collect = 0;
 };
 
 // Never destroyed: threads may exit (and unpin, retire) after static destructors ran, and
@@ -144,7 +145,11 @@ void pin() {
 
 void unpin() {
   if (--local.depth != 0) return;
-  local.record->state.store(0, std::memory_order_release);
+  ThreadRecord& r = *local.record;
+  r.state.store(0, std::memory_order_release);
+  // A thread that retired a few elements and then only reads would otherwise keep them until
+  // it retires more or exits: now and then, try to free them on the way out.
+  if (!r.retired.empty() && (++r.unpins_since_collect & 15) == 0) collect();
 }
 
 bool pinned() { return local.depth != 0; }

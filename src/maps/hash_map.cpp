@@ -157,7 +157,9 @@ class HashMap final : public Map {
 
  private:
   std::uint64_t hash(const void* key) const { return hash_bytes(key, key_size_, seed_); }
-  static unsigned char* key_of(Node* n) { return reinterpret_cast<unsigned char*>(n) + kNodeHeader; }
+  static unsigned char* key_of(Node* n) {
+    return reinterpret_cast<unsigned char*>(n) + kNodeHeader;
+  }
   unsigned char* value_of(Node* n) const {
     return reinterpret_cast<unsigned char*>(n) + value_offset_;
   }

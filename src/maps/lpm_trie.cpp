@@ -246,8 +246,7 @@ class LpmTrie final : public Map {
   }
 
   // longest_prefix_match: matching leading bits, at most min(node's, key's) prefix length.
-  std::uint32_t match_len(LpmNode* node, std::uint32_t prefixlen,
-                          const unsigned char* data) const {
+  std::uint32_t match_len(LpmNode* node, std::uint32_t prefixlen, const unsigned char* data) const {
     const std::uint32_t limit = std::min(node->prefixlen, prefixlen);
     const unsigned char* mine = data_of_node(node);
     std::uint32_t matched = 0;

@@ -130,8 +130,8 @@ int Map::update_batch(const void* keys, const void* values, std::uint32_t& count
   const auto* key_in = static_cast<const unsigned char*>(keys);
   const auto* value_in = static_cast<const unsigned char*>(values);
   for (; count < wanted; ++count) {
-    int rc = host_update(key_in + count * spec_.key_size, value_in + count * host_value_size(),
-                         flags);
+    int rc =
+        host_update(key_in + count * spec_.key_size, value_in + count * host_value_size(), flags);
     if (rc != 0) return rc;
   }
   return 0;
@@ -182,7 +182,8 @@ unsigned current_cpu() {
   int cpu = sched_getcpu();
   unsigned n = possible_cpus();
   if (cpu < 0) return 0;
-  return static_cast<unsigned>(cpu) < n ? static_cast<unsigned>(cpu) : static_cast<unsigned>(cpu) % n;
+  return static_cast<unsigned>(cpu) < n ? static_cast<unsigned>(cpu)
+                                        : static_cast<unsigned>(cpu) % n;
 }
 
 namespace maps {
@@ -199,8 +200,8 @@ Error spec_error(const char* errno_name, const std::string& message) {
 
 bool inner_map_matches(const MapSpec& shape, const Map& inner) {
   const MapSpec& s = inner.spec();
-  if (s.type != shape.type || s.key_size != shape.key_size ||
-      s.value_size != shape.value_size || s.flags != shape.flags) {
+  if (s.type != shape.type || s.key_size != shape.key_size || s.value_size != shape.value_size ||
+      s.flags != shape.flags) {
     return false;
   }
   // BPF_F_INNER_MAP on an array template lets inner arrays differ in max_entries.

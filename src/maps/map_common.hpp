@@ -18,11 +18,11 @@ namespace bpfvm::maps {
 inline constexpr int kENOTSUPP = 524;
 
 // uapi map_flags beyond the ones include/bpfvm/map.hpp names.
-inline constexpr std::uint32_t kNumaNode = 1u << 2;      // BPF_F_NUMA_NODE
-inline constexpr std::uint32_t kZeroSeed = 1u << 6;      // BPF_F_ZERO_SEED
+inline constexpr std::uint32_t kNumaNode = 1u << 2;        // BPF_F_NUMA_NODE
+inline constexpr std::uint32_t kZeroSeed = 1u << 6;        // BPF_F_ZERO_SEED
 inline constexpr std::uint32_t kPreserveElems = 1u << 11;  // BPF_F_PRESERVE_ELEMS
-inline constexpr std::uint32_t kInnerMap = 1u << 12;      // BPF_F_INNER_MAP
-inline constexpr std::uint32_t kAccessMask =              // BPF_F_ACCESS_MASK
+inline constexpr std::uint32_t kInnerMap = 1u << 12;       // BPF_F_INNER_MAP
+inline constexpr std::uint32_t kAccessMask =               // BPF_F_ACCESS_MASK
     map_flag::rdonly | map_flag::wronly | map_flag::rdonly_prog | map_flag::wronly_prog;
 
 // bpf_ringbuf_query flags and record header bits (uapi/linux/bpf.h).

@@ -18,8 +18,7 @@ void free_program_ref(void* ref) { delete static_cast<ProgramRef*>(ref); }
 
 class ProgramArray final : public ProgramArrayMap {
  public:
-  explicit ProgramArray(const MapSpec& spec)
-      : ProgramArrayMap(spec), slots_(spec.max_entries) {}
+  explicit ProgramArray(const MapSpec& spec) : ProgramArrayMap(spec), slots_(spec.max_entries) {}
   ~ProgramArray() override {
     for (auto& slot : slots_) delete slot.load(std::memory_order_relaxed);
   }

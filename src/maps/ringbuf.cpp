@@ -18,11 +18,11 @@ namespace bpfvm::maps {
 namespace {
 
 // bpf_ringbuf_query flags and the submit/output wakeup flags (uapi/linux/bpf.h).
-constexpr std::uint64_t kAvailData = 0;  // BPF_RB_AVAIL_DATA
-constexpr std::uint64_t kRingSize = 1;   // BPF_RB_RING_SIZE
-constexpr std::uint64_t kConsPos = 2;    // BPF_RB_CONS_POS
-constexpr std::uint64_t kProdPos = 3;    // BPF_RB_PROD_POS
-constexpr std::uint64_t kWakeupFlags = 1 | 2;  // BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP
+constexpr std::uint64_t kAvailData = 0;                // BPF_RB_AVAIL_DATA
+constexpr std::uint64_t kRingSize = 1;                 // BPF_RB_RING_SIZE
+constexpr std::uint64_t kConsPos = 2;                  // BPF_RB_CONS_POS
+constexpr std::uint64_t kProdPos = 3;                  // BPF_RB_PROD_POS
+constexpr std::uint64_t kWakeupFlags = 1 | 2;          // BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP
 constexpr std::uint64_t kMaxRecord = 0xffffffffu / 4;  // RINGBUF_MAX_RECORD_SZ
 
 class RingBuffer final : public RingBufferMap {

@@ -218,7 +218,8 @@ TEST(PercpuHashMap, HostLayoutAndInPlaceProgramUpdate) {
   ASSERT_EQ(sched_setaffinity(0, sizeof old, &old), 0);
   ASSERT_EQ(map->host_lookup(&key, out.data()), 0);
   EXPECT_EQ(read_u32(out.data()), 7u);
-  for (unsigned cpu = 1; cpu < cpus; ++cpu) EXPECT_EQ(read_u32(out.data() + 8 * cpu), 10 * (cpu + 1));
+  for (unsigned cpu = 1; cpu < cpus; ++cpu)
+    EXPECT_EQ(read_u32(out.data() + 8 * cpu), 10 * (cpu + 1));
   // A new element from a program: its CPU's slot set, the others zero.
   std::uint32_t fresh = 4;
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);

@@ -46,21 +46,21 @@ int kernel_create(const MapSpec& spec, int inner_fd = -1) {
 }
 
 // Skips the calling test when this process may not use bpf().
-#define SKIP_WITHOUT_BPF()                                                                \
-  do {                                                                                    \
-    int probe = kernel_create(map_spec(MapType::array, 4, 4, 1));                         \
-    if (probe == -EPERM || probe == -EACCES || probe == -ENOSYS) {                        \
-      GTEST_SKIP() << "bpf(BPF_MAP_CREATE) refused here (" << strerror(-probe)            \
-                   << "): the kernel differential test needs root or CAP_BPF";            \
-    }                                                                                     \
+#define SKIP_WITHOUT_BPF()                                                                 \
+  do {                                                                                     \
+    int probe = kernel_create(map_spec(MapType::array, 4, 4, 1));                          \
+    if (probe == -EPERM || probe == -EACCES || probe == -ENOSYS) {                         \
+      GTEST_SKIP() << "bpf(BPF_MAP_CREATE) refused here (" << strerror(-probe)             \
+                   << "): the kernel differential test needs root or CAP_BPF";             \
+    }                                                                                      \
     ASSERT_GE(probe, 0) << "BPF_MAP_CREATE of a plain array failed: " << strerror(-probe); \
-    close(probe);                                                                         \
+    close(probe);                                                                          \
   } while (0)
 
 const std::map<std::string, int>& errno_names() {
   static const std::map<std::string, int> names = {
-      {"EINVAL", EINVAL}, {"E2BIG", E2BIG},           {"ENOTSUPP", 524}, {"EOPNOTSUPP", EOPNOTSUPP},
-      {"EBADF", EBADF},   {"ENOMEM", ENOMEM},         {"EPERM", EPERM},
+      {"EINVAL", EINVAL}, {"E2BIG", E2BIG},   {"ENOTSUPP", 524}, {"EOPNOTSUPP", EOPNOTSUPP},
+      {"EBADF", EBADF},   {"ENOMEM", ENOMEM}, {"EPERM", EPERM},
   };
   return names;
 }
@@ -130,9 +130,7 @@ struct Pair {
   int k_lookup(const void* key, void* value) {
     return bpf_map_lookup_elem(kernel.fd(), key, value) == 0 ? 0 : -errno;
   }
-  int k_delete(const void* key) {
-    return bpf_map_delete_elem(kernel.fd(), key) == 0 ? 0 : -errno;
-  }
+  int k_delete(const void* key) { return bpf_map_delete_elem(kernel.fd(), key) == 0 ? 0 : -errno; }
   int k_next(const void* key, void* next) {
     return bpf_map_get_next_key(kernel.fd(), key, next) == 0 ? 0 : -errno;
   }
@@ -328,8 +326,8 @@ TEST(KernelMaps, LpmTrie) {
   for (std::uint32_t data_size : {4u, 16u}) {
     SCOPED_TRACE("data bytes " + std::to_string(data_size));
     const std::uint32_t max_prefix = data_size * 8;
-    Pair pair = Pair::make(map_spec(MapType::lpm_trie, 4 + data_size, 8, 20,
-                                    map_flag::no_prealloc));
+    Pair pair =
+        Pair::make(map_spec(MapType::lpm_trie, 4 + data_size, 8, 20, map_flag::no_prealloc));
     ASSERT_TRUE(pair.ours);
     std::mt19937 rng(3 + data_size);
     std::vector<std::uint8_t> key(4 + data_size), next_a(key.size()), next_b(key.size());

@@ -48,8 +48,8 @@ TEST(MapOfMaps, LookupReturnsTheInnerMap) {
 
 TEST(MapOfMaps, InnerMapsMustMatchTheTemplate) {
   MapSpec inner = map_spec(MapType::hash, 4, 8, 16);
-  auto outer = std::dynamic_pointer_cast<MapOfMaps>(
-      make_map(outer_spec(MapType::array_of_maps, 4, inner)));
+  auto outer =
+      std::dynamic_pointer_cast<MapOfMaps>(make_map(outer_spec(MapType::array_of_maps, 4, inner)));
   ASSERT_TRUE(outer);
   std::uint32_t key = 0;
   EXPECT_EQ(outer->set(&key, make_map(MapType::hash, 4, 8, 32)), -EINVAL);

@@ -30,7 +30,8 @@ struct Pattern {
 
 Pattern pattern(std::uint32_t key, std::uint64_t generation) {
   Pattern p;
-  for (std::size_t i = 0; i < kWords; ++i) p.words[i] = (std::uint64_t{key} << 40) ^ (generation * 31 + i);
+  for (std::size_t i = 0; i < kWords; ++i)
+    p.words[i] = (std::uint64_t{key} << 40) ^ (generation * 31 + i);
   return p;
 }
 
@@ -83,8 +84,10 @@ void stress(Map& map, int readers, int writers, int deleters) {
         std::uint32_t key = rng() % kKeys;
         Pattern p = pattern(key, ++generation);
         int rc = map.host_update(&key, &p, map_update::any);
-        if (rc == 0) counters.writes.fetch_add(1, std::memory_order_relaxed);
-        else if (rc != -E2BIG) counters.bad.fetch_add(1);
+        if (rc == 0)
+          counters.writes.fetch_add(1, std::memory_order_relaxed);
+        else if (rc != -E2BIG)
+          counters.bad.fetch_add(1);
       }
     });
   }

@@ -33,9 +33,8 @@ inline std::shared_ptr<Map> make_map(const MapSpec& spec) {
   return map.ok() ? *map : nullptr;
 }
 
-inline std::shared_ptr<Map> make_map(MapType type, std::uint32_t key_size,
-                                     std::uint32_t value_size, std::uint32_t max_entries,
-                                     std::uint32_t flags = 0) {
+inline std::shared_ptr<Map> make_map(MapType type, std::uint32_t key_size, std::uint32_t value_size,
+                                     std::uint32_t max_entries, std::uint32_t flags = 0) {
   return make_map(map_spec(type, key_size, value_size, max_entries, flags));
 }
 
