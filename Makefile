@@ -14,7 +14,7 @@ DEBIAN_PACKAGES = build-essential cmake g++ clang llvm lld libclang-rt-14-dev \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test deps build build-sanitize test-unit test-sanitize fuzz-smoke bench install clean
+.PHONY: all demo test deps build build-sanitize test-unit test-sanitize test-tsan fuzz-smoke bench install clean
 
 all: build
 
@@ -49,14 +49,20 @@ test-sanitize: build-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(SAN_BUILD_DIR) --output-on-failure -j $(JOBS)
 
+# The maps' concurrency stress test with the map sources under ThreadSanitizer (a small
+# target of its own in the g++ build tree: TSan cannot share a build with ASan).
+test-tsan: build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target maps_tsan_test
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD_DIR)/tests/maps/maps_tsan_test
+
 # Both fuzzers share one clang build; each keeps its own corpus and crash artifacts.
 fuzz-smoke: deps
 	FUZZER=interpreter_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 	FUZZER=jit_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 
-# Everything CI runs: the tests with g++, again with clang under ASan and UBSan, and a short
-# fuzzing run.
-test: test-unit test-sanitize fuzz-smoke
+# Everything CI runs: the tests with g++, again with clang under ASan and UBSan, the maps
+# under TSan, and a short fuzzing run.
+test: test-unit test-sanitize test-tsan fuzz-smoke
 	@echo "make test: all test layers passed"
 
 # Installs the library, headers, `bpfvm`, pkg-config file and CMake package under PREFIX.

@@ -1,0 +1,93 @@
+// BPF_MAP_TYPE_QUEUE and BPF_MAP_TYPE_STACK (kernel/bpf/queue_stack_maps.c): a ring of
+// max_entries + 1 value slots between head (next push) and tail (oldest). No keys: programs
+// use push/pop/peek; the host's lookup is peek, update is push, lookup_and_delete is pop.
+// A full map refuses a push with -E2BIG unless BPF_EXIST is given, which drops the oldest
+// element (for a stack too, as Linux does). One lock per map, as Linux's qs->lock.
+#include "maps/map_common.hpp"
+
+#include <mutex>
+#include <vector>
+
+namespace bpfvm::maps {
+namespace {
+
+class QueueStackMap final : public Map {
+ public:
+  explicit QueueStackMap(const MapSpec& spec)
+      : Map(spec),
+        stack_(spec.type == MapType::stack),
+        size_(spec.max_entries + 1),
+        value_size_(spec.value_size),
+        slots_(std::size_t{size_} * spec.value_size) {}
+
+  void* lookup(const void*) override { return nullptr; }
+  int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
+  int erase(const void*) override { return -EINVAL; }
+  int get_next_key(const void*, void*) override { return -EINVAL; }
+  long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
+
+  int push(const void* value, std::uint64_t flags) override {
+    if ((flags & map_update::noexist) || flags > map_update::exist) return -EINVAL;
+    std::lock_guard lock(mutex_);
+    if (full()) {
+      if (flags != map_update::exist) return -E2BIG;
+      tail_ = next(tail_);  // overwrite the oldest
+    }
+    std::memcpy(slot(head_), value, value_size_);
+    head_ = next(head_);
+    return 0;
+  }
+
+  int pop(void* value) override { return take(value, true); }
+  int peek(void* value) override { return take(value, false); }
+
+  int host_lookup(const void*, void* value) override { return peek(value); }
+  int host_update(const void*, const void* value, std::uint64_t flags) override {
+    return push(value, flags);
+  }
+  int host_erase(const void*) override { return -EINVAL; }
+  int host_lookup_and_erase(const void*, void* value) override { return pop(value); }
+  int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {
+    count = 0;
+    return -kENOTSUPP;
+  }
+  int update_batch(const void*, const void*, std::uint32_t& count, std::uint64_t) override {
+    count = 0;
+    return -kENOTSUPP;
+  }
+
+ private:
+  bool full() const { return next(head_) == tail_; }
+  std::uint32_t next(std::uint32_t i) const { return i + 1 == size_ ? 0 : i + 1; }
+  unsigned char* slot(std::uint32_t i) { return slots_.data() + std::size_t{i} * value_size_; }
+
+  int take(void* value, bool remove) {
+    std::lock_guard lock(mutex_);
+    if (head_ == tail_) return -ENOENT;
+    if (stack_) {
+      std::uint32_t top = head_ == 0 ? size_ - 1 : head_ - 1;
+      std::memcpy(value, slot(top), value_size_);
+      if (remove) head_ = top;
+    } else {
+      std::memcpy(value, slot(tail_), value_size_);
+      if (remove) tail_ = next(tail_);
+    }
+    return 0;
+  }
+
+  const bool stack_;
+  const std::uint32_t size_;
+  const std::size_t value_size_;
+  std::vector<unsigned char> slots_;
+  std::mutex mutex_;
+  std::uint32_t head_ = 0;
+  std::uint32_t tail_ = 0;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Map>> make_queue_stack(const MapSpec& spec) {
+  return std::shared_ptr<Map>(std::make_shared<QueueStackMap>(spec));
+}
+
+}  // namespace bpfvm::maps
