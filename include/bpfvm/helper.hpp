@@ -6,10 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace bpfvm {
+
+class Map;
 
 namespace detail {
 struct RunState;
@@ -40,6 +43,50 @@ class HelperCall {
 
   // Fails the run with a helper error carrying `message`.
   void fail(std::string message);
+
+  // Whether the run is in checked mode: helpers then validate every pointer the program
+  // passes (and fail the run on a bad one) instead of trusting a verifier.
+  bool checked() const;
+
+  // Withdraws a region granted earlier with exactly these arguments (a ring buffer record
+  // once submitted, a map element once a for_each callback has seen it).
+  void revoke(const void* base, std::size_t size, bool writable);
+
+  // ---- Maps (docs/helpers.md).
+  // The map `value` points at: one of the program's maps (LoadOptions::maps, which `lddw`
+  // src 1/5 load), or an inner map a lookup in a map of maps returned during this run.
+  // nullptr for anything else, so that helpers refuse forged pointers instead of using them.
+  Map* map(std::uint64_t value) const;
+  // Makes `inner` (returned by a lookup in a map of maps) a valid map pointer for the rest
+  // of the run.
+  void adopt_map(Map* inner);
+
+  // ---- Callbacks: bpf_loop, bpf_for_each_map_elem.
+  // Whether `value` is a function of the running program (`lddw` src 4, BPF_PSEUDO_FUNC).
+  bool is_function(std::uint64_t value) const;
+  // Calls that function with r1-r5 in a new stack frame below the caller's, in this run:
+  // its instructions count against the budget, and its frame against the call-depth limit.
+  // Returns its r0, or nullopt when the run must stop (the callback failed, a helper in it
+  // ended the run, or `function` is not a function): the helper must then return at once.
+  std::optional<std::uint64_t> call_function(std::uint64_t function, std::uint64_t r1 = 0,
+                                             std::uint64_t r2 = 0, std::uint64_t r3 = 0,
+                                             std::uint64_t r4 = 0, std::uint64_t r5 = 0);
+
+  // ---- Tail calls: bpf_tail_call.
+  // Asks the engine to replace the running program by the program at `index` of the
+  // prog_array `prog_array` once the helper returns (same context, fresh stack). 0 when the
+  // request is accepted; a negative errno when the tail call fails and the program goes on:
+  // -EINVAL (not a prog_array, or not called from the program's entry frame), -ENOENT (index
+  // past max_entries, or empty slot), -ELOOP (the run already made max_tail_calls).
+  int tail_call(std::uint64_t prog_array, std::uint64_t index);
+
+  // Ring buffer records reserved in this run and not yet submitted or discarded: the engine
+  // discards those left over when the run ends.
+  // open_record also grants the record (writable) until close_record revokes it.
+  void open_record(void* record, std::size_t size, Map* ringbuf);
+  // The ring buffer `record` was reserved from, and forgets it; nullptr when `record` is not
+  // an open record of this run.
+  Map* close_record(const void* record);
 
  private:
   detail::RunState& state_;
@@ -90,6 +137,9 @@ struct HelperPrototype {
 using HelperFunction = std::uint64_t (*)(HelperCall& call, std::uint64_t r1, std::uint64_t r2,
                                          std::uint64_t r3, std::uint64_t r4, std::uint64_t r5);
 
+// Linux's MAX_TAIL_CALL_CNT: tail calls one run may make (the 34th fails).
+inline constexpr std::uint32_t max_tail_calls = 33;
+
 struct Helper {
   std::uint32_t id = 0;
   std::string name;
@@ -98,6 +148,8 @@ struct Helper {
   // Unknown for host helpers registered without one: the verifier then rejects calls to it,
   // and such programs run in checked mode.
   std::optional<HelperPrototype> prototype = std::nullopt;
+  // Keeps what `user` points at alive as long as any registry (or program) holds the helper.
+  std::shared_ptr<const void> owner = nullptr;
 };
 
 // Helpers by id. Programs resolve their `call` instructions against a registry at load;

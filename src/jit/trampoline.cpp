@@ -3,6 +3,7 @@
 // Also the bridges JIT code calls: helpers, callx, and the checked-mode slow path.
 #include "jit/compiler.hpp"
 
+#include "vm/engine_support.hpp"
 #include "vm/run_errors.hpp"
 #include "vm/run_state.hpp"
 
@@ -17,9 +18,14 @@ using u64 = std::uint64_t;
 u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
   detail::RunState& run = *state->run_state;
   run.stack_begin = state->frame_pointer - stack_frame_size;
+  // What the interpreter publishes at a helper call: callbacks run below this frame and
+  // consume this budget (docs/helpers.md).
+  run.frame_pointer = state->frame_pointer;
+  run.budget = state->budget;
   HelperCall call(run, state->helper->user);
   u64 r0 = state->helper->function(call, r1, r2, r3, r4, r5);
-  if (run.helper_failure || run.end_requested) state->stop = 1;
+  state->budget = run.budget;
+  if (run.helper_failure || run.end_requested || run.pending_error) state->stop = 1;
   return r0;
 }
 
@@ -66,6 +72,7 @@ Error stop_error(const JitRunState& state, const detail::Code& code, detail::Run
     case StopReason::budget_exhausted: return detail::budget_error(index, budget);
     case StopReason::call_depth: return detail::call_depth_error(index);
     default:  // helper_stop with an error
+      if (run.pending_error) return *run.pending_error;
       if (state.callx_missing) return detail::callx_unknown_error(index, insn.dst, state.callx_id);
       return detail::helper_failed_error(index, *run.helper_failure);
   }
@@ -112,6 +119,15 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   add_region(input.packet.data(), input.packet.size(), false);
   for (const MemoryRegion& region : options.regions)
     add_region(region.base, region.size, region.writable);
+  // Maps, callbacks and tail calls (vm/engine_support.hpp).
+  run.stack_floor = stack_floor;
+  run.code = &code;
+  run.input = &input;
+  run.checked = options.memory_mode == MemoryMode::checked;
+  run.budgeted = budget.has_value();
+  run.budget_limit = budget.value_or(0);
+  detail::RunGuard guard;
+  guard.enter(run, code);
   if (options.memory_mode == MemoryMode::checked) {
     // The context is the inline fast path.
     if (input.context != nullptr && input.context_size != 0) {
@@ -128,8 +144,15 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   u64 r0 = compiled.entry()(&state, reinterpret_cast<std::uintptr_t>(input.context), input.r2,
                             stack_top);
   if (state.status == StopReason::ok) return r0;
-  if (state.status == StopReason::helper_stop && !state.callx_missing && !run.helper_failure)
+  if (state.status == StopReason::helper_stop && !state.callx_missing && !run.helper_failure &&
+      !run.pending_error) {
+    // bpf_tail_call: the targets run in the interpreter, on this run's state and stack.
+    if (run.tail_call) {
+      run.budget = state.budget;
+      return detail::run_tail_calls(run, guard);
+    }
     return r0;
+  }
   return stop_error(state, code, run, budget.value_or(0));
 }
 

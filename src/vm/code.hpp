@@ -4,10 +4,15 @@
 
 #include "isa/opcode_table.hpp"
 
+#include "vm/run_state.hpp"
+
 #include <bpfvm/helper.hpp>
 #include <bpfvm/insn.hpp>
+#include <bpfvm/map.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace bpfvm::detail {
@@ -30,6 +35,32 @@ struct Code {
   std::vector<Insn> insns;      // the program as given
   std::vector<CodeInsn> slots;  // one per slot; lddw's second slot is never reached
   HelperRegistry helpers;       // a copy, so the program outlives the caller's registry
+
+  // LoadOptions::maps, kept alive as long as the code: `lddw` src 1/5 put their addresses in
+  // registers, and helpers accept only these (or maps a lookup handed out) as map pointers.
+  std::vector<std::shared_ptr<Map>> maps;
+  // Global data reached by `lddw` src 2/6 (map values): admitted in checked mode on every
+  // run, read-only for maps with BPF_F_RDONLY_PROG. One entry per distinct map.
+  std::vector<Region> global_regions;
+  // Slots `lddw` src 4 (BPF_PSEUDO_FUNC) names: the callbacks helpers may call. Sorted.
+  std::vector<std::uint32_t> functions;
+
+  bool uses_maps() const { return !maps.empty(); }
+  // The map whose address is `value`, or nullptr.
+  Map* map_at(std::uint64_t value) const {
+    for (const auto& map : maps)
+      if (reinterpret_cast<std::uint64_t>(map.get()) == value) return map.get();
+    return nullptr;
+  }
+  // A BPF_PSEUDO_FUNC value is the address of the callback's first slot; the slot index, or
+  // -1 when `value` names no function of this program.
+  std::int64_t function_at(std::uint64_t value) const {
+    auto first = reinterpret_cast<std::uint64_t>(slots.data());
+    if (value < first || (value - first) % sizeof(CodeInsn) != 0) return -1;
+    std::uint64_t index = (value - first) / sizeof(CodeInsn);
+    if (!std::binary_search(functions.begin(), functions.end(), index)) return -1;
+    return static_cast<std::int64_t>(index);
+  }
 };
 
 }  // namespace bpfvm::detail

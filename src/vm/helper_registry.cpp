@@ -8,11 +8,13 @@ namespace bpfvm {
 
 void HelperCall::grant(const void* base, std::size_t size, bool writable) {
   auto begin = reinterpret_cast<std::uintptr_t>(base);
-  state_.regions.push_back({begin, begin + size, writable});
+  detail::Region region{begin, begin + size, writable};
+  // A helper called in a loop grants the same value again and again: admit it once.
+  if (size != 0 && !state_.regions.contains(region)) state_.regions.push_back(region);
 }
 
 bool HelperCall::accessible(std::uint64_t address, std::size_t size, bool write) const {
-  return size == 0 || state_.admits(address, size, write);
+  return state_.admits_range(address, size, write);
 }
 
 void* HelperCall::context() const { return state_.context; }

@@ -4,6 +4,7 @@
 #include <bpfvm/vm.hpp>
 
 #include "vm/code.hpp"
+#include "vm/engine_support.hpp"
 #include "vm/run_errors.hpp"
 #include "vm/run_state.hpp"
 
@@ -77,46 +78,34 @@ bool load_packet(std::span<const u8> packet, s64 offset, int size, u64& out) {
   return true;
 }
 
+// LD_ABS / LD_IND out of the packet: the program ends with r0 = 0 (Linux), even when the
+// load is in a callback.
+[[gnu::cold]] Result<u64> packet_end(RunState& state) {
+  state.end_requested = true;
+  return u64{0};
+}
+
 struct Frame {
   const CodeInsn* return_to;
   u64 callee_saved[4];  // r6-r9
 };
 
+// Runs `code` from slot `entry` with r1-r5 from `args` and r10 = `frame` until the function
+// entered there returns: the whole program for a run, one callback for a helper (bpf_loop).
+// Shares `state` (regions, stack frames, budget) with whoever called it.
 template <bool kChecked, bool kBudget>
-Result<u64> run(const detail::Code& code, const RunInput& input, const RunOptions& options) {
-  RunState state;
-  alignas(16) u8 stack[max_call_frames * stack_frame_size];
-  auto stack_top = reinterpret_cast<std::uintptr_t>(stack) + sizeof stack;
-  state.stack_end = stack_top;
-  state.stack_begin = stack_top - stack_frame_size;
-  // Regions are admitted in both modes: helpers ask HelperCall::accessible either way.
-  auto add_region = [&](const void* base, std::size_t size, bool writable) {
-    if (base == nullptr || size == 0) return;
-    auto begin = reinterpret_cast<std::uintptr_t>(base);
-    state.regions.push_back({begin, begin + size, writable});
-  };
-  state.context = input.context;
-  add_region(input.context, input.context_size, input.context_writable);
-  // A raw run's packet is its context: admitting the same bytes twice would only slow checks.
-  if (input.packet.data() != input.context || input.packet.size() > input.context_size)
-    add_region(input.packet.data(), input.packet.size(), false);
-  for (const MemoryRegion& region : options.regions)
-    add_region(region.base, region.size, region.writable);
-  // Checked mode runs programs nobody has proven safe, which may read stack they never
-  // wrote: each frame starts zeroed so that nothing of earlier runs or of the host leaks.
-  if constexpr (kChecked) std::memset(stack + sizeof stack - stack_frame_size, 0, stack_frame_size);
-
-  u64 reg[register_count] = {};
-  reg[1] = reinterpret_cast<u64>(input.context);
-  reg[2] = input.r2;
-  reg[frame_pointer] = stack_top;
-
+Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_t entry) {
+  u64 reg[register_count] = {0, args[0], args[1], args[2], args[3], args[4], 0, 0, 0, 0, frame};
+  const detail::Code& code = *state.code;
+  const RunInput& input = *state.input;
   Frame frames[max_call_frames];
-  std::size_t depth = 0;  // frames below the current one
-  u64 budget = options.budget.value_or(0);
+  std::size_t depth = 0;  // frames below the current one, in this activation
+  // Frames of the activations below (a callback runs below its caller's frames).
+  const std::size_t depth_base = (state.stack_end - reg[frame_pointer]) / stack_frame_size;
+  u64 budget = state.budget;
 
   const CodeInsn* const base = code.slots.data();
-  const CodeInsn* pc = base;
+  const CodeInsn* pc = base + entry;
 // The current instruction's index, for errors. A macro rather than a lambda capturing `pc` by
 // reference: taking pc's address makes GCC keep it in memory across every handler.
 #define INDEX static_cast<std::size_t>(pc - base)
@@ -184,15 +173,20 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 #define PACKET_LOAD(size, offset_expr)                                   \
   {                                                                      \
     u64 value;                                                           \
-    if (!load_packet(input.packet, (offset_expr), (size), value)) return u64{0}; \
+    if (!load_packet(input.packet, (offset_expr), (size), value)) return packet_end(state); \
     reg[0] = value;                                                      \
     NEXT;                                                                \
   }
 
+// What helpers see of the run at a call: the calling frame and the budget left.
+#define PUBLISH                          \
+  state.frame_pointer = reg[frame_pointer]; \
+  state.budget = budget;
+
 #define BUDGET_STEP                                                                  \
   if constexpr (kBudget) {                                                           \
     if (budget == 0) [[unlikely]]                                                    \
-      return detail::budget_error(INDEX, *options.budget);                         \
+      return detail::budget_error(INDEX, state.budget_limit);                         \
     --budget;                                                                        \
   }
 
@@ -404,7 +398,9 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     CASE(CALL_HELPER) {
       const Helper* helper = pc->helper;
       HelperCall call(state, helper->user);
+      PUBLISH;
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
+      budget = state.budget;
       if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
       NEXT;
     }
@@ -414,7 +410,9 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
       if (helper == nullptr) [[unlikely]]
         return detail::callx_unknown_error(INDEX, pc->dst, DST);
       HelperCall call(state, helper->user);
+      PUBLISH;
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
+      budget = state.budget;
       if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
       NEXT;
     }
@@ -423,7 +421,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
       return insn_error(Error::Kind::invalid_program, INDEX, "call btf is not resolved");
     }
     CASE(CALL_LOCAL) {
-      if (depth + 1 >= max_call_frames) [[unlikely]]
+      if (depth_base + depth + 1 >= max_call_frames) [[unlikely]]
         return detail::call_depth_error(INDEX);
       Frame& frame = frames[depth++];
       frame.return_to = pc + 1;
@@ -436,7 +434,10 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
       DISPATCH();
     }
     CASE(EXIT) {
-      if (depth == 0) return reg[0];
+      if (depth == 0) {
+        state.budget = budget;
+        return reg[0];
+      }
       Frame& frame = frames[--depth];
       std::memcpy(&reg[6], frame.callee_saved, sizeof frame.callee_saved);
       reg[frame_pointer] += stack_frame_size;
@@ -450,8 +451,10 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
   }
 
 helper_stop:
+  if (state.pending_error) return *state.pending_error;
   if (state.helper_failure)
     return detail::helper_failed_error(INDEX, *state.helper_failure);
+  state.budget = budget;
   return reg[0];
 
 #undef DST
@@ -469,13 +472,100 @@ helper_stop:
 #undef JUMP_IF
 #undef PACKET_LOAD
 #undef BUDGET_STEP
+#undef PUBLISH
 #undef INDEX
 #undef CASE
 #undef DISPATCH
 #undef NEXT
 }
 
+template <bool kChecked, bool kBudget>
+Result<u64> run(const detail::Code& code, const RunInput& input, const RunOptions& options) {
+  RunState state;
+  alignas(16) u8 stack[max_call_frames * stack_frame_size];
+  auto stack_top = reinterpret_cast<std::uintptr_t>(stack) + sizeof stack;
+  state.stack_floor = reinterpret_cast<std::uintptr_t>(stack);
+  state.stack_end = stack_top;
+  state.stack_begin = stack_top - stack_frame_size;
+  // Regions are admitted in both modes: helpers ask HelperCall::accessible either way.
+  auto add_region = [&](const void* base, std::size_t size, bool writable) {
+    if (base == nullptr || size == 0) return;
+    auto begin = reinterpret_cast<std::uintptr_t>(base);
+    state.regions.push_back({begin, begin + size, writable});
+  };
+  state.context = input.context;
+  add_region(input.context, input.context_size, input.context_writable);
+  // A raw run's packet is its context: admitting the same bytes twice would only slow checks.
+  if (input.packet.data() != input.context || input.packet.size() > input.context_size)
+    add_region(input.packet.data(), input.packet.size(), false);
+  for (const MemoryRegion& region : options.regions)
+    add_region(region.base, region.size, region.writable);
+  state.code = &code;
+  state.input = &input;
+  state.checked = kChecked;
+  state.budgeted = kBudget;
+  state.budget = options.budget.value_or(0);
+  state.budget_limit = state.budget;
+  detail::RunGuard guard;
+  guard.enter(state, code);
+  // Checked mode runs programs nobody has proven safe, which may read stack they never
+  // wrote: each frame starts zeroed so that nothing of earlier runs or of the host leaks.
+  if constexpr (kChecked) std::memset(stack + sizeof stack - stack_frame_size, 0, stack_frame_size);
+
+  const u64 args[5] = {reinterpret_cast<u64>(input.context), input.r2, 0, 0, 0};
+  Result<u64> result = execute<kChecked, kBudget>(state, args, stack_top, 0);
+  if (result && state.tail_call) [[unlikely]]
+    return detail::run_tail_calls(state, guard);
+  return result;
+}
+
+Result<u64> execute_any(RunState& state, const u64 (&args)[5], u64 frame, std::size_t entry) {
+  if (state.checked)
+    return state.budgeted ? execute<true, true>(state, args, frame, entry)
+                          : execute<true, false>(state, args, frame, entry);
+  return state.budgeted ? execute<false, true>(state, args, frame, entry)
+                        : execute<false, false>(state, args, frame, entry);
+}
+
 }  // namespace
+
+namespace detail {
+
+Result<u64> run_function(RunState& state, std::size_t entry, const u64 (&args)[5]) {
+  // The callback's frame lies below the calling one; it is one frame too many when it would
+  // begin below the stack area (max_call_frames, the entry frame included, as local calls).
+  const u64 frame = state.frame_pointer - stack_frame_size;
+  if (frame < state.stack_floor + stack_frame_size) return detail::call_depth_error(entry);
+  const std::uintptr_t saved_begin = state.stack_begin;
+  const u64 saved_frame = state.frame_pointer;
+  state.stack_begin = frame - stack_frame_size;
+  if (state.checked) std::memset(reinterpret_cast<void*>(state.stack_begin), 0, stack_frame_size);
+  Result<u64> result = execute_any(state, args, frame, entry);
+  state.stack_begin = saved_begin;
+  state.frame_pointer = saved_frame;
+  return result;
+}
+
+Result<u64> run_tail_calls(RunState& state, RunGuard& guard) {
+  Result<u64> result = u64{0};
+  while (state.tail_call) {
+    // Linux reuses the frame and passes the context in r1; the other registers are unknown
+    // to the target, here zero (and r2 the raw program's length, as at entry).
+    state.tail_called = std::move(state.tail_call);
+    state.tail_call.reset();
+    state.end_requested = false;
+    state.code = &state.tail_called->code();
+    guard.enter(state, *state.code);
+    state.stack_begin = state.stack_end - stack_frame_size;
+    if (state.checked) std::memset(reinterpret_cast<void*>(state.stack_begin), 0, stack_frame_size);
+    const u64 args[5] = {reinterpret_cast<u64>(state.input->context), state.input->r2, 0, 0, 0};
+    result = execute_any(state, args, state.stack_end, 0);
+    if (!result) return result;
+  }
+  return result;
+}
+
+}  // namespace detail
 
 RunInput RunInput::raw(std::span<std::uint8_t> memory) {
   RunInput input;

@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <bpfvm/map.hpp>
+
+#include <algorithm>
 #include <cstring>
 
 namespace bpfvm {
@@ -33,16 +36,76 @@ Result<Ok> resolve_call(std::size_t index, const DecodedInsn& decoded, const Hel
                         fmt::format("call btf {}: calls to kernel functions by BTF id are not "
                                     "supported and must be resolved by the object loader",
                                     decoded.insn.imm));
-    case Shape::Lddw:
-      if (decoded.insn.src != lddw_src::imm64)
-        return insn_error(Error::Kind::invalid_program, index,
-                          fmt::format("lddw with pseudo source {} (a map or BTF reference) must "
-                                      "be resolved by the object loader before it can run",
-                                      decoded.insn.src));
-      return Ok{};
     default:
-      return Ok{};
+      break;
   }
+  return Ok{};
+}
+
+// `lddw` with a pseudo source (uapi/linux/bpf.h BPF_PSEUDO_*): what the kernel's
+// resolve_pseudo_ldimm64() does against the fd table, here against LoadOptions::maps.
+// `next_imm` is the second slot's imm.
+Result<Ok> resolve_lddw(std::size_t index, const DecodedInsn& decoded, std::size_t slot_count,
+                        const std::vector<DecodedInsn>& all, detail::Code& code,
+                        detail::CodeInsn& out) {
+  const std::uint8_t src = decoded.insn.src;
+  const std::int32_t imm = decoded.insn.imm;
+  const auto next_imm = static_cast<std::uint32_t>(decoded.imm64 >> 32);
+  auto fail = [&](std::string message) {
+    return insn_error(Error::Kind::invalid_program, index,
+                      fmt::format("lddw src {}: {}", src, message));
+  };
+  switch (src) {
+    case lddw_src::imm64: return Ok{};
+    case lddw_src::btf_id:
+      return fail("kernel variables by BTF id (BPF_PSEUDO_BTF_ID) must be resolved by the "
+                  "object loader");
+    case lddw_src::func: {
+      // imm is relative to the next slot, like a local call's.
+      if (next_imm != 0) return fail("BPF_PSEUDO_FUNC takes imm 0 in the second slot");
+      std::int64_t target = static_cast<std::int64_t>(index) + 1 + imm;
+      if (target < 0 || static_cast<std::size_t>(target) >= slot_count ||
+          all[static_cast<std::size_t>(target)].row == nullptr)
+        return fail(fmt::format("function at relative offset {} (slot {}) is outside the "
+                                "program or inside an lddw",
+                                imm, target));
+      auto slot = static_cast<std::uint32_t>(target);
+      code.functions.push_back(slot);
+      out.imm = static_cast<std::int64_t>(reinterpret_cast<std::uint64_t>(&code.slots[slot]));
+      return Ok{};
+    }
+    default: break;
+  }
+  // src 1, 2, 5, 6: a map by index.
+  if (imm < 0 || static_cast<std::size_t>(imm) >= code.maps.size())
+    return fail(fmt::format("map index {} is out of range ({} maps were given)", imm,
+                            code.maps.size()));
+  Map* map = code.maps[static_cast<std::size_t>(imm)].get();
+  if (map == nullptr) return fail(fmt::format("map {} is null", imm));
+  if (src == lddw_src::map_fd || src == lddw_src::map_idx) {
+    if (next_imm != 0)
+      return fail("a map reference takes imm 0 in the second slot (its offset is only for "
+                  "map values, src 2 and 6)");
+    out.imm = static_cast<std::int64_t>(reinterpret_cast<std::uint64_t>(map));
+    return Ok{};
+  }
+  // src 2, 6: the address of the map's value plus the offset (global data).
+  auto* value = static_cast<std::uint8_t*>(map->direct_value());
+  if (value == nullptr)
+    return fail(fmt::format("map {} ({}) has no direct value; only array maps do", imm,
+                            map_type_name(map->type())));
+  if (next_imm >= map->spec().value_size)
+    return fail(fmt::format("offset {} is past map {}'s value of {} bytes", next_imm, imm,
+                            map->spec().value_size));
+  out.imm = static_cast<std::int64_t>(reinterpret_cast<std::uint64_t>(value + next_imm));
+  auto begin = reinterpret_cast<std::uintptr_t>(value);
+  detail::Region region{begin, begin + map->spec().value_size,
+                        (map->spec().flags & map_flag::rdonly_prog) == 0};
+  if (std::find_if(code.global_regions.begin(), code.global_regions.end(), [&](const auto& r) {
+        return r.begin == region.begin;
+      }) == code.global_regions.end())
+    code.global_regions.push_back(region);
+  return Ok{};
 }
 
 }  // namespace
@@ -89,6 +152,7 @@ Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& op
   auto code = std::make_shared<detail::Code>();
   code->insns.assign(insns.begin(), insns.end());
   if (options.helpers != nullptr) code->helpers = *options.helpers;
+  code->maps = options.maps;
   code->slots.resize(insns.size());
   for (std::size_t i = 0; i < insns.size(); ++i) {
     const DecodedInsn& d = (*decoded)[i];
@@ -101,7 +165,11 @@ Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& op
     slot.target = static_cast<std::uint32_t>(d.target);
     slot.imm = widened_imm(d);
     if (auto ok = resolve_call(i, d, code->helpers, slot); !ok) return ok.error();
+    if (d.row->shape == Shape::Lddw)
+      if (auto ok = resolve_lddw(i, d, insns.size(), *decoded, *code, slot); !ok)
+        return ok.error();
   }
+  std::sort(code->functions.begin(), code->functions.end());
   return Program(std::move(code));
 }
 

@@ -2,14 +2,26 @@
 // mode admits, and requests helpers make of the run.
 #pragma once
 
+#include <bpfvm/program.hpp>
+#include <bpfvm/result.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+namespace bpfvm {
+class Map;
+class RingBufferMap;
+struct RunInput;
+}  // namespace bpfvm
+
 namespace bpfvm::detail {
+
+struct Code;
 
 struct Region {
   std::uintptr_t begin = 0;
@@ -36,8 +48,25 @@ class RegionList {
     return false;
   }
   std::size_t size() const { return inline_count_ + spilled_.size(); }
+  // Whether exactly this region is already admitted (helpers granting the same map value on
+  // every iteration of a loop must not grow the list).
+  bool contains(const Region& region) const {
+    return any_of([&](const Region& r) {
+      return r.begin == region.begin && r.end == region.end && r.writable == region.writable;
+    });
+  }
+  // Withdraws the most recent region equal to `region` (it becomes empty, admitting nothing).
+  void revoke(const Region& region) {
+    for (std::size_t i = spilled_.size(); i-- > 0;)
+      if (same(spilled_[i], region)) return void(spilled_[i].end = spilled_[i].begin);
+    for (std::size_t i = inline_count_; i-- > 0;)
+      if (same(inline_[i], region)) return void(inline_[i].end = inline_[i].begin);
+  }
 
  private:
+  static bool same(const Region& a, const Region& b) {
+    return a.begin == b.begin && a.end == b.end && a.writable == b.writable;
+  }
   std::array<Region, 6> inline_{};
   std::size_t inline_count_ = 0;
   std::vector<Region> spilled_;
@@ -54,6 +83,55 @@ struct RunState {
 
   bool end_requested = false;
   std::optional<std::string> helper_failure;
+
+  // ---- Engine support for helpers (maps, callbacks, tail calls): set at the run's entry.
+  const Code* code = nullptr;  // the program running now; changes on a tail call
+  const RunInput* input = nullptr;
+  bool checked = true;
+  bool budgeted = false;
+  // The lowest address of the stack area: a callback's frame must not begin below it.
+  std::uintptr_t stack_floor = 0;
+  // Published by the engine at each helper call: r10 of the calling frame and the budget
+  // left; a callback consumes from this budget and the engine reloads it after the call.
+  std::uint64_t frame_pointer = 0;
+  std::uint64_t budget = 0;
+  std::uint64_t budget_limit = 0;  // RunOptions::budget, for the error message
+  // An error raised inside a callback: ends the run once the helper returns.
+  std::optional<Error> pending_error;
+  // bpf_tail_call: the program to continue with once the helper returns, and how many tail
+  // calls this run has made (Linux's MAX_TAIL_CALL_CNT is 33).
+  std::optional<Program> tail_call;
+  std::optional<Program> tail_called;  // the target running now, kept alive for the run
+  std::uint32_t tail_calls = 0;
+  // Maps a lookup in a map of maps handed out: valid map pointers for the rest of the run.
+  std::vector<Map*> inner_maps;
+  // bpf_ringbuf_reserve records not yet submitted or discarded, with their map.
+  struct OpenRecord {
+    void* record;
+    std::size_t size;
+    RingBufferMap* ring;
+  };
+  std::vector<OpenRecord> open_records;
+
+  RunState() = default;
+  RunState(const RunState&) = delete;
+  RunState& operator=(const RunState&) = delete;
+  // Records a program reserved and never submitted are discarded (Linux's verifier would
+  // have refused such a program; a checked run must not leave the ring blocked).
+  ~RunState();
+
+  // Like admits(), for any size (helpers check whole buffers, not 8-byte accesses).
+  bool admits_range(std::uint64_t address, std::uint64_t size, bool write) const {
+    if (size == 0) return true;
+    if (address + size < address) return false;
+    auto inside = [&](std::uintptr_t begin, std::uintptr_t end) {
+      return address >= begin && end - begin >= size && address - begin <= (end - begin) - size;
+    };
+    if (inside(stack_begin, stack_end)) return true;
+    return regions.any_of([&](const Region& region) {
+      return inside(region.begin, region.end) && (region.writable || !write);
+    });
+  }
 
   // Whether [address, address + size) lies inside one admitted region (and, for a store,
   // a writable one). Overflowing address + size is never admitted.
