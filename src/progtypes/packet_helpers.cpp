@@ -211,21 +211,22 @@ u64 l4_csum_replace(HelperCall& call, u64 r1, u64 offset, u64 from, u64 to, u64 
   return 0;
 }
 
-// bpf_csum_diff(from, from_size, to, to_size, seed): Linux 6.12 and later fold the result
-// to 16 bits on every architecture.
+// bpf_csum_diff(from, from_size, to, to_size, seed), as Linux 6.12 and later: no size
+// rule beyond the verifier's, and the result folded to 16 bits on every architecture.
 u64 csum_diff(HelperCall& call, u64 from, u64 from_size, u64 to, u64 to_size, u64 seed) {
   const auto from_bytes = static_cast<std::uint32_t>(from_size);
   const auto to_bytes = static_cast<std::uint32_t>(to_size);
-  if (((from_bytes | to_bytes) & 3) || static_cast<u64>(from_bytes) + to_bytes > 512)
-    return errno_result(EINVAL);
   const std::uint8_t* a = memory_arg(call, from, from_bytes, false, "csum_diff");
   const std::uint8_t* b = memory_arg(call, to, to_bytes, false, "csum_diff");
   if ((a == nullptr && from_bytes != 0) || (b == nullptr && to_bytes != 0)) return 0;
-  const auto s = static_cast<std::uint32_t>(seed);
+  auto sum = static_cast<std::uint32_t>(seed);
   if (from_bytes != 0 && to_bytes != 0)
-    return csum_from32to16(csum_sub(csum_partial(b, to_bytes, s), csum_partial(a, from_bytes, 0)));
-  if (to_bytes != 0) return csum_from32to16(csum_partial(b, to_bytes, s));
-  return csum_from32to16(~csum_partial(a, from_bytes, ~s));
+    sum = csum_sub(csum_partial(b, to_bytes, sum), csum_partial(a, from_bytes, 0));
+  else if (to_bytes != 0)
+    sum = csum_partial(b, to_bytes, sum);
+  else if (from_bytes != 0)
+    sum = ~csum_partial(a, from_bytes, ~sum);
+  return csum_from32to16(sum);
 }
 
 // bpf_xdp_adjust_head(xdp_md, delta).
@@ -282,7 +283,9 @@ u64 redirect_map(HelperCall& call, u64 r1, u64 key, u64 flags, u64, u64) {
   if (type == MapType::devmap || type == MapType::devmap_hash)
     flag_mask = f_broadcast | f_exclude_ingress;
   else if (type != MapType::cpumap && type != MapType::xskmap) {
-    call.fail(fmt::format("redirect_map: map type {} cannot redirect", map_type_name(type)));
+    call.fail(fmt::format("redirect_map: map type {} cannot redirect (devmap, devmap_hash, "
+                          "cpumap or xskmap only)",
+                          static_cast<std::uint32_t>(type)));
     return 0;
   }
   constexpr u64 action_mask = 3;  // XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX

@@ -24,6 +24,10 @@ constexpr std::size_t shared_info_size = 320;       // SKB_DATA_ALIGN(sizeof(skb
 constexpr std::uint16_t eth_p_802_3_min = 0x0600;   // ETH_P_802_3_MIN
 constexpr std::uint16_t eth_p_802_3 = 0x0001;       // ETH_P_802_3
 constexpr std::uint16_t eth_p_802_2 = 0x0004;       // ETH_P_802_2
+constexpr std::uint16_t eth_p_ip = 0x0800;          // ETH_P_IP
+constexpr std::uint16_t eth_p_ipv6 = 0x86dd;        // ETH_P_IPV6
+constexpr std::size_t ipv4_header = 20;             // sizeof(struct iphdr)
+constexpr std::size_t ipv6_header = 40;             // sizeof(struct ipv6hdr)
 
 std::uint16_t byte_swap16(std::uint16_t value) {
   return static_cast<std::uint16_t>((value >> 8) | (value << 8));
@@ -95,6 +99,15 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   skb.data = skb_headroom + (is_l2 ? 0 : eth_hlen);
   skb.len = size - (is_l2 ? 0 : eth_hlen);
   eth_type_trans(input.packet, skb);
+  // bpf_prog_test_run_skb pulls the network header it reads the addresses from.
+  const std::uint32_t protocol = skb.word(skb_off::protocol);
+  const std::size_t network_bytes = size - eth_hlen;
+  if ((protocol == byte_swap16(eth_p_ip) && network_bytes < ipv4_header) ||
+      (protocol == byte_swap16(eth_p_ipv6) && network_bytes < ipv6_header))
+    return make_error(Error::Kind::usage,
+                      fmt::format("the packet's network header is truncated ({} bytes after "
+                                  "the Ethernet header; test_run: EINVAL)",
+                                  network_bytes));
   const SkbMetadata& meta = input.skb;
   if (meta.wire_len != 0 && meta.wire_len < skb.len)
     return make_error(Error::Kind::usage, "wire_len is shorter than the packet (test_run: EINVAL)");
