@@ -13,7 +13,8 @@ namespace {
 
 using Kind = Value::Kind;
 
-const Value scalar{};
+const Value uninit{};
+const Value scalar{Kind::scalar, 0};
 const Value ctx_value{Kind::ctx, 0};
 
 bool is_alu(Shape shape) {
@@ -118,7 +119,7 @@ struct Flow {
     const auto& r0 = exit_r0[insns[call_site].target];
     if (!r0) return;  // the callee has not returned yet on any path analysed so far
     FlowState after = before;
-    for (int r = 1; r <= 5; ++r) after.regs[r] = scalar;
+    for (int r = 1; r <= 5; ++r) after.regs[r] = uninit;
     after.regs[0] = *r0;
     propagate(call_site + 1, after);
   }
@@ -155,7 +156,8 @@ struct Flow {
       }
     } else if (shape == Shape::LdAbs || shape == Shape::LdInd || shape == Shape::CallHelper ||
                shape == Shape::CallBtf || shape == Shape::Callx) {
-      for (int r = 0; r <= 5; ++r) state.regs[r] = scalar;
+      state.regs[0] = scalar;
+      for (int r = 1; r <= 5; ++r) state.regs[r] = uninit;
     } else if (shape == Shape::CallLocal) {
       callers[d.target].insert(index);
       propagate(d.target, entry_state(state));
@@ -188,7 +190,9 @@ Value join(const Value& a, const Value& b) {
   if (a.kind == Kind::mixed || b.kind == Kind::mixed) return Value{Kind::mixed, 0};
   if (a.is_ctx_derived() && b.is_ctx_derived()) return Value{Kind::ctx_modified, 0};
   if (a.is_ctx_derived() || b.is_ctx_derived()) return Value{Kind::mixed, 0};
-  return scalar;  // two different stack offsets, or a stack pointer and a scalar
+  // Two different stack offsets, a stack pointer and a scalar, or a register initialised on
+  // one path only (Linux would refuse reading it; bpfvm treats it as a number).
+  return scalar;
 }
 
 std::vector<std::optional<FlowState>> context_dataflow(std::span<const DecodedInsn> insns) {

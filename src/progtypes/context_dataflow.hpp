@@ -15,13 +15,14 @@ namespace bpfvm::progtypes {
 // What a register (or an 8-byte stack slot) holds, as far as context accesses care.
 struct Value {
   enum class Kind : std::uint8_t {
+    uninit,        // never written, or clobbered by a call (r1-r5): may not be dereferenced
     scalar,        // anything that is not derived from the context
     ctx,           // exactly the context pointer
     ctx_modified,  // the context pointer after arithmetic: may not be dereferenced
     stack,         // r10 + stack_offset of the current frame
     mixed,         // the context on some paths, something else on others
   };
-  Kind kind = Kind::scalar;
+  Kind kind = Kind::uninit;
   std::int32_t stack_offset = 0;
 
   bool is_ctx_derived() const { return kind == Kind::ctx || kind == Kind::ctx_modified; }

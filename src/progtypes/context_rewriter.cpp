@@ -40,6 +40,10 @@ std::optional<Error> check_base(std::size_t index, int reg, const Value& base, s
                                            "another value on others: the access at offset {} "
                                            "cannot be rewritten (ambiguous context access)",
                                            register_name(reg), offset));
+  if (base.kind == Kind::uninit)
+    return access_error(index, fmt::format("{} is not initialised here (never written, or "
+                                           "clobbered by a call): it cannot be dereferenced",
+                                           register_name(reg)));
   if (base.kind == Kind::ctx_modified)
     return access_error(index, fmt::format("dereference of a modified context pointer in {} "
                                            "(offset {}): access context fields as [{}+offset]",
