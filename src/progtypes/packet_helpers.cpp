@@ -79,7 +79,8 @@ std::uint8_t* memory_arg(HelperCall& call, u64 address, u64 size, bool write, co
 // bpf_skb_load_bytes(skb, offset, to, len): 0, or -EFAULT with `to` zeroed.
 u64 skb_load_bytes(HelperCall& call, u64 r1, u64 offset, u64 to, u64 len, u64) {
   SkbKernelContext* skb = skb_of(call, r1, "skb_load_bytes");
-  std::uint8_t* out = skb ? memory_arg(call, to, len, true, "skb_load_bytes") : nullptr;
+  if (skb == nullptr) return 0;
+  std::uint8_t* out = memory_arg(call, to, len, true, "skb_load_bytes");
   if (out == nullptr && len != 0) return 0;
   const auto off = static_cast<std::uint32_t>(offset);
   const auto size = static_cast<std::uint32_t>(len);

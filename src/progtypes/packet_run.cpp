@@ -33,22 +33,16 @@ std::uint16_t byte_swap16(std::uint16_t value) {
   return static_cast<std::uint16_t>((value >> 8) | (value << 8));
 }
 
-// eth_type_trans on the loopback device (address 00:00:00:00:00:00): skb->protocol as the
-// program reads it (network byte order in a u32) and skb->pkt_type.
+// eth_type_trans on the loopback device: skb->protocol as the program reads it (network
+// byte order in a u32) and skb->pkt_type. The loopback device's address is all zeros and it
+// has no broadcast address, so ff:ff:ff:ff:ff:ff is PACKET_MULTICAST there (the kernel's
+// test_run agrees).
 void eth_type_trans(std::span<const std::uint8_t> frame, SkbKernelContext& skb) {
   const std::uint8_t* dest = frame.data();
   std::uint32_t pkt_type = 0;  // PACKET_HOST
-  bool all_zero = true, all_ones = true;
-  for (int i = 0; i < 6; ++i) {
-    all_zero = all_zero && dest[i] == 0;
-    all_ones = all_ones && dest[i] == 0xff;
-  }
-  if (!all_zero) {
-    if (dest[0] & 1)
-      pkt_type = all_ones ? 1 : 2;  // PACKET_BROADCAST, PACKET_MULTICAST
-    else
-      pkt_type = 3;  // PACKET_OTHERHOST
-  }
+  bool all_zero = true;
+  for (int i = 0; i < 6; ++i) all_zero = all_zero && dest[i] == 0;
+  if (!all_zero) pkt_type = (dest[0] & 1) ? 2 : 3;  // PACKET_MULTICAST, PACKET_OTHERHOST
   const auto proto = static_cast<std::uint16_t>((frame[12] << 8) | frame[13]);
   std::uint16_t host_order = proto;
   if (proto < eth_p_802_3_min) {

@@ -270,9 +270,9 @@ TEST(KernelOracle, EveryContextReadAtEverySize) {
 TEST(KernelOracle, FieldValuesFromThePacketAndWithoutCtxIn) {
   SKIP_WITHOUT_KERNEL();
   // pkt_type from the destination address, protocol from the EtherType, len per layer.
-  for (std::uint8_t first : {0x00, 0x01, 0x02, 0xff}) {
+  for (std::uint8_t first : {0x00, 0x01, 0x02, 0x03, 0xff}) {
     auto packet = pk::ipv4(17, 10, first);
-    if (first == 0x00) std::fill(packet.begin(), packet.begin() + 6, 0);
+    if (first == 0x00 || first == 0xff) std::fill(packet.begin(), packet.begin() + 6, first);
     for (ProgramType type : {ProgramType::socket_filter, ProgramType::sched_cls}) {
       for (std::int16_t offset : {0, 4, 16, 36, 40, 68, 84}) {
         expect_same(type, {ldx(4, 0, 1, offset), exit_insn()}, packet);
