@@ -514,6 +514,24 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
   udp[pk::udp_csum_at] = udp[pk::udp_csum_at + 1] = 0;
   expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x20 | 2), udp);
   expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x40 | 0x20 | 2), udp);
+  // A change that folds the checksum to zero gives CSUM_MANGLED_0 (0xffff).
+  udp[pk::udp_csum_at] = 0xff;
+  udp[pk::udp_csum_at + 1] = 0xfe;
+  for (std::int32_t flags : {4, 0x20 | 4, 0x40 | 0x20 | 4})
+    expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 0, 0xfeff, flags), udp);
+}
+
+TEST(KernelOracle, TruncatedNetworkHeaders) {
+  SKIP_WITHOUT_KERNEL();
+  for (std::uint16_t ethertype : {0x0800, 0x86dd, 0x0806, 0x8100}) {
+    for (std::size_t size : {14u, 33u, 34u, 53u, 54u, 60u}) {
+      std::vector<std::uint8_t> packet(size, 0x45);
+      packet[12] = static_cast<std::uint8_t>(ethertype >> 8);
+      packet[13] = static_cast<std::uint8_t>(ethertype);
+      for (ProgramType type : packet_types)
+        expect_same(type, {ldx(4, 0, 1, type == ProgramType::xdp ? 12 : 16), exit_insn()}, packet);
+    }
+  }
 }
 
 TEST(KernelOracle, ChecksumDiff) {
