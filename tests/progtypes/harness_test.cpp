@@ -4,6 +4,7 @@
 #include "progtypes/packets.hpp"
 #include "progtypes/typed_run.hpp"
 
+#include <bpfvm/assembler.hpp>
 #include <bpfvm/jit.hpp>
 
 #include <gmock/gmock.h>
@@ -196,6 +197,37 @@ TEST(Harness, InterpreterAndJitAgree) {
   EXPECT_EQ(interpreted->packet, compiled->packet);
   EXPECT_EQ(compiled->packet.size(), packet.size() - 3);
   EXPECT_EQ(compiled->packet[1], 0x77);
+}
+
+// The example of docs/program-types.md.
+TEST(Harness, DocumentationExample) {
+  HelperRegistry helpers;
+  ASSERT_TRUE(add_packet_helpers(helpers, ProgramType::xdp));
+  LoadOptions options;
+  options.helpers = &helpers;
+  options.type = ProgramType::xdp;
+  auto insns = assemble(R"(
+    ldxw %r2, [%r1+0]        # xdp_md.data      (rewritten to a 64-bit load)
+    ldxw %r3, [%r1+4]        # xdp_md.data_end
+    add %r2, 60
+    mov %r0, 1               # XDP_DROP
+    jgt %r2, %r3, out
+    mov %r0, 2               # XDP_PASS
+out:
+    exit
+)");
+  ASSERT_TRUE(insns) << insns.error().to_string();
+  auto program = load_typed_program(*insns, options);
+  ASSERT_TRUE(program) << program.error().to_string();
+  for (std::size_t size : {59u, 60u, 61u}) {
+    std::vector<std::uint8_t> frame(size, 0);
+    PacketRunInput input;
+    input.type = ProgramType::xdp;
+    input.packet = frame;
+    auto out = run_packet(*program, input, jit_supported() ? Engine::jit : Engine::interpreter);
+    ASSERT_TRUE(out) << out.error().to_string();
+    EXPECT_EQ(out->return_value, size < 60 ? 1u : 2u) << size;
+  }
 }
 
 }  // namespace
