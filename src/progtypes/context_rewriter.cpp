@@ -103,6 +103,15 @@ Result<std::vector<Insn>> rewrite_slot(ProgramType type, std::size_t index, cons
                                        const progtypes::FlowState& state) {
   const Insn& insn = d.insn;
   const Shape shape = d.row->shape;
+  if (shape == Shape::LdAbs || shape == Shape::LdInd) {
+    // Linux's check_ld_abs: only types with an skb, and r6 must hold the context.
+    if (type != ProgramType::socket_filter && type != ProgramType::sched_cls)
+      return access_error(index, fmt::format("{} programs may not use LD_ABS or LD_IND",
+                                             program_type_name(type)));
+    if (state.regs[6].kind != Kind::ctx)
+      return access_error(index, "LD_ABS and LD_IND need the context pointer in r6");
+    return std::vector<Insn>{insn};
+  }
   const bool is_load = shape == Shape::Load;
   const bool is_store =
       shape == Shape::StoreImm || shape == Shape::StoreReg || shape == Shape::Atomic;

@@ -368,6 +368,9 @@ TEST(KernelOracle, LegacyPacketLoads) {
         expect_same(type, {mov_reg(6, 1), ld_abs, exit_insn()}, packet);
         const Insn ld_ind{.opcode = static_cast<std::uint8_t>(0x40 | size_bits), .src = 7, .imm = offset};
         expect_same(type, {mov_reg(6, 1), mov(7, 2), ld_ind, exit_insn()}, packet);
+        // Without the context in r6, and in an xdp program, both refuse the load.
+        expect_same(type, {mov(6, 0), ld_abs, exit_insn()}, packet);
+        expect_same(ProgramType::xdp, {mov_reg(6, 1), ld_abs, exit_insn()}, packet);
       }
     }
   }

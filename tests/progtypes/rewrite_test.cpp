@@ -146,6 +146,15 @@ TEST(Rewrite, RegistersClobberedByCallsAreNotTheContext) {
   EXPECT_EQ(rewrite_error(ProgramType::socket_filter, {mov_reg(6, 1), ld_abs, ldx(4, 0, 6, 8), exit_insn()}), "");
 }
 
+TEST(Rewrite, LegacyPacketLoadsNeedAnSkbAndTheContextInR6) {
+  const Insn ld_abs{.opcode = 0x20, .imm = 0};
+  EXPECT_THAT(rewrite_error(ProgramType::sched_cls, {ld_abs, exit_insn()}),
+              HasSubstr("instruction 0: LD_ABS and LD_IND need the context pointer in r6"));
+  EXPECT_THAT(rewrite_error(ProgramType::xdp, {mov_reg(6, 1), ld_abs, exit_insn()}),
+              HasSubstr("instruction 1: xdp programs may not use LD_ABS or LD_IND"));
+  EXPECT_EQ(rewrite_error(ProgramType::raw, {ld_abs, exit_insn()}), "");
+}
+
 TEST(Rewrite, HelpersOutsideTheTypesListAreRefusedAtLoad) {
   auto program = test::load_typed(ProgramType::xdp, {call(9), exit_insn()});
   ASSERT_FALSE(program);
