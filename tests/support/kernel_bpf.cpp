@@ -91,7 +91,8 @@ SysResult<Fd> load_program(std::span<const Insn> insns, const ProgLoadOptions& o
   long fd = prog_load(insns, options, 0, nullptr, 0);
   if (fd >= 0) return Fd(static_cast<int>(fd));
   const int first_errno = errno;
-  if (first_errno == EPERM || first_errno == ENOSYS) return last_error("BPF_PROG_LOAD");
+  if (first_errno == EPERM || first_errno == ENOSYS || !options.retry_with_log)
+    return last_error("BPF_PROG_LOAD");
 
   // Rejected: load again with a log to say why. The second load may even succeed (it
   // should not); the first answer stands either way.
@@ -114,6 +115,49 @@ SysResult<std::string> verifier_stats(std::span<const Insn> insns, const ProgLoa
   close(static_cast<int>(fd));
   log.back() = '\0';
   return std::string(log.data());
+}
+
+SysResult<TestRunOutput> test_run(const Fd& program, const TestRunRequest& request) {
+  TestRunOutput output;
+  output.data_out.resize(request.data_out_size != 0 ? request.data_out_size
+                                                    : request.data_in.size());
+  output.ctx_out.resize(request.ctx_out_size);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.test.prog_fd = static_cast<std::uint32_t>(program.get());
+  attr.test.data_in = ptr_to_u64(request.data_in.data());
+  attr.test.data_size_in = static_cast<std::uint32_t>(request.data_in.size());
+  attr.test.data_out = ptr_to_u64(output.data_out.data());
+  attr.test.data_size_out = static_cast<std::uint32_t>(output.data_out.size());
+  if (!request.ctx_in.empty()) {
+    attr.test.ctx_in = ptr_to_u64(request.ctx_in.data());
+    attr.test.ctx_size_in = static_cast<std::uint32_t>(request.ctx_in.size());
+  }
+  if (!output.ctx_out.empty()) {
+    attr.test.ctx_out = ptr_to_u64(output.ctx_out.data());
+    attr.test.ctx_size_out = static_cast<std::uint32_t>(output.ctx_out.size());
+  }
+  attr.test.repeat = request.repeat;
+  if (sys_bpf(BPF_PROG_TEST_RUN, &attr) < 0) return last_error("BPF_PROG_TEST_RUN");
+  output.retval = attr.test.retval;
+  output.duration_ns = attr.test.duration;
+  if (attr.test.data_size_out < output.data_out.size())
+    output.data_out.resize(attr.test.data_size_out);
+  if (attr.test.ctx_size_out < output.ctx_out.size()) output.ctx_out.resize(attr.test.ctx_size_out);
+  return output;
+}
+
+SysResult<Fd> create_map(std::uint32_t map_type, std::uint32_t key_size, std::uint32_t value_size,
+                         std::uint32_t max_entries) {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_type = map_type;
+  attr.key_size = key_size;
+  attr.value_size = value_size;
+  attr.max_entries = max_entries;
+  const long fd = sys_bpf(BPF_MAP_CREATE, &attr);
+  if (fd < 0) return last_error("BPF_MAP_CREATE");
+  return Fd(static_cast<int>(fd));
 }
 
 SysResult<TestRunOutput> test_run(const Fd& program, std::span<const std::uint8_t> data_in,

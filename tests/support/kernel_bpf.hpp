@@ -58,11 +58,18 @@ enum class ProgType : std::uint32_t {
   xdp = 6,
 };
 
+// BPF_MAP_CREATE of any type with the given sizes.
+SysResult<Fd> create_map(std::uint32_t map_type, std::uint32_t key_size, std::uint32_t value_size,
+                         std::uint32_t max_entries);
+
 struct ProgLoadOptions {
   ProgType type = ProgType::socket_filter;
   const char* license = "GPL";
   // Verifier log buffer size used when a load fails and is retried for its log.
   std::size_t log_size = 1 << 20;
+  // Whether a rejected load is retried with log_level 1 to carry the verifier's log (tests
+  // that probe hundreds of rejections turn it off).
+  bool retry_with_log = true;
 };
 
 // BPF_PROG_LOAD. On rejection the load is retried once with log_level 1 so the error
@@ -77,7 +84,19 @@ struct TestRunOutput {
   std::uint32_t retval = 0;  // the kernel keeps only the low 32 bits of r0
   std::uint32_t duration_ns = 0;
   std::vector<std::uint8_t> data_out;
+  std::vector<std::uint8_t> ctx_out;  // when TestRunRequest::ctx_out_size was not 0
 };
+
+// BPF_PROG_TEST_RUN with every input: the packet, room for a grown packet, and the context
+// (struct __sk_buff or struct xdp_md) in and out.
+struct TestRunRequest {
+  std::span<const std::uint8_t> data_in;
+  std::size_t data_out_size = 0;  // 0: data_in.size()
+  std::span<const std::uint8_t> ctx_in;
+  std::size_t ctx_out_size = 0;
+  std::uint32_t repeat = 1;
+};
+SysResult<TestRunOutput> test_run(const Fd& program, const TestRunRequest& request);
 
 // BPF_PROG_TEST_RUN with `data_in` as the packet (socket filters need at least 14 bytes,
 // an Ethernet header). data_out is sized like data_in.

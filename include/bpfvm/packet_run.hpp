@@ -1,0 +1,93 @@
+// Running a typed program on a packet, as Linux's BPF_PROG_TEST_RUN does
+// (net/bpf/test_run.c): the harness builds the packet buffer with the kernel's headroom and
+// tailroom, the internal context (kernel-style, 64-bit packet pointers) the rewritten program
+// reads, and the regions checked mode admits; after the run it returns r0, the packet as
+// data_out would hold it, and the context fields ctx_out would.
+#pragma once
+
+#include <bpfvm/jit.hpp>
+#include <bpfvm/program.hpp>
+#include <bpfvm/program_type.hpp>
+#include <bpfvm/result.hpp>
+#include <bpfvm/vm.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace bpfvm {
+
+class Map;
+
+// The __sk_buff fields BPF_PROG_TEST_RUN's ctx_in may set and ctx_out returns
+// (convert___skb_to_skb / convert_skb_to___skb). Defaults are what a run without ctx_in sees.
+struct SkbMetadata {
+  std::uint32_t mark = 0;
+  std::uint32_t priority = 0;
+  std::uint32_t ingress_ifindex = 0;
+  std::uint32_t ifindex = 1;  // the loopback device test_run uses
+  std::uint32_t cb[5] = {};
+  std::uint64_t tstamp = 0;
+  std::uint32_t wire_len = 0;  // 0: the packet's length
+  std::uint32_t gso_segs = 0;
+  std::uint32_t gso_size = 0;
+  std::uint64_t hwtstamp = 0;
+  // Not settable by ctx_in, but readable after the run.
+  std::uint32_t tc_index = 0;
+  std::uint32_t tc_classid = 0;
+  std::uint32_t queue_mapping = 0;
+
+  friend bool operator==(const SkbMetadata&, const SkbMetadata&) = default;
+};
+
+// The xdp_md fields ctx_in may set (ingress_ifindex names the receiving device; test_run
+// uses the loopback device, 1, when none is given).
+struct XdpMetadata {
+  std::uint32_t ingress_ifindex = 1;
+  std::uint32_t rx_queue_index = 0;
+  std::uint32_t metadata_size = 0;  // bytes of data_meta before the packet (ctx_in data_meta)
+};
+
+struct PacketRunInput {
+  ProgramType type = ProgramType::raw;
+  // raw: the memory r1 points at (r2 holds its length). Other types: the frame, starting
+  // with its Ethernet header (and, for xdp, `xdp.metadata_size` bytes of metadata first).
+  std::span<const std::uint8_t> packet;
+  SkbMetadata skb;
+  XdpMetadata xdp;
+};
+
+// Where bpf_redirect_map sent the packet (XDP_REDIRECT).
+struct XdpRedirect {
+  Map* map = nullptr;
+  std::uint32_t key = 0;
+  std::uint64_t flags = 0;
+};
+
+struct PacketRunOutput {
+  std::uint64_t return_value = 0;  // r0 (test_run reports its low 32 bits)
+  // data_out: the packet after the run (after xdp_adjust_head/tail; xdp metadata included;
+  // for socket_filter, the Ethernet header zeroed as test_run does).
+  std::vector<std::uint8_t> packet;
+  SkbMetadata skb;  // socket_filter / sched_cls: ctx_out
+  std::optional<XdpRedirect> redirect;
+};
+
+// Runs the program on a RunInput with RunOptions: the interpreter, a JitProgram, or any
+// engine the caller picks.
+using ProgramRunner = std::function<Result<std::uint64_t>(const RunInput&, const RunOptions&)>;
+
+// Builds the context for `input.type`, runs, and collects the output. `options.regions` are
+// kept and the packet buffer is added to them. Fails on packets test_run would refuse
+// (shorter than an Ethernet header, longer than a page allows).
+Result<PacketRunOutput> run_packet(const ProgramRunner& runner, const PacketRunInput& input,
+                                   const RunOptions& options = {});
+
+// The same with one of bpfvm's engines (run_program).
+Result<PacketRunOutput> run_packet(const Program& program, const PacketRunInput& input,
+                                   Engine engine = Engine::interpreter,
+                                   const RunOptions& options = {});
+
+}  // namespace bpfvm

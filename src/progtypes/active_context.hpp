@@ -1,0 +1,35 @@
+// The packet context of the run in progress on this thread. The run harness sets it for the
+// duration of a run; packet helpers find their internal context through it, and refuse to
+// work when r1 is not that context (a raw program, or a helper called outside a packet run).
+#pragma once
+
+#include "progtypes/kernel_context.hpp"
+
+#include <bpfvm/program_type.hpp>
+
+namespace bpfvm::progtypes {
+
+struct ActiveContext {
+  ProgramType type = ProgramType::raw;
+  SkbKernelContext* skb = nullptr;
+  XdpKernelContext* xdp = nullptr;
+};
+
+ActiveContext& active_context();
+
+// Installs `context` as this thread's active context and restores the previous one after.
+class ActiveContextScope {
+ public:
+  explicit ActiveContextScope(const ActiveContext& context)
+      : previous_(active_context()) {
+    active_context() = context;
+  }
+  ~ActiveContextScope() { active_context() = previous_; }
+  ActiveContextScope(const ActiveContextScope&) = delete;
+  ActiveContextScope& operator=(const ActiveContextScope&) = delete;
+
+ private:
+  ActiveContext previous_;
+};
+
+}  // namespace bpfvm::progtypes

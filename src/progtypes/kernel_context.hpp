@@ -1,0 +1,123 @@
+// The internal contexts rewritten programs see (as the kernel's struct sk_buff and
+// struct xdp_buff behind __sk_buff and xdp_md): packet pointers are 64 bits wide.
+//
+// Each struct has two parts. The `view` is what r1 points at and what checked mode admits:
+// rewritten loads and stores reach only it. The private part after it is the helpers' own
+// state; they never trust the view (a program may have written to it), only the private part.
+#pragma once
+
+#include <bpfvm/map.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace bpfvm::progtypes {
+
+// struct xdp_md as the rewritten program reads it.
+struct XdpView {
+  std::uint64_t data = 0;       // xdp_md.data (u32 in uapi)
+  std::uint64_t data_end = 0;   // xdp_md.data_end
+  std::uint64_t data_meta = 0;  // xdp_md.data_meta
+  std::uint32_t ingress_ifindex = 0;
+  std::uint32_t rx_queue_index = 0;
+  std::uint32_t egress_ifindex = 0;
+  std::uint32_t reserved = 0;
+};
+
+// What bpf_redirect_map decided (struct bpf_redirect_info).
+struct RedirectTarget {
+  bool set = false;
+  Map* map = nullptr;
+  std::uint32_t key = 0;
+  std::uint64_t flags = 0;
+};
+
+// struct xdp_buff: the frame [hard_start, hard_start + frame_size) holds headroom, metadata,
+// packet and tailroom.
+struct XdpKernelContext {
+  XdpView view;
+  std::uint8_t* hard_start = nullptr;
+  std::size_t frame_size = 0;
+  std::size_t data = 0;       // offsets into the frame
+  std::size_t data_end = 0;
+  std::size_t data_meta = 0;
+  RedirectTarget redirect;
+
+  // Rewrites the view's pointers from the offsets.
+  void publish() {
+    auto base = reinterpret_cast<std::uintptr_t>(hard_start);
+    view.data = base + data;
+    view.data_end = base + data_end;
+    view.data_meta = base + data_meta;
+  }
+};
+
+// struct __sk_buff as the rewritten program reads it. The u32 fields of __sk_buff from len to
+// napi_id keep their uapi layout in `words` (offset 40 + uapi offset), so narrow loads are
+// plain loads; the u16 fields the program may write are stored as u16, as in struct sk_buff.
+struct SkbView {
+  std::uint64_t data = 0;       // 0
+  std::uint64_t data_end = 0;   // 8
+  std::uint64_t data_meta = 0;  // 16
+  std::uint64_t tstamp = 0;     // 24
+  std::uint64_t hwtstamp = 0;   // 32
+  std::uint32_t words[22] = {}; // 40: __sk_buff offsets 0..87
+  std::uint32_t wire_len = 0;   // 128
+  std::uint32_t gso_segs = 0;   // 132
+  std::uint32_t gso_size = 0;   // 136
+  std::uint16_t queue_mapping = 0;  // 140
+  std::uint16_t tc_index = 0;       // 142
+  std::uint16_t tc_classid = 0;     // 144
+  std::uint16_t reserved[3] = {};
+};
+inline constexpr std::size_t skb_words_offset = 40;
+static_assert(offsetof(SkbView, words) == skb_words_offset);
+static_assert(offsetof(SkbView, wire_len) == 128);
+static_assert(offsetof(SkbView, queue_mapping) == 140);
+static_assert(offsetof(SkbView, tc_index) == 142);
+static_assert(offsetof(SkbView, tc_classid) == 144);
+
+// uapi __sk_buff offsets (uapi/linux/bpf.h), checked against <linux/bpf.h> in the tests.
+namespace skb_off {
+inline constexpr std::uint16_t len = 0, pkt_type = 4, mark = 8, queue_mapping = 12,
+                               protocol = 16, vlan_present = 20, vlan_tci = 24, vlan_proto = 28,
+                               priority = 32, ingress_ifindex = 36, ifindex = 40, tc_index = 44,
+                               cb = 48, hash = 68, tc_classid = 72, data = 76, data_end = 80,
+                               napi_id = 84, family = 88, remote_ip4 = 92, local_ip4 = 96,
+                               remote_ip6 = 100, local_ip6 = 116, remote_port = 132,
+                               local_port = 136, data_meta = 140, flow_keys = 144, tstamp = 152,
+                               wire_len = 160, gso_segs = 164, sk = 168, gso_size = 176,
+                               tstamp_type = 180, hwtstamp = 184, size = 192;
+}
+namespace xdp_off {
+inline constexpr std::uint16_t data = 0, data_end = 4, data_meta = 8, ingress_ifindex = 12,
+                               rx_queue_index = 16, egress_ifindex = 20, size = 24;
+}
+
+// skb->ip_summed (include/linux/skbuff.h).
+enum class IpSummed : std::uint8_t { none = 0, unnecessary = 1, complete = 2, partial = 3 };
+
+// struct sk_buff: the buffer [head, head + buffer_size) and the packet [data, data + len).
+struct SkbKernelContext {
+  SkbView view;
+  std::uint8_t* head = nullptr;
+  std::size_t buffer_size = 0;
+  std::size_t data = 0;  // offset of skb->data in the buffer
+  std::size_t len = 0;   // skb->len (linear: every byte is in the buffer)
+  IpSummed ip_summed = IpSummed::none;
+  std::uint32_t csum = 0;  // skb->csum, meaningful for CHECKSUM_COMPLETE
+  std::uint32_t hash = 0;  // skb->hash; the view's copy is what the program reads
+
+  std::uint8_t* packet() const { return head + data; }
+  std::uint32_t& word(std::uint16_t uapi_offset) { return view.words[uapi_offset / 4]; }
+  void publish() {
+    auto base = reinterpret_cast<std::uintptr_t>(head);
+    view.data = base + data;
+    view.data_end = base + data + len;
+    view.data_meta = view.data;
+    word(skb_off::len) = static_cast<std::uint32_t>(len);
+    word(skb_off::hash) = hash;
+  }
+};
+
+}  // namespace bpfvm::progtypes
