@@ -1,0 +1,28 @@
+// Object::load with Linux's maps (Map::create), in its own file so that code which only
+// parses objects does not need the map implementations linked in.
+#include <bpfvm/object.hpp>
+
+namespace bpfvm {
+namespace {
+
+// LIBBPF_PIN_BY_NAME: reuse the map pinned under the map's name, or pin the new one there.
+Result<std::shared_ptr<Map>> create_linux_map(const ObjectMap& map) {
+  if (map.pinning == MapPinning::by_name) {
+    if (auto pinned = pinned_map(map.name)) return pinned;
+  }
+  auto created = Map::create(map.spec);
+  if (!created) return created.error();
+  if (map.pinning == MapPinning::by_name) {
+    Status pinned = pin_map(map.name, *created);
+    if (!pinned) return pinned.error();
+  }
+  return created;
+}
+
+}  // namespace
+
+Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& options) {
+  return load(spec, options, create_linux_map);
+}
+
+}  // namespace bpfvm
