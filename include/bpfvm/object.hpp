@@ -31,7 +31,9 @@
 
 namespace bpfvm {
 
-// libbpf's enum libbpf_pin_type, the BTF map attribute `__uint(pinning, ...)`.
+// The BTF map attribute `__uint(pinning, ...)`: libbpf's enum libbpf_pin_type. Other values
+// are kept as they are (iproute2's PIN_GLOBAL_NS is 2, Cilium's loader uses its own bits) and
+// pinned by nobody; Object::load pins `by_name` maps only.
 enum class MapPinning : std::uint32_t { none = 0, by_name = 1 };
 
 // Where a map of the object comes from.

@@ -151,8 +151,6 @@ Result<ParsedDef> parse_definition(const BtfMapContext& context, std::uint32_t s
       if (!status) return status.error();
     } else if (name == "pinning") {
       if (inner) return btf_error(context, "an inner map cannot be pinned");
-      if (*value > static_cast<std::uint32_t>(MapPinning::by_name))
-        return btf_error(context, fmt::format("unknown pinning {}", *value));
       def.map.pinning = static_cast<MapPinning>(*value);
     } else if (name == "map_extra") {
       spec.map_extra = *value;
@@ -161,6 +159,9 @@ Result<ParsedDef> parse_definition(const BtfMapContext& context, std::uint32_t s
     }
   }
   if (spec.type == MapType::unspec) return btf_error(context, "no map type (__uint(type, ...))");
+  // A ring buffer has no keys or values; bpf_helpers.h users still write __type(value, ...)
+  // for documentation, which BPF_MAP_CREATE would refuse (cilium/ebpf drops it the same way).
+  if (spec.type == MapType::ringbuf) spec.key_size = spec.value_size = 0;
   if (values_member) {
     const btf_member& member = members[*values_member];
     Status status = parse_values(context, member, def, depth);

@@ -124,8 +124,9 @@ Result<ElfFile> ElfFile::parse(std::span<const std::uint8_t> bytes) {
   if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return elf_error("ELF header");
   GElf_Ehdr header;
   if (gelf_getehdr(elf.get(), &header) == nullptr) return elf_error("ELF header");
-  if (header.e_machine != EM_BPF)
-    return bad(fmt::format("ELF machine is {}, not EM_BPF ({})", header.e_machine, EM_BPF));
+  // LLVM before 3.9 wrote EM_NONE; libbpf accepts it too.
+  if (header.e_machine != EM_BPF && header.e_machine != EM_NONE)
+    return bad(fmt::format("ELF machine is {}, not EM_BPF ({})", header.e_machine, int{EM_BPF}));
   if (header.e_type != ET_REL)
     return bad(fmt::format("ELF type is {}, not a relocatable object (ET_REL)", header.e_type));
 

@@ -10,7 +10,11 @@ Result<std::shared_ptr<Map>> create_linux_map(const ObjectMap& map) {
   if (map.pinning == MapPinning::by_name) {
     if (auto pinned = pinned_map(map.name)) return pinned;
   }
-  auto created = Map::create(map.spec);
+  MapSpec spec = map.spec;
+  // libbpf: a perf event array without max_entries gets one slot per possible CPU.
+  if (spec.type == MapType::perf_event_array && spec.max_entries == 0)
+    spec.max_entries = possible_cpus();
+  auto created = Map::create(spec);
   if (!created) return created.error();
   if (map.pinning == MapPinning::by_name) {
     Status pinned = pin_map(map.name, *created);
