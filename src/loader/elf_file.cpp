@@ -135,6 +135,14 @@ Result<ElfFile> ElfFile::parse(std::span<const std::uint8_t> bytes) {
   if (elf_getshdrnum(elf.get(), &section_count) != 0) return elf_error("section headers");
   if (elf_getshdrstrndx(elf.get(), &names_index) != 0) return elf_error("section name table");
 
+  // libelf reports no sections when their table lies past the end of the image.
+  if (section_count == 0) return bad("no section headers (a truncated file?)");
+  if (header.e_shoff > bytes.size() ||
+      (bytes.size() - header.e_shoff) / sizeof(Elf64_Shdr) < section_count)
+    return bad(fmt::format("the section header table at offset {:#x} ({} entries) lies past "
+                           "the end of the file ({} bytes): truncated",
+                           header.e_shoff, section_count, bytes.size()));
+
   ElfFile file;
   file.sections.resize(section_count);
   std::vector<Elf_Scn*> scns(section_count, nullptr);

@@ -70,7 +70,10 @@ Result<CodeSection> split_section(const ElfFile& file, const ElfSection& section
       return code_error(section, fmt::format("function '{}' at offset {:#x} overlaps '{}'",
                                              symbol.name, symbol.value, symbols[i + 1]->name));
     if (end == begin) continue;
-    code.functions.push_back({section.index, symbol.name, begin, end, is_global(symbol)});
+    // Outside .text a function is there because SEC() put it there: a program, static or
+    // not (libbpf refuses static ones, cilium/ebpf and iproute2 load them).
+    bool entry = section.name != ".text" || is_global(symbol);
+    code.functions.push_back({section.index, symbol.name, begin, end, entry});
   }
   return code;
 }

@@ -245,11 +245,13 @@ class ProgramLinker {
       const Function* callee = code_.function_at(symbol.shndx, target);
       if (callee == nullptr)
         return reloc_error(file_, reloc, "the address is in no function");
+      // Placing the callee grows the instructions: `first` and `second` dangle after it.
       std::size_t destination = place(*callee) + (target - callee->begin);
-      first.src = lddw_src::func;
-      first.imm = static_cast<std::int32_t>(static_cast<std::int64_t>(destination) -
-                                            static_cast<std::int64_t>(at) - 1);
-      second.imm = 0;
+      Insn& lddw = program_->insns[at];
+      lddw.src = lddw_src::func;
+      lddw.imm = static_cast<std::int32_t>(static_cast<std::int64_t>(destination) -
+                                           static_cast<std::int64_t>(at) - 1);
+      program_->insns[at + 1].imm = 0;
       program_->relocations.push_back({at, RelocationKind::func,
                                        symbol.type == STT_SECTION ? callee->name : symbol.name, 0,
                                        0, destination});
