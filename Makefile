@@ -6,6 +6,7 @@ SAN_BUILD_DIR ?= build-sanitize
 FUZZ_BUILD_DIR ?= build-fuzz
 JOBS          ?= $(shell nproc)
 FUZZ_SECONDS  ?= 60
+LOADER_FUZZ_SECONDS ?= 30
 
 # Debian 12 packages the build, tests, benchmarks and examples use.
 DEBIAN_PACKAGES = build-essential cmake g++ clang llvm lld libclang-rt-14-dev \
@@ -49,10 +50,11 @@ test-sanitize: build-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(SAN_BUILD_DIR) --output-on-failure -j $(JOBS)
 
-# Both fuzzers share one clang build; each keeps its own corpus and crash artifacts.
+# The fuzzers share one clang build; each keeps its own corpus and crash artifacts.
 fuzz-smoke: deps
 	FUZZER=interpreter_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 	FUZZER=jit_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
+	FUZZER=loader_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(LOADER_FUZZ_SECONDS)
 
 # Everything CI runs: the tests with g++, again with clang under ASan and UBSan, and a short
 # fuzzing run.

@@ -44,10 +44,10 @@ enum class MapOrigin : std::uint8_t {
 };
 
 struct ObjectMap {
-  std::string name;      // the symbol; for global data, the section name (".rodata")
-  std::string section;   // the ELF section it was described in
+  std::string name;     // the symbol; for global data, the section name (".rodata")
+  std::string section;  // the ELF section it was described in
   MapOrigin origin = MapOrigin::btf;
-  MapSpec spec;          // spec.name == name
+  MapSpec spec;  // spec.name == name
   MapPinning pinning = MapPinning::none;
   // Global data: the initial value (the section's bytes; zeros for .bss). Empty otherwise.
   std::vector<std::uint8_t> initial_value;
@@ -66,17 +66,17 @@ std::string_view relocation_kind_name(RelocationKind kind);
 
 // One relocation the loader applied, for listings (`bpfvm object show`) and tests.
 struct ObjectRelocation {
-  std::size_t insn = 0;        // slot index in ObjectProgram::insns
+  std::size_t insn = 0;  // slot index in ObjectProgram::insns
   RelocationKind kind = RelocationKind::map;
-  std::string symbol;          // the symbol the ELF relocation names (or the callee)
-  std::size_t map_index = 0;   // map, map_value: index into ObjectSpec::maps
-  std::uint64_t offset = 0;    // map_value: offset into the value
-  std::size_t target = 0;      // call, func: slot index of the target in the program
+  std::string symbol;         // the symbol the ELF relocation names (or the callee)
+  std::size_t map_index = 0;  // map, map_value: index into ObjectSpec::maps
+  std::uint64_t offset = 0;   // map_value: offset into the value
+  std::size_t target = 0;     // call, func: slot index of the target in the program
 };
 
 struct ObjectProgram {
-  std::string name;          // the function symbol (the section name when there is none)
-  std::string section;       // the ELF section, as SEC("...") named it
+  std::string name;                     // the function symbol (the section name when there is none)
+  std::string section;                  // the ELF section, as SEC("...") named it
   ProgramType type = ProgramType::raw;  // from the section name; raw when it names none
   std::uint64_t section_offset = 0;     // byte offset of the function in its section
   std::size_t own_insns = 0;            // slots of the function itself; subprograms follow
@@ -87,7 +87,7 @@ struct ObjectProgram {
 struct ObjectSpec {
   std::vector<ObjectProgram> programs;
   std::vector<ObjectMap> maps;
-  std::string license;                 // the `license` section, "" when absent
+  std::string license;                          // the `license` section, "" when absent
   std::optional<std::uint32_t> kernel_version;  // the `version` section
   // CO-RE relocations (.BTF.ext) are not applied: field offsets stay as compiled.
   bool has_btf = false;

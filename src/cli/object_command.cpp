@@ -15,29 +15,74 @@ namespace {
 // Names as bpftool prints them. map_type_name() and program_type_name() in the library
 // belong to the maps and progtypes layers; these keep the command independent of them.
 std::string map_type_label(MapType type) {
-  static constexpr std::array<std::string_view, 31> names{
-      "unspec",        "hash",          "array",           "prog_array",
-      "perf_event_array", "percpu_hash", "percpu_array",   "stack_trace",
-      "cgroup_array",  "lru_hash",      "lru_percpu_hash", "lpm_trie",
-      "array_of_maps", "hash_of_maps",  "devmap",          "sockmap",
-      "cpumap",        "xskmap",        "sockhash",        "cgroup_storage",
-      "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack",
-      "sk_storage",    "devmap_hash",   "struct_ops",      "ringbuf",
-      "inode_storage", "task_storage",  "bloom_filter"};
+  static constexpr std::array<std::string_view, 31> names{"unspec",
+                                                          "hash",
+                                                          "array",
+                                                          "prog_array",
+                                                          "perf_event_array",
+                                                          "percpu_hash",
+                                                          "percpu_array",
+                                                          "stack_trace",
+                                                          "cgroup_array",
+                                                          "lru_hash",
+                                                          "lru_percpu_hash",
+                                                          "lpm_trie",
+                                                          "array_of_maps",
+                                                          "hash_of_maps",
+                                                          "devmap",
+                                                          "sockmap",
+                                                          "cpumap",
+                                                          "xskmap",
+                                                          "sockhash",
+                                                          "cgroup_storage",
+                                                          "reuseport_sockarray",
+                                                          "percpu_cgroup_storage",
+                                                          "queue",
+                                                          "stack",
+                                                          "sk_storage",
+                                                          "devmap_hash",
+                                                          "struct_ops",
+                                                          "ringbuf",
+                                                          "inode_storage",
+                                                          "task_storage",
+                                                          "bloom_filter"};
   auto index = static_cast<std::size_t>(type);
   return index < names.size() ? std::string(names[index]) : fmt::format("type {}", index);
 }
 
 std::string program_type_label(ProgramType type) {
-  static constexpr std::array<std::string_view, 32> names{
-      "raw",           "socket_filter", "kprobe",        "sched_cls",
-      "sched_act",     "tracepoint",    "xdp",           "perf_event",
-      "cgroup_skb",    "cgroup_sock",   "lwt_in",        "lwt_out",
-      "lwt_xmit",      "sock_ops",      "sk_skb",        "cgroup_device",
-      "sk_msg",        "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local",
-      "lirc_mode2",    "sk_reuseport",  "flow_dissector", "cgroup_sysctl",
-      "raw_tracepoint_writable", "cgroup_sockopt", "tracing", "struct_ops",
-      "ext",           "lsm",           "sk_lookup",     "syscall"};
+  static constexpr std::array<std::string_view, 32> names{"raw",
+                                                          "socket_filter",
+                                                          "kprobe",
+                                                          "sched_cls",
+                                                          "sched_act",
+                                                          "tracepoint",
+                                                          "xdp",
+                                                          "perf_event",
+                                                          "cgroup_skb",
+                                                          "cgroup_sock",
+                                                          "lwt_in",
+                                                          "lwt_out",
+                                                          "lwt_xmit",
+                                                          "sock_ops",
+                                                          "sk_skb",
+                                                          "cgroup_device",
+                                                          "sk_msg",
+                                                          "raw_tracepoint",
+                                                          "cgroup_sock_addr",
+                                                          "lwt_seg6local",
+                                                          "lirc_mode2",
+                                                          "sk_reuseport",
+                                                          "flow_dissector",
+                                                          "cgroup_sysctl",
+                                                          "raw_tracepoint_writable",
+                                                          "cgroup_sockopt",
+                                                          "tracing",
+                                                          "struct_ops",
+                                                          "ext",
+                                                          "lsm",
+                                                          "sk_lookup",
+                                                          "syscall"};
   auto index = static_cast<std::size_t>(type);
   return index < names.size() ? std::string(names[index]) : fmt::format("type {}", index);
 }
@@ -63,7 +108,8 @@ std::string relocation_target(const ObjectSpec& spec, const ObjectRelocation& re
     case RelocationKind::map_value:
       return fmt::format("{}+{}", spec.maps[relocation.map_index].name, relocation.offset);
     case RelocationKind::call:
-    case RelocationKind::func: return fmt::format("{} (insn {})", relocation.symbol, relocation.target);
+    case RelocationKind::func:
+      return fmt::format("{} (insn {})", relocation.symbol, relocation.target);
   }
   return "";
 }
@@ -126,12 +172,12 @@ void print_text(const ObjectSpec& spec) {
                program_type_label(program.type), program.insns.size());
   fmt::print("\nmaps: {}\n", spec.maps.size());
   if (!spec.maps.empty())
-    fmt::print("  {:<28} {:<16} {:>5} {:>7} {:>9} {:>7}  {}\n", "NAME", "TYPE", "KEY", "VALUE",
+    fmt::print("  {:<28} {:<22} {:>5} {:>7} {:>9} {:>7}  {}\n", "NAME", "TYPE", "KEY", "VALUE",
                "ENTRIES", "FLAGS", "FROM");
   for (const ObjectMap& map : spec.maps) {
     std::string type = map_type_label(map.spec.type);
     if (map.spec.inner) type += "(" + map_type_label(map.spec.inner->type) + ")";
-    fmt::print("  {:<28} {:<16} {:>5} {:>7} {:>9} {:>#7x}  {}{}\n", map.name, type,
+    fmt::print("  {:<28} {:<22} {:>5} {:>7} {:>9} {:>#7x}  {}{}\n", map.name, type,
                map.spec.key_size, map.spec.value_size, map.spec.max_entries, map.spec.flags,
                origin_label(map.origin),
                map.pinning == MapPinning::none ? "" : ", pinning " + pinning_label(map.pinning));

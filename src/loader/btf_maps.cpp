@@ -130,8 +130,8 @@ Result<ParsedDef> parse_definition(const BtfMapContext& context, std::uint32_t s
       continue;  // once the type is known
     }
     bool is_type = name == "key" || name == "value";
-    auto value = is_type ? type_size_field(context, member, name)
-                         : uint_field(context, member, name);
+    auto value =
+        is_type ? type_size_field(context, member, name) : uint_field(context, member, name);
     if (!value) return value.error();
     if (name == "type") {
       if (!known_map_type(*value))
@@ -183,7 +183,8 @@ Status add_btf_maps(const ElfFile& file, const struct btf* btf, MapTable& table)
   const ElfSection* section = file.find_section(".maps");
   if (section == nullptr) return Ok{};
   if (btf == nullptr)
-    return make_error(Error::Kind::parse, "section '.maps': BTF map definitions need a .BTF section");
+    return make_error(Error::Kind::parse,
+                      "section '.maps': BTF map definitions need a .BTF section");
   int datasec_id = btf__find_by_name_kind(btf, ".maps", BTF_KIND_DATASEC);
   if (datasec_id < 0)
     return make_error(Error::Kind::parse, "section '.maps': .BTF has no DATASEC '.maps'");
@@ -210,9 +211,10 @@ Status add_btf_maps(const ElfFile& file, const struct btf* btf, MapTable& table)
     // `values` is a flexible array: initialised slots lie past the struct's BTF size.
     if (symbol != nullptr && static_cast<long long>(symbol->size) > size)
       size = static_cast<long long>(symbol->size);
-    if (size <= 0 || offset > section->size || static_cast<std::uint64_t>(size) > section->size - offset)
-      return btf_error(context, fmt::format("the definition at offset {:#x} is outside the section",
-                                            offset));
+    if (size <= 0 || offset > section->size ||
+        static_cast<std::uint64_t>(size) > section->size - offset)
+      return btf_error(
+          context, fmt::format("the definition at offset {:#x} is outside the section", offset));
     ObjectMap& map = def->map;
     map.name = name;
     map.section = section->name;

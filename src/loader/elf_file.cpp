@@ -33,8 +33,8 @@ Status read_symbols(Elf* elf, const ElfSection& symtab, Elf_Scn* scn, ElfFile& f
   Elf_Data* data = elf_getdata(scn, nullptr);
   if (data == nullptr) return elf_error(section_label(symtab));
   if (symtab.link >= file.sections.size() || file.sections[symtab.link].type != SHT_STRTAB)
-    return bad(fmt::format("{}: sh_link {} is not a string table", section_label(symtab),
-                           symtab.link));
+    return bad(
+        fmt::format("{}: sh_link {} is not a string table", section_label(symtab), symtab.link));
   std::size_t count = data->d_size / sizeof(Elf64_Sym);
   file.symbols.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -99,9 +99,7 @@ Status read_relocations(const ElfSection& section, Elf_Scn* scn, ElfFile& file) 
 
 }  // namespace
 
-bool ElfSection::executable() const {
-  return type == SHT_PROGBITS && (flags & SHF_EXECINSTR) != 0;
-}
+bool ElfSection::executable() const { return type == SHT_PROGBITS && (flags & SHF_EXECINSTR) != 0; }
 
 const ElfSection* ElfFile::find_section(std::string_view name) const {
   for (const ElfSection& section : sections)
@@ -139,9 +137,10 @@ Result<ElfFile> ElfFile::parse(std::span<const std::uint8_t> bytes) {
   if (section_count == 0) return bad("no section headers (a truncated file?)");
   if (header.e_shoff > bytes.size() ||
       (bytes.size() - header.e_shoff) / sizeof(Elf64_Shdr) < section_count)
-    return bad(fmt::format("the section header table at offset {:#x} ({} entries) lies past "
-                           "the end of the file ({} bytes): truncated",
-                           header.e_shoff, section_count, bytes.size()));
+    return bad(
+        fmt::format("the section header table at offset {:#x} ({} entries) lies past "
+                    "the end of the file ({} bytes): truncated",
+                    header.e_shoff, section_count, bytes.size()));
 
   ElfFile file;
   file.sections.resize(section_count);
@@ -168,8 +167,8 @@ Result<ElfFile> ElfFile::parse(std::span<const std::uint8_t> bytes) {
     Elf_Data* data = elf_getdata(scn, nullptr);
     if (data == nullptr) return elf_error(section_label(section));
     if (data->d_size != section.size || (data->d_size != 0 && data->d_buf == nullptr))
-      return bad(fmt::format("{}: truncated ({} of {} bytes)", section_label(section),
-                             data->d_size, section.size));
+      return bad(fmt::format("{}: truncated ({} of {} bytes)", section_label(section), data->d_size,
+                             section.size));
     auto* begin = static_cast<const std::uint8_t*>(data->d_buf);
     section.data.assign(begin, begin + data->d_size);
   }

@@ -29,9 +29,9 @@ struct ElfSection {
 struct ElfSymbol {
   std::size_t index = 0;
   std::string name;
-  std::uint8_t type = 0;     // STT_*
-  std::uint8_t bind = 0;     // STB_*
-  std::uint16_t shndx = 0;   // SHN_UNDEF, SHN_ABS, ... or a section index
+  std::uint8_t type = 0;    // STT_*
+  std::uint8_t bind = 0;    // STB_*
+  std::uint16_t shndx = 0;  // SHN_UNDEF, SHN_ABS, ... or a section index
   std::uint64_t value = 0;
   std::uint64_t size = 0;
 };
@@ -44,8 +44,8 @@ struct ElfRelocation {
 
 // Relocations of one section (SHT_REL or SHT_RELA; BPF objects use REL).
 struct ElfRelocations {
-  std::size_t section = 0;   // the section they apply to (sh_info)
-  std::string name;          // ".relxdp"
+  std::size_t section = 0;  // the section they apply to (sh_info)
+  std::string name;         // ".relxdp"
   std::vector<ElfRelocation> entries;
 };
 

@@ -31,9 +31,8 @@ std::vector<const ElfSymbol*> function_symbols(const ElfFile& file, const ElfSec
       if (symbol.shndx == section.index && symbol.type == STT_NOTYPE && is_global(symbol) &&
           !symbol.name.empty())
         functions.push_back(&symbol);
-  std::stable_sort(functions.begin(), functions.end(), [](const ElfSymbol* a, const ElfSymbol* b) {
-    return a->value < b->value;
-  });
+  std::stable_sort(functions.begin(), functions.end(),
+                   [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
   return functions;
 }
 

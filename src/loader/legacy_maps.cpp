@@ -8,8 +8,8 @@
 #include "loader/map_checks.hpp"
 #include "loader/map_table.hpp"
 
-#include <fmt/format.h>
 #include <elf.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -31,9 +31,9 @@ Status add_section_maps(const ElfFile& file, const ElfSection& section, MapTable
       symbols.push_back(&symbol);
   if (symbols.empty()) return Ok{};
   if (section.type == SHT_NOBITS)
-    return make_error(Error::Kind::parse,
-                      fmt::format("{}: map definitions cannot be in a NOBITS section",
-                                  section_label(section)));
+    return make_error(
+        Error::Kind::parse,
+        fmt::format("{}: map definitions cannot be in a NOBITS section", section_label(section)));
   std::sort(symbols.begin(), symbols.end(),
             [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
   if (section.size % symbols.size() != 0)

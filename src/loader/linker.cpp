@@ -146,12 +146,14 @@ class ProgramLinker {
     const Insn& insn = program_->insns[at];
     const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
     if (symbol.shndx == SHN_UNDEF)
-      return reloc_error(file_, reloc, "calls a function that is not in the object (extern "
-                                       "functions are not supported)");
+      return reloc_error(file_, reloc,
+                         "calls a function that is not in the object (extern "
+                         "functions are not supported)");
     if (insn.src != pseudo_call)
-      return reloc_error(file_, reloc, fmt::format("a call with source {} cannot be relocated "
-                                                   "(BPF_PSEUDO_CALL is 1)",
-                                                   int{insn.src}));
+      return reloc_error(file_, reloc,
+                         fmt::format("a call with source {} cannot be relocated "
+                                     "(BPF_PSEUDO_CALL is 1)",
+                                     int{insn.src}));
     if (symbol.shndx >= file_.sections.size() || code_.section(symbol.shndx) == nullptr)
       return reloc_error(file_, reloc, "the callee is not in a code section");
     if (symbol.value % sizeof(Insn) != 0)
@@ -165,13 +167,14 @@ class ProgramLinker {
                          std::int64_t target, const std::string& symbol) {
     const Function* callee = target < 0 ? nullptr : code_.function_at(section, target);
     if (callee == nullptr)
-      return reloc_error(file_, reloc, fmt::format("slot {} of section '{}' is in no function",
-                                                   target, file_.sections[section].name));
+      return reloc_error(file_, reloc,
+                         fmt::format("slot {} of section '{}' is in no function", target,
+                                     file_.sections[section].name));
     return finish_call(at, *callee, static_cast<std::size_t>(target), symbol);
   }
 
-  Status link_call(const Function& caller, std::size_t at, std::size_t section,
-                   std::int64_t target, const std::string& symbol) {
+  Status link_call(const Function& caller, std::size_t at, std::size_t section, std::int64_t target,
+                   const std::string& symbol) {
     const Function* callee = target < 0 ? nullptr : code_.function_at(section, target);
     if (callee == nullptr)
       return make_error(
@@ -187,9 +190,8 @@ class ProgramLinker {
                      const std::string& symbol) {
     std::size_t start = place(callee);
     std::size_t destination = start + (target - callee.begin);
-    program_->insns[at].imm =
-        static_cast<std::int32_t>(static_cast<std::int64_t>(destination) -
-                                  static_cast<std::int64_t>(at) - 1);
+    program_->insns[at].imm = static_cast<std::int32_t>(static_cast<std::int64_t>(destination) -
+                                                        static_cast<std::int64_t>(at) - 1);
     program_->relocations.push_back(
         {at, RelocationKind::call, symbol.empty() ? callee.name : symbol, 0, 0, destination});
     return Ok{};
@@ -203,21 +205,23 @@ class ProgramLinker {
     Insn& second = program_->insns[at + 1];
     const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
     if (symbol.shndx == SHN_UNDEF)
-      return reloc_error(file_, reloc, "the symbol is not defined in the object (extern "
-                                       "variables, __ksym and __kconfig, are not supported)");
+      return reloc_error(file_, reloc,
+                         "the symbol is not defined in the object (extern "
+                         "variables, __ksym and __kconfig, are not supported)");
     if (symbol.shndx >= file_.sections.size())
       return reloc_error(file_, reloc, "the symbol is in no section of the object");
     std::int64_t offset = static_cast<std::int64_t>(symbol.value) + first.imm;
     if (first.src != lddw_src::imm64)
-      return reloc_error(file_, reloc, fmt::format("lddw already has pseudo source {}",
-                                                   int{first.src}));
+      return reloc_error(file_, reloc,
+                         fmt::format("lddw already has pseudo source {}", int{first.src}));
 
     if (maps_.has_definitions_in(symbol.shndx)) {
       auto index = offset < 0 ? std::nullopt : maps_.definition_at(symbol.shndx, offset);
       if (!index)
-        return reloc_error(file_, reloc, fmt::format("no map is defined at offset {:#x} of "
-                                                     "section '{}'",
-                                                     offset, file_.sections[symbol.shndx].name));
+        return reloc_error(file_, reloc,
+                           fmt::format("no map is defined at offset {:#x} of "
+                                       "section '{}'",
+                                       offset, file_.sections[symbol.shndx].name));
       first.src = lddw_src::map_fd;
       first.imm = static_cast<std::int32_t>(*index);
       second.imm = 0;
@@ -227,8 +231,9 @@ class ProgramLinker {
     if (auto index = maps_.global_data_of(symbol.shndx)) {
       std::uint64_t size = maps_.maps[*index].spec.value_size;
       if (offset < 0 || static_cast<std::uint64_t>(offset) > size)
-        return reloc_error(file_, reloc, fmt::format("offset {} is outside '{}' ({} bytes)",
-                                                     offset, maps_.maps[*index].name, size));
+        return reloc_error(file_, reloc,
+                           fmt::format("offset {} is outside '{}' ({} bytes)", offset,
+                                       maps_.maps[*index].name, size));
       first.src = lddw_src::map_value;
       first.imm = static_cast<std::int32_t>(*index);
       second.imm = static_cast<std::int32_t>(offset);
@@ -243,8 +248,7 @@ class ProgramLinker {
         return reloc_error(file_, reloc, "the function address is not aligned to instructions");
       std::size_t target = static_cast<std::size_t>(offset) / sizeof(Insn);
       const Function* callee = code_.function_at(symbol.shndx, target);
-      if (callee == nullptr)
-        return reloc_error(file_, reloc, "the address is in no function");
+      if (callee == nullptr) return reloc_error(file_, reloc, "the address is in no function");
       // Placing the callee grows the instructions: `first` and `second` dangle after it.
       std::size_t destination = place(*callee) + (target - callee->begin);
       Insn& lddw = program_->insns[at];
@@ -301,8 +305,8 @@ Status add_initial_slots(const ElfFile& file, MapTable& maps) {
     if (table.section != section->index) continue;
     for (std::size_t i = 0; i < table.entries.size(); ++i) {
       const ElfRelocation& entry = table.entries[i];
-      std::string at = fmt::format("section '.maps': relocation {} at offset {:#x}", i,
-                                   entry.offset);
+      std::string at =
+          fmt::format("section '.maps': relocation {} at offset {:#x}", i, entry.offset);
       if (entry.symbol >= file.symbols.size())
         return make_error(Error::Kind::parse,
                           fmt::format("{}: symbol {} does not exist", at, entry.symbol));
@@ -320,9 +324,9 @@ Status add_initial_slots(const ElfFile& file, MapTable& maps) {
           entry.offset - maps.locations[*owner].offset - *maps.locations[*owner].values_offset;
       if (entry.offset < maps.locations[*owner].offset + *maps.locations[*owner].values_offset ||
           relative % 8 != 0)
-        return make_error(Error::Kind::parse,
-                          fmt::format("{}: not a slot of the `values` of map '{}'", at,
-                                      maps.maps[*owner].name));
+        return make_error(
+            Error::Kind::parse,
+            fmt::format("{}: not a slot of the `values` of map '{}'", at, maps.maps[*owner].name));
       ObjectMap& map = maps.maps[*owner];
       std::uint64_t slot = relative / 8;
       if (slot >= map.spec.max_entries)

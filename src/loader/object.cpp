@@ -58,10 +58,10 @@ Status set_initial_slots(const ObjectSpec& spec, const std::vector<std::shared_p
         error = table->set(slot, std::make_shared<const Program>(*program));
       }
       if (error != 0)
-        return make_error(Error::Kind::usage, fmt::format("map '{}': setting slot {} to '{}' "
-                                                          "failed ({})",
-                                                          object_map.name, slot, name,
-                                                          std::strerror(-error)));
+        return make_error(Error::Kind::usage,
+                          fmt::format("map '{}': setting slot {} to '{}' "
+                                      "failed ({})",
+                                      object_map.name, slot, name, std::strerror(-error)));
     }
   }
   return Ok{};
@@ -85,15 +85,14 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
   for (const ObjectProgram& program_spec : spec.programs) {
     LoadOptions load;
     load.helpers = options.helpers;
-    load.type = program_type_from_section(program_spec.section)
-                    ? program_spec.type
-                    : options.unnamed_section_type;
+    load.type = program_type_from_section(program_spec.section) ? program_spec.type
+                                                                : options.unnamed_section_type;
     load.maps = object.maps_;
     auto program = Program::load(program_spec.insns, load);
     if (!program)
-      return object_error(fmt::format("program '{}' (section '{}')", program_spec.name,
-                                      program_spec.section),
-                          program.error());
+      return object_error(
+          fmt::format("program '{}' (section '{}')", program_spec.name, program_spec.section),
+          program.error());
     object.programs_.push_back(std::move(*program));
   }
   Status slots = set_initial_slots(spec, object.maps_, object.programs_);

@@ -30,7 +30,8 @@ Result<BtfPtr> parse_btf(const loader::ElfFile& file) {
   if (section == nullptr) return BtfPtr{};
   if (section->data.empty() || section->data.size() > UINT32_MAX)
     return make_error(Error::Kind::parse, "section '.BTF': empty or too large");
-  struct btf* btf = btf__new(section->data.data(), static_cast<std::uint32_t>(section->data.size()));
+  struct btf* btf =
+      btf__new(section->data.data(), static_cast<std::uint32_t>(section->data.size()));
   if (btf == nullptr)  // libbpf 1.x: NULL and errno
     return make_error(Error::Kind::parse,
                       fmt::format("section '.BTF': malformed BTF ({})", std::strerror(errno)));

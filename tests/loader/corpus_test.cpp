@@ -85,8 +85,7 @@ TEST(LoaderCorpusTest, EbpfSamples) {
     }
     EXPECT_EQ(known, known_rejections.end()) << relative << " was expected to be rejected";
     ++row.parsed;
-    if (auto problem = testing::check_spec(*spec))
-      ADD_FAILURE() << relative << ": " << *problem;
+    if (auto problem = testing::check_spec(*spec)) ADD_FAILURE() << relative << ": " << *problem;
 
     testing::FakeMapFactory factory;
     auto make_map = factory.factory();
@@ -128,8 +127,8 @@ TEST(LoaderCorpusTest, EbpfSamples) {
     for (const auto& [reason, count] : row.full_load_errors)
       total.full_load_errors[reason] += count;
   }
-  fmt::print("{:<18} {:>7} {:>7} {:>8} {:>8} {:>7} {:>12}\n", "total", total.objects,
-             total.parsed, total.rejected, total.programs, total.loaded, total.full_load);
+  fmt::print("{:<18} {:>7} {:>7} {:>8} {:>8} {:>7} {:>12}\n", "total", total.objects, total.parsed,
+             total.rejected, total.programs, total.loaded, total.full_load);
   for (const auto& [folder, row] : rows)
     for (const auto& [reason, count] : row.rejections)
       fmt::print("  rejected {}: {} x {}\n", folder, count, reason);

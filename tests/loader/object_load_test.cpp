@@ -52,7 +52,8 @@ TEST(ObjectLoadTest, CreatesMapsAndFillsGlobalData) {
   auto rodata = object->map(".rodata");
   ASSERT_NE(rodata, nullptr);
   EXPECT_EQ(rodata->spec().flags, map_flag::rdonly_prog);
-  EXPECT_EQ(std::memcmp(rodata->direct_value(), spec.maps[*spec.map_index(".rodata")].initial_value.data(),
+  EXPECT_EQ(std::memcmp(rodata->direct_value(),
+                        spec.maps[*spec.map_index(".rodata")].initial_value.data(),
                         rodata->spec().value_size),
             0);
   EXPECT_EQ(object->map("nothing"), nullptr);
@@ -90,8 +91,7 @@ TEST(ObjectLoadTest, RunsProgramsUsingGlobalData) {
   testing::FakeMapFactory maps;
   auto object = Object::load(spec, {}, maps.factory());
   if (!object && object.error().message.find("pseudo source") != std::string::npos)
-    GTEST_SKIP() << "Program::load does not resolve map references yet: "
-                 << object.error().message;
+    GTEST_SKIP() << "Program::load does not resolve map references yet: " << object.error().message;
   ASSERT_TRUE(object.ok()) << object.error().to_string();
   std::uint8_t memory[4] = {};
   auto result = interpret(*object->program("globals"), RunInput::raw(memory));

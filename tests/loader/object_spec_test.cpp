@@ -87,8 +87,8 @@ void expect_same_as_libbpf(const std::string& name) {
     for (std::size_t i = 0; i < ours->own_insns; ++i) {
       bool relocated = false;
       for (const ObjectRelocation& relocation : ours->relocations)
-        relocated |= relocation.insn == i || (relocation.insn + 1 == i &&
-                                              relocation.kind != RelocationKind::call);
+        relocated |= relocation.insn == i ||
+                     (relocation.insn + 1 == i && relocation.kind != RelocationKind::call);
       if (relocated) continue;
       EXPECT_EQ(std::memcmp(&ours->insns[i], &raw[i], sizeof(Insn)), 0)
           << ours->name << " slot " << i;
@@ -254,8 +254,7 @@ TEST(ObjectSpecTest, GlobalDataAsOneElementArrays) {
   const ObjectMap& bss = map_named(spec, ".bss");
   EXPECT_EQ(bss.spec.value_size, 40u);  // total + scratch[4]
   EXPECT_EQ(bss.initial_value, std::vector<std::uint8_t>(40, 0));
-  EXPECT_EQ(map_named(spec, ".data.custom").initial_value,
-            (std::vector<std::uint8_t>{7, 0, 0, 0}));
+  EXPECT_EQ(map_named(spec, ".data.custom").initial_value, (std::vector<std::uint8_t>{7, 0, 0, 0}));
 
   // scratch[2] is .bss + 8 + 16: the offset sits in the second slot's imm.
   const ObjectProgram* program = spec.program("globals");
@@ -265,7 +264,8 @@ TEST(ObjectSpecTest, GlobalDataAsOneElementArrays) {
     EXPECT_EQ(relocation.kind, RelocationKind::map_value);
     const Insn& insn = program->insns[relocation.insn];
     EXPECT_EQ(insn.src, lddw_src::map_value);
-    EXPECT_EQ(program->insns[relocation.insn + 1].imm, static_cast<std::int32_t>(relocation.offset));
+    EXPECT_EQ(program->insns[relocation.insn + 1].imm,
+              static_cast<std::int32_t>(relocation.offset));
     saw_scratch |= spec.maps[relocation.map_index].name == ".bss" && relocation.offset == 8;
   }
   EXPECT_TRUE(saw_scratch);

@@ -19,7 +19,8 @@ inline std::optional<std::string> check_program(const ObjectSpec& spec,
     return fmt::format("{}: own_insns {} of {}", program.name, program.own_insns, insns.size());
   for (const ObjectRelocation& relocation : program.relocations) {
     std::size_t at = relocation.insn;
-    if (at >= insns.size()) return fmt::format("{}: relocation at {} past the end", program.name, at);
+    if (at >= insns.size())
+      return fmt::format("{}: relocation at {} past the end", program.name, at);
     const Insn& insn = insns[at];
     switch (relocation.kind) {
       case RelocationKind::map:
