@@ -6,6 +6,7 @@ SAN_BUILD_DIR ?= build-sanitize
 FUZZ_BUILD_DIR ?= build-fuzz
 JOBS          ?= $(shell nproc)
 FUZZ_SECONDS  ?= 60
+LOADER_FUZZ_SECONDS ?= 30
 
 # Debian 12 packages the build, tests, benchmarks and examples use.
 DEBIAN_PACKAGES = build-essential cmake g++ clang llvm lld libclang-rt-14-dev \
@@ -55,10 +56,11 @@ test-tsan: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target maps_tsan_test
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD_DIR)/tests/maps/maps_tsan_test
 
-# Both fuzzers share one clang build; each keeps its own corpus and crash artifacts.
+# The fuzzers share one clang build; each keeps its own corpus and crash artifacts.
 fuzz-smoke: deps
 	FUZZER=interpreter_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 	FUZZER=jit_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
+	FUZZER=loader_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(LOADER_FUZZ_SECONDS)
 
 # Everything CI runs: the tests with g++, again with clang under ASan and UBSan, the maps
 # under TSan, and a short fuzzing run.

@@ -3,7 +3,7 @@
 #
 #   fuzz/run-smoke.sh [SECONDS]        (default 60)
 #
-# Environment: FUZZER (interpreter_fuzz, the default, or jit_fuzz), BUILD_DIR (default build-fuzz/smoke under the repository), CC/CXX (default
+# Environment: FUZZER (interpreter_fuzz, the default, jit_fuzz or loader_fuzz), MAX_LEN, BUILD_DIR (default build-fuzz/smoke under the repository), CC/CXX (default
 # clang/clang++), ANCHORS (default ../shared/anchors), JOBS (parallel fuzzing jobs, default 1).
 # Seeds are generated at run time from the bpf_conformance programs.tsv (when the anchors are
 # present) and from tests/cases. Crashes are left as crash-* files in $BUILD_DIR/artifacts;
@@ -27,7 +27,24 @@ corpus="$build/corpus/$fuzzer"
 artifacts="$build/artifacts/$fuzzer"
 mkdir -p "$corpus" "$artifacts"
 rm -rf "$seeds"
-"$build/fuzz_seeds" "$seeds" "$anchors/bpf_conformance/programs.tsv" "$root/tests/cases"
+max_len=${MAX_LEN:-4096}
+if [ "$fuzzer" = loader_fuzz ]; then
+  # ELF objects: the ebpf-samples objects up to 64 KiB (when the anchors are present) and the
+  # objects built from tests/bpf in a build folder, if any.
+  max_len=${MAX_LEN:-65536}
+  mkdir -p "$seeds"
+  for dir in "$anchors/ebpf-samples" "$root/build/tests/bpf-objects"; do
+    [ -d "$dir" ] || continue
+    find "$dir" -type f -size -64k ! -name '*.asm' ! -name '*.json' ! -name '*.md' \
+      ! -name '*.tsv' ! -name SHA256SUMS | while read -r file; do
+      cp "$file" "$seeds/$(echo "$file" | tr / _)"
+    done
+  done
+  # Never an empty seed folder: libFuzzer then starts from nothing.
+  printf '\177ELF' > "$seeds/elf-magic"
+else
+  "$build/fuzz_seeds" "$seeds" "$anchors/bpf_conformance/programs.tsv" "$root/tests/cases"
+fi
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -38,5 +55,5 @@ if [ "$jobs" -gt 1 ]; then parallel="-jobs=$jobs -workers=$jobs"; fi
 cd "$build"
 # shellcheck disable=SC2086
 exec "$build/$fuzzer" "$corpus" "$seeds" \
-  -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 $parallel \
+  -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 $parallel \
   -artifact_prefix="$artifacts/" -print_final_stats=1

@@ -1,0 +1,230 @@
+// bpfvm object show: what an ELF object holds, as the loader sees it.
+#include "cli/commands.hpp"
+
+#include <bpfvm/object.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <memory>
+
+namespace bpfvm::cli {
+namespace {
+
+// Names as bpftool prints them. map_type_name() and program_type_name() in the library
+// belong to the maps and progtypes layers; these keep the command independent of them.
+std::string map_type_label(MapType type) {
+  static constexpr std::array<std::string_view, 31> names{"unspec",
+                                                          "hash",
+                                                          "array",
+                                                          "prog_array",
+                                                          "perf_event_array",
+                                                          "percpu_hash",
+                                                          "percpu_array",
+                                                          "stack_trace",
+                                                          "cgroup_array",
+                                                          "lru_hash",
+                                                          "lru_percpu_hash",
+                                                          "lpm_trie",
+                                                          "array_of_maps",
+                                                          "hash_of_maps",
+                                                          "devmap",
+                                                          "sockmap",
+                                                          "cpumap",
+                                                          "xskmap",
+                                                          "sockhash",
+                                                          "cgroup_storage",
+                                                          "reuseport_sockarray",
+                                                          "percpu_cgroup_storage",
+                                                          "queue",
+                                                          "stack",
+                                                          "sk_storage",
+                                                          "devmap_hash",
+                                                          "struct_ops",
+                                                          "ringbuf",
+                                                          "inode_storage",
+                                                          "task_storage",
+                                                          "bloom_filter"};
+  auto index = static_cast<std::size_t>(type);
+  return index < names.size() ? std::string(names[index]) : fmt::format("type {}", index);
+}
+
+std::string program_type_label(ProgramType type) {
+  static constexpr std::array<std::string_view, 32> names{"raw",
+                                                          "socket_filter",
+                                                          "kprobe",
+                                                          "sched_cls",
+                                                          "sched_act",
+                                                          "tracepoint",
+                                                          "xdp",
+                                                          "perf_event",
+                                                          "cgroup_skb",
+                                                          "cgroup_sock",
+                                                          "lwt_in",
+                                                          "lwt_out",
+                                                          "lwt_xmit",
+                                                          "sock_ops",
+                                                          "sk_skb",
+                                                          "cgroup_device",
+                                                          "sk_msg",
+                                                          "raw_tracepoint",
+                                                          "cgroup_sock_addr",
+                                                          "lwt_seg6local",
+                                                          "lirc_mode2",
+                                                          "sk_reuseport",
+                                                          "flow_dissector",
+                                                          "cgroup_sysctl",
+                                                          "raw_tracepoint_writable",
+                                                          "cgroup_sockopt",
+                                                          "tracing",
+                                                          "struct_ops",
+                                                          "ext",
+                                                          "lsm",
+                                                          "sk_lookup",
+                                                          "syscall"};
+  auto index = static_cast<std::size_t>(type);
+  return index < names.size() ? std::string(names[index]) : fmt::format("type {}", index);
+}
+
+std::string origin_label(MapOrigin origin) {
+  switch (origin) {
+    case MapOrigin::btf: return "btf";
+    case MapOrigin::legacy: return "legacy";
+    case MapOrigin::global_data: return "data";
+  }
+  return "unknown";
+}
+
+std::string pinning_label(MapPinning pinning) {
+  if (pinning == MapPinning::none) return "none";
+  if (pinning == MapPinning::by_name) return "by_name";
+  return std::to_string(static_cast<std::uint32_t>(pinning));
+}
+
+std::string relocation_target(const ObjectSpec& spec, const ObjectRelocation& relocation) {
+  switch (relocation.kind) {
+    case RelocationKind::map: return spec.maps[relocation.map_index].name;
+    case RelocationKind::map_value:
+      return fmt::format("{}+{}", spec.maps[relocation.map_index].name, relocation.offset);
+    case RelocationKind::call:
+    case RelocationKind::func:
+      return fmt::format("{} (insn {})", relocation.symbol, relocation.target);
+  }
+  return "";
+}
+
+nlohmann::json to_json(const ObjectSpec& spec) {
+  nlohmann::json out;
+  out["license"] = spec.license;
+  out["kernel_version"] = spec.kernel_version ? nlohmann::json(*spec.kernel_version) : nullptr;
+  out["btf"] = spec.has_btf;
+  out["programs"] = nlohmann::json::array();
+  for (const ObjectProgram& program : spec.programs) {
+    nlohmann::json relocations = nlohmann::json::array();
+    for (const ObjectRelocation& relocation : program.relocations) {
+      nlohmann::json entry{{"insn", relocation.insn},
+                           {"kind", relocation_kind_name(relocation.kind)},
+                           {"symbol", relocation.symbol}};
+      if (relocation.kind == RelocationKind::map || relocation.kind == RelocationKind::map_value)
+        entry["map"] = spec.maps[relocation.map_index].name;
+      if (relocation.kind == RelocationKind::map_value) entry["offset"] = relocation.offset;
+      if (relocation.kind == RelocationKind::call || relocation.kind == RelocationKind::func)
+        entry["target"] = relocation.target;
+      relocations.push_back(entry);
+    }
+    out["programs"].push_back({{"name", program.name},
+                               {"section", program.section},
+                               {"type", program_type_label(program.type)},
+                               {"insns", program.insns.size()},
+                               {"own_insns", program.own_insns},
+                               {"relocations", relocations}});
+  }
+  out["maps"] = nlohmann::json::array();
+  for (const ObjectMap& map : spec.maps) {
+    nlohmann::json entry{{"name", map.name},
+                         {"section", map.section},
+                         {"origin", origin_label(map.origin)},
+                         {"type", map_type_label(map.spec.type)},
+                         {"key_size", map.spec.key_size},
+                         {"value_size", map.spec.value_size},
+                         {"max_entries", map.spec.max_entries},
+                         {"flags", map.spec.flags},
+                         {"pinning", pinning_label(map.pinning)}};
+    if (map.spec.inner)
+      entry["inner"] = {{"type", map_type_label(map.spec.inner->type)},
+                        {"key_size", map.spec.inner->key_size},
+                        {"value_size", map.spec.inner->value_size},
+                        {"max_entries", map.spec.inner->max_entries}};
+    out["maps"].push_back(entry);
+  }
+  return out;
+}
+
+void print_text(const ObjectSpec& spec) {
+  fmt::print("license: {}\n", spec.license.empty() ? "(none)" : spec.license);
+  if (spec.kernel_version) fmt::print("kernel version: {:#x}\n", *spec.kernel_version);
+  fmt::print("\nprograms: {}\n", spec.programs.size());
+  if (!spec.programs.empty())
+    fmt::print("  {:<28} {:<28} {:<16} {:>7}\n", "NAME", "SECTION", "TYPE", "INSNS");
+  for (const ObjectProgram& program : spec.programs)
+    fmt::print("  {:<28} {:<28} {:<16} {:>7}\n", program.name, program.section,
+               program_type_label(program.type), program.insns.size());
+  fmt::print("\nmaps: {}\n", spec.maps.size());
+  if (!spec.maps.empty())
+    fmt::print("  {:<28} {:<22} {:>5} {:>7} {:>9} {:>7}  {}\n", "NAME", "TYPE", "KEY", "VALUE",
+               "ENTRIES", "FLAGS", "FROM");
+  for (const ObjectMap& map : spec.maps) {
+    std::string type = map_type_label(map.spec.type);
+    if (map.spec.inner) type += "(" + map_type_label(map.spec.inner->type) + ")";
+    fmt::print("  {:<28} {:<22} {:>5} {:>7} {:>9} {:>#7x}  {}{}\n", map.name, type,
+               map.spec.key_size, map.spec.value_size, map.spec.max_entries, map.spec.flags,
+               origin_label(map.origin),
+               map.pinning == MapPinning::none ? "" : ", pinning " + pinning_label(map.pinning));
+  }
+  std::size_t total = 0;
+  for (const ObjectProgram& program : spec.programs) total += program.relocations.size();
+  fmt::print("\nrelocations: {}\n", total);
+  for (const ObjectProgram& program : spec.programs)
+    for (const ObjectRelocation& relocation : program.relocations)
+      fmt::print("  {}+{:<6} {:<10} {}\n", program.name, relocation.insn,
+                 relocation_kind_name(relocation.kind), relocation_target(spec, relocation));
+}
+
+struct ObjectArgs {
+  std::string path;
+  bool json = false;
+};
+
+int show_object(const ObjectArgs& args) {
+  auto spec = ObjectSpec::parse_file(args.path);
+  if (!spec) {
+    print_error(fmt::format("{}: {}", args.path, spec.error().to_string()));
+    return exit_bad_input;
+  }
+  if (args.json)
+    fmt::print("{}\n", to_json(*spec).dump(2));
+  else
+    print_text(*spec);
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_object_command(CLI::App& app, int& exit_code) {
+  CLI::App* object = app.add_subcommand(
+      "object", "Inspect ELF objects built with clang -target bpf (see 'object show --help').");
+  object->require_subcommand(1);
+  auto args = std::make_shared<ObjectArgs>();
+  CLI::App* show = object->add_subcommand(
+      "show",
+      "List an object's programs (name, section, type, instruction count with subprograms),\n"
+      "maps (name, type, key and value size, max entries, flags, where defined) and the\n"
+      "relocations the loader applied. A malformed object is reported with the section and\n"
+      "offset at fault, exit status 2.");
+  show->add_option("OBJ", args->path, "The ELF object")->required();
+  show->add_flag("--json", args->json, "Print JSON instead of tables");
+  show->callback([args, &exit_code] { exit_code = show_object(*args); });
+}
+
+}  // namespace bpfvm::cli

@@ -1,0 +1,114 @@
+// Object::load with a map factory: maps first (programs refer to them by index), global data
+// filled, programs loaded, then the slots map definitions set (`.values`), which may name
+// programs.
+#include <bpfvm/object.hpp>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace bpfvm {
+namespace {
+
+Error object_error(std::string what, const Error& cause) {
+  Error error = cause;
+  error.message = fmt::format("{}: {}", what, cause.to_string());
+  error.insn_index.reset();
+  error.line.reset();
+  error.column.reset();
+  return error;
+}
+
+Status fill_global_data(const ObjectMap& spec, Map& map) {
+  if (spec.initial_value.empty()) return Ok{};
+  if (void* value = map.direct_value()) {
+    std::memcpy(value, spec.initial_value.data(), spec.initial_value.size());
+    return Ok{};
+  }
+  std::uint32_t key = 0;
+  int error = map.host_update(&key, spec.initial_value.data(), map_update::any);
+  if (error != 0)
+    return make_error(Error::Kind::usage, fmt::format("map '{}': setting its initial value "
+                                                      "failed ({})",
+                                                      spec.name, std::strerror(-error)));
+  return Ok{};
+}
+
+Status set_initial_slots(const ObjectSpec& spec, const std::vector<std::shared_ptr<Map>>& maps,
+                         const std::vector<Program>& programs) {
+  for (std::size_t m = 0; m < spec.maps.size(); ++m) {
+    const ObjectMap& object_map = spec.maps[m];
+    for (const auto& [slot, name] : object_map.initial_slots) {
+      int error = -22;  // EINVAL: the map cannot take it
+      if (auto* outer = dynamic_cast<MapOfMaps*>(maps[m].get())) {
+        auto inner = spec.map_index(name);
+        if (!inner)
+          return make_error(Error::Kind::usage, fmt::format("map '{}': slot {} names '{}', "
+                                                            "which is no map of the object",
+                                                            object_map.name, slot, name));
+        error = outer->set(&slot, maps[*inner]);
+      } else if (auto* table = dynamic_cast<ProgramArrayMap*>(maps[m].get())) {
+        const Program* program = nullptr;
+        for (std::size_t p = 0; p < spec.programs.size(); ++p)
+          if (spec.programs[p].name == name) program = &programs[p];
+        if (program == nullptr)
+          return make_error(Error::Kind::usage, fmt::format("map '{}': slot {} names '{}', "
+                                                            "which is no program of the object",
+                                                            object_map.name, slot, name));
+        error = table->set(slot, std::make_shared<const Program>(*program));
+      }
+      if (error != 0)
+        return make_error(Error::Kind::usage,
+                          fmt::format("map '{}': setting slot {} to '{}' "
+                                      "failed ({})",
+                                      object_map.name, slot, name, std::strerror(-error)));
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& options,
+                            const MapFactory& create_map) {
+  Object object;
+  object.spec_ = std::make_shared<const ObjectSpec>(spec);
+  for (const ObjectMap& map_spec : spec.maps) {
+    auto map = create_map(map_spec);
+    if (!map) return object_error(fmt::format("map '{}'", map_spec.name), map.error());
+    if (*map == nullptr)
+      return make_error(Error::Kind::usage, fmt::format("map '{}': not created", map_spec.name));
+    Status filled = fill_global_data(map_spec, **map);
+    if (!filled) return filled.error();
+    object.maps_.push_back(std::move(*map));
+  }
+  for (const ObjectProgram& program_spec : spec.programs) {
+    LoadOptions load;
+    load.helpers = options.helpers;
+    load.type = program_type_from_section(program_spec.section) ? program_spec.type
+                                                                : options.unnamed_section_type;
+    load.maps = object.maps_;
+    auto program = Program::load(program_spec.insns, load);
+    if (!program)
+      return object_error(
+          fmt::format("program '{}' (section '{}')", program_spec.name, program_spec.section),
+          program.error());
+    object.programs_.push_back(std::move(*program));
+  }
+  Status slots = set_initial_slots(spec, object.maps_, object.programs_);
+  if (!slots) return slots.error();
+  return object;
+}
+
+const Program* Object::program(std::string_view name) const {
+  for (std::size_t i = 0; i < programs_.size(); ++i)
+    if (spec_->programs[i].name == name) return &programs_[i];
+  return nullptr;
+}
+
+std::shared_ptr<Map> Object::map(std::string_view name) const {
+  auto index = spec_->map_index(name);
+  return index ? maps_[*index] : nullptr;
+}
+
+}  // namespace bpfvm
