@@ -47,6 +47,16 @@ class JitProgram {
   // Runs like interpret(program, input, options).
   Result<std::uint64_t> run(const RunInput& input, const RunOptions& options = {}) const;
 
+  // The lean entry for per-packet use (classic filters): a direct call into the unchecked
+  // machine code with one stack frame on the caller's stack, and nothing else set up: no
+  // regions, no budget, no error reporting. Only for a program that calls nothing (no helper,
+  // callx or local call; so no run can stop early) and that compile() built unchecked without
+  // instruction counting or budget guard; its memory accesses must be safe by construction
+  // (the classic translation checks every packet access itself). direct_supported() says
+  // whether this program qualifies; run_direct() must not be called when it does not.
+  bool direct_supported() const;
+  std::uint64_t run_direct(const RunInput& input) const;
+
   const Program& program() const;
   const JitOptions& options() const;
 

@@ -79,7 +79,9 @@ std::uint32_t run(const Program& program, const Packet& packet) {
 #define DISPATCH() goto* dispatch_table[static_cast<std::size_t>(pc->op)]
 #else
 #define CASE(id) case Exec::id:
-#define DISPATCH() continue
+// A goto, not `continue`: NEXT wraps DISPATCH in do/while(0), where `continue` would only
+// leave the do/while and fall into the next case.
+#define DISPATCH() goto dispatch
 #endif
 #define NEXT    \
   do {          \
@@ -91,7 +93,8 @@ std::uint32_t run(const Program& program, const Packet& packet) {
   DISPATCH();
   {
 #else
-  for (;;) {
+  {
+  dispatch:
     switch (pc->op) {
 #endif
     // clang-format off
@@ -177,7 +180,8 @@ std::uint32_t run(const Program& program, const Packet& packet) {
       DISPATCH();
     }
 #if !BPFVM_CLASSIC_COMPUTED_GOTO
-  }
+    }
+    return 0;  // not reached: every operation has a case, and each one jumps or returns
 #endif
 }
 

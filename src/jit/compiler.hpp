@@ -32,4 +32,8 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
                                    const RunInput& input, const RunOptions& options,
                                    std::optional<std::uint64_t> budget);
 
+// JitProgram::run_direct: enters unchecked, uncounted code of a program that calls nothing,
+// with one stack frame and the packet bounds as its only per-run state (trampoline.cpp).
+std::uint64_t run_direct(CompiledCode::Entry entry, const RunInput& input);
+
 }  // namespace bpfvm::jit

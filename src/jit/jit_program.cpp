@@ -23,6 +23,8 @@ struct JitProgram::Impl {
   JitOptions options;
   std::uint64_t blinding_seed = 0;
   Variant variants[4];
+  // run_direct's code: set by compile() when the program qualifies (jit.hpp).
+  jit::CompiledCode::Entry direct = nullptr;
 
   Impl(Program p, const JitOptions& o) : program(std::move(p)), options(o) {}
 
@@ -59,6 +61,15 @@ namespace {
 Error unsupported_host() {
   return make_error(Error::Kind::usage, "the JIT compiles for x86-64 hosts only");
 }
+
+// Whether no run of `code` can leave its code early: no helper, callx or local call (the only
+// stops of unchecked, uncounted code), so run_direct needs no error path.
+bool calls_nothing(const detail::Code& code) {
+  return std::none_of(code.slots.begin(), code.slots.end(), [](const detail::CodeInsn& insn) {
+    return insn.op == Op::CALL_HELPER || insn.op == Op::CALLX || insn.op == Op::CALL_LOCAL ||
+           insn.op == Op::CALL_BTF;
+  });
+}
 }  // namespace
 
 Result<JitProgram> JitProgram::compile(const Program& program, const JitOptions& options) {
@@ -68,7 +79,15 @@ Result<JitProgram> JitProgram::compile(const Program& program, const JitOptions&
   const Impl::Variant& variant =
       impl->variant(options.memory_mode == MemoryMode::checked, counting);
   if (!variant.code) return *variant.error;
+  if (options.memory_mode == MemoryMode::unchecked && !counting && calls_nothing(program.code()))
+    impl->direct = variant.code->entry();
   return JitProgram(std::move(impl));
+}
+
+bool JitProgram::direct_supported() const { return impl_->direct != nullptr; }
+
+std::uint64_t JitProgram::run_direct(const RunInput& input) const {
+  return jit::run_direct(impl_->direct, input);
 }
 
 Result<std::uint64_t> JitProgram::run(const RunInput& input, const RunOptions& options) const {

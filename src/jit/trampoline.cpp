@@ -156,4 +156,23 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   return stop_error(state, code, run, budget.value_or(0));
 }
 
+std::uint64_t run_direct(CompiledCode::Entry entry, const RunInput& input) {
+  // Without calls a run uses one frame, and unchecked code never reads the stack bounds, the
+  // regions or the budget; what it may read is the packet (LD_ABS / LD_IND) and saved_rsp
+  // (written by the prologue, read by the packet exit). The state lives per thread: a local
+  // one would be zeroed on every run (its 200 bytes cost more than a small filter), and no
+  // run can re-enter this thread's state, as the program calls nothing.
+  static thread_local JitRunState state;
+  alignas(16) std::uint8_t stack[stack_frame_size];
+  auto stack_top = reinterpret_cast<std::uintptr_t>(stack) + sizeof stack;
+  state.stack_floor = reinterpret_cast<std::uintptr_t>(stack);
+  const u64 packet_size = input.packet.size();
+  state.packet_data = reinterpret_cast<std::uintptr_t>(input.packet.data());
+  state.packet_starts[0] = starts(packet_size, 1);
+  state.packet_starts[1] = starts(packet_size, 2);
+  state.packet_starts[2] = starts(packet_size, 4);
+  state.packet_starts[3] = starts(packet_size, 8);
+  return entry(&state, reinterpret_cast<std::uintptr_t>(input.context), input.r2, stack_top);
+}
+
 }  // namespace bpfvm::jit

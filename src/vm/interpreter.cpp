@@ -85,6 +85,22 @@ bool load_packet(std::span<const u8> packet, s64 offset, int size, u64& out) {
   return u64{0};
 }
 
+// The errors of checked mode, built out of line from the instruction that failed: the
+// handlers only jump to one cold block, so no error's arguments stay live in the hot loop.
+// `base_value` is the register the address was computed from (dst for stores and atomics).
+[[gnu::cold, gnu::noinline]] Error access_fault_error(const RunState& state, std::size_t index,
+                                                      const CodeInsn& insn, u64 base_value) {
+  const OpcodeInfo& row = info(insn.op);
+  const bool is_load = row.shape == Shape::Load;
+  const int size = access_size(row);
+  const u64 address = base_value + static_cast<u64>(insn.offset);
+  if (row.shape == Shape::Atomic && state.admits(address, static_cast<std::size_t>(size), true))
+    return misaligned_atomic_error(index, address, size);
+  const char* what = is_load ? "load" : row.shape == Shape::Atomic ? "atomic" : "store";
+  return access_error(state, index, what, address, size, !is_load, is_load ? insn.src : insn.dst,
+                      insn.offset);
+}
+
 struct Frame {
   const CodeInsn* return_to;
   u64 callee_saved[4];  // r6-r9
@@ -118,32 +134,33 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 #define SRC32 static_cast<u32>(reg[pc->src])
 #define IMM32 static_cast<u32>(pc->imm)
 
-#define CHECK_ACCESS(address, size, write, what, base_reg)                                 \
-  if constexpr (kChecked) {                                                                 \
-    if (!state.admits((address), (size), (write))) [[unlikely]]                             \
-      return access_error(state, INDEX, (what), (address), (size), (write), (base_reg),   \
-                          pc->offset);                                                      \
+// A refused access jumps to the one cold block at the end (access_fault rebuilds the
+// details from the instruction), so the handlers keep no error path of their own.
+#define CHECK_ACCESS(address, size, write)                       \
+  if constexpr (kChecked) {                                     \
+    if (!state.admits((address), (size), (write))) [[unlikely]] \
+      goto access_fault;                                        \
   }
 #define LOAD(T, ext)                                       \
   {                                                        \
     u64 address = SRC + static_cast<u64>(pc->offset);      \
-    CHECK_ACCESS(address, sizeof(T), false, "load", pc->src) \
+    CHECK_ACCESS(address, sizeof(T), false)                \
     DST = static_cast<u64>(static_cast<ext>(load_from<T>(address))); \
     NEXT;                                                  \
   }
 #define STORE(T, value)                                    \
   {                                                        \
     u64 address = DST + static_cast<u64>(pc->offset);      \
-    CHECK_ACCESS(address, sizeof(T), true, "store", pc->dst) \
+    CHECK_ACCESS(address, sizeof(T), true)                 \
     store_to<T>(address, static_cast<T>(value));           \
     NEXT;                                                  \
   }
 #define ATOMIC_ADDRESS(T)                                                  \
   u64 address = DST + static_cast<u64>(pc->offset);                        \
-  CHECK_ACCESS(address, sizeof(T), true, "atomic", pc->dst)                 \
+  CHECK_ACCESS(address, sizeof(T), true)                                   \
   if constexpr (kChecked) {                                                \
     if (address % sizeof(T) != 0) [[unlikely]]                             \
-      return misaligned_atomic_error(INDEX, address, sizeof(T));         \
+      goto access_fault;                                                   \
   }                                                                        \
   T* target = reinterpret_cast<T*>(address);
 #define ATOMIC(T, builtin, fetch)                                          \
@@ -173,7 +190,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 #define PACKET_LOAD(size, offset_expr)                                   \
   {                                                                      \
     u64 value;                                                           \
-    if (!load_packet(input.packet, (offset_expr), (size), value)) return packet_end(state); \
+    if (!load_packet(input.packet, (offset_expr), (size), value)) goto packet_fault; \
     reg[0] = value;                                                      \
     NEXT;                                                                \
   }
@@ -186,7 +203,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 #define BUDGET_STEP                                                                  \
   if constexpr (kBudget) {                                                           \
     if (budget == 0) [[unlikely]]                                                    \
-      return detail::budget_error(INDEX, state.budget_limit);                         \
+      goto budget_fault;                                                             \
     --budget;                                                                        \
   }
 
@@ -408,7 +425,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
       // An id above 32 bits names no helper; it must not wrap onto one that exists.
       const Helper* helper = DST > UINT32_MAX ? nullptr : code.helpers.find(static_cast<u32>(DST));
       if (helper == nullptr) [[unlikely]]
-        return detail::callx_unknown_error(INDEX, pc->dst, DST);
+        goto callx_fault;
       HelperCall call(state, helper->user);
       PUBLISH;
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
@@ -422,7 +439,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
     }
     CASE(CALL_LOCAL) {
       if (depth_base + depth + 1 >= max_call_frames) [[unlikely]]
-        return detail::call_depth_error(INDEX);
+        goto call_depth_fault;
       Frame& frame = frames[depth++];
       frame.return_to = pc + 1;
       std::memcpy(frame.callee_saved, &reg[6], sizeof frame.callee_saved);
@@ -456,6 +473,28 @@ helper_stop:
     return detail::helper_failed_error(INDEX, *state.helper_failure);
   state.budget = budget;
   return reg[0];
+
+  // The cold exits: every handler's failure jumps here rather than returning on the spot.
+packet_fault:
+  __attribute__((unused));
+  return packet_end(state);
+budget_fault:
+  __attribute__((unused));
+  return detail::budget_error(INDEX, state.budget_limit);
+call_depth_fault:
+  __attribute__((unused));
+  return detail::call_depth_error(INDEX);
+callx_fault:
+  __attribute__((unused));
+  return detail::callx_unknown_error(INDEX, pc->dst, DST);
+access_fault:
+  __attribute__((unused));
+  if constexpr (kChecked) {
+    const OpcodeInfo& row = info(pc->op);
+    return access_fault_error(state, INDEX, *pc, row.shape == Shape::Load ? SRC : DST);
+  }
+  // Unchecked code never jumps here.
+  return u64{0};
 
 #undef DST
 #undef SRC

@@ -52,6 +52,47 @@ TEST(JitProgram, RunsVariantsItWasNotCompiledFor) {
   EXPECT_EQ(result.error().to_string(), interpret(program, RunInput{}, run).error().to_string());
 }
 
+TEST(JitProgram, DirectEntryRunsLikeRunForProgramsThatCallNothing) {
+  // Packet loads in and out of bounds (out of bounds ends the run with 0), a context load,
+  // and r2 at entry.
+  Program program = load(
+      "ldxb %r3, [%r1+0]\nldabsh 1\nadd %r0, %r3\nadd %r0, %r2\nldabsw 2\nadd %r0, %r3\nexit\n");
+  JitOptions options;
+  options.memory_mode = MemoryMode::unchecked;
+  auto jit = JitProgram::compile(program, options);
+  ASSERT_TRUE(jit.ok()) << jit.error().to_string();
+  ASSERT_TRUE(jit->direct_supported());
+  RunOptions unchecked;
+  unchecked.memory_mode = MemoryMode::unchecked;
+  for (std::size_t size : {3u, 5u, 6u, 9u}) {
+    std::vector<std::uint8_t> memory(size);
+    for (std::size_t i = 0; i < size; ++i) memory[i] = static_cast<std::uint8_t>(0x11 * (i + 1));
+    RunInput input = RunInput::raw(memory);
+    auto expected = jit->run(input, unchecked);
+    ASSERT_TRUE(expected.ok());
+    EXPECT_EQ(jit->run_direct(input), *expected) << size << " bytes";
+    EXPECT_EQ(*interpret(program, input, unchecked), *expected) << size << " bytes";
+  }
+}
+
+TEST(JitProgram, DirectEntryOnlyForUncheckedCodeThatCallsNothing) {
+  Program plain = load("mov %r0, 1\nexit\n");
+  JitOptions unchecked;
+  unchecked.memory_mode = MemoryMode::unchecked;
+  // Checked code, counting code and a budget guard need the full run.
+  EXPECT_FALSE(JitProgram::compile(plain)->direct_supported());
+  JitOptions counting = unchecked;
+  counting.count_instructions = true;
+  EXPECT_FALSE(JitProgram::compile(plain, counting)->direct_supported());
+  JitOptions guarded = unchecked;
+  guarded.budget_guard = 100;
+  EXPECT_FALSE(JitProgram::compile(plain, guarded)->direct_supported());
+  EXPECT_TRUE(JitProgram::compile(plain, unchecked)->direct_supported());
+  // A local call can stop the run (call depth), so it needs the full run too.
+  Program local = load("call local f\nexit\nf:\nmov %r0, 2\nexit\n");
+  EXPECT_FALSE(JitProgram::compile(local, unchecked)->direct_supported());
+}
+
 TEST(JitProgram, BudgetGuardStopsEveryRun) {
   Program program = load("mov %r0, 0\nloop:\nadd %r0, 1\nja loop\n");
   JitOptions options;
