@@ -92,25 +92,51 @@ Tnum tnum_sub(const Tnum& a, const Tnum& b) {
 
 Tnum tnum_neg(const Tnum& a) { return tnum_sub(Tnum::constant(0), a); }
 
-Tnum tnum_mul(const Tnum& a, const Tnum& b) {
-  // Long multiplication (Vishwanathan et al., CGO 2022, as Linux): the product of the known
-  // parts is exact; each bit of a adds a shifted copy of b, whose unknown part is summed with
-  // tnum_add. A known-1 bit of a contributes b's unknown bits; an unknown bit of a
-  // contributes every bit of b that may be 1; a known-0 bit contributes nothing.
+namespace {
+
+// Long multiplication with the known and unknown parts kept apart (Vishwanathan et al.,
+// "Sound, precise, and fast abstract interpretation with tristate numbers", CGO 2022; Linux
+// before 6.17): the product of the known parts is exact; each bit of a adds a shifted copy of
+// b, whose unknown part is summed with tnum_add. A known-1 bit of a contributes b's unknown
+// bits; an unknown bit of a contributes every bit of b that may be 1; a known-0 bit nothing.
+Tnum mul_split(Tnum a, Tnum b) {
   const std::uint64_t known_product = a.value * b.value;
   Tnum unknown_part = Tnum::constant(0);
-  Tnum x = a;
-  Tnum y = b;
-  while (x.value != 0 || x.mask != 0) {
-    if (x.value & 1) {
-      unknown_part = tnum_add(unknown_part, Tnum{0, y.mask});
-    } else if (x.mask & 1) {
-      unknown_part = tnum_add(unknown_part, Tnum{0, y.value | y.mask});
+  while (a.value != 0 || a.mask != 0) {
+    if (a.value & 1) {
+      unknown_part = tnum_add(unknown_part, Tnum{0, b.mask});
+    } else if (a.mask & 1) {
+      unknown_part = tnum_add(unknown_part, Tnum{0, b.value | b.mask});
     }
-    x = tnum_rshift(x, 1);
-    y = tnum_lshift(y, 1);
+    a = tnum_rshift(a, 1);
+    b = tnum_lshift(b, 1);
   }
   return tnum_add(Tnum::constant(known_product), unknown_part);
+}
+
+// Long multiplication on whole tnums (Linux 6.17 and later): the accumulator holds every
+// partial sum so far; a known-1 bit of a adds the shifted b, an unknown bit joins "added" and
+// "not added", which covers both possibilities.
+Tnum mul_joined(Tnum a, Tnum b) {
+  Tnum acc = Tnum::constant(0);
+  while (a.value != 0 || a.mask != 0) {
+    if (a.value & 1) {
+      acc = tnum_add(acc, b);
+    } else if (a.mask & 1) {
+      acc = tnum_join(acc, tnum_add(acc, b));
+    }
+    a = tnum_rshift(a, 1);
+    b = tnum_lshift(b, 1);
+  }
+  return acc;
+}
+
+}  // namespace
+
+Tnum tnum_mul(const Tnum& a, const Tnum& b) {
+  // Both are sound, so every product is in both and in their intersection, which is at least
+  // as precise as either (and so as precise as any kernel, old or new).
+  return tnum_intersect(mul_split(a, b), mul_joined(a, b));
 }
 
 Tnum tnum_and(const Tnum& a, const Tnum& b) {
