@@ -108,6 +108,21 @@ int ebpf_map_delete(ebpf_map *map, const void *key);
 /* `key` NULL gives the first key; -ENOENT after the last. */
 int ebpf_map_next_key(ebpf_map *map, const void *key, void *next_key);
 
+/* Batches (BPF_MAP_LOOKUP_BATCH / BPF_MAP_UPDATE_BATCH). Lookup: `cursor` NULL starts a
+ * walk, `next_cursor` (key_size bytes) continues it; up to `*count` keys and values are
+ * written and `*count` says how many; -ENOENT means the walk is complete (`*count` may still
+ * be > 0). Update: writes `*count` pairs, and `*count` says how many were written. */
+int ebpf_map_lookup_batch(ebpf_map *map, const void *cursor, void *next_cursor, void *keys,
+                          void *values, uint32_t *count);
+int ebpf_map_update_batch(ebpf_map *map, const void *keys, const void *values, uint32_t *count,
+                          uint64_t flags);
+
+/* Pinning by name, as bpffs paths: a pinned map outlives the VM or handle that made it.
+ * ebpf_map_get_pinned gives a new handle (free it with ebpf_map_free). */
+int ebpf_map_pin(ebpf_map *map, const char *name);
+int ebpf_map_get_pinned(const char *name, ebpf_map **map);
+int ebpf_map_unpin(const char *name);
+
 /* Makes a created map reachable from the next loaded raw program: `lddw rX, map` with
  * src 1 and imm = the returned index, as a map fd. */
 int ebpf_vm_add_map(ebpf_vm *vm, ebpf_map *map, uint32_t *index);

@@ -350,6 +350,41 @@ int ebpf_map_next_key(ebpf_map* map, const void* key, void* next_key) {
   return guarded(nullptr, [&] { return map->map->get_next_key(key, next_key); });
 }
 
+int ebpf_map_lookup_batch(ebpf_map* map, const void* cursor, void* next_cursor, void* keys,
+                          void* values, uint32_t* count) {
+  if (map == nullptr || next_cursor == nullptr || keys == nullptr || values == nullptr ||
+      count == nullptr)
+    return -EINVAL;
+  return guarded(nullptr,
+                 [&] { return map->map->lookup_batch(cursor, next_cursor, keys, values, *count); });
+}
+
+int ebpf_map_update_batch(ebpf_map* map, const void* keys, const void* values, uint32_t* count,
+                          uint64_t flags) {
+  if (map == nullptr || keys == nullptr || values == nullptr || count == nullptr) return -EINVAL;
+  return guarded(nullptr, [&] { return map->map->update_batch(keys, values, *count, flags); });
+}
+
+int ebpf_map_pin(ebpf_map* map, const char* name) {
+  if (map == nullptr || name == nullptr) return -EINVAL;
+  return guarded(nullptr, [&] { return pin_map(name, map->map).ok() ? 0 : -EEXIST; });
+}
+
+int ebpf_map_get_pinned(const char* name, ebpf_map** map) {
+  if (name == nullptr || map == nullptr) return -EINVAL;
+  return guarded(nullptr, [&] {
+    std::shared_ptr<Map> found = pinned_map(name);
+    if (found == nullptr) return -ENOENT;
+    *map = new ebpf_map{std::move(found)};
+    return 0;
+  });
+}
+
+int ebpf_map_unpin(const char* name) {
+  if (name == nullptr) return -EINVAL;
+  return guarded(nullptr, [&] { return unpin_map(name).ok() ? 0 : -ENOENT; });
+}
+
 int ebpf_vm_add_map(ebpf_vm* vm, ebpf_map* map, uint32_t* index) {
   if (vm == nullptr || map == nullptr) return -EINVAL;
   return guarded(vm, [&] {
