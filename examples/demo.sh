@@ -67,9 +67,9 @@ if [ -f "$CAPTURE" ]; then
 fi
 
 step "Linux BPF objects: build an XDP program with clang, as for the kernel" \
-     "clang -O2 -g -target bpf -c tests/programs/xdp_counter.bpf.c -o xdp_counter.bpf.o"
+     "clang -O2 -g -target bpf -c tests/bpf/xdp_counter.bpf.c -o xdp_counter.bpf.o"
 clang -O2 -g -target bpf -I/usr/include/"$(gcc -print-multiarch)" \
-  -c "$HERE/../tests/programs/xdp_counter.bpf.c" -o "$WORK/xdp_counter.bpf.o"
+  -c "$HERE/../tests/bpf/xdp_counter.bpf.c" -o "$WORK/xdp_counter.bpf.o"
 step "What the object holds, as bpfvm's loader sees it" "bpfvm object show xdp_counter.bpf.o"
 "$BPFVM" object show "$WORK/xdp_counter.bpf.o"
 

@@ -2,7 +2,7 @@
 // of map_ops.bpf.o does 64 operations per run; both sides run it many times on the same
 // packet (the kernel through BPF_PROG_TEST_RUN with `repeat`), and the time of the `empty`
 // program is subtracted, so the table shows nanoseconds per map operation. Then an XDP
-// parse-and-count program (tests/programs/xdp_parser.bpf.c), whole runs: packets per second.
+// parse-and-count program (tests/bpf/xdp_parser.bpf.c), whole runs: packets per second.
 //
 //   map_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT
 #include <bpfvm/jit.hpp>
@@ -250,7 +250,7 @@ int main(int argc, char** argv) {
     auto k = kernel_parser ? kernel_parser->time("parse_flows", packet, repeat) : std::nullopt;
     auto i = parser->time("parse_flows", packet, repeat, Engine::interpreter);
     auto j = parser->time("parse_flows", packet, repeat, Engine::jit);
-    fmt::print("\nXDP parse and count (xdp_parser.bpf.o, 64-byte TCP frame): Mpps\n");
+    fmt::print("\nXDP parse and count (xdp_parser.o, 64-byte TCP frame): Mpps\n");
     fmt::print("{:<16} {:>9} {:>9} {:>9}\n", "", "kernel", "interp", "jit");
     fmt::print("{:<16} {:>9} {:>9} {:>9}\n", "parse_flows", cell(pps(k)), cell(pps(i)),
                cell(pps(j)));

@@ -152,7 +152,7 @@ TEST_F(CApi, MapCallsRefuseBadArguments) {
 }
 
 TEST_F(CApi, LoadsAnObjectAndRunsItsProgramOnAPacket) {
-  std::string path = std::string(BPFVM_TEST_PROGRAMS_DIR) + "/xdp_counter.bpf.o";
+  std::string path = std::string(BPFVM_BPF_OBJECTS_DIR) + "/xdp_counter.o";
   ASSERT_EQ(ebpf_load_object(vm_, path.c_str(), "count_protocols"), 0) << ebpf_vm_error(vm_);
   // An IPv4 UDP frame to port 9: counted under protocol 17, then dropped.
   std::vector<std::uint8_t> packet(64, 0);

@@ -1,4 +1,4 @@
-// Our BPF C programs (tests/programs/*.bpf.c, built with clang -target bpf) run in the kernel
+// Our BPF C programs (tests/bpf/*.bpf.c, built with clang -target bpf) run in the kernel
 // (libbpf + BPF_PROG_TEST_RUN) and in bpfvm (ObjectSpec + Object + run_packet) on the same
 // packets, in the same order: every return value and output packet must agree, and so must
 // every map afterwards. Skips, saying why, where the kernel refuses bpf().
@@ -32,7 +32,7 @@ struct ProgramCase {
 };
 
 std::string object_path(const char* object) {
-  return std::string(BPFVM_TEST_PROGRAMS_DIR) + "/" + object + ".bpf.o";
+  return std::string(BPFVM_BPF_OBJECTS_DIR) + "/" + object + ".o";
 }
 
 bool is_per_cpu(MapType type) {
@@ -158,8 +158,8 @@ const ProgramCase programs[] = {
     {"ringbuf_producer", "sample_packets", Engine::interpreter},
     {"tail_calls", "stage0", Engine::interpreter},
     {"global_data", "use_globals", Engine::interpreter},
-    {"subprograms", "call_chain", Engine::interpreter},
-    {"subprograms", "call_shared", Engine::interpreter},
+    {"call_chains", "call_chain", Engine::interpreter},
+    {"call_chains", "call_shared", Engine::interpreter},
     {"packet_loop", "loop_over_packet", Engine::interpreter},
     {"percpu_counter", "count_per_cpu", Engine::interpreter},
     {"socket_filter", "keep_web", Engine::interpreter},
