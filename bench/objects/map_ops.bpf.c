@@ -1,4 +1,4 @@
-// Map operations from inside a program, 64 per run, for bench/maps/map_bench: each program
+// Map operations from inside a program, 64 per run, for bench/objects/kernel_compare_bench: each program
 // runs on a packet whose first byte seeds the keys, so that nothing folds at compile time.
 // `empty` measures what a run costs without them; the bench subtracts it.
 #include <linux/bpf.h>

@@ -4,7 +4,7 @@
 // program is subtracted, so the table shows nanoseconds per map operation. Then an XDP
 // parse-and-count program (tests/bpf/xdp_parser.bpf.c), whole runs: packets per second.
 //
-//   map_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT
+//   kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT
 #include <bpfvm/jit.hpp>
 #include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/map.hpp>
@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
     if (arg == "--repeat" && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--help" || arg == "-h") {
-      std::puts("usage: map_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n"
+      std::puts("usage: kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n"
                 "Times map operations inside programs on bpfvm (interpreter, JIT; checked\n"
                 "mode) against the kernel's BPF_PROG_TEST_RUN, and an XDP parser's packet rate.");
       return 0;
@@ -197,14 +197,14 @@ int main(int argc, char** argv) {
     }
   }
   if (paths.size() != 2) {
-    std::fputs("usage: map_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n", stderr);
+    std::fputs("usage: kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n", stderr);
     return 2;
   }
 
   std::string why;
   auto ours = BpfvmSide::open(paths[0], why);
   if (!ours) {
-    fmt::print(stderr, "map_bench: {}: {}\n", paths[0], why);
+    fmt::print(stderr, "kernel_compare_bench: {}: {}\n", paths[0], why);
     return 1;
   }
   auto kernel = KernelSide::open(paths[0], why);
