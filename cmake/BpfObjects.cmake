@@ -29,8 +29,9 @@ function(bpfvm_bpf_objects)
       OUTPUT ${output}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUTPUT_DIR}
       COMMAND ${BPFVM_BPF_CLANG} -O2 -g -target bpf ${multiarch_include} ${ARG_FLAGS}
-              -c ${path} -o ${output}
+              -MD -MF ${output}.d -c ${path} -o ${output}
       DEPENDS ${path}
+      DEPFILE ${output}.d
       COMMENT "clang -target bpf ${name}"
       VERBATIM)
     list(APPEND outputs ${output})

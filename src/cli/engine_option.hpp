@@ -25,11 +25,15 @@ inline void add_engine_option(CLI::App& command, std::string& engine) {
       ->default_val("auto");
 }
 
+inline Engine engine_from_name(const std::string& engine) {
+  return engine == "interp" ? Engine::interpreter
+         : engine == "jit"  ? Engine::jit
+                            : Engine::automatic;
+}
+
 inline Result<std::uint64_t> run_with_engine(const std::string& engine, const Program& program,
                                              const RunInput& input, const RunOptions& options) {
-  Engine chosen = engine == "interp" ? Engine::interpreter
-                  : engine == "jit"  ? Engine::jit
-                                     : Engine::automatic;
+  Engine chosen = engine_from_name(engine);
   std::string note;
   auto result = run_program(chosen, program, input, options, &note);
   if (!note.empty()) fmt::print(stderr, "bpfvm: note: {}\n", note);

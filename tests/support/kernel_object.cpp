@@ -81,6 +81,13 @@ SysResult<TestRunOutput> KernelObject::run(const std::string& program,
   return output;
 }
 
+std::vector<std::string> KernelObject::map_names() const {
+  std::vector<std::string> names;
+  bpf_map* map;
+  bpf_object__for_each_map(map, object_.get()) names.emplace_back(bpf_map__name(map));
+  return names;
+}
+
 SysResult<std::vector<MapEntry>> KernelObject::entries(const std::string& map) const {
   bpf_map* found = bpf_object__find_map_by_name(object_.get(), map.c_str());
   if (found == nullptr) return SysError{"no map named " + map, ENOENT, {}};

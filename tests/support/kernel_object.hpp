@@ -31,6 +31,9 @@ class KernelObject {
   SysResult<TestRunOutput> run(const std::string& program, std::span<const std::uint8_t> packet,
                                std::uint32_t repeat = 1) const;
 
+  // The maps libbpf created, by name (global data maps are "<object prefix>.bss" and so on).
+  std::vector<std::string> map_names() const;
+
   // Every entry of the map named `map` (BPF_MAP_GET_NEXT_KEY + LOOKUP), in the kernel's order.
   SysResult<std::vector<MapEntry>> entries(const std::string& map) const;
 

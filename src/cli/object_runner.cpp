@@ -1,0 +1,191 @@
+#include "cli/object_runner.hpp"
+
+#include "cli/program_input.hpp"
+
+#include <bpfvm/data_file.hpp>
+#include <bpfvm/linux_helpers.hpp>
+#include <bpfvm/progtypes.hpp>
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace bpfvm::cli {
+
+bool is_elf(const std::vector<std::uint8_t>& bytes) {
+  return bytes.size() >= 4 && std::memcmp(bytes.data(), "\x7f" "ELF", 4) == 0;
+}
+
+std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
+  std::string text;
+  for (std::size_t i = 0; i < size; ++i) text += fmt::format(i == 0 ? "{:02x}" : " {:02x}", data[i]);
+  return text;
+}
+
+Result<std::vector<std::uint8_t>> read_packet(const std::string& file, const std::string& hex) {
+  if (!file.empty()) return read_binary_file(file);
+  if (!hex.empty()) return parse_hex_bytes(hex);
+  return std::vector<std::uint8_t>(64, 0);
+}
+
+Result<LoadedObject> LoadedObject::load(const std::string& path) {
+  auto spec = ObjectSpec::parse_file(path);
+  if (!spec) return spec.error();
+  LoadedObject loaded;
+  loaded.helpers_ = std::make_unique<HelperRegistry>(linux_helpers());
+  // One registry serves every program of the object: the packet helpers of each type in it.
+  for (const ObjectProgram& program : spec->programs)
+    if (auto added = add_packet_helpers(*loaded.helpers_, program.type); !added)
+      return added.error();
+  auto object = Object::load(*spec, ObjectLoadOptions{.helpers = loaded.helpers_.get()});
+  if (!object) return object.error();
+  loaded.object_ = std::make_unique<Object>(std::move(*object));
+  loaded.jit_.resize(loaded.object_->programs().size());
+  return loaded;
+}
+
+Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name) const {
+  const std::vector<ObjectProgram>& programs = object_->spec().programs;
+  if (programs.empty()) return make_error(Error::Kind::usage, "the object has no programs");
+  if (name.empty()) return &programs.front();
+  const ObjectProgram* by_section = nullptr;
+  int sections_matching = 0;
+  for (const ObjectProgram& program : programs) {
+    if (program.name == name) return &program;
+    if (program.section == name) {
+      by_section = &program;
+      ++sections_matching;
+    }
+  }
+  if (sections_matching == 1) return by_section;
+  std::string names;
+  for (const ObjectProgram& program : programs)
+    names += fmt::format("{}{} (section {})", names.empty() ? "" : ", ", program.name,
+                         program.section);
+  return make_error(Error::Kind::usage,
+                    fmt::format("no program named '{}'; the object has: {}", name, names));
+}
+
+Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
+                                          const std::vector<std::uint8_t>& packet,
+                                          Engine engine) {
+  auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
+  const Program& program = object_->programs()[index];
+  PacketRunInput input{.type = described.type, .packet = packet};
+  if (engine == Engine::interpreter || (engine == Engine::automatic && !jit_supported()))
+    return run_packet(program, input, Engine::interpreter);
+  if (jit_[index] == nullptr) {
+    auto compiled = JitProgram::compile(program);
+    if (!compiled) {
+      if (engine == Engine::jit) return compiled.error();
+      return run_packet(program, input, Engine::interpreter);
+    }
+    jit_[index] = std::make_unique<JitProgram>(std::move(*compiled));
+  }
+  const JitProgram& jit = *jit_[index];
+  return run_packet([&](const RunInput& run_input,
+                        const RunOptions& options) { return jit.run(run_input, options); },
+                    input);
+}
+
+std::string action_name(ProgramType type, std::uint64_t value) {
+  if (type == ProgramType::xdp) {
+    static const char* const names[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
+                                        "XDP_REDIRECT"};
+    return value < std::size(names) ? names[value] : "";
+  }
+  if (type == ProgramType::sched_cls || type == ProgramType::sched_act) {
+    static const char* const names[] = {"TC_ACT_OK",     "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
+                                        "TC_ACT_PIPE",   "TC_ACT_STOLEN",     "TC_ACT_QUEUED",
+                                        "TC_ACT_REPEAT", "TC_ACT_REDIRECT"};
+    auto as_int = static_cast<std::int32_t>(value);
+    if (as_int == -1) return "TC_ACT_UNSPEC";
+    return as_int >= 0 && static_cast<std::size_t>(as_int) < std::size(names) ? names[as_int] : "";
+  }
+  return "";
+}
+
+namespace {
+
+struct Element {
+  std::vector<std::uint8_t> key;
+  std::vector<std::uint8_t> value;
+};
+
+// Keyless types (queue, stack, ring buffer, bloom filter) have no elements to walk.
+bool has_keys(const Map& map) {
+  switch (map.type()) {
+    case MapType::queue:
+    case MapType::stack:
+    case MapType::ringbuf:
+    case MapType::bloom_filter: return false;
+    default: return true;
+  }
+}
+
+std::vector<Element> elements(Map& map) {
+  std::vector<Element> out;
+  if (!has_keys(map)) return out;
+  std::vector<std::uint8_t> key(map.spec().key_size), next(map.spec().key_size);
+  const void* previous = nullptr;
+  while (map.get_next_key(previous, next.data()) == 0) {
+    Element element{next, std::vector<std::uint8_t>(map.host_value_size())};
+    if (map.host_lookup(next.data(), element.value.data()) == 0) out.push_back(std::move(element));
+    key = next;
+    previous = key.data();
+  }
+  return out;
+}
+
+std::string map_heading(const Map& map, std::size_t count) {
+  const MapSpec& spec = map.spec();
+  return fmt::format("map {} ({}, key {} B, value {} B, {}/{} entries)", spec.name,
+                     map_type_name(spec.type), spec.key_size, spec.value_size, count,
+                     spec.max_entries);
+}
+
+template <class Visit>
+void for_each_map(const Object& object, const std::string& only, Visit&& visit) {
+  for (const std::shared_ptr<Map>& map : object.maps())
+    if (only.empty() || map->spec().name == only) visit(*map);
+}
+
+}  // namespace
+
+std::string maps_as_text(const Object& object, const std::string& only) {
+  std::string text;
+  for_each_map(object, only, [&](Map& map) {
+    std::vector<Element> rows = elements(map);
+    text += map_heading(map, rows.size()) + "\n";
+    if (!has_keys(map)) {
+      text += fmt::format("  ({} has no keys to list)\n", map_type_name(map.type()));
+      return;
+    }
+    for (const Element& row : rows)
+      text += fmt::format("  {}: {}\n", hex_bytes(row.key.data(), row.key.size()),
+                          hex_bytes(row.value.data(), row.value.size()));
+  });
+  return text;
+}
+
+nlohmann::json maps_as_json(const Object& object, const std::string& only) {
+  nlohmann::json out = nlohmann::json::array();
+  for_each_map(object, only, [&](Map& map) {
+    const MapSpec& spec = map.spec();
+    nlohmann::json entries = nlohmann::json::array();
+    for (const Element& row : elements(map))
+      entries.push_back({{"key", hex_bytes(row.key.data(), row.key.size())},
+                         {"value", hex_bytes(row.value.data(), row.value.size())}});
+    out.push_back({{"name", spec.name},
+                   {"type", map_type_name(spec.type)},
+                   {"key_size", spec.key_size},
+                   {"value_size", spec.value_size},
+                   {"max_entries", spec.max_entries},
+                   {"entries", std::move(entries)}});
+  });
+  return out;
+}
+
+}  // namespace bpfvm::cli

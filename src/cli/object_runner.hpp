@@ -1,0 +1,56 @@
+// What `bpfvm run OBJ` and `bpfvm map dump OBJ` share: load a clang-built object with Linux's
+// helpers and the packet helpers of its program types, pick a program, run it on packets,
+// and show maps as tables or JSON.
+#pragma once
+
+#include <bpfvm/jit.hpp>
+#include <bpfvm/map.hpp>
+#include <bpfvm/object.hpp>
+#include <bpfvm/packet_run.hpp>
+#include <bpfvm/result.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bpfvm::cli {
+
+// Whether `bytes` start with the ELF magic: `bpfvm run` takes objects and bytecode alike.
+bool is_elf(const std::vector<std::uint8_t>& bytes);
+
+class LoadedObject {
+ public:
+  static Result<LoadedObject> load(const std::string& path);
+
+  const Object& object() const { return *object_; }
+  // The program named `name` (its function name, or its section name when unique), or the
+  // first program when `name` is empty. The error lists the programs there are.
+  Result<const ObjectProgram*> find_program(const std::string& name) const;
+  // Runs `program` on `packet` with the engine (a JIT is compiled once per program and kept).
+  Result<PacketRunOutput> run(const ObjectProgram& program, const std::vector<std::uint8_t>& packet,
+                              Engine engine);
+
+ private:
+  std::unique_ptr<HelperRegistry> helpers_;
+  std::unique_ptr<Object> object_;
+  std::vector<std::unique_ptr<JitProgram>> jit_;  // parallel to the object's programs
+};
+
+// "XDP_PASS", "TC_ACT_SHOT", ... for a program type's return value; "" when it has no name.
+std::string action_name(ProgramType type, std::uint64_t value);
+
+// Every element of every map (or of the one named `only`), as rows of hex keys and values.
+std::string maps_as_text(const Object& object, const std::string& only = "");
+nlohmann::json maps_as_json(const Object& object, const std::string& only = "");
+
+// The packet a command runs on: the bytes of `file`, or `hex` parsed, or (neither given) a
+// zeroed 64-byte Ethernet frame (BPF_PROG_TEST_RUN needs at least 14 bytes).
+Result<std::vector<std::uint8_t>> read_packet(const std::string& file, const std::string& hex);
+
+std::string hex_bytes(const std::uint8_t* data, std::size_t size);
+
+}  // namespace bpfvm::cli
