@@ -140,7 +140,9 @@ class BpfvmSide {
   std::optional<double> time(const char* name, const Bytes& packet, int repeat, Engine engine) {
     const Program* program = object_->program(name);
     if (program == nullptr) return std::nullopt;
-    PacketRunInput input{.type = ProgramType::xdp, .packet = packet};
+    PacketRunInput input;
+    input.type = ProgramType::xdp;
+    input.packet = packet;
     RunOptions options;
     options.memory_mode = MemoryMode::checked;
     std::optional<JitProgram> jit;

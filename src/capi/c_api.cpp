@@ -107,7 +107,7 @@ struct ebpf_vm {
     if (engine == Engine::interpreter || (engine == Engine::automatic && !jit_supported()))
       return succeed();
     JitOptions options;
-    options.budget = budget;
+    options.budget_guard = budget;
     auto compiled = JitProgram::compile(*program, options);
     if (!compiled) {
       if (engine == Engine::jit) return fail(compiled.error());
@@ -125,7 +125,9 @@ struct ebpf_vm {
   }
 
   Result<PacketRunOutput> run_packet_program(std::span<const std::uint8_t> packet) {
-    PacketRunInput input{.type = type, .packet = packet};
+    PacketRunInput input;
+    input.type = type;
+    input.packet = packet;
     RunOptions options;
     options.budget = budget;
     if (jit)
@@ -301,11 +303,12 @@ int ebpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint3
                     uint32_t flags, ebpf_map** map) {
   if (map == nullptr) return -EINVAL;
   return guarded(nullptr, [&] {
-    MapSpec spec{.type = static_cast<MapType>(type),
-                 .key_size = key_size,
-                 .value_size = value_size,
-                 .max_entries = max_entries,
-                 .flags = flags};
+    MapSpec spec;
+    spec.type = static_cast<MapType>(type);
+    spec.key_size = key_size;
+    spec.value_size = value_size;
+    spec.max_entries = max_entries;
+    spec.flags = flags;
     auto created = Map::create(spec);
     if (!created) return -EINVAL;
     *map = new ebpf_map{std::move(*created)};

@@ -73,7 +73,9 @@ Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
                                           Engine engine) {
   auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
   const Program& program = object_->programs()[index];
-  PacketRunInput input{.type = described.type, .packet = packet};
+  PacketRunInput input;
+    input.type = described.type;
+    input.packet = packet;
   if (engine == Engine::interpreter || (engine == Engine::automatic && !jit_supported()))
     return run_packet(program, input, Engine::interpreter);
   if (jit_[index] == nullptr) {

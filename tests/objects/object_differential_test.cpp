@@ -127,8 +127,10 @@ TEST_P(ObjectDifferential, SameResultsPacketsAndMapsAsTheKernel) {
   for (const TestPacket& packet : standard_test_packets()) {
     auto expected = kernel_object->run(test.program, packet.bytes);
     ASSERT_TRUE(expected.ok()) << packet.name << ": " << expected.error().to_string();
-    auto actual = run_packet(*program, PacketRunInput{.type = described->type, .packet = packet.bytes},
-                             test.engine);
+    PacketRunInput input;
+    input.type = described->type;
+    input.packet = packet.bytes;
+    auto actual = run_packet(*program, input, test.engine);
     ASSERT_TRUE(actual.ok()) << packet.name << ": " << actual.error().to_string();
     EXPECT_EQ(static_cast<std::uint32_t>(actual->return_value), expected->retval) << packet.name;
     EXPECT_EQ(actual->packet, expected->data_out) << packet.name;
