@@ -89,7 +89,8 @@ struct ebpf_vm {
     HelperRegistry merged;
     for (const auto& [id, helper] : extra_helpers.all())
       if (auto added = merged.add(helper); !added) return added.error();
-    for (const auto& [id, helper] : linux_helpers().all())
+    HelperRegistry linux = linux_helpers();
+    for (const auto& [id, helper] : linux.all())
       if (merged.find(id) == nullptr) (void)merged.add(helper);
     if (auto added = add_packet_helpers(merged, for_type); !added) return added.error();
     return std::make_unique<HelperRegistry>(std::move(merged));
