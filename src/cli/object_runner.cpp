@@ -21,7 +21,10 @@ bool is_elf(const std::vector<std::uint8_t>& bytes) {
 
 std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
   std::string text;
-  for (std::size_t i = 0; i < size; ++i) text += fmt::format(i == 0 ? "{:02x}" : " {:02x}", data[i]);
+  for (std::size_t i = 0; i < size; ++i) {
+    if (i != 0) text += ' ';
+    text += fmt::format("{:02x}", data[i]);
+  }
   return text;
 }
 
