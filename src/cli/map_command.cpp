@@ -33,22 +33,10 @@ int dump(const MapDumpArgs& args) {
   }
   bool run = !args.program.empty() || !args.packet_file.empty() || !args.packet_hex.empty();
   if (run) {
-    auto program = loaded->find_program(args.program);
-    if (!program) {
-      print_error(describe_error(args.object_path, program.error()));
-      return exit_bad_input;
-    }
-    auto packet = read_packet(args.packet_file, args.packet_hex);
-    if (!packet) {
-      print_error(describe_error(args.packet_file.empty() ? "--packet-hex" : args.packet_file,
-                                 packet.error()));
-      return exit_bad_input;
-    }
-    auto output = loaded->run(**program, *packet, engine_from_name(args.engine));
-    if (!output) {
-      print_error(describe_error(args.object_path, output.error()));
-      return exit_run_failed;
-    }
+    int status = exit_ok;
+    ObjectRunRequest request{args.program, args.packet_file, args.packet_hex,
+                             engine_from_name(args.engine)};
+    if (!run_once(*loaded, args.object_path, request, status)) return status;
   }
   if (args.json)
     fmt::print("{}\n", maps_as_json(loaded->object(), args.map).dump(2));

@@ -1,5 +1,6 @@
 #include "cli/object_runner.hpp"
 
+#include "cli/commands.hpp"
 #include "cli/program_input.hpp"
 
 #include <bpfvm/data_file.hpp>
@@ -20,7 +21,10 @@ bool is_elf(const std::vector<std::uint8_t>& bytes) {
 
 std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
   std::string text;
-  for (std::size_t i = 0; i < size; ++i) text += fmt::format(i == 0 ? "{:02x}" : " {:02x}", data[i]);
+  for (std::size_t i = 0; i < size; ++i) {
+    if (i != 0) text += ' ';
+    text += fmt::format("{:02x}", data[i]);
+  }
   return text;
 }
 
@@ -90,6 +94,30 @@ Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
   return run_packet([&](const RunInput& run_input,
                         const RunOptions& options) { return jit.run(run_input, options); },
                     input);
+}
+
+std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& object_path,
+                                  const ObjectRunRequest& request, int& exit_status) {
+  exit_status = exit_bad_input;
+  auto program = loaded.find_program(request.program);
+  if (!program) {
+    print_error(describe_error(object_path, program.error()));
+    return std::nullopt;
+  }
+  auto packet = read_packet(request.packet_file, request.packet_hex);
+  if (!packet) {
+    print_error(describe_error(
+        request.packet_file.empty() ? "--packet-hex" : request.packet_file, packet.error()));
+    return std::nullopt;
+  }
+  auto output = loaded.run(**program, *packet, request.engine);
+  if (!output) {
+    print_error(describe_error(object_path, output.error()));
+    exit_status = exit_run_failed;
+    return std::nullopt;
+  }
+  exit_status = exit_ok;
+  return ObjectRun{*program, std::move(*packet), std::move(*output)};
 }
 
 std::string action_name(ProgramType type, std::uint64_t value) {

@@ -40,6 +40,24 @@ class LoadedObject {
   std::vector<std::unique_ptr<JitProgram>> jit_;  // parallel to the object's programs
 };
 
+// One run of a program of the object, as `run` and `map dump` ask for it.
+struct ObjectRunRequest {
+  std::string program;  // function or section name; empty: the first program
+  std::string packet_file;
+  std::string packet_hex;
+  Engine engine = Engine::automatic;
+};
+struct ObjectRun {
+  const ObjectProgram* program = nullptr;
+  std::vector<std::uint8_t> packet;  // as given
+  PacketRunOutput output;
+};
+// Finds the program, reads the packet and runs it once. On failure prints the error (prefixed
+// with the file at fault) and sets `exit_status`: exit_bad_input, or exit_run_failed when the
+// run itself failed.
+std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& object_path,
+                                  const ObjectRunRequest& request, int& exit_status);
+
 // "XDP_PASS", "TC_ACT_SHOT", ... for a program type's return value; "" when it has no name.
 std::string action_name(ProgramType type, std::uint64_t value);
 
