@@ -2,6 +2,7 @@
 // filled, programs loaded, then the slots map definitions set (`.values`), which may name
 // programs.
 #include <bpfvm/object.hpp>
+#include <bpfvm/progtypes.hpp>
 
 #include <fmt/format.h>
 
@@ -88,7 +89,10 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
     load.type = program_type_from_section(program_spec.section) ? program_spec.type
                                                                 : options.unnamed_section_type;
     load.maps = object.maps_;
-    auto program = Program::load(program_spec.insns, load);
+    // Types bpfvm has a context for get the kernel's context-access rewriting and helper
+    // checks; the others (kprobe, tracepoint, ...) load as they are, to run in checked mode.
+    auto program = program_type_supported(load.type) ? load_typed_program(program_spec.insns, load)
+                                                     : Program::load(program_spec.insns, load);
     if (!program)
       return object_error(
           fmt::format("program '{}' (section '{}')", program_spec.name, program_spec.section),
