@@ -105,7 +105,7 @@ class ObjectDifferential : public ::testing::TestWithParam<ProgramCase> {};
 
 TEST_P(ObjectDifferential, SameResultsPacketsAndMapsAsTheKernel) {
   const ProgramCase& test = GetParam();
-  if (test.engine == Engine::jit && !jit_available()) GTEST_SKIP() << "no JIT on this host";
+  if (test.engine == Engine::jit && !jit_supported()) GTEST_SKIP() << "no JIT on this host";
   auto kernel_object = kernel::KernelObject::load(object_path(test.object));
   if (!kernel_object) {
     if (kernel_object.error().is_refusal())
