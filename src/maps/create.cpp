@@ -4,6 +4,7 @@
 #include "maps/map_common.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace bpfvm {
 namespace {
@@ -198,10 +199,11 @@ std::optional<Error> check_ringbuf(const MapSpec& spec) {
         "EINVAL", fmt::format("value_size must be 0 for ringbuf maps, not {}", spec.value_size));
   }
   const std::uint32_t n = spec.max_entries;
-  if (n == 0 || (n & (n - 1)) != 0 || n % 4096 != 0) {
+  const auto page = static_cast<std::uint32_t>(sysconf(_SC_PAGESIZE));
+  if (n == 0 || (n & (n - 1)) != 0 || n % page != 0) {
     return spec_error("EINVAL", fmt::format("max_entries must be a power of 2 multiple of the "
-                                            "page size (4096) for ringbuf maps, not {}",
-                                            n));
+                                            "page size ({}) for ringbuf maps, not {}",
+                                            page, n));
   }
   return std::nullopt;
 }
