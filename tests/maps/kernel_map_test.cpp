@@ -461,6 +461,67 @@ TEST(KernelMaps, BloomFilter) {
   EXPECT_EQ(pair.ours->get_next_key(nullptr, next), pair.k_next(nullptr, next));
 }
 
+// Map-in-map: which inner templates BPF_MAP_CREATE takes, and which inner maps the outer map
+// accepts (bpf_map_meta_equal), compared by return code. The kernel gets fds, we get objects.
+TEST(KernelMaps, MapInMapTemplatesAndInnerChecks) {
+  SKIP_WITHOUT_BPF();
+  const MapSpec templates[] = {
+      map_spec(MapType::array, 4, 8, 4),           map_spec(MapType::hash, 8, 8, 16),
+      map_spec(MapType::array, 4, 8, 4, 1u << 12),  // BPF_F_INNER_MAP
+      map_spec(MapType::queue, 0, 4, 4),           map_spec(MapType::prog_array, 4, 4, 4),
+  };
+  const MapSpec candidates[] = {
+      map_spec(MapType::array, 4, 8, 4),     map_spec(MapType::array, 4, 8, 5),
+      map_spec(MapType::array, 4, 4, 4),     map_spec(MapType::percpu_array, 4, 8, 4),
+      map_spec(MapType::hash, 8, 8, 16),     map_spec(MapType::hash, 8, 8, 16, 1),
+      map_spec(MapType::lru_hash, 8, 8, 16), map_spec(MapType::array, 4, 8, 9, 1u << 12),
+      map_spec(MapType::queue, 0, 4, 4),
+  };
+  for (MapType outer_type : {MapType::array_of_maps, MapType::hash_of_maps}) {
+    for (const MapSpec& shape : templates) {
+      SCOPED_TRACE(std::string(map_type_name(outer_type)) + " of " +
+                   std::string(map_type_name(shape.type)) + " flags " +
+                   std::to_string(shape.flags));
+      int template_fd = kernel_create(shape);
+      ASSERT_GE(template_fd, 0);
+      MapSpec outer_spec = map_spec(outer_type, 4, 4, 2);
+      outer_spec.inner = std::make_shared<MapSpec>(shape);
+      int outer_fd = kernel_create(outer_spec, template_fd);
+      close(template_fd);
+      auto outer = Map::create(outer_spec);
+      if (outer_fd < 0) {
+        ASSERT_FALSE(outer.ok()) << "kernel refused with " << strerror(-outer_fd);
+        EXPECT_EQ(-errno_of(outer.error()), outer_fd) << outer.error().to_string();
+        continue;
+      }
+      KernelMap kernel_outer(outer_fd);
+      ASSERT_TRUE(outer.ok()) << outer.error().to_string();
+      auto ours = std::dynamic_pointer_cast<MapOfMaps>(*outer);
+      ASSERT_TRUE(ours);
+      for (const MapSpec& candidate : candidates) {
+        SCOPED_TRACE(
+            "inner " + std::string(map_type_name(candidate.type)) + " " +
+            std::to_string(candidate.key_size) + "/" + std::to_string(candidate.value_size) + "/" +
+            std::to_string(candidate.max_entries) + " flags " + std::to_string(candidate.flags));
+        KernelMap inner_fd(kernel_create(candidate));
+        ASSERT_GE(inner_fd.fd(), 0);
+        auto inner = make_map(candidate);
+        ASSERT_TRUE(inner);
+        for (std::uint32_t key : {0u, 1u, 2u}) {
+          std::uint32_t fd_value = static_cast<std::uint32_t>(inner_fd.fd());
+          int theirs = bpf_map_update_elem(kernel_outer.fd(), &key, &fd_value, 0) == 0 ? 0 : -errno;
+          EXPECT_EQ(ours->set(&key, inner), theirs) << "set key " << key;
+        }
+        std::uint32_t key = 1;
+        int theirs = bpf_map_delete_elem(kernel_outer.fd(), &key) == 0 ? 0 : -errno;
+        EXPECT_EQ(ours->erase(&key), theirs) << "delete";
+        theirs = bpf_map_delete_elem(kernel_outer.fd(), &key) == 0 ? 0 : -errno;
+        EXPECT_EQ(ours->erase(&key), theirs) << "delete again";
+      }
+    }
+  }
+}
+
 TEST(KernelMaps, ArrayLookupAndDeleteIsUnsupported) {
   SKIP_WITHOUT_BPF();
   Pair pair = Pair::make(map_spec(MapType::array, 4, 8, 4));
