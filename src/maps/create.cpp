@@ -51,12 +51,8 @@ std::optional<Error> check_array(const MapSpec& spec) {
   if (percpu && (spec.flags & maps::kNumaNode)) {
     return spec_error("EINVAL", "flags: BPF_F_NUMA_NODE not allowed for percpu_array maps");
   }
-  if ((spec.flags & map_flag::mmapable) && spec.type != MapType::array) {
-    return spec_error("EINVAL", "flags: BPF_F_MMAPABLE only for array maps");
-  }
-  if ((spec.flags & maps::kInnerMap) && spec.type != MapType::array &&
-      spec.type != MapType::percpu_array) {
-    return spec_error("EINVAL", "flags: BPF_F_INNER_MAP only for array maps");
+  if ((spec.flags & (map_flag::mmapable | maps::kInnerMap)) && spec.type != MapType::array) {
+    return spec_error("EINVAL", "flags: BPF_F_MMAPABLE and BPF_F_INNER_MAP only for array maps");
   }
   if ((spec.flags & maps::kPreserveElems) && spec.type != MapType::perf_event_array) {
     return spec_error("EINVAL", "flags: BPF_F_PRESERVE_ELEMS only for perf_event_array maps");
