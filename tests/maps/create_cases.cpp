@@ -98,6 +98,8 @@ std::vector<CreateCase> create_cases() {
        "flags"},
       {"lru_percpu_hash numa", map_spec(MapType::lru_percpu_hash, 4, 8, 4, numa), "EINVAL",
        "flags"},
+      {"hash 2^28 + 1 entries", map_spec(MapType::hash, 4, 8, (1u << 28) + 1), "E2BIG",
+       "max_entries"},
       {"name ok", named(map_spec(MapType::array, 4, 4, 1), "my_map.v2"), nullptr, nullptr},
       {"name too long", named(map_spec(MapType::array, 4, 4, 1), "a_name_of_16_chr"), "EINVAL",
        "name"},
