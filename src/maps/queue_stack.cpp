@@ -23,7 +23,10 @@ class QueueStackMap final : public Map {
   void* lookup(const void*) override { return nullptr; }
   int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
   int erase(const void*) override { return -EINVAL; }
-  int get_next_key(const void*, void*) override { return -EINVAL; }
+  int get_next_key(const void*, void*) override {
+    BPFVM_HOST_READ();
+    return -EINVAL;
+  }
   long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
 
   int push(const void* value, std::uint64_t flags) override {
@@ -41,12 +44,23 @@ class QueueStackMap final : public Map {
   int pop(void* value) override { return take(value, true); }
   int peek(void* value) override { return take(value, false); }
 
-  int host_lookup(const void*, void* value) override { return peek(value); }
+  int host_lookup(const void*, void* value) override {
+    BPFVM_HOST_READ();
+    return peek(value);
+  }
   int host_update(const void*, const void* value, std::uint64_t flags) override {
+    BPFVM_HOST_WRITE();
     return push(value, flags);
   }
-  int host_erase(const void*) override { return -EINVAL; }
-  int host_lookup_and_erase(const void*, void* value) override { return pop(value); }
+  int host_erase(const void*) override {
+    BPFVM_HOST_WRITE();
+    return -EINVAL;
+  }
+  int host_lookup_and_erase(const void*, void* value) override {
+    BPFVM_HOST_READ();
+    BPFVM_HOST_WRITE();
+    return pop(value);
+  }
   int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {
     count = 0;
     return -kENOTSUPP;

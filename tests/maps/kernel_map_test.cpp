@@ -522,6 +522,39 @@ TEST(KernelMaps, MapInMapTemplatesAndInnerChecks) {
   }
 }
 
+// BPF_F_RDONLY / BPF_F_WRONLY: the host's side of the map is read-only or write-only, and the
+// refused direction is -EPERM before any other check.
+TEST(KernelMaps, HostAccessFlags) {
+  SKIP_WITHOUT_BPF();
+  const MapSpec shapes[] = {
+      map_spec(MapType::array, 4, 8, 4),
+      map_spec(MapType::hash, 4, 8, 4),
+      map_spec(MapType::lru_hash, 4, 8, 4),
+      map_spec(MapType::lpm_trie, 8, 8, 4, map_flag::no_prealloc),
+      map_spec(MapType::queue, 0, 8, 4),
+      map_spec(MapType::bloom_filter, 0, 8, 4),
+  };
+  for (MapSpec spec : shapes) {
+    for (std::uint32_t access : {map_flag::rdonly, map_flag::wronly}) {
+      spec.flags = (spec.flags & map_flag::no_prealloc) | access;
+      SCOPED_TRACE(std::string(map_type_name(spec.type)) + " flags " + std::to_string(access));
+      Pair pair = Pair::make(spec);
+      ASSERT_TRUE(pair.ours);
+      std::uint8_t key[8] = {32, 0, 0, 0, 10, 0, 0, 1};  // also an LPM /32
+      const void* k = spec.key_size ? key : nullptr;
+      std::uint64_t a = 1, b = 1;
+      for (std::uint64_t flags : {map_update::any, std::uint64_t{3}, map_update::lock}) {
+        EXPECT_EQ(pair.ours->host_update(k, &a, flags), pair.k_update(k, &b, flags)) << flags;
+      }
+      EXPECT_EQ(pair.ours->host_lookup(k, &a), pair.k_lookup(k, &b));
+      std::uint8_t next_a[8], next_b[8];
+      EXPECT_EQ(pair.ours->get_next_key(k, next_a), pair.k_next(k, next_b));
+      EXPECT_EQ(pair.ours->host_lookup_and_erase(k, &a), pair.k_lookup_and_delete(k, &b));
+      EXPECT_EQ(pair.ours->host_erase(k), pair.k_delete(k));
+    }
+  }
+}
+
 TEST(KernelMaps, ArrayLookupAndDeleteIsUnsupported) {
   SKIP_WITHOUT_BPF();
   Pair pair = Pair::make(map_spec(MapType::array, 4, 8, 4));
