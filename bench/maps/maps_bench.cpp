@@ -149,7 +149,7 @@ void BM_LpmLookupIpv4(benchmark::State& state) {
     struct {
       std::uint32_t prefixlen;
       std::uint32_t addr;
-    } key{8 + rng() % 25, static_cast<std::uint32_t>(rng())};
+    } key{static_cast<std::uint32_t>(8 + rng() % 25), static_cast<std::uint32_t>(rng())};
     std::uint64_t v = i;
     map->update(&key, &v, 0);
   }

@@ -53,6 +53,7 @@ class ArrayMap final : public Map {
   int erase(const void*) override { return -EINVAL; }
 
   int host_lookup(const void* key, void* value) override {
+    BPFVM_HOST_READ();
     std::uint32_t index;
     std::memcpy(&index, key, 4);
     if (index >= max_entries_) return -ENOENT;
@@ -68,6 +69,7 @@ class ArrayMap final : public Map {
   }
 
   int host_update(const void* key, const void* value, std::uint64_t flags) override {
+    BPFVM_HOST_WRITE();
     std::uint32_t index;
     int rc = check(key, flags, index);
     if (rc != 0) return rc;
@@ -85,6 +87,7 @@ class ArrayMap final : public Map {
 
   // array_map_get_next_key: no key or one out of range starts at 0; the last index ends.
   int get_next_key(const void* key, void* next_key) override {
+    BPFVM_HOST_READ();
     std::uint32_t index = max_entries_;
     if (key != nullptr) std::memcpy(&index, key, 4);
     std::uint32_t next = 0;

@@ -27,7 +27,10 @@ class BloomFilterMap final : public Map {
   void* lookup(const void*) override { return nullptr; }
   int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
   int erase(const void*) override { return -EOPNOTSUPP; }
-  int get_next_key(const void*, void*) override { return -EOPNOTSUPP; }
+  int get_next_key(const void*, void*) override {
+    BPFVM_HOST_READ();
+    return -EOPNOTSUPP;
+  }
   long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
 
   int push(const void* value, std::uint64_t flags) override {
@@ -49,11 +52,18 @@ class BloomFilterMap final : public Map {
   }
   int pop(void*) override { return -EOPNOTSUPP; }
 
-  int host_lookup(const void*, void* value) override { return peek(value); }
+  int host_lookup(const void*, void* value) override {
+    BPFVM_HOST_READ();
+    return peek(value);
+  }
   int host_update(const void*, const void* value, std::uint64_t flags) override {
+    BPFVM_HOST_WRITE();
     return push(value, flags);
   }
-  int host_erase(const void*) override { return -EOPNOTSUPP; }
+  int host_erase(const void*) override {
+    BPFVM_HOST_WRITE();
+    return -EOPNOTSUPP;
+  }
   int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {
     count = 0;
     return -kENOTSUPP;

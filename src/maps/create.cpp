@@ -4,6 +4,8 @@
 #include "maps/map_common.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
+#include <new>
 
 namespace bpfvm {
 namespace {
@@ -50,12 +52,8 @@ std::optional<Error> check_array(const MapSpec& spec) {
   if (percpu && (spec.flags & maps::kNumaNode)) {
     return spec_error("EINVAL", "flags: BPF_F_NUMA_NODE not allowed for percpu_array maps");
   }
-  if ((spec.flags & map_flag::mmapable) && spec.type != MapType::array) {
-    return spec_error("EINVAL", "flags: BPF_F_MMAPABLE only for array maps");
-  }
-  if ((spec.flags & maps::kInnerMap) && spec.type != MapType::array &&
-      spec.type != MapType::percpu_array) {
-    return spec_error("EINVAL", "flags: BPF_F_INNER_MAP only for array maps");
+  if ((spec.flags & (map_flag::mmapable | maps::kInnerMap)) && spec.type != MapType::array) {
+    return spec_error("EINVAL", "flags: BPF_F_MMAPABLE and BPF_F_INNER_MAP only for array maps");
   }
   if ((spec.flags & maps::kPreserveElems) && spec.type != MapType::perf_event_array) {
     return spec_error("EINVAL", "flags: BPF_F_PRESERVE_ELEMS only for perf_event_array maps");
@@ -63,7 +61,8 @@ std::optional<Error> check_array(const MapSpec& spec) {
   if (spec.value_size > kMaxValueSize || (percpu && spec.value_size > kPcpuMinUnitSize)) {
     return spec_error("E2BIG", fmt::format("value_size {} too large", spec.value_size));
   }
-  if (maps::round_up8(spec.value_size) * std::uint64_t{spec.max_entries} >
+  const std::uint64_t copies = percpu ? possible_cpus() : 1;
+  if (maps::round_up8(spec.value_size) * std::uint64_t{spec.max_entries} * copies >
       (std::uint64_t{1} << 32)) {
     return spec_error("E2BIG", "value_size * max_entries too large");
   }
@@ -105,6 +104,11 @@ std::optional<Error> check_hash(const MapSpec& spec) {
   if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
   if (spec.key_size == 0) return spec_error("EINVAL", "key_size must not be 0");
   if (spec.value_size == 0) return spec_error("EINVAL", "value_size must not be 0");
+  // htab_map_alloc: roundup_pow_of_two(max_entries) buckets of 16 bytes must fit in 4 GiB.
+  if (spec.max_entries > (1u << 28)) {
+    return spec_error(
+        "E2BIG", fmt::format("max_entries {} needs more than 2^28 hash buckets", spec.max_entries));
+  }
   if (std::uint64_t{spec.key_size} + spec.value_size >= kMaxValueSize - 64) {
     return spec_error("E2BIG", fmt::format("key_size {} + value_size {} too large", spec.key_size,
                                            spec.value_size));
@@ -162,6 +166,12 @@ std::optional<Error> check_queue_stack(const MapSpec& spec) {
   if (spec.value_size > kMaxValueSize) {
     return spec_error("E2BIG", fmt::format("value_size {} too large", spec.value_size));
   }
+  // (max_entries + 1) * value_size bytes in one allocation, which the kernel's
+  // bpf_map_area_alloc would not find either.
+  if ((std::uint64_t{spec.max_entries} + 1) * spec.value_size > (std::uint64_t{1} << 32)) {
+    return spec_error("ENOMEM", fmt::format("max_entries {} * value_size {} too large",
+                                            spec.max_entries, spec.value_size));
+  }
   return std::nullopt;
 }
 
@@ -198,10 +208,11 @@ std::optional<Error> check_ringbuf(const MapSpec& spec) {
         "EINVAL", fmt::format("value_size must be 0 for ringbuf maps, not {}", spec.value_size));
   }
   const std::uint32_t n = spec.max_entries;
-  if (n == 0 || (n & (n - 1)) != 0 || n % 4096 != 0) {
+  const auto page = static_cast<std::uint32_t>(sysconf(_SC_PAGESIZE));
+  if (n == 0 || (n & (n - 1)) != 0 || n % page != 0) {
     return spec_error("EINVAL", fmt::format("max_entries must be a power of 2 multiple of the "
-                                            "page size (4096) for ringbuf maps, not {}",
-                                            n));
+                                            "page size ({}) for ringbuf maps, not {}",
+                                            page, n));
   }
   return std::nullopt;
 }
@@ -298,7 +309,12 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec) {
                         fmt::format("type {} is not supported by bpfvm", map_type_name(spec.type)));
   }
   if (error) return *error;
-  return factory(spec);
+  try {
+    return factory(spec);
+  } catch (const std::bad_alloc&) {
+    return spec_error("ENOMEM", fmt::format("cannot allocate a {} map of {} entries",
+                                            map_type_name(spec.type), spec.max_entries));
+  }
 }
 
 }  // namespace bpfvm

@@ -98,14 +98,23 @@ class HashMap final : public Map {
     return update_impl(key, value, flags, false);
   }
   int host_update(const void* key, const void* value, std::uint64_t flags) override {
+    BPFVM_HOST_WRITE();
     return update_impl(key, value, flags, true);
   }
 
   int erase(const void* key) override { return remove(key, nullptr); }
-  int host_erase(const void* key) override { return remove(key, nullptr); }
-  int host_lookup_and_erase(const void* key, void* value) override { return remove(key, value); }
+  int host_erase(const void* key) override {
+    BPFVM_HOST_WRITE();
+    return remove(key, nullptr);
+  }
+  int host_lookup_and_erase(const void* key, void* value) override {
+    BPFVM_HOST_READ();
+    BPFVM_HOST_WRITE();
+    return remove(key, value);
+  }
 
   int host_lookup(const void* key, void* value) override {
+    BPFVM_HOST_READ();
     epoch::Guard guard;
     Node* n = find(key, hash(key));
     if (n == nullptr) return -ENOENT;
@@ -117,6 +126,7 @@ class HashMap final : public Map {
   // the following buckets; a key that is not in the map (deleted during a walk) restarts the
   // walk from the first bucket, as Linux does.
   int get_next_key(const void* key, void* next_key) override {
+    BPFVM_HOST_READ();
     epoch::Guard guard;
     std::size_t start = 0;
     if (key != nullptr) {

@@ -54,6 +54,7 @@ class LpmTrie final : public Map {
   }
 
   int host_lookup(const void* key, void* value) override {
+    BPFVM_HOST_READ();
     epoch::Guard guard;
     LpmNode* found = match(key);
     if (found == nullptr) return -ENOENT;
@@ -173,6 +174,7 @@ class LpmTrie final : public Map {
 
   // trie_get_next_key: post-order successor of the exact node for `key`, else the first.
   int get_next_key(const void* key, void* next_key) override {
+    BPFVM_HOST_READ();
     epoch::Guard guard;
     std::lock_guard lock(mutex_);  // a stable shape; walks are host operations
     LpmNode* search_root = root_.load(std::memory_order_relaxed);

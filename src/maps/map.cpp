@@ -80,6 +80,7 @@ std::size_t Map::host_value_size() const {
 }
 
 int Map::host_lookup(const void* key, void* value) {
+  BPFVM_HOST_READ();
   maps::epoch::Guard guard;
   const void* found = lookup(key);
   if (found == nullptr) return -ENOENT;
@@ -88,12 +89,20 @@ int Map::host_lookup(const void* key, void* value) {
 }
 
 int Map::host_update(const void* key, const void* value, std::uint64_t flags) {
+  BPFVM_HOST_WRITE();
   return update(key, value, flags);
 }
 
-int Map::host_erase(const void* key) { return erase(key); }
+int Map::host_erase(const void* key) {
+  BPFVM_HOST_WRITE();
+  return erase(key);
+}
 
-int Map::host_lookup_and_erase(const void*, void*) { return -maps::kENOTSUPP; }
+int Map::host_lookup_and_erase(const void*, void*) {
+  BPFVM_HOST_READ();
+  BPFVM_HOST_WRITE();
+  return -maps::kENOTSUPP;
+}
 
 int Map::lookup_batch(const void* cursor, void* next_cursor, void* keys, void* values,
                       std::uint32_t& count) {

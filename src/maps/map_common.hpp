@@ -45,6 +45,20 @@ inline int check_update_flags(std::uint64_t flags) {
   return 0;
 }
 
+// bpf(2) opens a map created with BPF_F_RDONLY read-only and one with BPF_F_WRONLY write-only
+// (bpf_get_file_flag), and refuses the other direction with -EPERM before any other check
+// (map_get_sys_perms). Host operations start with these.
+inline int host_read_check(const MapSpec& spec) {
+  return (spec.flags & map_flag::wronly) ? -EPERM : 0;
+}
+inline int host_write_check(const MapSpec& spec) {
+  return (spec.flags & map_flag::rdonly) ? -EPERM : 0;
+}
+#define BPFVM_HOST_READ() \
+  if (int denied = ::bpfvm::maps::host_read_check(spec())) return denied
+#define BPFVM_HOST_WRITE() \
+  if (int denied = ::bpfvm::maps::host_write_check(spec())) return denied
+
 // Test-and-test-and-set lock for short writer sections (one per hash bucket: one byte).
 class SpinLock {
  public:

@@ -37,9 +37,10 @@ class MapOfMapsImpl final : public MapOfMaps {
   }
 
   int set(const void* key, std::shared_ptr<Map> inner) override {
-    if (inner && !inner_map_matches(*spec().inner, *inner)) return -EINVAL;
-    if (!inner) return erase(key);
+    // bpf_fd_array_map_update_elem: the index first, then the inner map (map_fd_get_ptr).
     if (array_ && index_of(key) >= spec().max_entries) return -E2BIG;
+    if (!inner) return erase(key);
+    if (!inner_map_matches(*spec().inner, *inner)) return -EINVAL;
     epoch::Guard guard;
     std::lock_guard lock(mutex_);
     MapRef* old = slot(key);

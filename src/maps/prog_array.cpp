@@ -52,6 +52,7 @@ class ProgramArray final : public ProgramArrayMap {
   int host_update(const void*, const void*, std::uint64_t) override { return -EOPNOTSUPP; }
 
   int get_next_key(const void* key, void* next_key) override {
+    BPFVM_HOST_READ();
     const auto max = static_cast<std::uint32_t>(slots_.size());
     std::uint32_t index = max;
     if (key != nullptr) std::memcpy(&index, key, 4);

@@ -16,14 +16,17 @@ class QueueStackMap final : public Map {
   explicit QueueStackMap(const MapSpec& spec)
       : Map(spec),
         stack_(spec.type == MapType::stack),
-        size_(spec.max_entries + 1),
+        size_(std::uint64_t{spec.max_entries} + 1),
         value_size_(spec.value_size),
-        slots_(std::size_t{size_} * spec.value_size) {}
+        slots_(size_ * spec.value_size) {}
 
   void* lookup(const void*) override { return nullptr; }
   int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
   int erase(const void*) override { return -EINVAL; }
-  int get_next_key(const void*, void*) override { return -EINVAL; }
+  int get_next_key(const void*, void*) override {
+    BPFVM_HOST_READ();
+    return -EINVAL;
+  }
   long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
 
   int push(const void* value, std::uint64_t flags) override {
@@ -41,12 +44,23 @@ class QueueStackMap final : public Map {
   int pop(void* value) override { return take(value, true); }
   int peek(void* value) override { return take(value, false); }
 
-  int host_lookup(const void*, void* value) override { return peek(value); }
+  int host_lookup(const void*, void* value) override {
+    BPFVM_HOST_READ();
+    return peek(value);
+  }
   int host_update(const void*, const void* value, std::uint64_t flags) override {
+    BPFVM_HOST_WRITE();
     return push(value, flags);
   }
-  int host_erase(const void*) override { return -EINVAL; }
-  int host_lookup_and_erase(const void*, void* value) override { return pop(value); }
+  int host_erase(const void*) override {
+    BPFVM_HOST_WRITE();
+    return -EINVAL;
+  }
+  int host_lookup_and_erase(const void*, void* value) override {
+    BPFVM_HOST_READ();
+    BPFVM_HOST_WRITE();
+    return pop(value);
+  }
   int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {
     count = 0;
     return -kENOTSUPP;
@@ -58,14 +72,14 @@ class QueueStackMap final : public Map {
 
  private:
   bool full() const { return next(head_) == tail_; }
-  std::uint32_t next(std::uint32_t i) const { return i + 1 == size_ ? 0 : i + 1; }
-  unsigned char* slot(std::uint32_t i) { return slots_.data() + std::size_t{i} * value_size_; }
+  std::uint64_t next(std::uint64_t i) const { return i + 1 == size_ ? 0 : i + 1; }
+  unsigned char* slot(std::uint64_t i) { return slots_.data() + i * value_size_; }
 
   int take(void* value, bool remove) {
     std::lock_guard lock(mutex_);
     if (head_ == tail_) return -ENOENT;
     if (stack_) {
-      std::uint32_t top = head_ == 0 ? size_ - 1 : head_ - 1;
+      std::uint64_t top = head_ == 0 ? size_ - 1 : head_ - 1;
       std::memcpy(value, slot(top), value_size_);
       if (remove) head_ = top;
     } else {
@@ -76,12 +90,12 @@ class QueueStackMap final : public Map {
   }
 
   const bool stack_;
-  const std::uint32_t size_;
+  const std::uint64_t size_;  // max_entries + 1 slots: one stays free to tell full from empty
   const std::size_t value_size_;
   std::vector<unsigned char> slots_;
   std::mutex mutex_;
-  std::uint32_t head_ = 0;
-  std::uint32_t tail_ = 0;
+  std::uint64_t head_ = 0;
+  std::uint64_t tail_ = 0;
 };
 
 }  // namespace

@@ -75,7 +75,7 @@ class RingBuffer final : public RingBufferMap {
     const std::uint64_t new_prod = prod + len;
     if (new_prod - cons > size_) return nullptr;  // would overwrite unconsumed data
     unsigned char* header = data_ + (prod & mask_);
-    const auto pg_off = static_cast<std::uint32_t>((prod & mask_) / 4096);
+    const auto pg_off = static_cast<std::uint32_t>((prod & mask_) / page_size_);
     std::memcpy(header + 4, &pg_off, 4);
     header_len(header).store(static_cast<std::uint32_t>(size) | kRingbufBusyBit,
                              std::memory_order_relaxed);
@@ -145,6 +145,7 @@ class RingBuffer final : public RingBufferMap {
   }
 
   const std::uint64_t size_;
+  const std::uint64_t page_size_ = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   std::uint64_t mask_ = 0;
   unsigned char* data_ = nullptr;
   SpinLock producer_lock_;

@@ -36,6 +36,26 @@ TEST(MapCreate, UnsupportedTypesSaySo) {
   EXPECT_THAT(bad.error().message, HasSubstr("999"));
 }
 
+TEST(MapCreate, ExtremeSizesFailCleanlyOrWork) {
+  // Nothing a spec says may crash or exhaust memory: too large is an error, as in Linux.
+  for (MapType type : {MapType::array, MapType::percpu_array, MapType::hash, MapType::lru_hash,
+                       MapType::percpu_hash, MapType::queue, MapType::stack, MapType::lpm_trie,
+                       MapType::prog_array}) {
+    SCOPED_TRACE(std::string(map_type_name(type)));
+    const bool keyless = type == MapType::queue || type == MapType::stack;
+    const std::uint32_t key_size = keyless ? 0 : type == MapType::lpm_trie ? 8 : 4;
+    const std::uint32_t value_size = type == MapType::prog_array ? 4 : 1u << 15;
+    const std::uint32_t flags = type == MapType::lpm_trie ? map_flag::no_prealloc : 0;
+    auto map = Map::create(map_spec(type, key_size, value_size, 0xffffffffu, flags));
+    if (type == MapType::lpm_trie) {
+      EXPECT_TRUE(map.ok());  // nothing is preallocated
+    } else {
+      ASSERT_FALSE(map.ok());
+      EXPECT_THAT(map.error().message, ::testing::ContainsRegex("E2BIG|ENOMEM"));
+    }
+  }
+}
+
 TEST(MapCreate, TypeNamesAreBpftools) {
   EXPECT_EQ(map_type_name(MapType::hash), "hash");
   EXPECT_EQ(map_type_name(MapType::lru_percpu_hash), "lru_percpu_hash");

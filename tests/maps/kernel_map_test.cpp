@@ -461,6 +461,190 @@ TEST(KernelMaps, BloomFilter) {
   EXPECT_EQ(pair.ours->get_next_key(nullptr, next), pair.k_next(nullptr, next));
 }
 
+// Map-in-map: which inner templates BPF_MAP_CREATE takes, and which inner maps the outer map
+// accepts (bpf_map_meta_equal), compared by return code. The kernel gets fds, we get objects.
+TEST(KernelMaps, MapInMapTemplatesAndInnerChecks) {
+  SKIP_WITHOUT_BPF();
+  const MapSpec templates[] = {
+      map_spec(MapType::array, 4, 8, 4),           map_spec(MapType::hash, 8, 8, 16),
+      map_spec(MapType::array, 4, 8, 4, 1u << 12),  // BPF_F_INNER_MAP
+      map_spec(MapType::queue, 0, 4, 4),           map_spec(MapType::prog_array, 4, 4, 4),
+  };
+  const MapSpec candidates[] = {
+      map_spec(MapType::array, 4, 8, 4),     map_spec(MapType::array, 4, 8, 5),
+      map_spec(MapType::array, 4, 4, 4),     map_spec(MapType::percpu_array, 4, 8, 4),
+      map_spec(MapType::hash, 8, 8, 16),     map_spec(MapType::hash, 8, 8, 16, 1),
+      map_spec(MapType::lru_hash, 8, 8, 16), map_spec(MapType::array, 4, 8, 9, 1u << 12),
+      map_spec(MapType::queue, 0, 4, 4),
+  };
+  for (MapType outer_type : {MapType::array_of_maps, MapType::hash_of_maps}) {
+    for (const MapSpec& shape : templates) {
+      SCOPED_TRACE(std::string(map_type_name(outer_type)) + " of " +
+                   std::string(map_type_name(shape.type)) + " flags " +
+                   std::to_string(shape.flags));
+      int template_fd = kernel_create(shape);
+      ASSERT_GE(template_fd, 0);
+      MapSpec outer_spec = map_spec(outer_type, 4, 4, 2);
+      outer_spec.inner = std::make_shared<MapSpec>(shape);
+      int outer_fd = kernel_create(outer_spec, template_fd);
+      close(template_fd);
+      auto outer = Map::create(outer_spec);
+      if (outer_fd < 0) {
+        ASSERT_FALSE(outer.ok()) << "kernel refused with " << strerror(-outer_fd);
+        EXPECT_EQ(-errno_of(outer.error()), outer_fd) << outer.error().to_string();
+        continue;
+      }
+      KernelMap kernel_outer(outer_fd);
+      ASSERT_TRUE(outer.ok()) << outer.error().to_string();
+      auto ours = std::dynamic_pointer_cast<MapOfMaps>(*outer);
+      ASSERT_TRUE(ours);
+      for (const MapSpec& candidate : candidates) {
+        SCOPED_TRACE(
+            "inner " + std::string(map_type_name(candidate.type)) + " " +
+            std::to_string(candidate.key_size) + "/" + std::to_string(candidate.value_size) + "/" +
+            std::to_string(candidate.max_entries) + " flags " + std::to_string(candidate.flags));
+        KernelMap inner_fd(kernel_create(candidate));
+        ASSERT_GE(inner_fd.fd(), 0);
+        auto inner = make_map(candidate);
+        ASSERT_TRUE(inner);
+        for (std::uint32_t key : {0u, 1u, 2u}) {
+          std::uint32_t fd_value = static_cast<std::uint32_t>(inner_fd.fd());
+          int theirs = bpf_map_update_elem(kernel_outer.fd(), &key, &fd_value, 0) == 0 ? 0 : -errno;
+          EXPECT_EQ(ours->set(&key, inner), theirs) << "set key " << key;
+        }
+        std::uint32_t key = 1;
+        int theirs = bpf_map_delete_elem(kernel_outer.fd(), &key) == 0 ? 0 : -errno;
+        EXPECT_EQ(ours->erase(&key), theirs) << "delete";
+        theirs = bpf_map_delete_elem(kernel_outer.fd(), &key) == 0 ? 0 : -errno;
+        EXPECT_EQ(ours->erase(&key), theirs) << "delete again";
+      }
+    }
+  }
+}
+
+// BPF_F_RDONLY / BPF_F_WRONLY: the host's side of the map is read-only or write-only, and the
+// refused direction is -EPERM before any other check.
+TEST(KernelMaps, HostAccessFlags) {
+  SKIP_WITHOUT_BPF();
+  const MapSpec shapes[] = {
+      map_spec(MapType::array, 4, 8, 4),
+      map_spec(MapType::hash, 4, 8, 4),
+      map_spec(MapType::lru_hash, 4, 8, 4),
+      map_spec(MapType::lpm_trie, 8, 8, 4, map_flag::no_prealloc),
+      map_spec(MapType::queue, 0, 8, 4),
+      map_spec(MapType::bloom_filter, 0, 8, 4),
+  };
+  for (MapSpec spec : shapes) {
+    for (std::uint32_t access : {map_flag::rdonly, map_flag::wronly}) {
+      spec.flags = (spec.flags & map_flag::no_prealloc) | access;
+      SCOPED_TRACE(std::string(map_type_name(spec.type)) + " flags " + std::to_string(access));
+      Pair pair = Pair::make(spec);
+      ASSERT_TRUE(pair.ours);
+      std::uint8_t key[8] = {32, 0, 0, 0, 10, 0, 0, 1};  // also an LPM /32
+      const void* k = spec.key_size ? key : nullptr;
+      std::uint64_t a = 1, b = 1;
+      for (std::uint64_t flags : {map_update::any, std::uint64_t{3}, map_update::lock}) {
+        EXPECT_EQ(pair.ours->host_update(k, &a, flags), pair.k_update(k, &b, flags)) << flags;
+      }
+      EXPECT_EQ(pair.ours->host_lookup(k, &a), pair.k_lookup(k, &b));
+      std::uint8_t next_a[8], next_b[8];
+      EXPECT_EQ(pair.ours->get_next_key(k, next_a), pair.k_next(k, next_b));
+      EXPECT_EQ(pair.ours->host_lookup_and_erase(k, &a), pair.k_lookup_and_delete(k, &b));
+      EXPECT_EQ(pair.ours->host_erase(k), pair.k_delete(k));
+    }
+  }
+}
+
+// BPF_MAP_LOOKUP_BATCH on arrays (generic_map_lookup_batch): batches of keys and values from
+// a cursor, -ENOENT with the last partial batch. Compared batch by batch.
+TEST(KernelMaps, ArrayLookupBatch) {
+  SKIP_WITHOUT_BPF();
+  for (MapType type : {MapType::array, MapType::percpu_array}) {
+    SCOPED_TRACE(std::string(map_type_name(type)));
+    Pair pair = Pair::make(map_spec(type, 4, 12, 11));
+    ASSERT_TRUE(pair.ours);
+    std::mt19937 rng(4);
+    for (std::uint32_t k = 0; k < 11; ++k) {
+      auto value = random_bytes(rng, pair.value_size);
+      ASSERT_EQ(pair.ours->host_update(&k, value.data(), 0), 0);
+      ASSERT_EQ(pair.k_update(&k, value.data(), 0), 0);
+    }
+    for (std::uint32_t batch : {1u, 4u, 11u, 20u}) {
+      SCOPED_TRACE("batch " + std::to_string(batch));
+      std::uint32_t cursor_a = 0, cursor_b = 0;
+      bool first = true;
+      for (int round = 0; round < 20; ++round) {
+        std::vector<std::uint32_t> keys_a(batch), keys_b(batch);
+        std::vector<std::uint8_t> values_a(batch * pair.value_size),
+            values_b(batch * pair.value_size);
+        std::uint32_t count_a = batch, count_b = batch;
+        std::uint32_t in_a = cursor_a, in_b = cursor_b;
+        int a = pair.ours->lookup_batch(first ? nullptr : &in_a, &cursor_a, keys_a.data(),
+                                        values_a.data(), count_a);
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        int b = bpf_map_lookup_batch(pair.kernel.fd(), first ? nullptr : &in_b, &cursor_b,
+                                     keys_b.data(), values_b.data(), &count_b, &opts) == 0
+                    ? 0
+                    : -errno;
+        first = false;
+        ASSERT_EQ(a, b) << "round " << round;
+        ASSERT_EQ(count_a, count_b) << "round " << round;
+        keys_a.resize(count_a);
+        keys_b.resize(count_b);
+        values_a.resize(count_a * pair.value_size);
+        values_b.resize(count_b * pair.value_size);
+        EXPECT_EQ(keys_a, keys_b);
+        EXPECT_EQ(values_a, values_b);
+        if (a != 0) break;
+        EXPECT_EQ(cursor_a, cursor_b);
+      }
+    }
+  }
+}
+
+// Hash batches start at a bucket in Linux and at a key here, so only a batch that holds the
+// whole map compares: the same elements, the same count, -ENOENT.
+TEST(KernelMaps, HashLookupBatchOfEverything) {
+  SKIP_WITHOUT_BPF();
+  for (MapType type : {MapType::hash, MapType::percpu_hash, MapType::lru_hash}) {
+    SCOPED_TRACE(std::string(map_type_name(type)));
+    Pair pair = Pair::make(map_spec(type, 4, 12, 32));
+    ASSERT_TRUE(pair.ours);
+    std::mt19937 rng(6);
+    for (std::uint32_t i = 0; i < 20; ++i) {
+      std::uint32_t k = rng() % 1000;
+      auto value = random_bytes(rng, pair.value_size);
+      ASSERT_EQ(pair.ours->host_update(&k, value.data(), 0), pair.k_update(&k, value.data(), 0));
+    }
+    constexpr std::uint32_t kBatch = 64;
+    std::vector<std::uint32_t> keys_a(kBatch), keys_b(kBatch);
+    std::vector<std::uint8_t> values_a(kBatch * pair.value_size),
+        values_b(kBatch * pair.value_size);
+    std::uint32_t count_a = kBatch, count_b = kBatch, cursor_a = 0;
+    std::uint64_t cursor_b = 0;  // the kernel's hash cursor is a bucket index
+    int a = pair.ours->lookup_batch(nullptr, &cursor_a, keys_a.data(), values_a.data(), count_a);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int b = bpf_map_lookup_batch(pair.kernel.fd(), nullptr, &cursor_b, keys_b.data(),
+                                 values_b.data(), &count_b, &opts) == 0
+                ? 0
+                : -errno;
+    ASSERT_EQ(a, b);
+    ASSERT_EQ(count_a, count_b);
+    auto pairs = [&](const std::vector<std::uint32_t>& keys,
+                     const std::vector<std::uint8_t>& values, std::uint32_t count) {
+      std::set<std::string> out;
+      for (std::uint32_t i = 0; i < count; ++i) {
+        std::string entry(reinterpret_cast<const char*>(&keys[i]), 4);
+        entry.append(reinterpret_cast<const char*>(values.data()) + i * pair.value_size,
+                     pair.value_size);
+        out.insert(entry);
+      }
+      return out;
+    };
+    EXPECT_EQ(pairs(keys_a, values_a, count_a), pairs(keys_b, values_b, count_b));
+  }
+}
+
 TEST(KernelMaps, ArrayLookupAndDeleteIsUnsupported) {
   SKIP_WITHOUT_BPF();
   Pair pair = Pair::make(map_spec(MapType::array, 4, 8, 4));

@@ -181,6 +181,122 @@ TEST(MapStress, LpmTrieReadersWritersDeleters) {
   EXPECT_GT(counters.deletes.load(), 0);
 }
 
+TEST(MapStress, InnerMapsReplacedUnderReaders) {
+  // Readers look up an inner map and then read from it; a writer keeps replacing and removing
+  // the inner maps. An inner map must outlive every guard that may still use it.
+  MapSpec inner = map_spec(MapType::array, 4, sizeof(Pattern), 1);
+  MapSpec outer_spec = map_spec(MapType::hash_of_maps, 4, 4, 8);
+  outer_spec.inner = std::make_shared<MapSpec>(inner);
+  auto outer = std::dynamic_pointer_cast<MapOfMaps>(make_map(outer_spec));
+  ASSERT_TRUE(outer);
+  std::atomic<bool> stop{false};
+  std::atomic<long> hits{0}, bad{0}, replaced{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      std::mt19937 rng(r);
+      while (!stop.load(std::memory_order_relaxed)) {
+        MapReadGuard guard;
+        std::uint32_t key = rng() % 8;
+        auto* map = static_cast<Map*>(outer->lookup(&key));
+        if (map == nullptr) continue;
+        std::uint32_t zero = 0;
+        auto* words = static_cast<const std::uint64_t*>(map->lookup(&zero));
+        std::this_thread::yield();
+        if (words == nullptr || !valid(key, words)) bad.fetch_add(1);
+        hits.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    std::mt19937 rng(50);
+    std::uint64_t generation = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      std::uint32_t key = rng() % 8;
+      if (rng() % 4 == 0) {
+        (void)outer->erase(&key);
+        continue;
+      }
+      auto fresh = Map::create(inner);
+      if (!fresh) {
+        bad.fetch_add(1);
+        continue;
+      }
+      // Filled before it is published, never written after.
+      std::uint32_t zero = 0;
+      Pattern p = pattern(key, ++generation);
+      (*fresh)->host_update(&zero, &p, map_update::any);
+      if (outer->set(&key, *fresh) != 0) bad.fetch_add(1);
+      replaced.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  std::this_thread::sleep_for(kDuration);
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(hits.load(), 0);
+  EXPECT_GT(replaced.load(), 0);
+}
+
+TEST(MapStress, RingBufferProducersAndConsumer) {
+  // Producers reserve, fill and submit or discard records of varied sizes while the host
+  // consumes: every submitted record arrives whole, in each producer's order.
+  auto rb = std::dynamic_pointer_cast<RingBufferMap>(make_map(MapType::ringbuf, 0, 0, 1 << 14));
+  ASSERT_TRUE(rb);
+  constexpr int kProducers = 3;
+  std::atomic<bool> stop{false};
+  std::atomic<long> produced{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kProducers; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::uint64_t sequence = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        const std::size_t words = 2 + rng() % 30;
+        auto* record = static_cast<std::uint64_t*>(rb->reserve(words * 8, 0));
+        if (record == nullptr) {
+          std::this_thread::yield();
+          continue;
+        }
+        const bool keep = rng() % 5 != 0;
+        record[0] = static_cast<std::uint64_t>(t);
+        record[1] = keep ? sequence : ~std::uint64_t{0};
+        for (std::size_t i = 2; i < words; ++i) record[i] = record[1] * 131 + i;
+        if (keep) {
+          rb->submit(record, 0);
+          ++sequence;
+          produced.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          rb->discard(record, 0);
+        }
+      }
+    });
+  }
+  std::vector<std::uint64_t> next(kProducers, 0);
+  long consumed = 0;
+  long bad = 0;
+  auto check = [&](const void* data, std::size_t size) {
+    const auto* words = static_cast<const std::uint64_t*>(data);
+    std::size_t n = size / 8;
+    if (n < 2 || words[0] >= kProducers || words[1] != next[words[0]]) {
+      ++bad;
+      return 0;
+    }
+    for (std::size_t i = 2; i < n; ++i) bad += words[i] != words[1] * 131 + i;
+    ++next[words[0]];
+    return 0;
+  };
+  const auto end = std::chrono::steady_clock::now() + kDuration;
+  while (std::chrono::steady_clock::now() < end) consumed += rb->consume(check);
+  stop = true;
+  for (auto& t : threads) t.join();
+  consumed += rb->consume(check);
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(consumed, produced.load());
+  EXPECT_GT(consumed, 0);
+  EXPECT_EQ(rb->query(0), 0u);
+}
+
 TEST(MapStress, PercpuArrayProgramsCountWithoutLosingUpdates) {
   // Each thread adds to its CPU's slot with an atomic add, as programs do with
   // __sync_fetch_and_add; the host's per-CPU sum must equal the number of adds.
