@@ -28,8 +28,10 @@ namespace kernel = test::kernel;
 namespace pk = test::packets;
 
 static_assert(offsetof(struct __sk_buff, hwtstamp) == 184 && sizeof(struct __sk_buff) == 192);
-static_assert(offsetof(struct __sk_buff, tstamp) == 152 && offsetof(struct __sk_buff, gso_size) == 176);
-static_assert(offsetof(struct __sk_buff, data_meta) == 140 && offsetof(struct __sk_buff, napi_id) == 84);
+static_assert(offsetof(struct __sk_buff, tstamp) == 152 &&
+              offsetof(struct __sk_buff, gso_size) == 176);
+static_assert(offsetof(struct __sk_buff, data_meta) == 140 &&
+              offsetof(struct __sk_buff, napi_id) == 84);
 static_assert(sizeof(struct xdp_md) == 24 && offsetof(struct xdp_md, egress_ifindex) == 20);
 
 const std::optional<std::string>& kernel_refusal() {
@@ -41,8 +43,8 @@ const std::optional<std::string>& kernel_refusal() {
   return refusal;
 }
 
-#define SKIP_WITHOUT_KERNEL()                                                        \
-  do {                                                                               \
+#define SKIP_WITHOUT_KERNEL()                                                         \
+  do {                                                                                \
     if (kernel_refusal()) GTEST_SKIP() << "bpf() unavailable: " << *kernel_refusal(); \
   } while (0)
 
@@ -71,7 +73,7 @@ Context sample_context() {
 std::vector<std::uint8_t> kernel_ctx_in(ProgramType type, const Context& context,
                                         std::size_t packet_size) {
   if (type == ProgramType::xdp) {
-    struct xdp_md md{};
+    struct xdp_md md {};
     md.data = context.xdp.metadata_size;
     md.data_meta = 0;
     md.data_end = static_cast<std::uint32_t>(packet_size);
@@ -81,7 +83,7 @@ std::vector<std::uint8_t> kernel_ctx_in(ProgramType type, const Context& context
     std::memcpy(bytes.data(), &md, sizeof(md));
     return bytes;
   }
-  struct __sk_buff skb{};
+  struct __sk_buff skb {};
   skb.mark = context.skb.mark;
   skb.priority = context.skb.priority;
   skb.ingress_ifindex = context.skb.ingress_ifindex;
@@ -100,7 +102,7 @@ std::vector<std::uint8_t> kernel_ctx_in(ProgramType type, const Context& context
 // ctx_out's fields as bpfvm reports them (tc_index, tc_classid and queue_mapping are not in
 // ctx_out; the tests read them back inside the program).
 SkbMetadata skb_from_kernel(const std::vector<std::uint8_t>& bytes) {
-  struct __sk_buff skb{};
+  struct __sk_buff skb {};
   std::memcpy(&skb, bytes.data(), std::min(bytes.size(), sizeof(skb)));
   SkbMetadata out;
   out.mark = skb.mark;
@@ -140,8 +142,8 @@ Outcome run_kernel(ProgramType type, const std::vector<Insn>& insns,
   outcome.loaded = true;
   if (packet.empty()) return outcome;
   const auto ctx = kernel_ctx_in(type, context, packet.size());
-  kernel::TestRunRequest request{.data_in = packet, .data_out_size = 4096, .ctx_in = ctx,
-                                 .ctx_out_size = ctx.size()};
+  kernel::TestRunRequest request{
+      .data_in = packet, .data_out_size = 4096, .ctx_in = ctx, .ctx_out_size = ctx.size()};
   auto run = kernel::test_run(*fd, request);
   if (!run) {
     outcome.run_failed = true;
@@ -249,8 +251,10 @@ TEST(KernelOracle, EveryContextReadAtEverySize) {
   for (ProgramType type : packet_types) {
     const auto size_of_ctx = static_cast<std::int16_t>(uapi_context_size(type));
     for (int size : {1, 2, 4, 8}) {
-      for (std::int16_t offset = 0; offset < size_of_ctx; offset = static_cast<std::int16_t>(offset + size)) {
-        SCOPED_TRACE(fmt::format("{} read of {} bytes at {}", program_type_name(type), size, offset));
+      for (std::int16_t offset = 0; offset < size_of_ctx;
+           offset = static_cast<std::int16_t>(offset + size)) {
+        SCOPED_TRACE(
+            fmt::format("{} read of {} bytes at {}", program_type_name(type), size, offset));
         const std::vector<Insn> load = {ldx(size, 0, 1, offset), exit_insn()};
         const bool linux_loads = run_kernel(type, load, {}, context, true).loaded;
         const bool we_load = run_bpfvm(type, load, {}, context).loaded;
@@ -261,7 +265,8 @@ TEST(KernelOracle, EveryContextReadAtEverySize) {
         ASSERT_EQ(linux_loads, we_load);
         if (!we_load || is_pointer_field(type, static_cast<std::uint16_t>(offset))) continue;
         expect_same(type, load, packet, context);
-        if (size == 8) expect_same(type, {ldx(8, 0, 1, offset), rsh(0, 32), exit_insn()}, packet, context);
+        if (size == 8)
+          expect_same(type, {ldx(8, 0, 1, offset), rsh(0, 32), exit_insn()}, packet, context);
       }
     }
   }
@@ -276,7 +281,8 @@ TEST(KernelOracle, FieldValuesFromThePacketAndWithoutCtxIn) {
     for (ProgramType type : {ProgramType::socket_filter, ProgramType::sched_cls}) {
       for (std::int16_t offset : {0, 4, 16, 36, 40, 68, 84}) {
         expect_same(type, {ldx(4, 0, 1, offset), exit_insn()}, packet);
-        expect_same(type, {ldx(2, 0, 1, static_cast<std::int16_t>(offset + 2)), exit_insn()}, packet);
+        expect_same(type, {ldx(2, 0, 1, static_cast<std::int16_t>(offset + 2)), exit_insn()},
+                    packet);
       }
       expect_same(ProgramType::sched_cls, {ldx(4, 0, 1, 160), exit_insn()}, packet);
     }
@@ -294,9 +300,11 @@ TEST(KernelOracle, EveryContextWriteAtEverySize) {
   for (ProgramType type : packet_types) {
     const auto size_of_ctx = static_cast<std::int16_t>(uapi_context_size(type));
     for (int size : {1, 2, 4, 8}) {
-      for (std::int16_t offset = 0; offset < size_of_ctx; offset = static_cast<std::int16_t>(offset + size)) {
+      for (std::int16_t offset = 0; offset < size_of_ctx;
+           offset = static_cast<std::int16_t>(offset + size)) {
         for (std::uint64_t value : {0x1234567890abcdefull, 0x77ull}) {
-          SCOPED_TRACE(fmt::format("{} write of {} bytes at {}", program_type_name(type), size, offset));
+          SCOPED_TRACE(
+              fmt::format("{} write of {} bytes at {}", program_type_name(type), size, offset));
           std::vector<Insn> store;
           lddw(store, 2, value);
           store.push_back(stx(size, 1, 2, offset));
@@ -304,7 +312,8 @@ TEST(KernelOracle, EveryContextWriteAtEverySize) {
           const auto word = static_cast<std::int16_t>(offset & ~3);
           store.push_back(mov(0, 0));
           const std::vector<Insn> probe_read = {ldx(4, 0, 1, word), exit_insn()};
-          if (run_bpfvm(type, probe_read, {}, context).loaded && !is_pointer_field(type, static_cast<std::uint16_t>(word)))
+          if (run_bpfvm(type, probe_read, {}, context).loaded &&
+              !is_pointer_field(type, static_cast<std::uint16_t>(word)))
             store.push_back(ldx(4, 0, 1, word));
           store.push_back(exit_insn());
           const bool linux_loads = run_kernel(type, store, {}, context, true).loaded;
@@ -312,8 +321,8 @@ TEST(KernelOracle, EveryContextWriteAtEverySize) {
           ASSERT_EQ(linux_loads, we_load);
           if (we_load) expect_same(type, store, packet, context);
           // The same with BPF_ST (an immediate).
-          const std::vector<Insn> store_imm = {st(size, 1, offset, static_cast<std::int32_t>(value)),
-                                               mov(0, 0), exit_insn()};
+          const std::vector<Insn> store_imm = {
+              st(size, 1, offset, static_cast<std::int32_t>(value)), mov(0, 0), exit_insn()};
           ASSERT_EQ(run_kernel(type, store_imm, {}, context, true).loaded,
                     run_bpfvm(type, store_imm, {}, context).loaded);
         }
@@ -328,7 +337,8 @@ TEST(KernelOracle, QueueMappingStoresBelowNoQueueMappingOnly) {
   for (std::int32_t value : {0x1234, 0xfffe, 0xffff, 0x12345}) {
     // stx through a register (an expansion with a jump) and st of an immediate.
     expect_same(ProgramType::sched_cls,
-                {mov(2, 7), stx(4, 1, 2, 12), mov(2, value), stx(4, 1, 2, 12), ldx(4, 0, 1, 12), exit_insn()},
+                {mov(2, 7), stx(4, 1, 2, 12), mov(2, value), stx(4, 1, 2, 12), ldx(4, 0, 1, 12),
+                 exit_insn()},
                 packet);
     expect_same(ProgramType::sched_cls,
                 {st(4, 1, 12, 7), st(4, 1, 12, value), ldx(4, 0, 1, 12), exit_insn()}, packet);
@@ -347,9 +357,9 @@ TEST(KernelOracle, DirectPacketAccess) {
     const std::int16_t data_end = type == ProgramType::xdp ? 4 : 80;
     // Bounds checked: a byte of the IP header read and another written; 99 when too short.
     const std::vector<Insn> insns = {
-        ldx(4, 2, 1, data), ldx(4, 3, 1, data_end), mov_reg(4, 2), add(4, 24),
-        jgt_reg(4, 3, 4), ldx(1, 0, 2, 23), st(1, 2, 22, 0x21), add(0, 1000), exit_insn(),
-        mov(0, 99), exit_insn()};
+        ldx(4, 2, 1, data), ldx(4, 3, 1, data_end), mov_reg(4, 2), add(4, 24),  jgt_reg(4, 3, 4),
+        ldx(1, 0, 2, 23),   st(1, 2, 22, 0x21),     add(0, 1000),  exit_insn(), mov(0, 99),
+        exit_insn()};
     for (std::size_t length : {14u, 24u, 60u, 200u}) {
       auto packet = pk::ipv4(6, 200);
       packet.resize(length);
@@ -366,7 +376,8 @@ TEST(KernelOracle, LegacyPacketLoads) {
       for (std::uint8_t size_bits : {0x00, 0x08, 0x10}) {
         const Insn ld_abs{.opcode = static_cast<std::uint8_t>(0x20 | size_bits), .imm = offset};
         expect_same(type, {mov_reg(6, 1), ld_abs, exit_insn()}, packet);
-        const Insn ld_ind{.opcode = static_cast<std::uint8_t>(0x40 | size_bits), .src = 7, .imm = offset};
+        const Insn ld_ind{
+            .opcode = static_cast<std::uint8_t>(0x40 | size_bits), .src = 7, .imm = offset};
         expect_same(type, {mov_reg(6, 1), mov(7, 2), ld_ind, exit_insn()}, packet);
         // Without the context in r6, and in an xdp program, both refuse the load.
         expect_same(type, {mov(6, 0), ld_abs, exit_insn()}, packet);
@@ -382,7 +393,8 @@ TEST(KernelOracle, ContextThroughSpillsAndLocalCalls) {
   const auto packet = pk::ipv4(6);
   for (ProgramType type : {ProgramType::socket_filter, ProgramType::sched_cls}) {
     // Spill r1, clobber it, reload it, read mark.
-    expect_same(type, {stx(8, 10, 1, -16), mov(1, 0), ldx(8, 6, 10, -16), ldx(4, 0, 6, 8), exit_insn()},
+    expect_same(type,
+                {stx(8, 10, 1, -16), mov(1, 0), ldx(8, 6, 10, -16), ldx(4, 0, 6, 8), exit_insn()},
                 packet, context);
     // A local function reading priority from the ctx passed in r1; the caller adds mark.
     expect_same(type,
@@ -427,9 +439,9 @@ TEST(KernelOracle, SkbLoadAndStoreBytes) {
       for (std::int32_t len : {1, 4, 8}) {
         // skb_load_bytes(ctx, offset, fp-16, len); r0 = ret ^ first 4 bytes loaded.
         expect_same(type,
-                    {st(8, 10, -16, 0x7777), mov_reg(6, 1), mov(2, offset), mov_reg(3, 10), add(3, -16),
-                     mov(4, len), call(26), mov_reg(7, 0), ldx(4, 0, 10, -16), alu_reg(0xa0, 0, 7),
-                     exit_insn()},
+                    {st(8, 10, -16, 0x7777), mov_reg(6, 1), mov(2, offset), mov_reg(3, 10),
+                     add(3, -16), mov(4, len), call(26), mov_reg(7, 0), ldx(4, 0, 10, -16),
+                     alu_reg(0xa0, 0, 7), exit_insn()},
                     packet);
         if (type != ProgramType::sched_cls) continue;
         for (std::int32_t flags : {0, 1, 2, 3, 4}) {
@@ -483,9 +495,10 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
     for (std::int32_t flags : {0, 2, 4, 3, 0x10 | 4, 0x20 | 4, 0x40 | 0x20 | 4, 0x80 | 4, 0x100}) {
       expect_same(ProgramType::sched_cls,
                   replace_program(10, pk::ip_csum_at, old_saddr, new_saddr, flags), packet);
-      expect_same(ProgramType::sched_cls,
-                  replace_program(11, static_cast<std::int32_t>(l4_csum), old_port, new_port, flags),
-                  packet);
+      expect_same(
+          ProgramType::sched_cls,
+          replace_program(11, static_cast<std::int32_t>(l4_csum), old_port, new_port, flags),
+          packet);
     }
     for (std::int32_t offset : {1, 25, 0x10000, static_cast<std::int32_t>(packet.size() - 1)})
       expect_same(ProgramType::sched_cls, replace_program(10, offset, 1, 2, 2), packet);
@@ -497,8 +510,8 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
     for (Insn insn : {mov_reg(1, 6), mov(2, pk::ip_saddr_at), mov_reg(3, 10), add(3, -8), mov(4, 4),
                       mov(5, 0), call(9)})
       nat.push_back(insn);
-    for (auto [helper, at, flags] : {std::tuple{10, pk::ip_csum_at, 4},
-                                     std::tuple{11, l4_csum, 0x10 | 0x20 | 4}}) {
+    for (auto [helper, at, flags] :
+         {std::tuple{10, pk::ip_csum_at, 4}, std::tuple{11, l4_csum, 0x10 | 0x20 | 4}}) {
       nat.push_back(mov_reg(1, 6));
       nat.push_back(mov(2, static_cast<std::int32_t>(at)));
       lddw(nat, 3, old_saddr);
@@ -516,12 +529,14 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
   auto udp = pk::ipv4(17);
   udp[pk::udp_csum_at] = udp[pk::udp_csum_at + 1] = 0;
   expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x20 | 2), udp);
-  expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x40 | 0x20 | 2), udp);
+  expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x40 | 0x20 | 2),
+              udp);
   // A change that folds the checksum to zero gives CSUM_MANGLED_0 (0xffff).
   udp[pk::udp_csum_at] = 0xff;
   udp[pk::udp_csum_at + 1] = 0xfe;
   for (std::int32_t flags : {4, 0x20 | 4, 0x40 | 0x20 | 4})
-    expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 0, 0xfeff, flags), udp);
+    expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 0, 0xfeff, flags),
+                udp);
 }
 
 TEST(KernelOracle, TruncatedNetworkHeaders) {
@@ -544,7 +559,8 @@ TEST(KernelOracle, ChecksumDiff) {
     for (std::int32_t to_size : {0, 4, 12}) {
       for (std::int32_t seed : {0, 0x1234, -1}) {
         for (ProgramType type : {ProgramType::sched_cls, ProgramType::xdp}) {
-          std::vector<Insn> insns = {st(8, 10, -16, 0x01020304), st(8, 10, -8, static_cast<std::int32_t>(0xfedcba98)),
+          std::vector<Insn> insns = {st(8, 10, -16, 0x01020304),
+                                     st(8, 10, -8, static_cast<std::int32_t>(0xfedcba98)),
                                      st(8, 10, -24, 0x7f00ff00), st(8, 10, -32, 0x11111111)};
           insns.push_back(mov_reg(1, 10));
           insns.push_back(add(1, -16));
@@ -574,7 +590,8 @@ TEST(KernelOracle, RedirectMap) {
   auto devmap = kernel::create_map(BPF_MAP_TYPE_DEVMAP, 4, 4, 4);
   ASSERT_TRUE(devmap) << devmap.error().to_string();
   const std::uint32_t loopback = 1;
-  ASSERT_TRUE(kernel::map_update(*devmap, 2, {reinterpret_cast<const std::uint8_t*>(&loopback), 4}));
+  ASSERT_TRUE(
+      kernel::map_update(*devmap, 2, {reinterpret_cast<const std::uint8_t*>(&loopback), 4}));
   MapSpec spec;
   spec.type = MapType::devmap;
   spec.key_size = 4;
@@ -598,9 +615,11 @@ TEST(KernelOracle, RedirectMap) {
         insns.push_back(exit_insn());
         return insns;
       };
-      const Outcome linux_outcome = run_kernel(ProgramType::xdp, program(static_cast<std::uint32_t>(devmap->get()), 1), packet, {});
+      const Outcome linux_outcome = run_kernel(
+          ProgramType::xdp, program(static_cast<std::uint32_t>(devmap->get()), 1), packet, {});
       ASSERT_TRUE(linux_outcome.loaded) << linux_outcome.load_error;
-      const Outcome bpfvm_outcome = run_bpfvm(ProgramType::xdp, program(reinterpret_cast<std::uintptr_t>(&ours), 0), packet, {});
+      const Outcome bpfvm_outcome = run_bpfvm(
+          ProgramType::xdp, program(reinterpret_cast<std::uintptr_t>(&ours), 0), packet, {});
       ASSERT_TRUE(bpfvm_outcome.loaded) << bpfvm_outcome.load_error;
       EXPECT_EQ(linux_outcome.retval, bpfvm_outcome.retval);
     }
@@ -614,8 +633,9 @@ TEST(KernelOracle, AllowedHelpersMatchTheKernel) {
   SKIP_WITHOUT_KERNEL();
   for (ProgramType type : packet_types) {
     for (std::uint32_t id = 1; id <= 211; ++id) {
-      const std::vector<Insn> insns = {mov(1, 0), mov(2, 0), mov(3, 0), mov(4, 0), mov(5, 0),
-                                       call(static_cast<std::int32_t>(id)), mov(0, 0), exit_insn()};
+      const std::vector<Insn> insns = {mov(1, 0), mov(2, 0),  mov(3, 0),
+                                       mov(4, 0), mov(5, 0),  call(static_cast<std::int32_t>(id)),
+                                       mov(0, 0), exit_insn()};
       auto fd = kernel::load_program(insns, {.type = kernel_type(type)});
       bool kernel_allows = true;
       if (!fd) {
