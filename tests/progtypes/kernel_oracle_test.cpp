@@ -6,6 +6,7 @@
 #include "progtypes/insn_builders.hpp"
 #include "progtypes/packets.hpp"
 #include "support/kernel_bpf.hpp"
+#include "support/random_program.hpp"
 
 #include <bpfvm/jit.hpp>
 #include <bpfvm/map.hpp>
@@ -202,15 +203,16 @@ std::string describe(const std::vector<Insn>& insns) {
 }
 
 // The whole comparison: load verdicts, then (when both load) r0, data_out and ctx_out, on
-// the interpreter and the JIT.
-void expect_same(ProgramType type, const std::vector<Insn>& insns,
-                 const std::vector<std::uint8_t>& packet, const Context& context = {},
-                 bool compare_ctx_out = true) {
+// the interpreter and the JIT. `loaded` says whether both loaded the program.
+void expect_same_into(ProgramType type, const std::vector<Insn>& insns,
+                      const std::vector<std::uint8_t>& packet, const Context& context,
+                      bool compare_ctx_out, bool& loaded) {
   SCOPED_TRACE(fmt::format("{} program {}", program_type_name(type), describe(insns)));
   const Outcome linux_outcome = run_kernel(type, insns, packet, context);
   const Outcome ours = run_bpfvm(type, insns, packet, context);
   ASSERT_EQ(linux_outcome.loaded, ours.loaded)
       << "kernel: " << linux_outcome.load_error << "\nbpfvm: " << ours.load_error;
+  loaded = ours.loaded;
   if (!ours.loaded || packet.empty()) return;
   ASSERT_EQ(linux_outcome.run_failed, ours.run_failed)
       << "kernel: " << linux_outcome.run_error << "\nbpfvm: " << ours.run_error;
@@ -227,6 +229,20 @@ void expect_same(ProgramType type, const std::vector<Insn>& insns,
     EXPECT_EQ(ours.retval, jit.retval) << "JIT";
     EXPECT_EQ(ours.packet, jit.packet) << "JIT";
   }
+}
+
+bool expect_same(ProgramType type, const std::vector<Insn>& insns,
+                 const std::vector<std::uint8_t>& packet, const Context& context = {},
+                 bool compare_ctx_out = true) {
+  bool loaded = false;
+  expect_same_into(type, insns, packet, context, compare_ctx_out, loaded);
+  return loaded;
+}
+
+// For programs written to be accepted: both must load them, and agree.
+void expect_loaded_same(ProgramType type, const std::vector<Insn>& insns,
+                        const std::vector<std::uint8_t>& packet, const Context& context = {}) {
+  EXPECT_TRUE(expect_same(type, insns, packet, context)) << "the kernel refused a test program";
 }
 
 const ProgramType packet_types[] = {ProgramType::socket_filter, ProgramType::sched_cls,
@@ -282,17 +298,17 @@ TEST(KernelOracle, FieldValuesFromThePacketAndWithoutCtxIn) {
     if (first == 0x00 || first == 0xff) std::fill(packet.begin(), packet.begin() + 6, first);
     for (ProgramType type : {ProgramType::socket_filter, ProgramType::sched_cls}) {
       for (std::int16_t offset : {0, 4, 16, 36, 40, 68, 84}) {
-        expect_same(type, {ldx(4, 0, 1, offset), exit_insn()}, packet);
-        expect_same(type, {ldx(2, 0, 1, static_cast<std::int16_t>(offset + 2)), exit_insn()},
-                    packet);
+        expect_loaded_same(type, {ldx(4, 0, 1, offset), exit_insn()}, packet);
+        expect_loaded_same(type, {ldx(2, 0, 1, static_cast<std::int16_t>(offset + 2)), exit_insn()},
+                           packet);
       }
-      expect_same(ProgramType::sched_cls, {ldx(4, 0, 1, 160), exit_insn()}, packet);
+      expect_loaded_same(ProgramType::sched_cls, {ldx(4, 0, 1, 160), exit_insn()}, packet);
     }
   }
   auto llc = pk::ipv4(6);
   llc[12] = 0x00;
   llc[13] = 0x40;  // an 802.3 length field
-  expect_same(ProgramType::sched_cls, {ldx(4, 0, 1, 16), exit_insn()}, llc);
+  expect_loaded_same(ProgramType::sched_cls, {ldx(4, 0, 1, 16), exit_insn()}, llc);
 }
 
 TEST(KernelOracle, EveryContextWriteAtEverySize) {
@@ -338,18 +354,19 @@ TEST(KernelOracle, QueueMappingStoresBelowNoQueueMappingOnly) {
   const auto packet = pk::ipv4(6);
   for (std::int32_t value : {0x1234, 0xfffe, 0xffff, 0x12345}) {
     // stx through a register (an expansion with a jump) and st of an immediate.
-    expect_same(ProgramType::sched_cls,
-                {mov(2, 7), stx(4, 1, 2, 12), mov(2, value), stx(4, 1, 2, 12), ldx(4, 0, 1, 12),
-                 exit_insn()},
-                packet);
-    expect_same(ProgramType::sched_cls,
-                {st(4, 1, 12, 7), st(4, 1, 12, value), ldx(4, 0, 1, 12), exit_insn()}, packet);
+    expect_loaded_same(ProgramType::sched_cls,
+                       {mov(2, 7), stx(4, 1, 2, 12), mov(2, value), stx(4, 1, 2, 12),
+                        ldx(4, 0, 1, 12), exit_insn()},
+                       packet);
+    expect_loaded_same(ProgramType::sched_cls,
+                       {st(4, 1, 12, 7), st(4, 1, 12, value), ldx(4, 0, 1, 12), exit_insn()},
+                       packet);
   }
   // A jump over the expanded store is relocated.
-  expect_same(ProgramType::sched_cls,
-              {mov(2, 5), mov(0, 1), jeq(0, 1, 1), stx(4, 1, 2, 12), stx(4, 1, 2, 12),
-               ldx(4, 0, 1, 12), exit_insn()},
-              packet);
+  expect_loaded_same(ProgramType::sched_cls,
+                     {mov(2, 5), mov(0, 1), jeq(0, 1, 1), stx(4, 1, 2, 12), stx(4, 1, 2, 12),
+                      ldx(4, 0, 1, 12), exit_insn()},
+                     packet);
 }
 
 TEST(KernelOracle, DirectPacketAccess) {
@@ -365,7 +382,7 @@ TEST(KernelOracle, DirectPacketAccess) {
     for (std::size_t length : {14u, 24u, 60u, 200u}) {
       auto packet = pk::ipv4(6, 200);
       packet.resize(length);
-      expect_same(type, insns, packet);
+      expect_loaded_same(type, insns, packet);
     }
   }
 }
@@ -377,10 +394,10 @@ TEST(KernelOracle, LegacyPacketLoads) {
     for (std::int32_t offset : {0, 9, 12, 23, 40, 1000}) {
       for (std::uint8_t size_bits : {0x00, 0x08, 0x10}) {
         const Insn ld_abs{.opcode = static_cast<std::uint8_t>(0x20 | size_bits), .imm = offset};
-        expect_same(type, {mov_reg(6, 1), ld_abs, exit_insn()}, packet);
+        expect_loaded_same(type, {mov_reg(6, 1), ld_abs, exit_insn()}, packet);
         const Insn ld_ind{
             .opcode = static_cast<std::uint8_t>(0x40 | size_bits), .src = 7, .imm = offset};
-        expect_same(type, {mov_reg(6, 1), mov(7, 2), ld_ind, exit_insn()}, packet);
+        expect_loaded_same(type, {mov_reg(6, 1), mov(7, 2), ld_ind, exit_insn()}, packet);
         // Without the context in r6, and in an xdp program, both refuse the load.
         expect_same(type, {mov(6, 0), ld_abs, exit_insn()}, packet);
         expect_same(ProgramType::xdp, {mov_reg(6, 1), ld_abs, exit_insn()}, packet);
@@ -395,14 +412,14 @@ TEST(KernelOracle, ContextThroughSpillsAndLocalCalls) {
   const auto packet = pk::ipv4(6);
   for (ProgramType type : {ProgramType::socket_filter, ProgramType::sched_cls}) {
     // Spill r1, clobber it, reload it, read mark.
-    expect_same(type,
-                {stx(8, 10, 1, -16), mov(1, 0), ldx(8, 6, 10, -16), ldx(4, 0, 6, 8), exit_insn()},
-                packet, context);
+    expect_loaded_same(
+        type, {stx(8, 10, 1, -16), mov(1, 0), ldx(8, 6, 10, -16), ldx(4, 0, 6, 8), exit_insn()},
+        packet, context);
     // A local function reading priority from the ctx passed in r1; the caller adds mark.
-    expect_same(type,
-                {mov_reg(6, 1), call_local(3), ldx(4, 1, 6, 8), alu_reg(0x00, 0, 1), exit_insn(),
-                 ldx(4, 0, 1, 32), exit_insn()},
-                packet, context);
+    expect_loaded_same(type,
+                       {mov_reg(6, 1), call_local(3), ldx(4, 1, 6, 8), alu_reg(0x00, 0, 1),
+                        exit_insn(), ldx(4, 0, 1, 32), exit_insn()},
+                       packet, context);
   }
 }
 
@@ -412,17 +429,17 @@ TEST(KernelOracle, XdpAdjustHeadAndTail) {
   for (std::int32_t delta : {-300, -216, -215, -100, -4, 0, 4, 20, 57, 58, 200}) {
     for (std::int32_t helper : {44, 65}) {
       // r0 = helper(ctx, delta) << 16 | (data_end - data); a byte written at data.
-      expect_same(ProgramType::xdp,
-                  {mov_reg(6, 1), mov(2, delta), call(helper), mov_reg(7, 0), ldx(4, 2, 6, 0),
-                   ldx(4, 3, 6, 4), mov_reg(4, 2), add(4, 1), jgt_reg(4, 3, 1), st(1, 2, 0, 0x5a),
-                   alu_imm(0x60, 7, 16), mov_reg(0, 3), alu_reg(0x10, 0, 2), alu_reg(0x40, 0, 7),
-                   exit_insn()},
-                  packet);
+      expect_loaded_same(ProgramType::xdp,
+                         {mov_reg(6, 1), mov(2, delta), call(helper), mov_reg(7, 0),
+                          ldx(4, 2, 6, 0), ldx(4, 3, 6, 4), mov_reg(4, 2), add(4, 1),
+                          jgt_reg(4, 3, 1), st(1, 2, 0, 0x5a), alu_imm(0x60, 7, 16), mov_reg(0, 3),
+                          alu_reg(0x10, 0, 2), alu_reg(0x40, 0, 7), exit_insn()},
+                         packet);
     }
   }
   // Grow to the largest the frame allows, and one byte more.
   for (std::int32_t delta : {3520 - 72, 3521 - 72}) {
-    expect_same(ProgramType::xdp, {mov(2, delta), call(65), exit_insn()}, packet);
+    expect_loaded_same(ProgramType::xdp, {mov(2, delta), call(65), exit_insn()}, packet);
   }
   // Metadata before the packet moves with adjust_head.
   Context meta;
@@ -430,7 +447,7 @@ TEST(KernelOracle, XdpAdjustHeadAndTail) {
   auto with_meta = packet;
   with_meta.insert(with_meta.begin(), {1, 2, 3, 4, 5, 6, 7, 8});
   for (std::int32_t delta : {-16, -8, 8, 30})
-    expect_same(ProgramType::xdp, {mov(2, delta), call(44), exit_insn()}, with_meta, meta);
+    expect_loaded_same(ProgramType::xdp, {mov(2, delta), call(44), exit_insn()}, with_meta, meta);
 }
 
 TEST(KernelOracle, SkbLoadAndStoreBytes) {
@@ -440,26 +457,26 @@ TEST(KernelOracle, SkbLoadAndStoreBytes) {
     for (std::int32_t offset : {0, 10, 66, 67, 70, 0x10000, -1}) {
       for (std::int32_t len : {1, 4, 8}) {
         // skb_load_bytes(ctx, offset, fp-16, len); r0 = ret ^ first 4 bytes loaded.
-        expect_same(type,
-                    {st(8, 10, -16, 0x7777), mov_reg(6, 1), mov(2, offset), mov_reg(3, 10),
-                     add(3, -16), mov(4, len), call(26), mov_reg(7, 0), ldx(4, 0, 10, -16),
-                     alu_reg(0xa0, 0, 7), exit_insn()},
-                    packet);
+        expect_loaded_same(type,
+                           {st(8, 10, -16, 0x7777), mov_reg(6, 1), mov(2, offset), mov_reg(3, 10),
+                            add(3, -16), mov(4, len), call(26), mov_reg(7, 0), ldx(4, 0, 10, -16),
+                            alu_reg(0xa0, 0, 7), exit_insn()},
+                           packet);
         if (type != ProgramType::sched_cls) continue;
         for (std::int32_t flags : {0, 1, 2, 3, 4}) {
-          expect_same(type,
-                      {st(8, 10, -8, 0x61626364), mov(2, offset), mov_reg(3, 10), add(3, -8),
-                       mov(4, len), mov(5, flags), call(9), exit_insn()},
-                      packet);
+          expect_loaded_same(type,
+                             {st(8, 10, -8, 0x61626364), mov(2, offset), mov_reg(3, 10), add(3, -8),
+                              mov(4, len), mov(5, flags), call(9), exit_insn()},
+                             packet);
         }
       }
     }
   }
   // store_bytes invalidating the hash, then hash read.
-  expect_same(ProgramType::sched_cls,
-              {mov_reg(6, 1), st(8, 10, -8, 1), mov(2, 0), mov_reg(3, 10), add(3, -8), mov(4, 2),
-               mov(5, 2), call(9), ldx(4, 0, 6, 68), exit_insn()},
-              packet);
+  expect_loaded_same(ProgramType::sched_cls,
+                     {mov_reg(6, 1), st(8, 10, -8, 1), mov(2, 0), mov_reg(3, 10), add(3, -8),
+                      mov(4, 2), mov(5, 2), call(9), ldx(4, 0, 6, 68), exit_insn()},
+                     packet);
 }
 
 std::vector<Insn> replace_program(std::int32_t helper, std::int32_t offset, std::uint32_t from,
@@ -495,15 +512,15 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
     const std::uint16_t old_port = load_le16(packet, pk::l4_at);
     const std::uint16_t new_port = 0x3412;
     for (std::int32_t flags : {0, 2, 4, 3, 0x10 | 4, 0x20 | 4, 0x40 | 0x20 | 4, 0x80 | 4, 0x100}) {
-      expect_same(ProgramType::sched_cls,
-                  replace_program(10, pk::ip_csum_at, old_saddr, new_saddr, flags), packet);
-      expect_same(
+      expect_loaded_same(ProgramType::sched_cls,
+                         replace_program(10, pk::ip_csum_at, old_saddr, new_saddr, flags), packet);
+      expect_loaded_same(
           ProgramType::sched_cls,
           replace_program(11, static_cast<std::int32_t>(l4_csum), old_port, new_port, flags),
           packet);
     }
     for (std::int32_t offset : {1, 25, 0x10000, static_cast<std::int32_t>(packet.size() - 1)})
-      expect_same(ProgramType::sched_cls, replace_program(10, offset, 1, 2, 2), packet);
+      expect_loaded_same(ProgramType::sched_cls, replace_program(10, offset, 1, 2, 2), packet);
     // The whole NAT: store the new address, fix both checksums; the result must also be a
     // valid packet.
     std::vector<Insn> nat = {mov_reg(6, 1)};
@@ -522,7 +539,7 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
       nat.push_back(call(helper));
     }
     nat.push_back(exit_insn());
-    expect_same(ProgramType::sched_cls, nat, packet);
+    expect_loaded_same(ProgramType::sched_cls, nat, packet);
     const Outcome ours = run_bpfvm(ProgramType::sched_cls, nat, packet, {});
     EXPECT_EQ(pk::read_be16(ours.packet, pk::ip_csum_at), pk::ip_checksum(ours.packet));
     EXPECT_EQ(pk::read_be16(ours.packet, l4_csum), pk::l4_checksum(ours.packet, l4_csum));
@@ -530,15 +547,16 @@ TEST(KernelOracle, ChecksumReplaceOnRealPackets) {
   // A UDP checksum of 0 means "none": BPF_F_MARK_MANGLED_0 leaves it alone.
   auto udp = pk::ipv4(17);
   udp[pk::udp_csum_at] = udp[pk::udp_csum_at + 1] = 0;
-  expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x20 | 2), udp);
-  expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x40 | 0x20 | 2),
-              udp);
+  expect_loaded_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 1, 2, 0x20 | 2),
+                     udp);
+  expect_loaded_same(ProgramType::sched_cls,
+                     replace_program(11, pk::udp_csum_at, 1, 2, 0x40 | 0x20 | 2), udp);
   // A change that folds the checksum to zero gives CSUM_MANGLED_0 (0xffff).
   udp[pk::udp_csum_at] = 0xff;
   udp[pk::udp_csum_at + 1] = 0xfe;
   for (std::int32_t flags : {4, 0x20 | 4, 0x40 | 0x20 | 4})
-    expect_same(ProgramType::sched_cls, replace_program(11, pk::udp_csum_at, 0, 0xfeff, flags),
-                udp);
+    expect_loaded_same(ProgramType::sched_cls,
+                       replace_program(11, pk::udp_csum_at, 0, 0xfeff, flags), udp);
 }
 
 TEST(KernelOracle, TruncatedNetworkHeaders) {
@@ -549,7 +567,8 @@ TEST(KernelOracle, TruncatedNetworkHeaders) {
       packet[12] = static_cast<std::uint8_t>(ethertype >> 8);
       packet[13] = static_cast<std::uint8_t>(ethertype);
       for (ProgramType type : packet_types)
-        expect_same(type, {ldx(4, 0, 1, type == ProgramType::xdp ? 12 : 16), exit_insn()}, packet);
+        expect_loaded_same(type, {ldx(4, 0, 1, type == ProgramType::xdp ? 12 : 16), exit_insn()},
+                           packet);
     }
   }
 }
@@ -575,7 +594,7 @@ TEST(KernelOracle, ChecksumDiff) {
           insns.push_back(mov(5, seed));
           insns.push_back(call(28));
           insns.push_back(exit_insn());
-          expect_same(type, insns, packet);
+          expect_loaded_same(type, insns, packet);
         }
       }
     }
@@ -668,6 +687,69 @@ TEST(KernelOracle, RedirectMap) {
     }
   }
 #endif
+}
+
+// Random programs mixing context reads (every readable field, random sizes), writes of the
+// writable fields, copies of the context pointer, stack spills and forward branches.
+std::vector<Insn> random_context_program(ProgramType type, std::uint64_t seed) {
+  test::Rng rng(seed);
+  std::vector<Insn> accesses;  // single accesses bpfvm accepts for this type
+  const auto size_of_ctx = static_cast<std::int16_t>(uapi_context_size(type));
+  for (int size : {1, 2, 4, 8}) {
+    for (std::int16_t offset = 0; offset < size_of_ctx;
+         offset = static_cast<std::int16_t>(offset + size)) {
+      if (is_pointer_field(type, static_cast<std::uint16_t>(offset))) continue;
+      for (bool write : {false, true}) {
+        const Insn access = write ? stx(size, 1, 2, offset) : ldx(size, 3, 1, offset);
+        const std::vector<Insn> probe = {mov(2, 0), access, mov(0, 0), exit_insn()};
+        if (rewrite_context_access(type, probe)) accesses.push_back(access);
+      }
+    }
+  }
+  std::vector<Insn> insns = {mov(0, 1), mov_reg(6, 1), stx(8, 10, 1, -8)};
+  const int steps = static_cast<int>(rng.between(4, 24));
+  for (int step = 0; step < steps; ++step) {
+    // The base: r1, r6, or r7 reloaded from the spill slot.
+    int base = rng.chance(50) ? 1 : 6;
+    if (rng.chance(30)) {
+      insns.push_back(ldx(8, 7, 10, -8));
+      base = 7;
+    }
+    Insn access = accesses[rng.below(accesses.size())];
+    const bool is_store = (access.opcode & 0x07) == 0x03;
+    if (is_store) {
+      insns.push_back(mov(2, static_cast<std::int32_t>(rng.next())));
+      access.dst = static_cast<std::uint8_t>(base);
+    } else {
+      access.src = static_cast<std::uint8_t>(base);
+    }
+    // Sometimes skip the access on a condition on r0 (a forward branch over it).
+    const bool guarded = rng.chance(30);
+    if (guarded) insns.push_back(jeq(0, static_cast<std::int32_t>(rng.below(4)), is_store ? 1 : 3));
+    insns.push_back(access);
+    if (!is_store) {
+      insns.push_back(alu_imm(0x20, 0, 31));  // r0 *= 31
+      insns.push_back(alu_reg(0x00, 0, 3));   // r0 += r3
+    }
+  }
+  insns.push_back(exit_insn());
+  return insns;
+}
+
+TEST(KernelOracle, RandomContextPrograms) {
+  SKIP_WITHOUT_KERNEL();
+  const Context context = sample_context();
+  const auto packet = pk::ipv4(6, 24);
+  for (ProgramType type : packet_types) {
+    int loaded = 0;
+    for (std::uint64_t seed = 1; seed <= 150; ++seed) {
+      SCOPED_TRACE(fmt::format("seed {}", seed));
+      loaded += expect_same(type, random_context_program(type, seed), packet, context) ? 1 : 0;
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    // The generator only makes programs Linux accepts: all of them ran on both sides.
+    EXPECT_EQ(loaded, 150) << program_type_name(type);
+  }
 }
 
 // The helper lists: each id is callable by a type in bpfvm exactly when the kernel lets a
