@@ -18,6 +18,7 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -772,6 +773,94 @@ TEST(KernelOracle, AllowedHelpersMatchTheKernel) {
           << program_type_name(type) << " helper " << id;
     }
   }
+}
+
+}  // namespace
+}  // namespace bpfvm
+
+namespace bpfvm {
+namespace {
+
+// Programs clang built from tests/progtypes/bpf/*.bpf.c, on the kernel and on bpfvm.
+std::optional<std::vector<Insn>> clang_program(const char* name) {
+#ifdef BPFVM_PROGTYPES_BPF_DIR
+  std::FILE* file =
+      std::fopen((std::string(BPFVM_PROGTYPES_BPF_DIR) + "/" + name + ".bin").c_str(), "rb");
+  if (file == nullptr) return std::nullopt;
+  std::vector<std::uint8_t> bytes;
+  std::uint8_t buffer[4096];
+  std::size_t got;
+  while ((got = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
+    bytes.insert(bytes.end(), buffer, buffer + got);
+  std::fclose(file);
+  auto insns = insns_from_bytes(bytes);
+  if (!insns) return std::nullopt;
+  return *insns;
+#else
+  (void)name;
+  return std::nullopt;
+#endif
+}
+
+#define CLANG_PROGRAM_OR_SKIP(variable, name)                                       \
+  auto variable##_loaded = clang_program(name);                                     \
+  if (!variable##_loaded) GTEST_SKIP() << "no clang -target bpf build of " << name; \
+  const std::vector<Insn>& variable = *variable##_loaded
+
+TEST(KernelOracleClang, TcNat) {
+  SKIP_WITHOUT_KERNEL();
+  CLANG_PROGRAM_OR_SKIP(insns, "tc_nat");
+  const Context context = sample_context();
+  auto arp = pk::ipv4(6);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  auto options = pk::ipv4(17);
+  options[pk::eth_len] = 0x46;  // IHL 6: left alone
+  for (const auto& packet : {pk::ipv4(6, 40), pk::ipv4(17, 3), arp, options}) {
+    expect_loaded_same(ProgramType::sched_cls, insns, packet, context);
+    expect_loaded_same(ProgramType::sched_cls, insns, packet);
+  }
+  const Outcome ours = run_bpfvm(ProgramType::sched_cls, insns, pk::ipv4(6, 40), context);
+  EXPECT_EQ(ours.retval, 0u);  // TC_ACT_OK: the rewrite went through
+  EXPECT_EQ(ours.skb.mark, context.skb.mark * 3 + 1 + 1);
+  EXPECT_EQ(ours.skb.tc_index, 3u);
+  EXPECT_EQ(ours.packet[pk::ip_saddr_at], 10);
+  EXPECT_EQ(pk::read_be16(ours.packet, pk::ip_csum_at), pk::ip_checksum(ours.packet));
+  EXPECT_EQ(pk::read_be16(ours.packet, pk::tcp_csum_at),
+            pk::l4_checksum(ours.packet, pk::tcp_csum_at));
+}
+
+TEST(KernelOracleClang, XdpReflect) {
+  SKIP_WITHOUT_KERNEL();
+  CLANG_PROGRAM_OR_SKIP(insns, "xdp_reflect");
+  auto padded = pk::ipv4(17, 6);
+  padded.resize(padded.size() + 18, 0xee);  // Ethernet padding after the IP datagram
+  auto short_frame = pk::ipv4(17);
+  short_frame.resize(30);
+  for (const auto& packet : {pk::ipv4(17, 30), padded, pk::ipv4(6, 10), short_frame})
+    expect_loaded_same(ProgramType::xdp, insns, packet);
+  const Outcome reflected = run_bpfvm(ProgramType::xdp, insns, padded, {});
+  EXPECT_EQ(reflected.retval, static_cast<std::uint32_t>(XdpAction::tx));
+  EXPECT_EQ(reflected.packet.size(), padded.size() - 18);  // the padding trimmed
+  EXPECT_EQ(pk::read_be16(reflected.packet, pk::l4_at), 53);
+  const Outcome pushed = run_bpfvm(ProgramType::xdp, insns, pk::ipv4(6, 10), {});
+  EXPECT_EQ(pushed.packet.size(), pk::ipv4(6, 10).size() + 4);
+}
+
+TEST(KernelOracleClang, SocketFilter) {
+  SKIP_WITHOUT_KERNEL();
+  CLANG_PROGRAM_OR_SKIP(insns, "socket_count");
+  auto ipv6 = pk::ipv4(17);
+  ipv6[12] = 0x86;
+  ipv6[13] = 0xdd;
+  ipv6[pk::eth_len] = 0x60;
+  auto other_port = pk::ipv4(17);
+  pk::write_be16(other_port, pk::l4_at + 2, 54);
+  for (const auto& packet : {pk::ipv4(17, 20), pk::ipv4(6), ipv6, other_port})
+    expect_loaded_same(ProgramType::socket_filter, insns, packet);
+  const auto dns = pk::ipv4(17, 20);
+  EXPECT_EQ(run_bpfvm(ProgramType::socket_filter, insns, dns, {}).retval,
+            (dns.size() - 14) + 3 * 1000 + 64);  // len, PACKET_OTHERHOST, TTL
 }
 
 }  // namespace
