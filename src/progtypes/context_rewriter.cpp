@@ -123,14 +123,16 @@ Result<std::vector<Insn>> rewrite_slot(ProgramType type, std::size_t index, cons
   if (is_store && shape != Shape::StoreImm) {
     const Value stored = state.regs[insn.src];
     if (stored.is_ctx_derived() || stored.kind == Kind::mixed) {
-      if (base.kind != Kind::stack || stored.kind == Kind::mixed)
-        return access_error(index, fmt::format("{} (the context pointer{}) may only be "
-                                               "spilled to the stack",
-                                               register_name(insn.src),
-                                               stored.kind == Kind::mixed ? " on some paths" : ""));
+      // Elsewhere than the stack the pointer would be lost to the dataflow, and a load of it
+      // would reach the internal context unrewritten.
+      const char* maybe = stored.kind == Kind::mixed ? " on some paths" : "";
+      if (base.kind != Kind::stack)
+        return access_error(
+            index, fmt::format("{} (the context pointer{}) may only be spilled to the stack",
+                               register_name(insn.src), maybe));
       if (access_size(*d.row) != 8 || shape == Shape::Atomic)
-        return access_error(index, fmt::format("partial spill of the context pointer in {}",
-                                               register_name(insn.src)));
+        return access_error(index, fmt::format("partial spill of {} (the context pointer{})",
+                                               register_name(insn.src), maybe));
     }
   }
   if (base.kind != Kind::ctx) return std::vector<Insn>{insn};

@@ -136,7 +136,16 @@ TEST(Rewrite, ModifiedContextPointersAndLeaksAreRefused) {
       rewrite_error(ProgramType::xdp, {mov(2, 4096), stx(8, 2, 1, 0), mov(0, 0), exit_insn()}),
       HasSubstr("instruction 1: r1 (the context pointer) may only be spilled to the stack"));
   EXPECT_THAT(rewrite_error(ProgramType::xdp, {stx(4, 10, 1, -8), mov(0, 0), exit_insn()}),
-              HasSubstr("partial spill of the context pointer"));
+              HasSubstr("partial spill of r1 (the context pointer)"));
+  // A register that is the context on one path only may be spilled whole; only using the
+  // reloaded value as a base is ambiguous.
+  const std::vector<Insn> maybe = {mov(2, 0),         jeq(2, 0, 1), mov(1, 0),  stx(8, 10, 1, -8),
+                                   ldx(8, 3, 10, -8), mov(0, 0),    exit_insn()};
+  EXPECT_EQ(rewrite_error(ProgramType::xdp, maybe), "");
+  auto deref = maybe;
+  deref[5] = ldx(4, 0, 3, 0);
+  EXPECT_THAT(rewrite_error(ProgramType::xdp, deref),
+              HasSubstr("instruction 5: r3 holds the context pointer on some paths"));
   EXPECT_THAT(rewrite_error(ProgramType::sched_cls, {stx(4, 1, 1, 48), mov(0, 0), exit_insn()}),
               HasSubstr("may only be spilled to the stack"));
 }
