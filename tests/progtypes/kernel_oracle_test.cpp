@@ -865,3 +865,28 @@ TEST(KernelOracleClang, SocketFilter) {
 
 }  // namespace
 }  // namespace bpfvm
+
+namespace bpfvm {
+namespace {
+
+// The differential corpus's random programs (no context access: they overwrite r1) as
+// sched_cls and xdp programs: rewriting leaves them alone, and they agree with the kernel.
+TEST(KernelOracle, RandomProgramsWithoutContextAccess) {
+  SKIP_WITHOUT_KERNEL();
+  const test::RandomProgramGenerator generator;
+  const auto packet = pk::ipv4(6);
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    const test::RandomProgram program = generator.generate(seed);
+    for (ProgramType type : {ProgramType::sched_cls, ProgramType::xdp}) {
+      auto rewritten = rewrite_context_access(type, program.insns);
+      ASSERT_TRUE(rewritten) << seed << ": " << rewritten.error().to_string();
+      EXPECT_EQ(*rewritten, program.insns) << seed;
+      SCOPED_TRACE(fmt::format("seed {}", seed));
+      expect_loaded_same(type, program.insns, packet);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bpfvm
