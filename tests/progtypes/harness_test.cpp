@@ -202,6 +202,22 @@ TEST(Harness, InterpreterAndJitAgree) {
   EXPECT_EQ(interpreted->packet, compiled->packet);
   EXPECT_EQ(compiled->packet.size(), packet.size() - 3);
   EXPECT_EQ(compiled->packet[1], 0x77);
+  // Unchecked mode (for verified programs) and a budget go through the harness unchanged.
+  auto program = test::load_typed(ProgramType::xdp, insns);
+  ASSERT_TRUE(program);
+  PacketRunInput input{.type = ProgramType::xdp, .packet = packet, .skb = {}, .xdp = {}};
+  RunOptions unchecked;
+  unchecked.memory_mode = MemoryMode::unchecked;
+  for (Engine engine : {Engine::interpreter, Engine::jit}) {
+    auto run = run_packet(*program, input, engine, unchecked);
+    ASSERT_TRUE(run) << run.error().to_string();
+    EXPECT_EQ(run->packet, compiled->packet);
+    RunOptions tight;
+    tight.budget = 3;
+    auto stopped = run_packet(*program, input, engine, tight);
+    ASSERT_FALSE(stopped);
+    EXPECT_EQ(stopped.error().kind, Error::Kind::budget_exhausted);
+  }
 }
 
 // The example of docs/program-types.md.
