@@ -188,6 +188,16 @@ TEST(Harness, PacketHelpersOutsideAPacketRunFailCleanly) {
   }
 }
 
+TEST(Harness, RedirectMapRefusesForgedMapPointers) {
+  std::vector<Insn> insns;
+  lddw(insns, 1, 0x12345678);
+  for (Insn insn : {mov(2, 0), mov(3, 0), call(51), exit_insn()}) insns.push_back(insn);
+  auto run = run_typed(ProgramType::xdp, insns, test::packets::ipv4(6));
+  ASSERT_FALSE(run);
+  EXPECT_EQ(run.error().kind, Error::Kind::helper);
+  EXPECT_THAT(run.error().message, HasSubstr("r1 is not one of the program's maps"));
+}
+
 TEST(Harness, InterpreterAndJitAgree) {
   if (!jit_supported()) GTEST_SKIP() << "no JIT on this host";
   const auto packet = test::packets::ipv4(6, 40);

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -650,21 +651,26 @@ class TestDevMap final : public Map {
 };
 #endif
 
-// bpf_redirect_map against the kernel's devmap. Compiled only when src/maps is in the tree
-// (a Map subclass needs the base class's vtable from there).
+// bpf_redirect_map against the kernel's devmap. Compiled only when the tree has src/maps (a
+// Map subclass needs the base class's vtable from there) and HelperCall::map (src/helpers).
 TEST(KernelOracle, RedirectMap) {
   SKIP_WITHOUT_KERNEL();
 #ifndef BPFVM_HAVE_MAPS_LAYER
-  GTEST_SKIP() << "this tree has no src/maps: no Map to redirect through";
+  GTEST_SKIP() << "this tree has no src/maps or no HelperCall::map: no Map to redirect through";
 #else
   auto devmap = kernel::create_map(BPF_MAP_TYPE_DEVMAP, 4, 4, 4);
   ASSERT_TRUE(devmap) << devmap.error().to_string();
   const std::uint32_t loopback = 1;
   ASSERT_TRUE(
       kernel::map_update(*devmap, 2, {reinterpret_cast<const std::uint8_t*>(&loopback), 4}));
-  TestDevMap ours;
+  auto ours = std::make_shared<TestDevMap>();
   const std::uint32_t key = 2;
-  ASSERT_EQ(ours.update(&key, &loopback, 0), 0);
+  ASSERT_EQ(ours->update(&key, &loopback, 0), 0);
+  HelperRegistry registry = packet_registry(ProgramType::xdp);
+  LoadOptions options;
+  options.type = ProgramType::xdp;
+  options.helpers = &registry;
+  options.maps = {ours};
   const auto packet = pk::ipv4(6);
   for (std::int32_t index : {0, 2, 3, 9}) {
     for (std::int32_t flags : {0, 1, 2, 3, 4, 8, 8 | 16, 8 | 2, 32}) {
@@ -681,10 +687,20 @@ TEST(KernelOracle, RedirectMap) {
       const Outcome linux_outcome = run_kernel(
           ProgramType::xdp, program(static_cast<std::uint32_t>(devmap->get()), 1), packet, {});
       ASSERT_TRUE(linux_outcome.loaded) << linux_outcome.load_error;
-      const Outcome bpfvm_outcome = run_bpfvm(
-          ProgramType::xdp, program(reinterpret_cast<std::uintptr_t>(&ours), 0), packet, {});
-      ASSERT_TRUE(bpfvm_outcome.loaded) << bpfvm_outcome.load_error;
-      EXPECT_EQ(linux_outcome.retval, bpfvm_outcome.retval);
+      // lddw src 1 (BPF_PSEUDO_MAP_FD) of LoadOptions::maps[0].
+      auto loaded = load_typed_program(program(0, 1), options);
+      ASSERT_TRUE(loaded) << loaded.error().to_string();
+      PacketRunInput input;
+      input.type = ProgramType::xdp;
+      input.packet = packet;
+      auto run = run_packet(*loaded, input);
+      ASSERT_TRUE(run) << run.error().to_string();
+      EXPECT_EQ(linux_outcome.retval, static_cast<std::uint32_t>(run->return_value));
+      EXPECT_EQ(run->redirect.has_value(), run->return_value == 4);
+      if (run->redirect) {
+        EXPECT_EQ(run->redirect->map, ours.get());
+        EXPECT_EQ(run->redirect->key, static_cast<std::uint32_t>(index));
+      }
     }
   }
 #endif
