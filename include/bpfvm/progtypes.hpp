@@ -26,8 +26,8 @@ enum class XdpAction : std::uint32_t { aborted = 0, drop = 1, pass = 2, tx = 3, 
 
 // tc verdicts (uapi TC_ACT_*), for sched_cls programs.
 namespace tc_action {
-inline constexpr std::int32_t unspec = -1, ok = 0, reclassify = 1, shot = 2, pipe = 3,
-                              stolen = 4, queued = 5, repeat = 6, redirect = 7;
+inline constexpr std::int32_t unspec = -1, ok = 0, reclassify = 1, shot = 2, pipe = 3, stolen = 4,
+                              queued = 5, repeat = 6, redirect = 7;
 }
 
 // Which program types bpfvm can build a context for and rewrite accesses of.
@@ -35,9 +35,9 @@ bool program_type_supported(ProgramType type);
 
 // One field of a uapi context as the program sees it, and who may touch it.
 struct ContextField {
-  std::string_view name;      // "len", "cb[2]", "data", ...
-  std::uint16_t offset = 0;   // in the uapi struct
-  std::uint16_t size = 0;     // in the uapi struct
+  std::string_view name;     // "len", "cb[2]", "data", ...
+  std::uint16_t offset = 0;  // in the uapi struct
+  std::uint16_t size = 0;    // in the uapi struct
   bool readable = false;
   bool writable = false;
 };

@@ -20,8 +20,7 @@ ActiveContext& active_context();
 // Installs `context` as this thread's active context and restores the previous one after.
 class ActiveContextScope {
  public:
-  explicit ActiveContextScope(const ActiveContext& context)
-      : previous_(active_context()) {
+  explicit ActiveContextScope(const ActiveContext& context) : previous_(active_context()) {
     active_context() = context;
   }
   ~ActiveContextScope() { active_context() = previous_; }

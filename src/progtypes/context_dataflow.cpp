@@ -69,9 +69,9 @@ struct Flow {
   std::vector<std::optional<FlowState>> in;
   std::deque<std::size_t> work;
   std::vector<bool> queued;
-  std::vector<std::size_t> entries;                 // subprogram entries, sorted
-  std::map<std::size_t, std::optional<Value>> exit_r0;       // by subprogram entry
-  std::map<std::size_t, std::set<std::size_t>> callers;      // entry -> call sites
+  std::vector<std::size_t> entries;                      // subprogram entries, sorted
+  std::map<std::size_t, std::optional<Value>> exit_r0;   // by subprogram entry
+  std::map<std::size_t, std::set<std::size_t>> callers;  // entry -> call sites
 
   void push(std::size_t index) {
     if (!queued[index]) {
@@ -152,7 +152,7 @@ struct Flow {
       }
       if (shape == Shape::Atomic) {
         if (insn.imm & 0x01) state.regs[insn.src] = scalar;  // BPF_FETCH
-        if (insn.imm == 0xf1) state.regs[0] = scalar;         // BPF_CMPXCHG
+        if (insn.imm == 0xf1) state.regs[0] = scalar;        // BPF_CMPXCHG
       }
     } else if (shape == Shape::LdAbs || shape == Shape::LdInd || shape == Shape::CallHelper ||
                shape == Shape::CallBtf || shape == Shape::Callx) {

@@ -54,36 +54,34 @@ constexpr std::int16_t word_at(std::uint16_t uapi_offset) {
 // struct __sk_buff (uapi/linux/bpf.h).
 constexpr FieldInfo skb_fields[] = {
     {"len", skb_off::len, 4, Storage::word, word_at(skb_off::len), 4, Sizes::narrow, sf | tc, 0},
-    {"pkt_type", skb_off::pkt_type, 4, Storage::word, word_at(skb_off::pkt_type), 1,
-     Sizes::narrow, sf | tc, 0},
+    {"pkt_type", skb_off::pkt_type, 4, Storage::word, word_at(skb_off::pkt_type), 1, Sizes::narrow,
+     sf | tc, 0},
     {"mark", skb_off::mark, 4, Storage::word, word_at(skb_off::mark), 4, Sizes::narrow, sf | tc,
      tc},
     {"queue_mapping", skb_off::queue_mapping, 4, Storage::half,
      static_cast<std::int16_t>(offsetof(SkbView, queue_mapping)), 2, Sizes::narrow, sf | tc, tc},
-    {"protocol", skb_off::protocol, 4, Storage::word, word_at(skb_off::protocol), 2,
-     Sizes::narrow, sf | tc, 0},
+    {"protocol", skb_off::protocol, 4, Storage::word, word_at(skb_off::protocol), 2, Sizes::narrow,
+     sf | tc, 0},
     {"vlan_present", skb_off::vlan_present, 4, Storage::word, word_at(skb_off::vlan_present), 4,
      Sizes::narrow, sf | tc, 0},
-    {"vlan_tci", skb_off::vlan_tci, 4, Storage::word, word_at(skb_off::vlan_tci), 2,
-     Sizes::narrow, sf | tc, 0},
+    {"vlan_tci", skb_off::vlan_tci, 4, Storage::word, word_at(skb_off::vlan_tci), 2, Sizes::narrow,
+     sf | tc, 0},
     {"vlan_proto", skb_off::vlan_proto, 4, Storage::word, word_at(skb_off::vlan_proto), 2,
      Sizes::narrow, sf | tc, 0},
-    {"priority", skb_off::priority, 4, Storage::word, word_at(skb_off::priority), 4,
-     Sizes::narrow, sf | tc, tc},
+    {"priority", skb_off::priority, 4, Storage::word, word_at(skb_off::priority), 4, Sizes::narrow,
+     sf | tc, tc},
     {"ingress_ifindex", skb_off::ingress_ifindex, 4, Storage::word,
      word_at(skb_off::ingress_ifindex), 4, Sizes::narrow, sf | tc, 0},
     {"ifindex", skb_off::ifindex, 4, Storage::word, word_at(skb_off::ifindex), 4, Sizes::narrow,
      sf | tc, 0},
     {"tc_index", skb_off::tc_index, 4, Storage::half,
      static_cast<std::int16_t>(offsetof(SkbView, tc_index)), 2, Sizes::narrow, sf | tc, tc},
-    {"cb", skb_off::cb, 20, Storage::word, word_at(skb_off::cb), 4, Sizes::any, sf | tc,
-     sf | tc},
-    {"hash", skb_off::hash, 4, Storage::word, word_at(skb_off::hash), 4, Sizes::narrow, sf | tc,
-     0},
+    {"cb", skb_off::cb, 20, Storage::word, word_at(skb_off::cb), 4, Sizes::any, sf | tc, sf | tc},
+    {"hash", skb_off::hash, 4, Storage::word, word_at(skb_off::hash), 4, Sizes::narrow, sf | tc, 0},
     {"tc_classid", skb_off::tc_classid, 4, Storage::half,
      static_cast<std::int16_t>(offsetof(SkbView, tc_classid)), 2, Sizes::narrow, tc, tc},
-    {"data", skb_off::data, 4, Storage::pointer,
-     static_cast<std::int16_t>(offsetof(SkbView, data)), 8, Sizes::exact4, tc, 0},
+    {"data", skb_off::data, 4, Storage::pointer, static_cast<std::int16_t>(offsetof(SkbView, data)),
+     8, Sizes::exact4, tc, 0},
     {"data_end", skb_off::data_end, 4, Storage::pointer,
      static_cast<std::int16_t>(offsetof(SkbView, data_end)), 8, Sizes::exact4, tc, 0},
     {"napi_id", skb_off::napi_id, 4, Storage::word, word_at(skb_off::napi_id), 4, Sizes::narrow,
@@ -123,8 +121,8 @@ constexpr FieldInfo skb_fields[] = {
 
 // struct xdp_md; egress_ifindex is for BPF_XDP_DEVMAP programs only (xdp_is_valid_access).
 constexpr FieldInfo xdp_fields[] = {
-    {"data", xdp_off::data, 4, Storage::pointer,
-     static_cast<std::int16_t>(offsetof(XdpView, data)), 8, Sizes::exact4, xd, 0},
+    {"data", xdp_off::data, 4, Storage::pointer, static_cast<std::int16_t>(offsetof(XdpView, data)),
+     8, Sizes::exact4, xd, 0},
     {"data_end", xdp_off::data_end, 4, Storage::pointer,
      static_cast<std::int16_t>(offsetof(XdpView, data_end)), 8, Sizes::exact4, xd, 0},
     {"data_meta", xdp_off::data_meta, 4, Storage::pointer,
@@ -209,8 +207,8 @@ AccessResult plan_access(ProgramType type, std::int32_t offset, int size, bool w
   const std::string_view verb = write ? "write" : "read";
   std::size_t uapi_size = uapi_context_size(type);
   if (offset < 0 || static_cast<std::size_t>(offset) >= uapi_size)
-    return fmt::format("context offset {} is outside the {}-byte context of {}", offset,
-                       uapi_size, type_name);
+    return fmt::format("context offset {} is outside the {}-byte context of {}", offset, uapi_size,
+                       type_name);
   if (offset % size != 0)
     return fmt::format("misaligned {}-byte context {} at offset {}", size, verb, offset);
   for (const FieldInfo& field : fields_of(type)) {

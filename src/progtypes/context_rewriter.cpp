@@ -20,10 +20,10 @@ using Kind = Value::Kind;
 // BPF_SIZE bits of a load or store opcode for `bytes`.
 std::uint8_t size_bits(int bytes) {
   switch (bytes) {
-    case 1: return 0x10;  // BPF_B
-    case 2: return 0x08;  // BPF_H
-    case 4: return 0x00;  // BPF_W
-    default: return 0x18; // BPF_DW
+    case 1: return 0x10;   // BPF_B
+    case 2: return 0x08;   // BPF_H
+    case 4: return 0x00;   // BPF_W
+    default: return 0x18;  // BPF_DW
   }
 }
 
@@ -34,7 +34,8 @@ Error access_error(std::size_t index, std::string message) {
 }
 
 // Checks that `base` may be dereferenced, naming what is wrong when it may not.
-std::optional<Error> check_base(std::size_t index, int reg, const Value& base, std::int16_t offset) {
+std::optional<Error> check_base(std::size_t index, int reg, const Value& base,
+                                std::int16_t offset) {
   if (base.kind == Kind::mixed)
     return access_error(index, fmt::format("{} holds the context pointer on some paths and "
                                            "another value on others: the access at offset {} "
@@ -58,8 +59,8 @@ Result<std::vector<Insn>> rewrite_access(ProgramType type, std::size_t index,
   const int size = access_size(*d.row);
   const bool write = shape != Shape::Load;
   if (shape == Shape::Atomic)
-    return access_error(index, fmt::format("atomic operation on the context (offset {})",
-                                           insn.offset));
+    return access_error(index,
+                        fmt::format("atomic operation on the context (offset {})", insn.offset));
   if (shape == Shape::Load && (insn.opcode & 0xe0) == 0x80)
     return access_error(index, fmt::format("sign-extending load from the context (offset {}) "
                                            "is not supported",
@@ -76,8 +77,8 @@ Result<std::vector<Insn>> rewrite_access(ProgramType type, std::size_t index,
       out.opcode = static_cast<std::uint8_t>(mode_class | size_bits(plan.size));
       return std::vector<Insn>{out};
     case AccessPlan::Kind::load_zero:
-      return std::vector<Insn>{Insn{.opcode = 0xb7, .dst = insn.dst, .src = 0, .offset = 0,
-                                    .imm = 0}};
+      return std::vector<Insn>{
+          Insn{.opcode = 0xb7, .dst = insn.dst, .src = 0, .offset = 0, .imm = 0}};
     case AccessPlan::Kind::store:
       out.opcode = static_cast<std::uint8_t>(mode_class | size_bits(plan.size));
       return std::vector<Insn>{out};
@@ -106,8 +107,8 @@ Result<std::vector<Insn>> rewrite_slot(ProgramType type, std::size_t index, cons
   if (shape == Shape::LdAbs || shape == Shape::LdInd) {
     // Linux's check_ld_abs: only types with an skb, and r6 must hold the context.
     if (type != ProgramType::socket_filter && type != ProgramType::sched_cls)
-      return access_error(index, fmt::format("{} programs may not use LD_ABS or LD_IND",
-                                             program_type_name(type)));
+      return access_error(
+          index, fmt::format("{} programs may not use LD_ABS or LD_IND", program_type_name(type)));
     if (state.regs[6].kind != Kind::ctx)
       return access_error(index, "LD_ABS and LD_IND need the context pointer in r6");
     return std::vector<Insn>{insn};
@@ -122,14 +123,16 @@ Result<std::vector<Insn>> rewrite_slot(ProgramType type, std::size_t index, cons
   if (is_store && shape != Shape::StoreImm) {
     const Value stored = state.regs[insn.src];
     if (stored.is_ctx_derived() || stored.kind == Kind::mixed) {
-      if (base.kind != Kind::stack || stored.kind == Kind::mixed)
-        return access_error(index, fmt::format("{} (the context pointer{}) may only be "
-                                               "spilled to the stack",
-                                               register_name(insn.src),
-                                               stored.kind == Kind::mixed ? " on some paths" : ""));
+      // Elsewhere than the stack the pointer would be lost to the dataflow, and a load of it
+      // would reach the internal context unrewritten.
+      const char* maybe = stored.kind == Kind::mixed ? " on some paths" : "";
+      if (base.kind != Kind::stack)
+        return access_error(
+            index, fmt::format("{} (the context pointer{}) may only be spilled to the stack",
+                               register_name(insn.src), maybe));
       if (access_size(*d.row) != 8 || shape == Shape::Atomic)
-        return access_error(index, fmt::format("partial spill of the context pointer in {}",
-                                               register_name(insn.src)));
+        return access_error(index, fmt::format("partial spill of {} (the context pointer{})",
+                                               register_name(insn.src), maybe));
     }
   }
   if (base.kind != Kind::ctx) return std::vector<Insn>{insn};
@@ -170,8 +173,8 @@ Status relocate(std::span<const DecodedInsn> decoded, const std::vector<std::siz
 Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<const Insn> insns) {
   if (!program_type_supported(type))
     return make_error(Error::Kind::usage,
-                      fmt::format("program type {} ({}) is not supported",
-                                  program_type_name(type), static_cast<std::uint32_t>(type)));
+                      fmt::format("program type {} ({}) is not supported", program_type_name(type),
+                                  static_cast<std::uint32_t>(type)));
   if (type == ProgramType::raw) return std::vector<Insn>(insns.begin(), insns.end());
   auto decoded = decode(insns);
   if (!decoded) return decoded.error();

@@ -38,7 +38,7 @@ struct XdpKernelContext {
   XdpView view;
   std::uint8_t* hard_start = nullptr;
   std::size_t frame_size = 0;
-  std::size_t data = 0;       // offsets into the frame
+  std::size_t data = 0;  // offsets into the frame
   std::size_t data_end = 0;
   std::size_t data_meta = 0;
   RedirectTarget redirect;
@@ -56,15 +56,15 @@ struct XdpKernelContext {
 // napi_id keep their uapi layout in `words` (offset 40 + uapi offset), so narrow loads are
 // plain loads; the u16 fields the program may write are stored as u16, as in struct sk_buff.
 struct SkbView {
-  std::uint64_t data = 0;       // 0
-  std::uint64_t data_end = 0;   // 8
-  std::uint64_t data_meta = 0;  // 16
-  std::uint64_t tstamp = 0;     // 24
-  std::uint64_t hwtstamp = 0;   // 32
-  std::uint32_t words[22] = {}; // 40: __sk_buff offsets 0..87
-  std::uint32_t wire_len = 0;   // 128
-  std::uint32_t gso_segs = 0;   // 132
-  std::uint32_t gso_size = 0;   // 136
+  std::uint64_t data = 0;           // 0
+  std::uint64_t data_end = 0;       // 8
+  std::uint64_t data_meta = 0;      // 16
+  std::uint64_t tstamp = 0;         // 24
+  std::uint64_t hwtstamp = 0;       // 32
+  std::uint32_t words[22] = {};     // 40: __sk_buff offsets 0..87
+  std::uint32_t wire_len = 0;       // 128
+  std::uint32_t gso_segs = 0;       // 132
+  std::uint32_t gso_size = 0;       // 136
   std::uint16_t queue_mapping = 0;  // 140
   std::uint16_t tc_index = 0;       // 142
   std::uint16_t tc_classid = 0;     // 144
@@ -79,15 +79,15 @@ static_assert(offsetof(SkbView, tc_classid) == 144);
 
 // uapi __sk_buff offsets (uapi/linux/bpf.h), checked against <linux/bpf.h> in the tests.
 namespace skb_off {
-inline constexpr std::uint16_t len = 0, pkt_type = 4, mark = 8, queue_mapping = 12,
-                               protocol = 16, vlan_present = 20, vlan_tci = 24, vlan_proto = 28,
-                               priority = 32, ingress_ifindex = 36, ifindex = 40, tc_index = 44,
-                               cb = 48, hash = 68, tc_classid = 72, data = 76, data_end = 80,
-                               napi_id = 84, family = 88, remote_ip4 = 92, local_ip4 = 96,
-                               remote_ip6 = 100, local_ip6 = 116, remote_port = 132,
-                               local_port = 136, data_meta = 140, flow_keys = 144, tstamp = 152,
-                               wire_len = 160, gso_segs = 164, sk = 168, gso_size = 176,
-                               tstamp_type = 180, hwtstamp = 184, size = 192;
+inline constexpr std::uint16_t len = 0, pkt_type = 4, mark = 8, queue_mapping = 12, protocol = 16,
+                               vlan_present = 20, vlan_tci = 24, vlan_proto = 28, priority = 32,
+                               ingress_ifindex = 36, ifindex = 40, tc_index = 44, cb = 48,
+                               hash = 68, tc_classid = 72, data = 76, data_end = 80, napi_id = 84,
+                               family = 88, remote_ip4 = 92, local_ip4 = 96, remote_ip6 = 100,
+                               local_ip6 = 116, remote_port = 132, local_port = 136,
+                               data_meta = 140, flow_keys = 144, tstamp = 152, wire_len = 160,
+                               gso_segs = 164, sk = 168, gso_size = 176, tstamp_type = 180,
+                               hwtstamp = 184, size = 192;
 }
 namespace xdp_off {
 inline constexpr std::uint16_t data = 0, data_end = 4, data_meta = 8, ingress_ifindex = 12,

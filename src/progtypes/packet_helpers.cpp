@@ -27,20 +27,22 @@ namespace {
 using namespace progtypes;
 using u64 = std::uint64_t;
 
-constexpr u64 errno_result(int error) { return static_cast<u64>(-static_cast<std::int64_t>(error)); }
+constexpr u64 errno_result(int error) {
+  return static_cast<u64>(-static_cast<std::int64_t>(error));
+}
 
 // uapi flags.
-constexpr u64 f_recompute_csum = 1u << 0;   // BPF_F_RECOMPUTE_CSUM
-constexpr u64 f_invalidate_hash = 1u << 1;  // BPF_F_INVALIDATE_HASH
-constexpr u64 f_hdr_field_mask = 0xf;       // BPF_F_HDR_FIELD_MASK
-constexpr u64 f_pseudo_hdr = 1u << 4;       // BPF_F_PSEUDO_HDR
-constexpr u64 f_mark_mangled_0 = 1u << 5;   // BPF_F_MARK_MANGLED_0
-constexpr u64 f_mark_enforce = 1u << 6;     // BPF_F_MARK_ENFORCE
-constexpr u64 f_ipv6 = 1u << 7;             // BPF_F_IPV6
-constexpr u64 f_broadcast = 1u << 3;        // BPF_F_BROADCAST
-constexpr u64 f_exclude_ingress = 1u << 4;  // BPF_F_EXCLUDE_INGRESS
-constexpr std::size_t eth_hlen = 14;        // ETH_HLEN
-constexpr std::size_t xdp_frame_size = 40;  // sizeof(struct xdp_frame)
+constexpr u64 f_recompute_csum = 1u << 0;          // BPF_F_RECOMPUTE_CSUM
+constexpr u64 f_invalidate_hash = 1u << 1;         // BPF_F_INVALIDATE_HASH
+constexpr u64 f_hdr_field_mask = 0xf;              // BPF_F_HDR_FIELD_MASK
+constexpr u64 f_pseudo_hdr = 1u << 4;              // BPF_F_PSEUDO_HDR
+constexpr u64 f_mark_mangled_0 = 1u << 5;          // BPF_F_MARK_MANGLED_0
+constexpr u64 f_mark_enforce = 1u << 6;            // BPF_F_MARK_ENFORCE
+constexpr u64 f_ipv6 = 1u << 7;                    // BPF_F_IPV6
+constexpr u64 f_broadcast = 1u << 3;               // BPF_F_BROADCAST
+constexpr u64 f_exclude_ingress = 1u << 4;         // BPF_F_EXCLUDE_INGRESS
+constexpr std::size_t eth_hlen = 14;               // ETH_HLEN
+constexpr std::size_t xdp_frame_size = 40;         // sizeof(struct xdp_frame)
 constexpr std::size_t skb_shared_info_size = 320;  // SKB_DATA_ALIGN(sizeof(skb_shared_info))
 constexpr std::uint16_t csum_mangled_0 = 0xffff;   // CSUM_MANGLED_0
 
@@ -48,8 +50,7 @@ SkbKernelContext* skb_of(HelperCall& call, u64 r1, const char* helper) {
   ActiveContext& active = active_context();
   if (active.skb == nullptr || reinterpret_cast<void*>(r1) != &active.skb->view ||
       call.context() != &active.skb->view) {
-    call.fail(fmt::format("{}: r1 is not the context of a socket_filter or sched_cls run",
-                          helper));
+    call.fail(fmt::format("{}: r1 is not the context of a socket_filter or sched_cls run", helper));
     return nullptr;
   }
   return active.skb;
@@ -69,8 +70,8 @@ XdpKernelContext* xdp_of(HelperCall& call, u64 r1, const char* helper) {
 std::uint8_t* memory_arg(HelperCall& call, u64 address, u64 size, bool write, const char* helper) {
   if (size == 0) return reinterpret_cast<std::uint8_t*>(address);
   if (size > (1u << 30) || !call.accessible(address, static_cast<std::size_t>(size), write)) {
-    call.fail(fmt::format("{}: {} bytes at {:#x} are not {} by the program", helper, size,
-                          address, write ? "writable" : "readable"));
+    call.fail(fmt::format("{}: {} bytes at {:#x} are not {} by the program", helper, size, address,
+                          write ? "writable" : "readable"));
     return nullptr;
   }
   return reinterpret_cast<std::uint8_t*>(address);
@@ -135,7 +136,8 @@ u64 l3_csum_replace(HelperCall& call, u64 r1, u64 offset, u64 from, u64 to, u64 
   if (skb == nullptr) return 0;
   if (flags & ~f_hdr_field_mask) return errno_result(EINVAL);
   const auto off = static_cast<std::uint32_t>(offset);
-  if (off > 0xffff || (off & 1) || static_cast<u64>(off) + 2 > skb->len) return errno_result(EFAULT);
+  if (off > 0xffff || (off & 1) || static_cast<u64>(off) + 2 > skb->len)
+    return errno_result(EFAULT);
   std::uint8_t* ptr = skb->packet() + off;
   std::uint16_t field = load16(ptr);
   switch (flags & f_hdr_field_mask) {
@@ -174,7 +176,8 @@ void proto_replace_by_diff(SkbKernelContext& skb, std::uint16_t& field, std::uin
     csum_replace_by_diff(field, diff);
     if (skb.ip_summed == IpSummed::complete && pseudo) skb.csum = ~csum_sub(diff, skb.csum);
   } else if (pseudo) {
-    field = static_cast<std::uint16_t>(~csum_fold(csum_add(static_cast<std::uint32_t>(field), diff)));
+    field =
+        static_cast<std::uint16_t>(~csum_fold(csum_add(static_cast<std::uint32_t>(field), diff)));
   }
 }
 
@@ -188,7 +191,8 @@ u64 l4_csum_replace(HelperCall& call, u64 r1, u64 offset, u64 from, u64 to, u64 
   if (flags & ~(f_mark_mangled_0 | f_mark_enforce | f_pseudo_hdr | f_hdr_field_mask | f_ipv6))
     return errno_result(EINVAL);
   const auto off = static_cast<std::uint32_t>(offset);
-  if (off > 0xffff || (off & 1) || static_cast<u64>(off) + 2 > skb->len) return errno_result(EFAULT);
+  if (off > 0xffff || (off & 1) || static_cast<u64>(off) + 2 > skb->len)
+    return errno_result(EFAULT);
   std::uint8_t* ptr = skb->packet() + off;
   std::uint16_t field = load16(ptr);
   if (mangled_0 && !enforce && field == 0) return 0;
@@ -238,7 +242,8 @@ u64 xdp_adjust_head(HelperCall& call, u64 r1, u64 delta, u64, u64, u64) {
   const std::size_t metalen = xdp->data - xdp->data_meta;
   const auto data_start = static_cast<std::int64_t>(xdp_frame_size + metalen);
   const std::int64_t data = static_cast<std::int64_t>(xdp->data) + offset;
-  if (data < data_start || data > static_cast<std::int64_t>(xdp->data_end) - static_cast<std::int64_t>(eth_hlen))
+  if (data < data_start ||
+      data > static_cast<std::int64_t>(xdp->data_end) - static_cast<std::int64_t>(eth_hlen))
     return errno_result(EINVAL);
   if (metalen != 0)
     std::memmove(xdp->hard_start + xdp->data_meta + offset, xdp->hard_start + xdp->data_meta,
@@ -259,8 +264,7 @@ u64 xdp_adjust_tail(HelperCall& call, u64 r1, u64 delta, u64, u64, u64) {
   const std::int64_t data_end = static_cast<std::int64_t>(xdp->data_end) + offset;
   if (data_end > hard_end) return errno_result(EINVAL);
   if (data_end < static_cast<std::int64_t>(xdp->data + eth_hlen)) return errno_result(EINVAL);
-  if (offset > 0)
-    std::memset(xdp->hard_start + xdp->data_end, 0, static_cast<std::size_t>(offset));
+  if (offset > 0) std::memset(xdp->hard_start + xdp->data_end, 0, static_cast<std::size_t>(offset));
   xdp->data_end = static_cast<std::size_t>(data_end);
   xdp->publish();
   return 0;
@@ -274,9 +278,18 @@ u64 redirect_map(HelperCall& call, u64 r1, u64 key, u64 flags, u64, u64) {
     call.fail("redirect_map: not called from an xdp run");
     return 0;
   }
-  auto* map = reinterpret_cast<Map*>(r1);
+#ifdef BPFVM_HELPER_CALL_MAP
+  // Only the program's own maps (LoadOptions::maps) and inner maps it looked up: a forged
+  // pointer is refused, never dereferenced.
+  Map* map = call.map(r1);
+#else
+  // This tree's HelperCall cannot resolve map pointers (and Program::load refuses the lddw
+  // that would load one), so no program here can hold a map: refuse rather than trust r1.
+  (void)r1;
+  Map* map = nullptr;
+#endif
   if (map == nullptr) {
-    call.fail("redirect_map: r1 is not a map");
+    call.fail("redirect_map: r1 is not one of the program's maps");
     return 0;
   }
   const MapType type = map->type();
@@ -284,9 +297,10 @@ u64 redirect_map(HelperCall& call, u64 r1, u64 key, u64 flags, u64, u64) {
   if (type == MapType::devmap || type == MapType::devmap_hash)
     flag_mask = f_broadcast | f_exclude_ingress;
   else if (type != MapType::cpumap && type != MapType::xskmap) {
-    call.fail(fmt::format("redirect_map: map type {} cannot redirect (devmap, devmap_hash, "
-                          "cpumap or xskmap only)",
-                          static_cast<std::uint32_t>(type)));
+    call.fail(
+        fmt::format("redirect_map: map type {} cannot redirect (devmap, devmap_hash, "
+                    "cpumap or xskmap only)",
+                    static_cast<std::uint32_t>(type)));
     return 0;
   }
   constexpr u64 action_mask = 3;  // XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX

@@ -16,18 +16,18 @@ namespace {
 
 using namespace progtypes;
 
-constexpr std::size_t eth_hlen = 14;                // ETH_HLEN
-constexpr std::size_t page_size = 4096;             // PAGE_SIZE: test_run's buffer limit
-constexpr std::size_t skb_headroom = 64;            // NET_SKB_PAD + NET_IP_ALIGN (x86-64)
-constexpr std::size_t xdp_headroom = 256;           // XDP_PACKET_HEADROOM
-constexpr std::size_t shared_info_size = 320;       // SKB_DATA_ALIGN(sizeof(skb_shared_info))
-constexpr std::uint16_t eth_p_802_3_min = 0x0600;   // ETH_P_802_3_MIN
-constexpr std::uint16_t eth_p_802_3 = 0x0001;       // ETH_P_802_3
-constexpr std::uint16_t eth_p_802_2 = 0x0004;       // ETH_P_802_2
-constexpr std::uint16_t eth_p_ip = 0x0800;          // ETH_P_IP
-constexpr std::uint16_t eth_p_ipv6 = 0x86dd;        // ETH_P_IPV6
-constexpr std::size_t ipv4_header = 20;             // sizeof(struct iphdr)
-constexpr std::size_t ipv6_header = 40;             // sizeof(struct ipv6hdr)
+constexpr std::size_t eth_hlen = 14;               // ETH_HLEN
+constexpr std::size_t page_size = 4096;            // PAGE_SIZE: test_run's buffer limit
+constexpr std::size_t skb_headroom = 64;           // NET_SKB_PAD + NET_IP_ALIGN (x86-64)
+constexpr std::size_t xdp_headroom = 256;          // XDP_PACKET_HEADROOM
+constexpr std::size_t shared_info_size = 320;      // SKB_DATA_ALIGN(sizeof(skb_shared_info))
+constexpr std::uint16_t eth_p_802_3_min = 0x0600;  // ETH_P_802_3_MIN
+constexpr std::uint16_t eth_p_802_3 = 0x0001;      // ETH_P_802_3
+constexpr std::uint16_t eth_p_802_2 = 0x0004;      // ETH_P_802_2
+constexpr std::uint16_t eth_p_ip = 0x0800;         // ETH_P_IP
+constexpr std::uint16_t eth_p_ipv6 = 0x86dd;       // ETH_P_IPV6
+constexpr std::size_t ipv4_header = 20;            // sizeof(struct iphdr)
+constexpr std::size_t ipv6_header = 40;            // sizeof(struct ipv6hdr)
 
 std::uint16_t byte_swap16(std::uint16_t value) {
   return static_cast<std::uint16_t>((value >> 8) | (value << 8));
@@ -109,7 +109,8 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   skb.word(skb_off::priority) = meta.priority;
   skb.word(skb_off::ingress_ifindex) = meta.ingress_ifindex;
   skb.word(skb_off::ifindex) = meta.ifindex;
-  for (int i = 0; i < 5; ++i) skb.word(static_cast<std::uint16_t>(skb_off::cb + 4 * i)) = meta.cb[i];
+  for (int i = 0; i < 5; ++i)
+    skb.word(static_cast<std::uint16_t>(skb_off::cb + 4 * i)) = meta.cb[i];
   skb.view.tstamp = meta.tstamp;
   skb.view.hwtstamp = meta.hwtstamp;
   skb.view.wire_len = meta.wire_len != 0 ? meta.wire_len : static_cast<std::uint32_t>(skb.len);
@@ -175,7 +176,8 @@ Result<PacketRunOutput> run_xdp(const ProgramRunner& runner, const PacketRunInpu
   out.return_value = *r0;
   out.packet.assign(frame.begin() + static_cast<std::ptrdiff_t>(xdp.data_meta),
                     frame.begin() + static_cast<std::ptrdiff_t>(xdp.data_end));
-  if (xdp.redirect.set) out.redirect = XdpRedirect{xdp.redirect.map, xdp.redirect.key, xdp.redirect.flags};
+  if (xdp.redirect.set)
+    out.redirect = XdpRedirect{xdp.redirect.map, xdp.redirect.key, xdp.redirect.flags};
   return out;
 }
 
@@ -200,9 +202,8 @@ Result<PacketRunOutput> run_packet(const ProgramRunner& runner, const PacketRunI
     case ProgramType::sched_cls: return run_skb(runner, input, options);
     case ProgramType::xdp: return run_xdp(runner, input, options);
     default:
-      return make_error(Error::Kind::usage,
-                        fmt::format("cannot run {} programs on a packet",
-                                    program_type_name(input.type)));
+      return make_error(Error::Kind::usage, fmt::format("cannot run {} programs on a packet",
+                                                        program_type_name(input.type)));
   }
 }
 

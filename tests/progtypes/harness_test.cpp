@@ -51,7 +51,8 @@ TEST(Harness, XdpMetadataPrecedesThePacket) {
   XdpMetadata meta;
   meta.metadata_size = 4;
   // r0 = *(u8 *)data_meta; and the metadata's length.
-  auto run = run_typed(ProgramType::xdp, {ldx(4, 2, 1, 8), ldx(1, 0, 2, 3), exit_insn()}, input, {}, meta);
+  auto run =
+      run_typed(ProgramType::xdp, {ldx(4, 2, 1, 8), ldx(1, 0, 2, 3), exit_insn()}, input, {}, meta);
   ASSERT_TRUE(run) << run.error().to_string();
   EXPECT_EQ(run->return_value, 0xddu);
   EXPECT_EQ(run->packet, input);  // data_out starts at data_meta
@@ -71,7 +72,8 @@ TEST(Harness, XdpContextIsReadOnlyAndThePacketWritable) {
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().kind, Error::Kind::out_of_bounds);
   // Stores into the packet land in data_out.
-  run = run_typed(ProgramType::xdp, {ldx(4, 2, 1, 0), st(1, 2, 0, 0x42), mov(0, 2), exit_insn()}, packet);
+  run = run_typed(ProgramType::xdp, {ldx(4, 2, 1, 0), st(1, 2, 0, 0x42), mov(0, 2), exit_insn()},
+                  packet);
   ASSERT_TRUE(run);
   EXPECT_EQ(run->packet[0], 0x42);
   EXPECT_EQ(run->return_value, static_cast<std::uint64_t>(XdpAction::pass));
@@ -106,8 +108,7 @@ TEST(Harness, SocketFiltersSeeTheNetworkHeader) {
   auto packet = test::packets::ipv4(6);
   // LD_ABS 0 reads the IP header's first byte; data_out has the Ethernet header zeroed.
   const Insn ld_abs_b{.opcode = 0x30, .imm = 0};
-  auto run = run_typed(ProgramType::socket_filter,
-                       {mov_reg(6, 1), ld_abs_b, exit_insn()}, packet);
+  auto run = run_typed(ProgramType::socket_filter, {mov_reg(6, 1), ld_abs_b, exit_insn()}, packet);
   ASSERT_TRUE(run) << run.error().to_string();
   EXPECT_EQ(run->return_value, 0x45u);
   auto expected = packet;
@@ -125,8 +126,8 @@ TEST(Harness, MetadataInAndOut) {
   meta.cb[2] = 77;
   meta.tstamp = 1234;
   auto run = run_typed(ProgramType::sched_cls,
-                       {ldx(4, 2, 1, 8), add(2, 1), stx(4, 1, 2, 8), ldx(4, 0, 1, 56), st(4, 1, 32, 3),
-                        st(4, 1, 44, 9), st(4, 1, 72, 10), exit_insn()},
+                       {ldx(4, 2, 1, 8), add(2, 1), stx(4, 1, 2, 8), ldx(4, 0, 1, 56),
+                        st(4, 1, 32, 3), st(4, 1, 44, 9), st(4, 1, 72, 10), exit_insn()},
                        test::packets::ipv4(6), meta);
   ASSERT_TRUE(run) << run.error().to_string();
   EXPECT_EQ(run->return_value, 77u);
@@ -139,8 +140,8 @@ TEST(Harness, MetadataInAndOut) {
 
 TEST(Harness, RawProgramsGetTheirMemory) {
   const std::vector<std::uint8_t> memory = {1, 2, 3, 4};
-  auto run = run_typed(ProgramType::raw, {ldx(1, 0, 1, 3), alu_reg(0x00, 0, 2), st(1, 1, 0, 9), exit_insn()},
-                       memory);
+  auto run = run_typed(ProgramType::raw,
+                       {ldx(1, 0, 1, 3), alu_reg(0x00, 0, 2), st(1, 1, 0, 9), exit_insn()}, memory);
   ASSERT_TRUE(run) << run.error().to_string();
   EXPECT_EQ(run->return_value, 4u + 4u);  // byte 3 plus r2, the length
   EXPECT_EQ(run->packet, (std::vector<std::uint8_t>{9, 2, 3, 4}));
@@ -162,7 +163,9 @@ TEST(Harness, InputsTestRunRefuses) {
   auto program = Program::load(ret);
   ASSERT_TRUE(program);
   const std::vector<std::uint8_t> packet(64);
-  auto kprobe = run_packet(*program, PacketRunInput{.type = ProgramType::kprobe, .packet = packet, .skb = {}, .xdp = {}});
+  auto kprobe = run_packet(
+      *program,
+      PacketRunInput{.type = ProgramType::kprobe, .packet = packet, .skb = {}, .xdp = {}});
   ASSERT_FALSE(kprobe);
   EXPECT_THAT(kprobe.error().message, HasSubstr("cannot run kprobe programs"));
   EXPECT_FALSE(rewrite_context_access(ProgramType::kprobe, ret));
@@ -174,7 +177,9 @@ TEST(Harness, PacketHelpersOutsideAPacketRunFailCleanly) {
   LoadOptions options;
   options.helpers = &registry;
   for (std::int32_t id : {9, 10, 11, 26, 44, 51, 65}) {
-    auto program = Program::load(std::vector<Insn>{mov(2, 0), mov(3, 0), mov(4, 0), mov(5, 0), call(id), exit_insn()}, options);
+    auto program = Program::load(
+        std::vector<Insn>{mov(2, 0), mov(3, 0), mov(4, 0), mov(5, 0), call(id), exit_insn()},
+        options);
     ASSERT_TRUE(program);
     std::vector<std::uint8_t> memory(256);
     auto run = interpret(*program, RunInput::raw(memory));
@@ -183,12 +188,22 @@ TEST(Harness, PacketHelpersOutsideAPacketRunFailCleanly) {
   }
 }
 
+TEST(Harness, RedirectMapRefusesForgedMapPointers) {
+  std::vector<Insn> insns;
+  lddw(insns, 1, 0x12345678);
+  for (Insn insn : {mov(2, 0), mov(3, 0), call(51), exit_insn()}) insns.push_back(insn);
+  auto run = run_typed(ProgramType::xdp, insns, test::packets::ipv4(6));
+  ASSERT_FALSE(run);
+  EXPECT_EQ(run.error().kind, Error::Kind::helper);
+  EXPECT_THAT(run.error().message, HasSubstr("r1 is not one of the program's maps"));
+}
+
 TEST(Harness, InterpreterAndJitAgree) {
   if (!jit_supported()) GTEST_SKIP() << "no JIT on this host";
   const auto packet = test::packets::ipv4(6, 40);
-  const std::vector<Insn> insns = {mov_reg(6, 1), mov(2, 3), call(44), ldx(4, 2, 6, 0), ldx(4, 3, 6, 4),
-                                   mov_reg(4, 2), add(4, 2), jgt_reg(4, 3, 2), st(1, 2, 1, 0x77),
-                                   mov(0, 3), exit_insn()};
+  const std::vector<Insn> insns = {mov_reg(6, 1),     mov(2, 3),     call(44),   ldx(4, 2, 6, 0),
+                                   ldx(4, 3, 6, 4),   mov_reg(4, 2), add(4, 2),  jgt_reg(4, 3, 2),
+                                   st(1, 2, 1, 0x77), mov(0, 3),     exit_insn()};
   auto interpreted = run_typed(ProgramType::xdp, insns, packet, {}, {}, Engine::interpreter);
   auto compiled = run_typed(ProgramType::xdp, insns, packet, {}, {}, Engine::jit);
   ASSERT_TRUE(interpreted) << interpreted.error().to_string();
@@ -197,6 +212,22 @@ TEST(Harness, InterpreterAndJitAgree) {
   EXPECT_EQ(interpreted->packet, compiled->packet);
   EXPECT_EQ(compiled->packet.size(), packet.size() - 3);
   EXPECT_EQ(compiled->packet[1], 0x77);
+  // Unchecked mode (for verified programs) and a budget go through the harness unchanged.
+  auto program = test::load_typed(ProgramType::xdp, insns);
+  ASSERT_TRUE(program);
+  PacketRunInput input{.type = ProgramType::xdp, .packet = packet, .skb = {}, .xdp = {}};
+  RunOptions unchecked;
+  unchecked.memory_mode = MemoryMode::unchecked;
+  for (Engine engine : {Engine::interpreter, Engine::jit}) {
+    auto run = run_packet(*program, input, engine, unchecked);
+    ASSERT_TRUE(run) << run.error().to_string();
+    EXPECT_EQ(run->packet, compiled->packet);
+    RunOptions tight;
+    tight.budget = 3;
+    auto stopped = run_packet(*program, input, engine, tight);
+    ASSERT_FALSE(stopped);
+    EXPECT_EQ(stopped.error().kind, Error::Kind::budget_exhausted);
+  }
 }
 
 // The example of docs/program-types.md.

@@ -16,7 +16,9 @@ using namespace test::build;
 using test::run_typed;
 namespace pk = test::packets;
 
-constexpr std::uint64_t neg(int error) { return static_cast<std::uint64_t>(-static_cast<std::int64_t>(error)); }
+constexpr std::uint64_t neg(int error) {
+  return static_cast<std::uint64_t>(-static_cast<std::int64_t>(error));
+}
 
 std::uint32_t le32(const std::vector<std::uint8_t>& bytes, std::size_t at) {
   std::uint32_t value;
@@ -54,7 +56,8 @@ TEST(ChecksumHelpers, ReplacingTheSourceAddressKeepsBothChecksumsValid) {
     ASSERT_TRUE(l3) << l3.error().to_string();
     EXPECT_EQ(l3->return_value, 0u);
     EXPECT_EQ(pk::read_be16(l3->packet, pk::ip_csum_at), pk::ip_checksum(l3->packet));
-    auto l4_result = replace(11, l3->packet, static_cast<std::int32_t>(l4), old_saddr, new_saddr, 0x10 | 4);
+    auto l4_result =
+        replace(11, l3->packet, static_cast<std::int32_t>(l4), old_saddr, new_saddr, 0x10 | 4);
     ASSERT_TRUE(l4_result);
     EXPECT_EQ(pk::read_be16(l4_result->packet, l4), pk::l4_checksum(l4_result->packet, l4));
   }
@@ -69,7 +72,8 @@ TEST(ChecksumHelpers, TwoByteReplaceAndReplaceByDiff) {
   std::memcpy(&new_port, changed.data() + pk::l4_at, 2);
   auto run = replace(11, changed, pk::tcp_csum_at, old_port, new_port, 2);
   ASSERT_TRUE(run);
-  EXPECT_EQ(pk::read_be16(run->packet, pk::tcp_csum_at), pk::l4_checksum(run->packet, pk::tcp_csum_at));
+  EXPECT_EQ(pk::read_be16(run->packet, pk::tcp_csum_at),
+            pk::l4_checksum(run->packet, pk::tcp_csum_at));
   // l3_csum_replace with flags 0 takes a csum_diff result in `to`.
   const std::uint32_t new_saddr = 0x05060708;
   auto moved = with_source(original, new_saddr);
@@ -79,8 +83,8 @@ TEST(ChecksumHelpers, TwoByteReplaceAndReplaceByDiff) {
   lddw(insns, 2, new_saddr);
   insns.push_back(stx(4, 10, 2, -4));
   for (Insn insn : {mov_reg(1, 10), add(1, -8), mov(2, 4), mov_reg(3, 10), add(3, -4), mov(4, 4),
-                    mov(5, 0), call(28), mov_reg(4, 0), mov_reg(1, 6), mov(2, pk::ip_csum_at), mov(3, 0),
-                    mov(5, 0), call(10), exit_insn()})
+                    mov(5, 0), call(28), mov_reg(4, 0), mov_reg(1, 6), mov(2, pk::ip_csum_at),
+                    mov(3, 0), mov(5, 0), call(10), exit_insn()})
     insns.push_back(insn);
   auto diffed = run_typed(ProgramType::sched_cls, insns, moved);
   ASSERT_TRUE(diffed) << diffed.error().to_string();
@@ -95,14 +99,14 @@ TEST(ChecksumHelpers, ErrorsAndMangledZero) {
     std::uint64_t from, result;
   };
   const Case cases[] = {
-      {10, pk::ip_csum_at, 0x10, 1, neg(EINVAL)},   // l3 takes no pseudo-header flag
-      {10, pk::ip_csum_at, 0, 1, neg(EINVAL)},      // flags 0 needs from == 0
-      {10, pk::ip_csum_at, 3, 1, neg(EINVAL)},      // field size 3
-      {10, 25, 2, 1, neg(EFAULT)},                  // odd offset
+      {10, pk::ip_csum_at, 0x10, 1, neg(EINVAL)},  // l3 takes no pseudo-header flag
+      {10, pk::ip_csum_at, 0, 1, neg(EINVAL)},     // flags 0 needs from == 0
+      {10, pk::ip_csum_at, 3, 1, neg(EINVAL)},     // field size 3
+      {10, 25, 2, 1, neg(EFAULT)},                 // odd offset
       {10, 0x10000, 2, 1, neg(EFAULT)},
       {10, static_cast<std::int32_t>(packet.size() - 1), 2, 1, neg(EFAULT)},
       {11, pk::udp_csum_at, 0x100, 1, neg(EINVAL)},
-      {11, pk::udp_csum_at, 0x80 | 2, 1, 0},        // BPF_F_IPV6 is accepted
+      {11, pk::udp_csum_at, 0x80 | 2, 1, 0},  // BPF_F_IPV6 is accepted
       {11, pk::udp_csum_at, 0x40 | 0x20 | 0x10 | 4, 1, 0},
   };
   for (const Case& c : cases) {
@@ -184,7 +188,8 @@ TEST(XdpAdjust, TailBounds) {
   auto grown = adjust(65, 100, 60);
   ASSERT_TRUE(grown);
   ASSERT_EQ(grown->packet.size(), 160u);
-  EXPECT_TRUE(std::all_of(grown->packet.begin() + 60, grown->packet.end(), [](std::uint8_t b) { return b == 0; }));
+  EXPECT_TRUE(std::all_of(grown->packet.begin() + 60, grown->packet.end(),
+                          [](std::uint8_t b) { return b == 0; }));
   // Shrink, write where the tail was (still in the frame), grow again: the bytes are zeroed.
   auto packet = pk::ipv4(17, 18);
   auto run = run_typed(ProgramType::xdp,
@@ -199,10 +204,11 @@ TEST(XdpAdjust, TailBounds) {
 TEST(SkbBytes, LoadAndStore) {
   const auto packet = pk::ipv4(6, 10);
   auto load = [&](ProgramType type, std::int32_t offset, std::int32_t len) {
-    auto run = run_typed(type,
-                         {st(8, 10, -8, -1), mov(2, offset), mov_reg(3, 10), add(3, -8), mov(4, len),
-                          call(26), ldx(4, 1, 10, -8), alu_imm(0x60, 0, 32), alu_reg(0x40, 0, 1), exit_insn()},
-                         packet);
+    auto run = run_typed(
+        type,
+        {st(8, 10, -8, -1), mov(2, offset), mov_reg(3, 10), add(3, -8), mov(4, len), call(26),
+         ldx(4, 1, 10, -8), alu_imm(0x60, 0, 32), alu_reg(0x40, 0, 1), exit_insn()},
+        packet);
     EXPECT_TRUE(run) << run.error().to_string();
     return run ? run->return_value : 0;
   };

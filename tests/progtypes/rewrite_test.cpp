@@ -42,8 +42,8 @@ TEST(Rewrite, RawProgramsAreUnchanged) {
 }
 
 TEST(Rewrite, PacketPointersBecome64BitLoads) {
-  const std::vector<Insn> insns = {ldx(4, 2, 1, 0), ldx(4, 3, 1, 4), ldx(4, 4, 1, 8),
-                                   mov(0, 2), exit_insn()};
+  const std::vector<Insn> insns = {ldx(4, 2, 1, 0), ldx(4, 3, 1, 4), ldx(4, 4, 1, 8), mov(0, 2),
+                                   exit_insn()};
   auto rewritten = rewrite_context_access(ProgramType::xdp, insns);
   ASSERT_TRUE(rewritten) << rewritten.error().to_string();
   ASSERT_EQ(rewritten->size(), insns.size());
@@ -74,13 +74,16 @@ TEST(Rewrite, UnknownForbiddenAndMissizedFieldsAreRefusedWithTheirIndex) {
       {ProgramType::sched_cls, ldx(8, 0, 1, 144), "flow_keys"},
       {ProgramType::sched_cls, ldx(1, 0, 1, 181), "is not a field of sched_cls (padding)"},
       {ProgramType::sched_cls, ldx(4, 0, 1, 152), "invalid 4-byte read of context field tstamp"},
-      {ProgramType::sched_cls, stx(4, 1, 2, 0), "sched_cls programs may not write context field len"},
+      {ProgramType::sched_cls, stx(4, 1, 2, 0),
+       "sched_cls programs may not write context field len"},
       {ProgramType::sched_cls, stx(2, 1, 2, 8), "invalid 2-byte write of context field mark"},
       {ProgramType::sched_cls, ldx(8, 0, 1, 8), "invalid 8-byte read of context field mark"},
       {ProgramType::sched_cls, ldx(8, 0, 1, 64), "invalid 8-byte read of context field cb[4]"},
       {ProgramType::sched_cls, stx(8, 1, 2, 184), "may not write context field hwtstamp"},
-      {ProgramType::socket_filter, ldx(4, 0, 1, 76), "socket_filter programs may not read context field data"},
-      {ProgramType::socket_filter, stx(4, 1, 2, 8), "socket_filter programs may not write context field mark"},
+      {ProgramType::socket_filter, ldx(4, 0, 1, 76),
+       "socket_filter programs may not read context field data"},
+      {ProgramType::socket_filter, stx(4, 1, 2, 8),
+       "socket_filter programs may not write context field mark"},
       {ProgramType::socket_filter, ldx(4, 0, 1, 72), "may not read context field tc_classid"},
       {ProgramType::socket_filter, ldx(4, 0, 1, 160), "may not read context field wire_len"},
   };
@@ -103,14 +106,15 @@ TEST(Rewrite, AtomicsAndSignExtendingLoadsOnTheContextAreRefused) {
 
 TEST(Rewrite, ContextOnOnePathAndNotOnAnotherIsAmbiguous) {
   // if r2 == 0 then r1 = 0 (a scalar): at the load, r1 is the context or a number.
-  const std::vector<Insn> insns = {mov(2, 0), jeq(2, 0, 1), ja(1), mov(1, 0), ldx(4, 0, 1, 8),
-                                   exit_insn()};
+  const std::vector<Insn> insns = {mov(2, 0), jeq(2, 0, 1),    ja(1),
+                                   mov(1, 0), ldx(4, 0, 1, 8), exit_insn()};
   const std::string error = rewrite_error(ProgramType::sched_cls, insns);
   EXPECT_THAT(error, HasSubstr("instruction 4: r1 holds the context pointer on some paths"));
   EXPECT_THAT(error, HasSubstr("ambiguous"));
   // The same merge through a stack slot.
-  const std::vector<Insn> spilled = {stx(8, 10, 1, -8), mov(2, 0), jeq(2, 0, 1), st(8, 10, -8, 0),
-                                     ldx(8, 3, 10, -8), ldx(4, 0, 3, 8), exit_insn()};
+  const std::vector<Insn> spilled = {stx(8, 10, 1, -8), mov(2, 0),         jeq(2, 0, 1),
+                                     st(8, 10, -8, 0),  ldx(8, 3, 10, -8), ldx(4, 0, 3, 8),
+                                     exit_insn()};
   EXPECT_THAT(rewrite_error(ProgramType::sched_cls, spilled),
               HasSubstr("instruction 5: r3 holds the context pointer on some paths"));
   // Ambiguity that is never dereferenced is fine.
@@ -122,15 +126,26 @@ TEST(Rewrite, ContextOnOnePathAndNotOnAnotherIsAmbiguous) {
 TEST(Rewrite, ModifiedContextPointersAndLeaksAreRefused) {
   EXPECT_THAT(rewrite_error(ProgramType::xdp, {add(1, 4), ldx(4, 0, 1, 0), exit_insn()}),
               HasSubstr("instruction 1: dereference of a modified context pointer in r1"));
-  EXPECT_THAT(rewrite_error(ProgramType::xdp, {mov_reg(2, 1), alu_reg(0x00, 2, 1), ldx(4, 0, 2, 0), exit_insn()}),
+  EXPECT_THAT(rewrite_error(ProgramType::xdp,
+                            {mov_reg(2, 1), alu_reg(0x00, 2, 1), ldx(4, 0, 2, 0), exit_insn()}),
               HasSubstr("modified context pointer in r2"));
   // `add r1, 0` keeps the pointer.
   EXPECT_EQ(rewrite_error(ProgramType::xdp, {add(1, 0), ldx(4, 0, 1, 12), exit_insn()}), "");
   // The context stored anywhere but the stack, or partially spilled.
-  EXPECT_THAT(rewrite_error(ProgramType::xdp, {mov(2, 4096), stx(8, 2, 1, 0), mov(0, 0), exit_insn()}),
-              HasSubstr("instruction 1: r1 (the context pointer) may only be spilled to the stack"));
+  EXPECT_THAT(
+      rewrite_error(ProgramType::xdp, {mov(2, 4096), stx(8, 2, 1, 0), mov(0, 0), exit_insn()}),
+      HasSubstr("instruction 1: r1 (the context pointer) may only be spilled to the stack"));
   EXPECT_THAT(rewrite_error(ProgramType::xdp, {stx(4, 10, 1, -8), mov(0, 0), exit_insn()}),
-              HasSubstr("partial spill of the context pointer"));
+              HasSubstr("partial spill of r1 (the context pointer)"));
+  // A register that is the context on one path only may be spilled whole; only using the
+  // reloaded value as a base is ambiguous.
+  const std::vector<Insn> maybe = {mov(2, 0),         jeq(2, 0, 1), mov(1, 0),  stx(8, 10, 1, -8),
+                                   ldx(8, 3, 10, -8), mov(0, 0),    exit_insn()};
+  EXPECT_EQ(rewrite_error(ProgramType::xdp, maybe), "");
+  auto deref = maybe;
+  deref[5] = ldx(4, 0, 3, 0);
+  EXPECT_THAT(rewrite_error(ProgramType::xdp, deref),
+              HasSubstr("instruction 5: r3 holds the context pointer on some paths"));
   EXPECT_THAT(rewrite_error(ProgramType::sched_cls, {stx(4, 1, 1, 48), mov(0, 0), exit_insn()}),
               HasSubstr("may only be spilled to the stack"));
 }
@@ -141,9 +156,12 @@ TEST(Rewrite, RegistersClobberedByCallsAreNotTheContext) {
   EXPECT_THAT(rewrite_error(ProgramType::sched_cls, {ldx(4, 0, 3, 8), exit_insn()}),
               HasSubstr("instruction 0: r3 is not initialised here"));
   const Insn ld_abs{.opcode = 0x20, .imm = 0};
-  EXPECT_THAT(rewrite_error(ProgramType::socket_filter, {mov_reg(6, 1), ld_abs, ldx(4, 0, 1, 8), exit_insn()}),
+  EXPECT_THAT(rewrite_error(ProgramType::socket_filter,
+                            {mov_reg(6, 1), ld_abs, ldx(4, 0, 1, 8), exit_insn()}),
               HasSubstr("instruction 2: r1 is not initialised here"));
-  EXPECT_EQ(rewrite_error(ProgramType::socket_filter, {mov_reg(6, 1), ld_abs, ldx(4, 0, 6, 8), exit_insn()}), "");
+  EXPECT_EQ(rewrite_error(ProgramType::socket_filter,
+                          {mov_reg(6, 1), ld_abs, ldx(4, 0, 6, 8), exit_insn()}),
+            "");
 }
 
 TEST(Rewrite, LegacyPacketLoadsNeedAnSkbAndTheContextInR6) {
@@ -158,7 +176,8 @@ TEST(Rewrite, LegacyPacketLoadsNeedAnSkbAndTheContextInR6) {
 TEST(Rewrite, HelpersOutsideTheTypesListAreRefusedAtLoad) {
   auto program = test::load_typed(ProgramType::xdp, {call(9), exit_insn()});
   ASSERT_FALSE(program);
-  EXPECT_THAT(program.error().to_string(), HasSubstr("instruction 0: xdp programs may not call helper 9"));
+  EXPECT_THAT(program.error().to_string(),
+              HasSubstr("instruction 0: xdp programs may not call helper 9"));
   EXPECT_TRUE(helper_allowed(ProgramType::raw, 9));
   EXPECT_TRUE(helper_allowed(ProgramType::sched_cls, 9));
   EXPECT_FALSE(helper_allowed(ProgramType::socket_filter, 9));
@@ -176,7 +195,8 @@ SkbMetadata sample_metadata() {
   return meta;
 }
 
-std::uint64_t r0_of(ProgramType type, const std::vector<Insn>& insns, const SkbMetadata& meta = sample_metadata()) {
+std::uint64_t r0_of(ProgramType type, const std::vector<Insn>& insns,
+                    const SkbMetadata& meta = sample_metadata()) {
   auto run = run_typed(type, insns, test::packets::ipv4(6), meta);
   EXPECT_TRUE(run) << run.error().to_string();
   return run ? run->return_value : 0;
@@ -204,11 +224,16 @@ TEST(Rewrite, EveryNarrowReadOfAU32Field) {
 
 TEST(Rewrite, WritableFieldsReadBack) {
   // tc_index and tc_classid keep 16 bits, as struct sk_buff.
-  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x12345), ldx(4, 0, 1, 44), exit_insn()}), 0x2345u);
-  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 72, 0x12345), ldx(4, 0, 1, 72), exit_insn()}), 0x2345u);
-  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x1234), ldx(1, 0, 1, 45), exit_insn()}), 0x12u);
-  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x1234), ldx(1, 0, 1, 46), exit_insn()}), 0u);
-  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x1234), ldx(2, 0, 1, 46), exit_insn()}), 0x1234u);
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x12345), ldx(4, 0, 1, 44), exit_insn()}),
+            0x2345u);
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 72, 0x12345), ldx(4, 0, 1, 72), exit_insn()}),
+            0x2345u);
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x1234), ldx(1, 0, 1, 45), exit_insn()}),
+            0x12u);
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x1234), ldx(1, 0, 1, 46), exit_insn()}),
+            0u);
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {st(4, 1, 44, 0x1234), ldx(2, 0, 1, 46), exit_insn()}),
+            0x1234u);
   auto run = run_typed(ProgramType::socket_filter,
                        {st(1, 1, 49, 0x7f), st(8, 1, 56, -1), mov(0, 0), exit_insn()},
                        test::packets::ipv4(6));
@@ -227,18 +252,19 @@ TEST(Rewrite, WritableFieldsReadBack) {
 TEST(Rewrite, ContextThroughStackSpills) {
   const SkbMetadata meta = sample_metadata();
   // Spilled at r10-16, r1 clobbered, reloaded into r6.
-  EXPECT_EQ(r0_of(ProgramType::sched_cls,
-                  {stx(8, 10, 1, -16), mov(1, 0), ldx(8, 6, 10, -16), ldx(4, 0, 6, 8), exit_insn()}),
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {stx(8, 10, 1, -16), mov(1, 0), ldx(8, 6, 10, -16),
+                                           ldx(4, 0, 6, 8), exit_insn()}),
             meta.mark);
   // Spilled through a copy of r10 with an offset.
-  EXPECT_EQ(r0_of(ProgramType::sched_cls,
-                  {mov_reg(2, 10), add(2, -24), stx(8, 2, 1, 8), ldx(8, 4, 10, -16), ldx(4, 0, 4, 32), exit_insn()}),
+  EXPECT_EQ(r0_of(ProgramType::sched_cls, {mov_reg(2, 10), add(2, -24), stx(8, 2, 1, 8),
+                                           ldx(8, 4, 10, -16), ldx(4, 0, 4, 32), exit_insn()}),
             meta.priority);
   // A slot overwritten by a number no longer holds the context: the load is not rewritten
   // and checked mode stops the access.
-  auto run = run_typed(ProgramType::sched_cls,
-                       {stx(8, 10, 1, -8), st(4, 10, -8, 0), ldx(8, 3, 10, -8), ldx(4, 0, 3, 8), exit_insn()},
-                       test::packets::ipv4(6));
+  auto run = run_typed(
+      ProgramType::sched_cls,
+      {stx(8, 10, 1, -8), st(4, 10, -8, 0), ldx(8, 3, 10, -8), ldx(4, 0, 3, 8), exit_insn()},
+      test::packets::ipv4(6));
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().kind, Error::Kind::out_of_bounds);
 }
@@ -255,10 +281,10 @@ TEST(Rewrite, ContextIntoAndOutOfLocalFunctions) {
                   {call_local(2), ldx(4, 0, 0, 8), exit_insn(), mov_reg(0, 1), exit_insn()}),
             meta.mark);
   // f called with the context once and a number once: its access is ambiguous.
-  EXPECT_THAT(rewrite_error(ProgramType::sched_cls,
-                            {mov_reg(6, 1), call_local(3), mov(1, 0), call_local(1), exit_insn(),
-                             ldx(4, 0, 1, 8), exit_insn()}),
-              HasSubstr("instruction 5: r1 holds the context pointer on some paths"));
+  EXPECT_THAT(
+      rewrite_error(ProgramType::sched_cls, {mov_reg(6, 1), call_local(3), mov(1, 0), call_local(1),
+                                             exit_insn(), ldx(4, 0, 1, 8), exit_insn()}),
+      HasSubstr("instruction 5: r1 holds the context pointer on some paths"));
 }
 
 TEST(Rewrite, JumpsAndCallsAreRelocatedAroundExpandedStores) {
