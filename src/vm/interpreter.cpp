@@ -179,14 +179,14 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
   }
 
 // What helpers see of the run at a call: the calling frame and the budget left.
-#define PUBLISH                          \
+#define PUBLISH                             \
   state.frame_pointer = reg[frame_pointer]; \
   state.budget = budget;
 
 #define BUDGET_STEP                                                                  \
   if constexpr (kBudget) {                                                           \
     if (budget == 0) [[unlikely]]                                                    \
-      return detail::budget_error(INDEX, state.budget_limit);                         \
+      return detail::budget_error(INDEX, state.budget_limit);                        \
     --budget;                                                                        \
   }
 
