@@ -16,6 +16,14 @@ bool is_map_of_maps(const Map& map) {
   return map.type() == MapType::array_of_maps || map.type() == MapType::hash_of_maps;
 }
 
+// Linux's verifier refuses helpers that write to a BPF_F_RDONLY_PROG map ("write into map
+// forbidden"); a run without a verifier fails instead.
+bool writable_map(HelperCall& call, const char* helper, Map& map) {
+  if (value_writable(map)) return true;
+  call.fail(fmt::format("{}: write into map forbidden (the map has BPF_F_RDONLY_PROG)", helper));
+  return false;
+}
+
 }  // namespace
 
 u64 map_lookup_elem(HelperCall& call, u64 r1, u64 key, u64, u64, u64) {
@@ -35,7 +43,7 @@ u64 map_lookup_elem(HelperCall& call, u64 r1, u64 key, u64, u64, u64) {
 
 u64 map_update_elem(HelperCall& call, u64 r1, u64 key, u64 value, u64 flags, u64) {
   Map* map = check_map(call, "map_update_elem", r1);
-  if (map == nullptr) return 0;
+  if (map == nullptr || !writable_map(call, "map_update_elem", *map)) return 0;
   if (!check_pointer(call, "map_update_elem", "key", key, map->spec().key_size, false) ||
       !check_pointer(call, "map_update_elem", "value", value, map->spec().value_size, false))
     return 0;
@@ -45,14 +53,14 @@ u64 map_update_elem(HelperCall& call, u64 r1, u64 key, u64 value, u64 flags, u64
 
 u64 map_delete_elem(HelperCall& call, u64 r1, u64 key, u64, u64, u64) {
   Map* map = check_map(call, "map_delete_elem", r1);
-  if (map == nullptr) return 0;
+  if (map == nullptr || !writable_map(call, "map_delete_elem", *map)) return 0;
   if (!check_pointer(call, "map_delete_elem", "key", key, map->spec().key_size, false)) return 0;
   return err(map->erase(reinterpret_cast<const void*>(key)));
 }
 
 u64 map_push_elem(HelperCall& call, u64 r1, u64 value, u64 flags, u64, u64) {
   Map* map = check_map(call, "map_push_elem", r1);
-  if (map == nullptr) return 0;
+  if (map == nullptr || !writable_map(call, "map_push_elem", *map)) return 0;
   if (!check_pointer(call, "map_push_elem", "value", value, map->spec().value_size, false))
     return 0;
   return err(map->push(reinterpret_cast<const void*>(value), flags));
@@ -60,7 +68,7 @@ u64 map_push_elem(HelperCall& call, u64 r1, u64 value, u64 flags, u64, u64) {
 
 u64 map_pop_elem(HelperCall& call, u64 r1, u64 value, u64, u64, u64) {
   Map* map = check_map(call, "map_pop_elem", r1);
-  if (map == nullptr) return 0;
+  if (map == nullptr || !writable_map(call, "map_pop_elem", *map)) return 0;
   if (!check_pointer(call, "map_pop_elem", "value", value, map->spec().value_size, true)) return 0;
   return err(map->pop(reinterpret_cast<void*>(value)));
 }

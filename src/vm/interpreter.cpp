@@ -196,7 +196,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
   }
 
 // What helpers see of the run at a call: the calling frame and the budget left.
-#define PUBLISH                          \
+#define PUBLISH                             \
   state.frame_pointer = reg[frame_pointer]; \
   state.budget = budget;
 

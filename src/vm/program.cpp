@@ -36,8 +36,7 @@ Result<Ok> resolve_call(std::size_t index, const DecodedInsn& decoded, const Hel
                         fmt::format("call btf {}: calls to kernel functions by BTF id are not "
                                     "supported and must be resolved by the object loader",
                                     decoded.insn.imm));
-    default:
-      break;
+    default: break;
   }
   return Ok{};
 }
@@ -58,17 +57,19 @@ Result<Ok> resolve_lddw(std::size_t index, const DecodedInsn& decoded, std::size
   switch (src) {
     case lddw_src::imm64: return Ok{};
     case lddw_src::btf_id:
-      return fail("kernel variables by BTF id (BPF_PSEUDO_BTF_ID) must be resolved by the "
-                  "object loader");
+      return fail(
+          "kernel variables by BTF id (BPF_PSEUDO_BTF_ID) must be resolved by the "
+          "object loader");
     case lddw_src::func: {
       // imm is relative to the next slot, like a local call's.
       if (next_imm != 0) return fail("BPF_PSEUDO_FUNC takes imm 0 in the second slot");
       std::int64_t target = static_cast<std::int64_t>(index) + 1 + imm;
       if (target < 0 || static_cast<std::size_t>(target) >= slot_count ||
           all[static_cast<std::size_t>(target)].row == nullptr)
-        return fail(fmt::format("function at relative offset {} (slot {}) is outside the "
-                                "program or inside an lddw",
-                                imm, target));
+        return fail(
+            fmt::format("function at relative offset {} (slot {}) is outside the "
+                        "program or inside an lddw",
+                        imm, target));
       auto slot = static_cast<std::uint32_t>(target);
       code.functions.push_back(slot);
       out.imm = static_cast<std::int64_t>(reinterpret_cast<std::uint64_t>(&code.slots[slot]));
@@ -78,14 +79,15 @@ Result<Ok> resolve_lddw(std::size_t index, const DecodedInsn& decoded, std::size
   }
   // src 1, 2, 5, 6: a map by index.
   if (imm < 0 || static_cast<std::size_t>(imm) >= code.maps.size())
-    return fail(fmt::format("map index {} is out of range ({} maps were given)", imm,
-                            code.maps.size()));
+    return fail(
+        fmt::format("map index {} is out of range ({} maps were given)", imm, code.maps.size()));
   Map* map = code.maps[static_cast<std::size_t>(imm)].get();
   if (map == nullptr) return fail(fmt::format("map {} is null", imm));
   if (src == lddw_src::map_fd || src == lddw_src::map_idx) {
     if (next_imm != 0)
-      return fail("a map reference takes imm 0 in the second slot (its offset is only for "
-                  "map values, src 2 and 6)");
+      return fail(
+          "a map reference takes imm 0 in the second slot (its offset is only for "
+          "map values, src 2 and 6)");
     out.imm = static_cast<std::int64_t>(reinterpret_cast<std::uint64_t>(map));
     return Ok{};
   }
@@ -166,8 +168,7 @@ Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& op
     slot.imm = widened_imm(d);
     if (auto ok = resolve_call(i, d, code->helpers, slot); !ok) return ok.error();
     if (d.row->shape == Shape::Lddw)
-      if (auto ok = resolve_lddw(i, d, insns.size(), *decoded, *code, slot); !ok)
-        return ok.error();
+      if (auto ok = resolve_lddw(i, d, insns.size(), *decoded, *code, slot); !ok) return ok.error();
   }
   std::sort(code->functions.begin(), code->functions.end());
   return Program(std::move(code));

@@ -55,12 +55,20 @@ class RegionList {
       return r.begin == region.begin && r.end == region.end && r.writable == region.writable;
     });
   }
-  // Withdraws the most recent region equal to `region` (it becomes empty, admitting nothing).
+  // Withdraws the most recent region equal to `region`, keeping the list compact (a ring
+  // buffer record reserved and submitted in a loop must not grow it).
   void revoke(const Region& region) {
     for (std::size_t i = spilled_.size(); i-- > 0;)
-      if (same(spilled_[i], region)) return void(spilled_[i].end = spilled_[i].begin);
-    for (std::size_t i = inline_count_; i-- > 0;)
-      if (same(inline_[i], region)) return void(inline_[i].end = inline_[i].begin);
+      if (same(spilled_[i], region)) return void(spilled_.erase(spilled_.begin() + i));
+    for (std::size_t i = inline_count_; i-- > 0;) {
+      if (!same(inline_[i], region)) continue;
+      inline_[i] = inline_[--inline_count_];
+      if (!spilled_.empty()) {
+        inline_[inline_count_++] = spilled_.back();
+        spilled_.pop_back();
+      }
+      return;
+    }
   }
 
  private:

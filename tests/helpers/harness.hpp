@@ -90,13 +90,13 @@ inline Outcomes run_both(const Program& program, const RunInput& input,
   } while (0)
 
 // Both engines fail with an error of `kind` whose message contains `text`.
-#define EXPECT_BOTH_FAIL(outcomes, kind, text)                                                     \
+#define EXPECT_BOTH_FAIL(outcomes, expected_kind, text)                                            \
   do {                                                                                             \
     const auto& o_ = (outcomes);                                                                   \
     for (const Result<u64>* r_ : {&o_.interpreter, &o_.jit}) {                                     \
       ASSERT_FALSE(static_cast<bool>(*r_))                                                         \
           << (r_ == &o_.jit ? "jit" : "interpreter") << " returned " << show(*r_);                 \
-      EXPECT_EQ(r_->error().kind, (kind)) << r_->error().to_string();                              \
+      EXPECT_EQ(r_->error().kind, (expected_kind)) << r_->error().to_string();                     \
       EXPECT_NE(r_->error().to_string().find(text), std::string::npos) << r_->error().to_string(); \
     }                                                                                              \
   } while (0)

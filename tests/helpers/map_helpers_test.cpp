@@ -184,6 +184,25 @@ TEST(MapHelpers, LookupResultIsReadOnlyForRdonlyProgMaps) {
   EXPECT_BOTH_FAIL(run_both(program, {}), Error::Kind::out_of_bounds, "read-only");
 }
 
+TEST(MapHelpers, WritesToRdonlyProgMapsAreForbidden) {
+  auto map = std::make_shared<ArrayMap>(8, 2, map_flag::rdonly_prog);
+  auto insns = assemble_or_fail(R"(
+    stw [%r10-4], 1
+    stdw [%r10-16], 1
+    lddw %r1, 0
+    mov %r2, %r10
+    add %r2, -4
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 0
+    call 2
+    exit
+  )");
+  set_pseudo(insns, 0, lddw_src::map_fd, 0);
+  Program program = load(insns, {map});
+  EXPECT_BOTH_FAIL(run_both(program, {}), Error::Kind::helper, "write into map forbidden");
+}
+
 TEST(MapHelpers, QueueAndStackPushPopPeek) {
   for (MapType type : {MapType::queue, MapType::stack}) {
     auto map = std::make_shared<QueueMap>(type, 8, 2);
