@@ -10,6 +10,7 @@ namespace bpfvm::classic {
 struct Filter::Compiled {
   std::optional<bpfvm::Program> ebpf;  // the translation, for the eBPF engines
   std::optional<JitProgram> jit;       // its machine code, for the JIT
+  bool direct = false;                 // jit->direct_supported(), asked once
 };
 
 std::string_view engine_name(Engine engine) {
@@ -43,6 +44,7 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
     auto jit = JitProgram::compile(*compiled->ebpf, jit_options);
     if (!jit) return jit.error();
     compiled->jit = std::move(*jit);
+    compiled->direct = compiled->jit->direct_supported();
   }
   return Filter(program, engine, std::move(compiled));
 }
@@ -67,8 +69,7 @@ std::uint32_t Filter::run(const Packet& packet) const {
   }();
   // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
   // code, without the per-run set-up run() does for errors, regions and budgets.
-  if (engine_ == Engine::jit && compiled_->jit->direct_supported())
-    return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
+  if (compiled_->direct) return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
   auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
                                        : interpret(*compiled_->ebpf, input, unchecked);
   return result ? static_cast<std::uint32_t>(*result) : 0;
