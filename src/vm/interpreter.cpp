@@ -93,6 +93,15 @@ bool load_packet(std::span<const u8> packet, s64 offset, int size, u64& out) {
                       insn.offset);
 }
 
+// Zeroes one stack frame. Through the C library's memset, not GCC's inline `rep stosq` for a
+// constant size: that costs more than the rest of a short run's set-up on current x86 cores,
+// and libc's vector stores do 512 bytes in a few cycles. The empty asm hides the constant.
+inline void zero_frame(void* frame) {
+  std::size_t size = stack_frame_size;
+  asm("" : "+r"(size));
+  std::memset(frame, 0, size);
+}
+
 struct Frame {
   const CodeInsn* return_to;
   u64 callee_saved[4];  // r6-r9
@@ -120,7 +129,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     add_region(region.base, region.size, region.writable);
   // Checked mode runs programs nobody has proven safe, which may read stack they never
   // wrote: each frame starts zeroed so that nothing of earlier runs or of the host leaks.
-  if constexpr (kChecked) std::memset(stack + sizeof stack - stack_frame_size, 0, stack_frame_size);
+  if constexpr (kChecked) zero_frame(stack + sizeof stack - stack_frame_size);
 
   u64 reg[register_count] = {};
   reg[1] = reinterpret_cast<u64>(input.context);
@@ -448,7 +457,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
       reg[frame_pointer] -= stack_frame_size;
       state.stack_begin -= stack_frame_size;
       if constexpr (kChecked)
-        std::memset(reinterpret_cast<void*>(state.stack_begin), 0, stack_frame_size);
+        zero_frame(reinterpret_cast<void*>(state.stack_begin));
       pc = base + pc->target;
       DISPATCH();
     }
