@@ -10,6 +10,7 @@ namespace bpfvm::classic {
 struct Filter::Compiled {
   std::optional<bpfvm::Program> ebpf;  // the translation, for the eBPF engines
   std::optional<JitProgram> jit;       // its machine code, for the JIT
+  bool direct = false;                 // jit->direct_supported(), asked once
 };
 
 std::string_view engine_name(Engine engine) {
@@ -43,35 +44,46 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
     auto jit = JitProgram::compile(*compiled->ebpf, jit_options);
     if (!jit) return jit.error();
     compiled->jit = std::move(*jit);
+    compiled->direct = compiled->jit->direct_supported();
   }
   return Filter(program, engine, std::move(compiled));
 }
 
 std::uint32_t Filter::run(const Packet& packet) const {
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
-  // Per thread rather than local: its ancillary array would be zeroed on every packet, which
-  // costs as much as a small filter on the JIT. set() writes every field the translation reads
-  // (the ancillary values are read only when has_ancillary says set() wrote them), and no
-  // run can re-enter this thread's context: translations call nothing.
-  static thread_local TranslatedContext context;
-  context.set(packet);
-  // Unchecked: the translation bounds-checks every packet access itself and reads the
-  // context only at fixed offsets inside it, so the engines need no regions (and the JIT then
-  // sets none up, which keeps the per-packet cost down).
-  RunInput input;
-  input.context = &context;
-  static const RunOptions unchecked = [] {
-    RunOptions options;
-    options.memory_mode = MemoryMode::unchecked;
-    return options;
-  }();
-  // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
-  // code, without the per-run set-up run() does for errors, regions and budgets.
-  if (engine_ == Engine::jit && compiled_->jit->direct_supported())
-    return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
-  auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
-                                       : interpret(*compiled_->ebpf, input, unchecked);
-  return result ? static_cast<std::uint32_t>(*result) : 0;
+  auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
+    // Unchecked: the translation bounds-checks every packet access itself and reads the
+    // context only at fixed offsets inside it, so the engines need no regions (and the JIT
+    // then sets none up, which keeps the per-packet cost down).
+    RunInput input;
+    input.context = &context;
+    static const RunOptions unchecked = [] {
+      RunOptions options;
+      options.memory_mode = MemoryMode::unchecked;
+      return options;
+    }();
+    // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
+    // code, without the per-run set-up run() does for errors, regions and budgets.
+    if (compiled_->direct) return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
+    auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
+                                         : interpret(*compiled_->ebpf, input, unchecked);
+    return result ? static_cast<std::uint32_t>(*result) : 0;
+  };
+  if (packet.ancillary != nullptr) {
+    // set() calls Ancillary::value, which could run another filter on this thread: a context
+    // of its own.
+    TranslatedContext context;
+    context.set(packet);
+    return run_translated(context);
+  }
+  // Per thread rather than local: a local context's ancillary array would be zeroed on every
+  // packet, which costs as much as a small filter on the JIT. Without ancillary values set()
+  // writes every field the translation reads (it reads the ancillary values only when
+  // has_ancillary says set() wrote them) and calls no user code, and a run calls nothing, so
+  // nothing can re-enter this thread's context meanwhile.
+  static thread_local TranslatedContext per_thread;
+  per_thread.set(packet);
+  return run_translated(per_thread);
 }
 
 }  // namespace bpfvm::classic

@@ -30,7 +30,7 @@ Result<CompiledCode> compile_code(const detail::Code& code, const EmitOptions& o
 // effective budget; the code must count instructions when it is set.
 Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::Code& code,
                                    const RunInput& input, const RunOptions& options,
-                                   std::optional<std::uint64_t> budget);
+                                   const std::optional<std::uint64_t>& budget);
 
 // JitProgram::run_direct: enters unchecked, uncounted code of a program that calls nothing,
 // with one stack frame and the packet bounds as its only per-run state (trampoline.cpp).

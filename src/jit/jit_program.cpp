@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 namespace bpfvm {
@@ -15,6 +16,9 @@ namespace bpfvm {
 struct JitProgram::Impl {
   struct Variant {
     std::once_flag once;
+    // Set once the variant is settled: runs then skip std::call_once (a call into the
+    // threads library on every run).
+    std::atomic<bool> settled{false};
     std::optional<jit::CompiledCode> code;
     std::optional<Error> error;
   };
@@ -34,6 +38,7 @@ struct JitProgram::Impl {
 
   const Variant& variant(bool checked, bool counting) {
     Variant& v = variants[variant_index(checked, counting)];
+    if (v.settled.load(std::memory_order_acquire)) return v;
     std::call_once(v.once, [&] {
       jit::EmitOptions emit;
       emit.checked = checked;
@@ -44,6 +49,7 @@ struct JitProgram::Impl {
         v.code.emplace(std::move(*compiled));
       else
         v.error = compiled.error();
+      v.settled.store(true, std::memory_order_release);
     });
     return v;
   }

@@ -88,7 +88,7 @@ Bridges default_bridges() {
 
 Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::Code& code,
                                    const RunInput& input, const RunOptions& options,
-                                   std::optional<std::uint64_t> budget) {
+                                   const std::optional<std::uint64_t>& budget) {
   detail::RunState run;
   alignas(16) std::uint8_t stack[max_call_frames * stack_frame_size];
   auto stack_floor = reinterpret_cast<std::uintptr_t>(stack);

@@ -23,10 +23,11 @@ namespace bpfvm::detail {
 
 struct Code;
 
+// No default member initializers: RegionList leaves its unused inline slots unset.
 struct Region {
-  std::uintptr_t begin = 0;
-  std::uintptr_t end = 0;  // one past the last byte
-  bool writable = false;
+  std::uintptr_t begin;
+  std::uintptr_t end;  // one past the last byte
+  bool writable;
 };
 
 // The admitted regions of a run. Most runs have a handful (context, packet, a map value or
@@ -75,7 +76,8 @@ class RegionList {
   static bool same(const Region& a, const Region& b) {
     return a.begin == b.begin && a.end == b.end && a.writable == b.writable;
   }
-  std::array<Region, 6> inline_{};
+  // Only the first inline_count_ are set: zeroing all six cost a `rep stos` on every run.
+  std::array<Region, 6> inline_;
   std::size_t inline_count_ = 0;
   std::vector<Region> spilled_;
 };

@@ -41,6 +41,21 @@ class Engines : public ::testing::TestWithParam<Engine> {
       EXPECT_TRUE(checked) << checked.error().to_string();
       EXPECT_EQ(*checked, filter->run(packet));
     }
+    // Filter::run enters the JIT through the lean run_direct(): translations call nothing,
+    // so they qualify, and the full run() must give the same verdict.
+    if (GetParam() == Engine::jit) {
+      auto ebpf = translate(*program);
+      JitOptions jit_options;
+      jit_options.memory_mode = MemoryMode::unchecked;
+      auto jit = JitProgram::compile(*ebpf, jit_options);
+      EXPECT_TRUE(jit && jit->direct_supported());
+      TranslatedContext context;
+      RunOptions unchecked;
+      unchecked.memory_mode = MemoryMode::unchecked;
+      auto full = jit->run(translated_input(context, packet), unchecked);
+      EXPECT_TRUE(full) << full.error().to_string();
+      EXPECT_EQ(static_cast<std::uint32_t>(*full), filter->run(packet));
+    }
     return filter->run(packet);
   }
 };
