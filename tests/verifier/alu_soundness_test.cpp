@@ -31,7 +31,7 @@ bool covers(AluCase c, const ScalarValue& a, const ScalarValue& b,
 TEST(AluSoundness, RandomAbstractValuesEveryOperationBothWidths) {
   Samples samples(0x5eed1);
   const auto cases = all_alu_cases();
-  for (int i = 0; i < 2500; ++i) {
+  for (int i = 0; i < iterations(2500); ++i) {
     const ScalarValue a = samples.abstract();
     const ScalarValue b = samples.below(3) == 0 ? samples.related(a) : samples.abstract();
     ASSERT_FALSE(a.is_bottom()) << describe(a);
@@ -49,7 +49,7 @@ TEST(AluSoundness, ConstantsFoldExactly) {
   // constant (Linux folds them through the tnum).
   Samples samples(0x5eed2);
   const auto cases = all_alu_cases();
-  for (int i = 0; i < 4000; ++i) {
+  for (int i = 0; i < iterations(4000); ++i) {
     const std::uint64_t x = samples.value(), y = samples.value();
     for (const AluCase c : cases) {
       const ScalarValue r = alu(c.op, c.bits, ScalarValue::constant(x), ScalarValue::constant(y));
@@ -66,7 +66,7 @@ TEST(AluSoundness, ShiftsByEveryConstantAmount) {
   // Every amount 0..63 (masked for 32-bit operations, as RFC 9669 says), and amounts above
   // the width.
   Samples samples(0x5eed3);
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < iterations(300); ++i) {
     const ScalarValue a = samples.abstract();
     const auto xs = samples.members(a, 8);
     for (std::uint64_t k = 0; k < 70; ++k) {
@@ -113,7 +113,7 @@ TEST(AluSoundness, LoadResultRanges) {
   for (int size : {1, 2, 4, 8}) {
     const ScalarValue zx = ScalarValue::loaded(size, false);
     const ScalarValue sx = ScalarValue::loaded(size, true);
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < iterations(2000); ++i) {
       const std::uint64_t bytes = samples.value();
       const std::uint64_t loaded =
           size == 8 ? bytes : bytes & ((std::uint64_t{1} << (size * 8)) - 1);

@@ -174,7 +174,7 @@ TEST(KernelOracle, AtLeastAsPreciseAsLinuxOnRandomSequences) {
   Samples samples(0x0eac1e);
   Tally tally;
   std::map<std::string, int> tighter_by_op;
-  for (int program = 0; program < 500; ++program) {
+  for (int program = 0; program < iterations(500); ++program) {
     std::vector<Insn> insns = {
         insn(0x85, 0, 0, 0, 5),  // call bpf_ktime_get_ns: an unknown 64-bit value
         insn(0xbf, 6, 0, 0, 0),  // r6 = r0
