@@ -107,6 +107,48 @@ TEST(AluSoundness, ExhaustiveOverEightBitTnums) {
   }
 }
 
+TEST(AluSoundness, ExhaustiveOverSmallRanges) {
+  // Every range of up to 7 consecutive values around 0, INT64_MIN, INT32_MAX / INT32_MIN and
+  // 2^32 (where wrapping, signedness and MIN / -1 matter), against every range around 0 and
+  // every range around the same place, with every member pair.
+  struct Range {
+    ScalarValue value;
+    std::vector<std::uint64_t> members;
+  };
+  auto ranges_from = [](std::uint64_t base) {
+    std::vector<Range> out;
+    for (std::uint64_t lo = 0; lo < 7; ++lo) {
+      for (std::uint64_t hi = lo; hi < 7; ++hi) {
+        const std::uint64_t first = base + lo, last = base + hi;
+        // One of the two orders sees the values as consecutive.
+        Range r{first <= last ? ScalarValue::unsigned_range(first, last)
+                              : ScalarValue::signed_range(static_cast<std::int64_t>(first),
+                                                          static_cast<std::int64_t>(last)),
+                {}};
+        for (std::uint64_t x = lo; x <= hi; ++x) r.members.push_back(base + x);
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  };
+  const auto near_zero = ranges_from(static_cast<std::uint64_t>(-3));
+  const auto cases = all_alu_cases();
+  for (std::uint64_t base : {static_cast<std::uint64_t>(-3), std::uint64_t{0x8000000000000000},
+                             std::uint64_t{0x7ffffffd}, std::uint64_t{0xfffffffd}}) {
+    const auto here = ranges_from(base);
+    for (const Range& a : here)
+      for (std::uint64_t x : a.members) ASSERT_TRUE(a.value.contains(x)) << describe(a.value);
+    for (const Range& a : here) {
+      for (const auto* others : {&near_zero, &here}) {
+        for (const Range& b : *others) {
+          for (const AluCase c : cases)
+            ASSERT_TRUE(covers(c, a.value, b.value, a.members, b.members));
+        }
+      }
+    }
+  }
+}
+
 TEST(AluSoundness, LoadResultRanges) {
   // ldx of 1, 2, 4, 8 bytes zero-extends; ldsx of 1, 2, 4 sign-extends (RFC 9669 section 5).
   Samples samples(0x5eed5);
