@@ -209,3 +209,20 @@ TEST(Precision, ThirtyTwoBitConditionsLookOnlyAtTheLowHalf) {
 
 }  // namespace
 }  // namespace bpfvm::verifier::testing
+
+namespace bpfvm::verifier::testing {
+namespace {
+
+TEST(Precision, RemainderThatKeepsTheDividendKeepsAllOfIt) {
+  // x % 0 == x and x % d == x for x below d: the result is the destination, 32-bit bounds
+  // included.
+  ScalarValue x = ScalarValue::unsigned_range(0x100000000, 0x100000009);
+  EXPECT_EQ(alu(AluOp::mod, 64, x, c(0)), x);
+  EXPECT_EQ(alu(AluOp::mod, 64, x, ScalarValue::unsigned_range(0x200000000, 0x300000000)), x);
+  EXPECT_EQ(alu(AluOp::smod, 64, ScalarValue::signed_range(-5, 5), c(10)),
+            ScalarValue::signed_range(-5, 5));
+  EXPECT_EQ(alu(AluOp::mod, 32, x, c(0)), ScalarValue::unsigned_range(0, 9));
+}
+
+}  // namespace
+}  // namespace bpfvm::verifier::testing
