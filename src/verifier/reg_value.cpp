@@ -21,7 +21,7 @@ std::string to_string(const RegValue& v) {
       const std::string base = v.frame == 0 ? "fp" : fmt::format("fp[{}]", v.frame);
       if (v.value.is_const()) {
         const auto off = static_cast<std::int64_t>(v.value.const_value());
-        return off == 0 ? base : fmt::format("{}{:+}", base, off);
+        return off == 0 ? base + "0" : fmt::format("{}{:+}", base, off);
       }
       return fmt::format("{}(off={})", base, to_string(v.value));
     }

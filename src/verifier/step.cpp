@@ -10,14 +10,8 @@ namespace {
 
 using Regs = std::array<RegValue, register_count>;
 
-std::string describe(const VerifierState& st, std::initializer_list<int> regs) {
-  std::string out;
-  for (int r : regs) {
-    if (r < 0) continue;
-    if (!out.empty()) out += ' ';
-    out += fmt::format("R{}={}", r, to_string(st.current().regs[static_cast<std::size_t>(r)]));
-  }
-  return out;
+std::string describe(int reg, const RegValue& v) {
+  return reg < 0 ? std::string() : fmt::format("R{}={}", reg, to_string(v));
 }
 
 // The operand registers an instruction reads, for error messages.
@@ -76,8 +70,8 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
             base_reg, to_string(base.value), size)};
       const std::int64_t off = static_cast<std::int64_t>(base.value.const_value()) + insn_off;
       if (off < -static_cast<std::int64_t>(stack_frame_size) || off + size > 0)
-        return Failure{fmt::format("invalid {} to stack R{} off={} size={}", what, base_reg,
-                                   off, size)};
+        return Failure{fmt::format("invalid {} stack R{} off={} size={}",
+                                   write ? "write to" : "read from", base_reg, off, size)};
       return Target{RegKind::stack, base.frame, off};
     }
     case RegKind::ctx: {
@@ -254,11 +248,14 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
 StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
   const DecodedInsn& d = ctx.program[pc];
   StepResult out;
+  // The operands as they were, printed only when the instruction is rejected.
   const auto [ra, rb] = operands(d);
-  const std::string before = describe(st, {ra, rb});
+  const RegValue va = ra >= 0 ? st.current().regs[static_cast<std::size_t>(ra)] : RegValue{};
+  const RegValue vb = rb >= 0 ? st.current().regs[static_cast<std::size_t>(rb)] : RegValue{};
   auto fail = [&](std::string reason) {
     out.error = std::move(reason);
-    out.registers = before;
+    out.registers = describe(ra, va);
+    if (rb >= 0) out.registers += ' ' + describe(rb, vb);
     return out;
   };
   Regs& regs = st.current().regs;

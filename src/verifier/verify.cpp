@@ -72,7 +72,10 @@ class Explorer {
  private:
   // Ends a path: its anchor has one branch fewer, and a state with none left is complete,
   // so its own parent loses one (Linux: update_branch_counts).
-  void finish(int anchor) {
+  void finish(int anchor, const VerifierState& last) {
+    // Stack bytes never become unwritten again, so a path's deepest use is at its end.
+    for (const Frame& f : last.frames)
+      result_.stats.max_stack_depth = std::max(result_.stats.max_stack_depth, f.stack.depth());
     while (anchor >= 0) {
       if (--nodes_[static_cast<std::size_t>(anchor)].branches > 0) return;
       anchor = nodes_[static_cast<std::size_t>(anchor)].parent;
@@ -109,7 +112,7 @@ class Explorer {
         if (pruned) {
           ++result_.stats.states_pruned;
           if (options_.log) result_.log += fmt::format("{}: safe\n", p.pc);
-          finish(p.anchor);
+          finish(p.anchor, p.state);
           return true;
         }
         if (cache_[p.pc].size() < options_.max_states_per_insn &&
@@ -127,8 +130,6 @@ class Explorer {
       }
       const std::size_t at = p.pc;
       StepResult r = step(ctx, p.pc, p.state);
-      for (const Frame& f : p.state.frames)
-        result_.stats.max_stack_depth = std::max(result_.stats.max_stack_depth, f.stack.depth());
       if (r.error) {
         fail(at, std::move(*r.error), std::move(r.registers));
         return false;
@@ -137,7 +138,7 @@ class Explorer {
         result_.log += fmt::format("{}: {} ; {}\n", at, disassemble_insn(insns_, at, Syntax::llvm),
                                    to_string(p.state));
       if (r.finished) {
-        finish(p.anchor);
+        finish(p.anchor, p.state);
         return true;
       }
       if (r.fork) {
