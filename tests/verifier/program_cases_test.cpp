@@ -102,7 +102,8 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
       EXPECT_TRUE(ran) << ran.error().to_string();
     } else {
       ++rejected;
-      ASSERT_FALSE(r.ok()) << "accepted:\n" << r.log;
+      EXPECT_FALSE(r.ok()) << "accepted:\n" << r.log;
+      if (r.ok()) continue;
       EXPECT_NE(r.error->to_string().find(c.error), std::string::npos)
           << "message: " << r.error->to_string() << "\nexpected: " << c.error;
       if (c.at) {
