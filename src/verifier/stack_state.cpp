@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace bpfvm::verifier {
 
 void StackState::scrub_slot(int slot) {
@@ -15,6 +17,7 @@ void StackState::scrub_slot(int slot) {
 std::variant<std::monostate, std::string> StackState::write(int offset, int size,
                                                             const RegValue& value) {
   const int first = index(offset);
+  depth_ = std::max(depth_, -offset);
   if (size == slot_size && first % slot_size == 0) {
     const auto slot = static_cast<std::size_t>(first / slot_size);
     for (int i = 0; i < slot_size; ++i) bytes_[static_cast<std::size_t>(first + i)] = StackByte::spill;
@@ -74,12 +77,6 @@ void StackState::clobber(int offset, int size) {
   for (int i = first; i < first + size; ++i)
     if (bytes_[static_cast<std::size_t>(i)] == StackByte::spill) scrub_slot(i / slot_size);
   for (int i = first; i < first + size; ++i) bytes_[static_cast<std::size_t>(i)] = StackByte::misc;
-}
-
-int StackState::depth() const {
-  for (int i = 0; i < size; ++i)
-    if (bytes_[static_cast<std::size_t>(i)] != StackByte::invalid) return size - i;
-  return 0;
 }
 
 bool includes(const StackState& old, const StackState& other) {

@@ -48,7 +48,7 @@ class StackState {
   const RegValue& spilled(int offset) const { return spills_[index(offset) / slot_size]; }
 
   // How far below the frame pointer the program wrote (for statistics).
-  int depth() const;
+  int depth() const { return depth_; }
 
   friend bool operator==(const StackState&, const StackState&) = default;
 
@@ -59,6 +59,7 @@ class StackState {
 
   std::array<StackByte, stack_frame_size> bytes_{};
   std::array<RegValue, stack_frame_size / slot_size> spills_{};
+  int depth_ = 0;  // bytes below the frame pointer down to the lowest one written
 };
 
 // Linux's stacksafe without liveness: every byte `old` relied on holds, in `other`, something

@@ -1,6 +1,6 @@
 // Verifier cases as data: every file in tests/verifier/cases/*.txt holds cases in the format
 // docs/verifier.md describes (`== name`, `@expect accept|reject`, `@error substring`,
-// `@at N`, `@context SIZE`, then the program in the assembler's syntax). Each case is
+// `@at N`, `@context SIZE`, `@budget N`, then the program in the assembler's syntax). Each case is
 // verified and its verdict, message and instruction compared; accepted programs are also
 // run in checked mode to show the verdict is not vacuous.
 #include "verifier/verify.hpp"
@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace bpfvm::verifier::testing {
@@ -27,6 +29,7 @@ struct Case {
   std::string error;
   std::optional<std::size_t> at;
   std::optional<std::size_t> context;
+  std::optional<std::uint64_t> budget;
   std::string source;
 };
 
@@ -60,6 +63,8 @@ std::vector<Case> load_cases() {
         c.error = line.substr(7);
       } else if (line.rfind("@at ", 0) == 0) {
         c.at = std::stoul(line.substr(4));
+      } else if (line.rfind("@budget ", 0) == 0) {
+        c.budget = std::stoull(line.substr(8));
       } else if (line.rfind("@context ", 0) == 0) {
         c.context = std::stoul(line.substr(9));
       } else {
@@ -82,7 +87,15 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
     ASSERT_TRUE(insns) << insns.error().to_string();
     VerifyOptions options;
     options.context_size = c.context;
+    if (c.budget) options.budget = *c.budget;
+    const auto started = std::chrono::steady_clock::now();
     VerifyResult r = verify(*insns, options);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    if (ms > 100)
+      std::cout << c.file << ":" << c.line << " " << c.name << ": " << ms << " ms, "
+                << r.stats.insns_processed << " insns\n";
     if (r.ok() != c.accept) {  // again with the log, to show why
       options.log = true;
       r = verify(*insns, options);
