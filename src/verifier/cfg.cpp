@@ -47,8 +47,8 @@ CfgResult build_cfg(const std::vector<DecodedInsn>& program) {
     std::size_t last = sp.end - 1;
     if (program[last].row == nullptr && last > sp.start) --last;  // lddw's second slot
     const OpcodeInfo* row = program[last].row;
-    if (row == nullptr || !(row->shape == Shape::Exit || row->shape == Shape::Ja ||
-                            row->shape == Shape::Ja32))
+    if (row == nullptr ||
+        !(row->shape == Shape::Exit || row->shape == Shape::Ja || row->shape == Shape::Ja32))
       out.errors.push_back({last, "last insn is not an exit or jmp"});
   }
   if (!out.errors.empty()) return out;

@@ -13,10 +13,8 @@ bool includes(const RegValue& old, const RegValue& other) {
 
 std::string to_string(const RegValue& v) {
   switch (v.kind) {
-    case RegKind::uninit:
-      return "?";
-    case RegKind::scalar:
-      return to_string(v.value);
+    case RegKind::uninit: return "?";
+    case RegKind::scalar: return to_string(v.value);
     case RegKind::stack: {
       const std::string base = v.frame == 0 ? "fp" : fmt::format("fp[{}]", v.frame);
       if (v.value.is_const()) {

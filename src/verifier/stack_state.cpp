@@ -20,7 +20,8 @@ std::variant<std::monostate, std::string> StackState::write(int offset, int size
   depth_ = std::max(depth_, -offset);
   if (size == slot_size && first % slot_size == 0) {
     const auto slot = static_cast<std::size_t>(first / slot_size);
-    for (int i = 0; i < slot_size; ++i) bytes_[static_cast<std::size_t>(first + i)] = StackByte::spill;
+    for (int i = 0; i < slot_size; ++i)
+      bytes_[static_cast<std::size_t>(first + i)] = StackByte::spill;
     spills_[slot] = value;
     return std::monostate{};
   }
@@ -34,16 +35,15 @@ std::variant<std::monostate, std::string> StackState::write(int offset, int size
   return std::monostate{};
 }
 
-std::variant<RegValue, std::string> StackState::read(int offset, int size,
-                                                     bool sign_extend) const {
+std::variant<RegValue, std::string> StackState::read(int offset, int size, bool sign_extend) const {
   const int first = index(offset);
   bool all_zero = true;
   bool any_spill = false;
   for (int i = first; i < first + size; ++i) {
     const StackByte b = bytes_[static_cast<std::size_t>(i)];
     if (b == StackByte::invalid)
-      return fmt::format("invalid read from stack off={} size={} (byte fp{} never written)",
-                         offset, size, i - StackState::size);
+      return fmt::format("invalid read from stack off={} size={} (byte fp{} never written)", offset,
+                         size, i - StackState::size);
     if (b != StackByte::zero) all_zero = false;
     if (b == StackByte::spill) any_spill = true;
   }
@@ -58,9 +58,8 @@ std::variant<RegValue, std::string> StackState::read(int offset, int size,
     for (int i = first; i < first + size; ++i) {
       if (bytes_[static_cast<std::size_t>(i)] == StackByte::spill &&
           spills_[static_cast<std::size_t>(i / slot_size)].is_pointer())
-        return fmt::format("invalid size of register fill: {} bytes at off={} of spilled {}",
-                           size, offset,
-                           to_string(spills_[static_cast<std::size_t>(i / slot_size)]));
+        return fmt::format("invalid size of register fill: {} bytes at off={} of spilled {}", size,
+                           offset, to_string(spills_[static_cast<std::size_t>(i / slot_size)]));
     }
   }
   return RegValue::scalar(ScalarValue::loaded(size, sign_extend));
@@ -84,8 +83,7 @@ bool includes(const StackState& old, const StackState& other) {
     const StackByte o = old.byte(off);
     const StackByte n = other.byte(off);
     switch (o) {
-      case StackByte::invalid:
-        break;  // the safe path never read it before writing it
+      case StackByte::invalid: break;  // the safe path never read it before writing it
       case StackByte::misc:
         // A read of misc bytes is an unknown scalar: anything but a pointer is included.
         if (n == StackByte::invalid) return false;

@@ -21,23 +21,17 @@ std::pair<int, int> operands(const DecodedInsn& d) {
     case Shape::AluUnary:
     case Shape::Endian:
     case Shape::JmpImm:
-    case Shape::StoreImm:
-      return {d.insn.dst, -1};
+    case Shape::StoreImm: return {d.insn.dst, -1};
     case Shape::AluReg:
     case Shape::JmpReg:
     case Shape::StoreReg:
-    case Shape::Atomic:
-      return {d.insn.dst, d.insn.src};
+    case Shape::Atomic: return {d.insn.dst, d.insn.src};
     case Shape::MovSx:
     case Shape::Load:
-    case Shape::LdInd:
-      return {d.insn.src, -1};
-    case Shape::Exit:
-      return {0, -1};
-    case Shape::CallLocal:
-      return {1, 2};
-    default:
-      return {-1, -1};
+    case Shape::LdInd: return {d.insn.src, -1};
+    case Shape::Exit: return {0, -1};
+    case Shape::CallLocal: return {1, 2};
+    default: return {-1, -1};
   }
 }
 
@@ -52,22 +46,19 @@ struct Target {
   std::int64_t offset;  // from the region's start (stack: from the frame pointer)
 };
 
-std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierState& st,
-                                      int base_reg, std::int16_t insn_off, int size,
-                                      bool write) {
+std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierState& st, int base_reg,
+                                      std::int16_t insn_off, int size, bool write) {
   const RegValue& base = st.current().regs[static_cast<std::size_t>(base_reg)];
   const char* what = write ? "write" : "read";
   switch (base.kind) {
-    case RegKind::uninit:
-      return Failure{fmt::format("R{} !read_ok", base_reg)};
-    case RegKind::scalar:
-      return Failure{fmt::format("R{} invalid mem access 'scalar'", base_reg)};
+    case RegKind::uninit: return Failure{fmt::format("R{} !read_ok", base_reg)};
+    case RegKind::scalar: return Failure{fmt::format("R{} invalid mem access 'scalar'", base_reg)};
     case RegKind::stack: {
       if (!base.value.is_const())
-        return Failure{fmt::format(
-            "variable stack access R{} var_off={} size={}: only constant offsets are "
-            "supported",
-            base_reg, to_string(base.value), size)};
+        return Failure{
+            fmt::format("variable stack access R{} var_off={} size={}: only constant offsets are "
+                        "supported",
+                        base_reg, to_string(base.value), size)};
       const std::int64_t off = static_cast<std::int64_t>(base.value.const_value()) + insn_off;
       if (off < -static_cast<std::int64_t>(stack_frame_size) || off + size > 0)
         return Failure{fmt::format("invalid {} stack R{} off={} size={}",
@@ -86,9 +77,10 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
       const std::int64_t off = static_cast<std::int64_t>(base.value.const_value()) + insn_off;
       const auto limit = static_cast<std::int64_t>(*ctx.options.context_size);
       if (off < 0 || off + size > limit)
-        return Failure{fmt::format("invalid bpf_context access off={} size={} (context of {} "
-                                   "bytes)",
-                                   off, size, limit)};
+        return Failure{
+            fmt::format("invalid bpf_context access off={} size={} (context of {} "
+                        "bytes)",
+                        off, size, limit)};
       if (write && !ctx.options.context_writable)
         return Failure{fmt::format("write into read-only context off={} size={}", off, size)};
       return Target{RegKind::ctx, 0, off};
@@ -128,8 +120,7 @@ std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
   // Pointer arithmetic (Linux: adjust_ptr_min_max_vals), the rules for stack and context
   // pointers: only 64-bit add and sub of a scalar, and the difference of two pointers into
   // the same region.
-  if (row->bits == 32)
-    return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
+  if (row->bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
   if (row->op == AluOp::add) {
     if (dv.is_pointer() && src_val.is_pointer())
       return fmt::format("R{} pointer += pointer prohibited", dst);
@@ -145,18 +136,15 @@ std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
   if (row->op == AluOp::sub) {
     if (dv.is_pointer() && src_val.is_pointer()) {
       if (dv.kind != src_val.kind || dv.frame != src_val.frame)
-        return fmt::format("R{} subtraction of pointers into different regions prohibited",
-                           dst);
+        return fmt::format("R{} subtraction of pointers into different regions prohibited", dst);
       dv = RegValue::scalar(alu(AluOp::sub, 64, dv.value, src_val.value));
       return std::nullopt;
     }
-    if (src_val.is_pointer())
-      return fmt::format("R{} tried to subtract pointer from scalar", dst);
+    if (src_val.is_pointer()) return fmt::format("R{} tried to subtract pointer from scalar", dst);
     dv.value = alu(AluOp::sub, 64, dv.value, src_val.value);
     return std::nullopt;
   }
-  return fmt::format("R{} pointer arithmetic with {} operator prohibited", dst,
-                     d.row->mnemonic);
+  return fmt::format("R{} pointer arithmetic with {} operator prohibited", dst, d.row->mnemonic);
 }
 
 // The value a store writes: a constant truncated to the access size stays a constant so a
@@ -200,7 +188,7 @@ std::optional<std::string> do_load(const StepContext& ctx, const DecodedInsn& d,
   RegValue loaded = RegValue::scalar(ScalarValue::loaded(size, sign_extend));
   if (t.kind == RegKind::stack) {
     auto r = st.frames[static_cast<std::size_t>(t.frame)].stack.read(static_cast<int>(t.offset),
-                                                                       size, sign_extend);
+                                                                     size, sign_extend);
     if (auto* e = std::get_if<std::string>(&r)) return *e;
     loaded = std::get<RegValue>(r);
   }
@@ -249,7 +237,9 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
   const DecodedInsn& d = ctx.program[pc];
   StepResult out;
   // The operands as they were, printed only when the instruction is rejected.
-  const auto [ra, rb] = operands(d);
+  const auto ops = operands(d);
+  const int ra = ops.first;
+  const int rb = ops.second;
   const RegValue va = ra >= 0 ? st.current().regs[static_cast<std::size_t>(ra)] : RegValue{};
   const RegValue vb = rb >= 0 ? st.current().regs[static_cast<std::size_t>(rb)] : RegValue{};
   auto fail = [&](std::string reason) {
@@ -271,9 +261,10 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       break;
     case Shape::Lddw:
       if (d.insn.src != lddw_src::imm64)
-        return fail(fmt::format("lddw with pseudo source {} (maps, BTF, functions) is not "
-                                "supported yet",
-                                d.insn.src));
+        return fail(
+            fmt::format("lddw with pseudo source {} (maps, BTF, functions) is not "
+                        "supported yet",
+                        d.insn.src));
       regs[d.insn.dst] = RegValue::scalar(ScalarValue::constant(d.imm64));
       next = pc + 2;
       break;
@@ -292,9 +283,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       return fail(
           "ld_abs/ld_ind need a socket buffer context: not supported for this program type");
     case Shape::Ja:
-    case Shape::Ja32:
-      next = d.target;
-      break;
+    case Shape::Ja32: next = d.target; break;
     case Shape::JmpImm:
     case Shape::JmpReg: {
       const RegValue a = regs[d.insn.dst];
@@ -313,7 +302,8 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         can_fall = res->fallthrough.has_value() && res->verdict != Verdict::always;
         if (can_take) {
           taken_state.current().regs[d.insn.dst].value = res->taken->dst;
-          if (shape == Shape::JmpReg) taken_state.current().regs[d.insn.src].value = res->taken->src;
+          if (shape == Shape::JmpReg)
+            taken_state.current().regs[d.insn.src].value = res->taken->src;
         }
         if (can_fall) {
           regs[d.insn.dst].value = res->fallthrough->dst;
@@ -327,8 +317,8 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         const RegValue& other = a.is_pointer() ? b : a;
         (void)p;
         const auto jr = jump_row(d.row->op);
-        if (other.is_scalar() && other.value.is_const() && other.value.const_value() == 0 &&
-            jr && jr->bits == 64) {
+        if (other.is_scalar() && other.value.is_const() && other.value.const_value() == 0 && jr &&
+            jr->bits == 64) {
           if (jr->op == CmpOp::eq) can_take = false;
           if (jr->op == CmpOp::ne) can_fall = false;
         }
@@ -350,10 +340,10 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
                               d.row->mnemonic, d.insn.imm));
     case Shape::CallLocal: {
       if (st.frames.size() >= max_call_frames)
-        return fail(fmt::format("the call stack of {} frames is too deep",
-                                st.frames.size() + 1));
+        return fail(fmt::format("the call stack of {} frames is too deep", st.frames.size() + 1));
       Frame callee;
-      for (int r = 1; r <= 5; ++r) callee.regs[static_cast<std::size_t>(r)] = regs[static_cast<std::size_t>(r)];
+      for (int r = 1; r <= 5; ++r)
+        callee.regs[static_cast<std::size_t>(r)] = regs[static_cast<std::size_t>(r)];
       callee.regs[frame_pointer] =
           RegValue::stack_pointer(static_cast<std::uint8_t>(st.frames.size()), 0);
       callee.callsite = pc;

@@ -44,9 +44,8 @@ VerifierState entry_state(const VerifyOptions& options) {
   auto& regs = st.frames[0].regs;
   regs[1] = RegValue::ctx_pointer();
   // Raw programs get the context's length in r2 (RunInput::raw).
-  regs[2] = RegValue::scalar(options.context_size
-                                 ? ScalarValue::constant(*options.context_size)
-                                 : ScalarValue::unknown());
+  regs[2] = RegValue::scalar(options.context_size ? ScalarValue::constant(*options.context_size)
+                                                  : ScalarValue::unknown());
   regs[frame_pointer] = RegValue::stack_pointer(0, 0);
   return st;
 }
@@ -55,7 +54,11 @@ class Explorer {
  public:
   Explorer(std::span<const Insn> insns, const std::vector<DecodedInsn>& program, const Cfg& cfg,
            const VerifyOptions& options, VerifyResult& result)
-      : insns_(insns), program_(program), cfg_(cfg), options_(options), result_(result),
+      : insns_(insns),
+        program_(program),
+        cfg_(cfg),
+        options_(options),
+        result_(result),
         cache_(program.size()) {}
 
   void run() {
@@ -124,8 +127,7 @@ class Explorer {
         }
       }
       if (++result_.stats.insns_processed > options_.budget) {
-        fail(p.pc,
-             fmt::format("BPF program is too large. Processed {} insn", options_.budget), "");
+        fail(p.pc, fmt::format("BPF program is too large. Processed {} insn", options_.budget), "");
         return false;
       }
       const std::size_t at = p.pc;

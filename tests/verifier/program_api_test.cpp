@@ -75,8 +75,8 @@ TEST(VerifyApi, BudgetIsAnOption) {
 
 TEST(VerifyApi, LddwPseudoSourcesAreNotSupportedYet) {
   // lddw r1, map[0] (BPF_PSEUDO_MAP_FD): the assembler writes no pseudo sources.
-  const std::vector<Insn> insns = {{0x18, 1, 1, 0, 0}, {0, 0, 0, 0, 0}, {0xb7, 0, 0, 0, 0},
-                                   {0x95, 0, 0, 0, 0}};
+  const std::vector<Insn> insns = {
+      {0x18, 1, 1, 0, 0}, {0, 0, 0, 0, 0}, {0xb7, 0, 0, 0, 0}, {0x95, 0, 0, 0, 0}};
   const VerifyResult r = verify(insns);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error->insn, 0u);
@@ -91,8 +91,8 @@ TEST(VerifyApi, DecoderErrorsComeThrough) {
 }
 
 TEST(Cfg, SubprogramsAndPrunePoints) {
-  const auto insns = asm_or_die(
-      "mov %r0, 0\njeq %r0, 1, skip\ncall local f\nskip:\nexit\nf:\nmov %r0, 1\nexit\n");
+  const auto insns =
+      asm_or_die("mov %r0, 0\njeq %r0, 1, skip\ncall local f\nskip:\nexit\nf:\nmov %r0, 1\nexit\n");
   auto decoded = decode(insns);
   ASSERT_TRUE(decoded);
   const CfgResult c = build_cfg(*decoded);

@@ -82,8 +82,8 @@ void check(const std::vector<Insn>& insns, bpfvm::test::Rng& rng, Tally& tally,
     ro.budget = 5'000'000;
     auto result = interpret(*program, RunInput::raw(memory), ro);
     ++tally.runs;
-    ASSERT_TRUE(result) << "seed " << seed << ": accepted program faulted: "
-                        << result.error().to_string() << "\n"
+    ASSERT_TRUE(result) << "seed " << seed
+                        << ": accepted program faulted: " << result.error().to_string() << "\n"
                         << disassemble(insns, Syntax::llvm);
   }
 }
@@ -108,8 +108,8 @@ TEST(VerifierSoundness, RandomProgramsAreAcceptedAndRunClean) {
     check(p.insns, rng, tally, p.seed);
     if (::testing::Test::HasFatalFailure()) return;
   }
-  std::cout << "random programs: " << tally.accepted << "/" << tally.programs
-            << " accepted, " << tally.runs << " checked runs, no fault\n";
+  std::cout << "random programs: " << tally.accepted << "/" << tally.programs << " accepted, "
+            << tally.runs << " checked runs, no fault\n";
   EXPECT_EQ(tally.accepted, tally.programs);
 }
 
@@ -128,8 +128,8 @@ TEST(VerifierSoundness, MutantsAreRejectedOrRunClean) {
     check(insns, rng, tally, 0x6d757461'00000000ULL + k / 3);
     if (::testing::Test::HasFatalFailure()) return;
   }
-  std::cout << "mutants: " << tally.accepted << "/" << tally.programs << " accepted, "
-            << tally.runs << " checked runs, no fault\n";
+  std::cout << "mutants: " << tally.accepted << "/" << tally.programs << " accepted, " << tally.runs
+            << " checked runs, no fault\n";
   EXPECT_GT(tally.accepted, 0u);
   EXPECT_LT(tally.accepted, tally.programs);
 }
