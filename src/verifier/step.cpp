@@ -63,6 +63,10 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
       if (off < -static_cast<std::int64_t>(stack_frame_size) || off + size > 0)
         return Failure{fmt::format("invalid {} stack R{} off={} size={}",
                                    write ? "write to" : "read from", base_reg, off, size)};
+      // Linux always checks stack alignment (check_ptr_alignment: strict for PTR_TO_STACK),
+      // which its spill tracking relies on, and so does ours.
+      if (off % size != 0)
+        return Failure{fmt::format("misaligned stack access off={} size={}", off, size)};
       return Target{RegKind::stack, base.frame, off};
     }
     case RegKind::ctx: {
