@@ -35,6 +35,15 @@ std::variant<std::monostate, std::string> StackState::write(int offset, int size
   return std::monostate{};
 }
 
+// A byte known to be 0: stored as zero, or part of a spilled constant 0.
+bool StackState::zero_byte(int offset) const {
+  const StackByte b = byte(offset);
+  if (b == StackByte::zero) return true;
+  if (b != StackByte::spill) return false;
+  const RegValue& v = spilled(offset);
+  return v.is_scalar() && v.value.is_const() && v.value.const_value() == 0;
+}
+
 std::variant<RegValue, std::string> StackState::read(int offset, int size, bool sign_extend) const {
   const int first = index(offset);
   bool all_zero = true;
@@ -44,7 +53,7 @@ std::variant<RegValue, std::string> StackState::read(int offset, int size, bool 
     if (b == StackByte::invalid)
       return fmt::format("invalid read from stack off={} size={} (byte fp{} never written)", offset,
                          size, i - StackState::size);
-    if (b != StackByte::zero) all_zero = false;
+    if (!zero_byte(i - StackState::size)) all_zero = false;
     if (b == StackByte::spill) any_spill = true;
   }
   if (all_zero) return RegValue::scalar(ScalarValue::constant(0));
@@ -62,6 +71,27 @@ std::variant<RegValue, std::string> StackState::read(int offset, int size, bool 
                            offset, to_string(spills_[static_cast<std::size_t>(i / slot_size)]));
     }
   }
+  return RegValue::scalar(ScalarValue::loaded(size, sign_extend));
+}
+
+std::variant<RegValue, std::string> StackState::read_variable(int lowest, int highest, int size,
+                                                              bool sign_extend) const {
+  bool all_zero = true;
+  for (int off = lowest; off < highest + size; ++off) {
+    const StackByte b = byte(off);
+    if (b == StackByte::invalid)
+      return fmt::format(
+          "invalid variable-offset read from stack off=[{}, {}] size={} (byte "
+          "fp{} never written)",
+          lowest, highest, size, off);
+    if (b == StackByte::spill && spilled(off).is_pointer())
+      return fmt::format(
+          "variable-offset read from stack off=[{}, {}] size={} may read part of "
+          "spilled {} at fp{}",
+          lowest, highest, size, to_string(spilled(off)), off);
+    if (!zero_byte(off)) all_zero = false;
+  }
+  if (all_zero) return RegValue::scalar(ScalarValue::constant(0));
   return RegValue::scalar(ScalarValue::loaded(size, sign_extend));
 }
 

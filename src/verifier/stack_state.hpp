@@ -39,6 +39,12 @@ class StackState {
   // ("invalid read from stack"), part of a spilled pointer ("invalid size of register fill").
   std::variant<RegValue, std::string> read(int offset, int size, bool sign_extend) const;
 
+  // A load of `size` bytes starting anywhere in [lowest, highest]: every byte it may touch
+  // must be written and none may be part of a spilled pointer; the result is an unknown
+  // scalar of that width, or 0 when every byte is zero.
+  std::variant<RegValue, std::string> read_variable(int lowest, int highest, int size,
+                                                    bool sign_extend) const;
+
   // Every byte in [offset, offset + size) is written (for atomics and variable-offset reads).
   bool initialised(int offset, int size) const;
   // The bytes become misc (atomics change memory the verifier does not follow).
@@ -54,6 +60,7 @@ class StackState {
 
  private:
   static int index(int offset) { return size + offset; }
+  bool zero_byte(int offset) const;
   // Leaves a slot's spill as misc bytes before part of it is overwritten.
   void scrub_slot(int slot);
 

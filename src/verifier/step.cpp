@@ -44,7 +44,39 @@ struct Target {
   RegKind kind;
   int frame;
   std::int64_t offset;  // from the region's start (stack: from the frame pointer)
+  // The highest offset the access may start at: above `offset` only for variable-offset
+  // stack reads.
+  std::int64_t max_offset;
 };
+
+// A stack access through a pointer whose offset is a range (Linux: check_stack_read_var_off
+// for privileged programs): reads only, every start in the range within the frame and
+// size-aligned (the tnum shows it). Writes would need Linux's per-byte "maybe written"
+// handling and stay refused.
+std::variant<Target, Failure> resolve_variable_stack(const RegValue& base, int base_reg,
+                                                     std::int16_t insn_off, int size, bool write) {
+  if (write)
+    return Failure{
+        fmt::format("variable-offset stack write R{} var_off={} size={}: only reads "
+                    "may use a variable offset",
+                    base_reg, to_string(base.value), size)};
+  const std::int64_t frame = static_cast<std::int64_t>(stack_frame_size);
+  // Guard the additions below: an offset outside [-2^20, 0] is out of the frame anyway.
+  if (base.value.smin < -(std::int64_t{1} << 20) || base.value.smax > 0 ||
+      base.value.smin + insn_off < -frame || base.value.smax + insn_off + size > 0)
+    return Failure{
+        fmt::format("invalid variable-offset read from stack R{} var_off={} off={} "
+                    "size={}",
+                    base_reg, to_string(base.value), insn_off, size)};
+  const Tnum start =
+      tnum_add(base.value.var_off, Tnum::constant(static_cast<std::uint64_t>(insn_off)));
+  if (!start.is_aligned(static_cast<std::uint64_t>(size)))
+    return Failure{
+        fmt::format("misaligned variable-offset stack access R{} var_off={} off={} "
+                    "size={}",
+                    base_reg, to_string(base.value), insn_off, size)};
+  return Target{RegKind::stack, base.frame, base.value.smin + insn_off, base.value.smax + insn_off};
+}
 
 std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierState& st, int base_reg,
                                       std::int16_t insn_off, int size, bool write) {
@@ -55,10 +87,7 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
     case RegKind::scalar: return Failure{fmt::format("R{} invalid mem access 'scalar'", base_reg)};
     case RegKind::stack: {
       if (!base.value.is_const())
-        return Failure{
-            fmt::format("variable stack access R{} var_off={} size={}: only constant offsets are "
-                        "supported",
-                        base_reg, to_string(base.value), size)};
+        return resolve_variable_stack(base, base_reg, insn_off, size, write);
       const std::int64_t off = static_cast<std::int64_t>(base.value.const_value()) + insn_off;
       if (off < -static_cast<std::int64_t>(stack_frame_size) || off + size > 0)
         return Failure{fmt::format("invalid {} stack R{} off={} size={}",
@@ -67,7 +96,7 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
       // which its spill tracking relies on, and so does ours.
       if (off % size != 0)
         return Failure{fmt::format("misaligned stack access off={} size={}", off, size)};
-      return Target{RegKind::stack, base.frame, off};
+      return Target{RegKind::stack, base.frame, off, off};
     }
     case RegKind::ctx: {
       if (!ctx.options.context_size)
@@ -87,7 +116,7 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
                         off, size, limit)};
       if (write && !ctx.options.context_writable)
         return Failure{fmt::format("write into read-only context off={} size={}", off, size)};
-      return Target{RegKind::ctx, 0, off};
+      return Target{RegKind::ctx, 0, off, off};
     }
   }
   return Failure{"unknown register kind"};
@@ -191,8 +220,11 @@ std::optional<std::string> do_load(const StepContext& ctx, const DecodedInsn& d,
   const Target t = std::get<Target>(where);
   RegValue loaded = RegValue::scalar(ScalarValue::loaded(size, sign_extend));
   if (t.kind == RegKind::stack) {
-    auto r = st.frames[static_cast<std::size_t>(t.frame)].stack.read(static_cast<int>(t.offset),
-                                                                     size, sign_extend);
+    const StackState& stack = st.frames[static_cast<std::size_t>(t.frame)].stack;
+    auto r = t.max_offset == t.offset
+                 ? stack.read(static_cast<int>(t.offset), size, sign_extend)
+                 : stack.read_variable(static_cast<int>(t.offset), static_cast<int>(t.max_offset),
+                                       size, sign_extend);
     if (auto* e = std::get_if<std::string>(&r)) return *e;
     loaded = std::get<RegValue>(r);
   }
