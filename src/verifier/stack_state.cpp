@@ -103,6 +103,7 @@ bool StackState::initialised(int offset, int size) const {
 
 void StackState::clobber(int offset, int size) {
   const int first = index(offset);
+  depth_ = std::max(depth_, -offset);
   for (int i = first; i < first + size; ++i)
     if (bytes_[static_cast<std::size_t>(i)] == StackByte::spill) scrub_slot(i / slot_size);
   for (int i = first; i < first + size; ++i) bytes_[static_cast<std::size_t>(i)] = StackByte::misc;

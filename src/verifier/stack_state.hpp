@@ -47,7 +47,8 @@ class StackState {
 
   // Every byte in [offset, offset + size) is written (for atomics and variable-offset reads).
   bool initialised(int offset, int size) const;
-  // The bytes become misc (atomics change memory the verifier does not follow).
+  // The bytes become misc, written or not (atomics and helpers change memory the verifier
+  // does not follow).
   void clobber(int offset, int size);
 
   StackByte byte(int offset) const { return bytes_[index(offset)]; }

@@ -1,5 +1,6 @@
 #include "verifier/step.hpp"
 
+#include "verifier/helper_call.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
 
@@ -370,9 +371,11 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       break;
     }
     case Shape::CallHelper:
+      if (auto e = check_helper_call(ctx.options, d.insn.imm, st)) return fail(*e);
+      break;
     case Shape::Callx:
     case Shape::CallBtf:
-      return fail(fmt::format("helper and kfunc calls are not supported yet ({} {})",
+      return fail(fmt::format("callx and kfunc calls are not supported yet ({} {})",
                               d.row->mnemonic, d.insn.imm));
     case Shape::CallLocal: {
       if (st.frames.size() >= max_call_frames)

@@ -6,6 +6,7 @@
 // Internal API (no CLI or public header yet): tests and, later, `bpfvm verify` call it.
 #pragma once
 
+#include <bpfvm/helper.hpp>
 #include <bpfvm/insn.hpp>
 
 #include <cstddef>
@@ -23,6 +24,9 @@ struct VerifyOptions {
   // constant): loads and stores at constant offsets within it are accepted.
   std::optional<std::size_t> context_size;
   bool context_writable = true;
+  // The helpers `call imm` may reach, checked against their prototypes (helper_call.hpp).
+  // Null: every helper call is rejected.
+  const HelperRegistry* helpers = nullptr;
   // Processed instructions before giving up (Linux: BPF_COMPLEXITY_LIMIT_INSNS).
   std::uint64_t budget = 1'000'000;
   // Keep a per-instruction log of states like the kernel's verbose log (log_level 2).

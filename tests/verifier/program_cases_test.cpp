@@ -3,6 +3,7 @@
 // `@at N`, `@context SIZE`, `@budget N`, then the program in the assembler's syntax). Each case is
 // verified and its verdict, message and instruction compared; accepted programs are also
 // run in checked mode to show the verdict is not vacuous.
+#include "verifier/case_helpers.hpp"
 #include "verifier/verify.hpp"
 
 #include <bpfvm/assembler.hpp>
@@ -78,6 +79,7 @@ std::vector<Case> load_cases() {
 TEST(VerifierCases, EveryCaseHasItsVerdict) {
   const auto cases = load_cases();
   ASSERT_GT(cases.size(), 0u);
+  const HelperRegistry helpers = case_helpers();
   int accepted = 0, rejected = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file + ":" + std::to_string(c.line) + " " + c.name);
@@ -87,6 +89,7 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
     ASSERT_TRUE(insns) << insns.error().to_string();
     VerifyOptions options;
     options.context_size = c.context;
+    options.helpers = &helpers;
     if (c.budget) options.budget = *c.budget;
     const auto started = std::chrono::steady_clock::now();
     VerifyResult r = verify(*insns, options);
@@ -105,7 +108,9 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
       EXPECT_TRUE(r.ok()) << r.error->to_string() << "\n" << r.log;
       if (!r.ok()) continue;
       // An accepted program runs without a fault on a context of the declared size.
-      auto program = Program::load(*insns);
+      LoadOptions load;
+      load.helpers = &helpers;
+      auto program = Program::load(*insns, load);
       ASSERT_TRUE(program) << program.error().to_string();
       std::vector<std::uint8_t> memory(c.context.value_or(0) + 1, 0x5a);
       RunInput input = RunInput::raw(std::span(memory).first(c.context.value_or(0)));
