@@ -40,6 +40,9 @@ struct Facts {
   Tnum t = Tnum::unknown();
   u64 umin = 0, umax;
   s64 smin, smax;
+  // The result is the destination itself (x % 0, or x % d with |x| below every d): every
+  // fact about the destination, its other half's bounds included, carries over.
+  bool is_dst = false;
 
   explicit Facts(int width)
       : bits(width), umax(max_unsigned(width)), smin(min_signed(width)), smax(max_signed(width)) {}
@@ -189,6 +192,7 @@ Facts umod(const View& a, const View& b) {
   // x % 0 == x, and x % d == x when x < d: the dividend unchanged.
   if (b.umax == 0 || a.umax < b.umin) {
     f.same_as(a);
+    f.is_dst = true;
     return f;
   }
   // x % d <= x, and < d for d > 0.
@@ -208,6 +212,7 @@ Facts smod(const View& a, const View& b) {
   const bool zero_divisor = b.smin <= 0 && b.smax >= 0;
   if (b.smin == 0 && b.smax == 0) {
     f.same_as(a);
+    f.is_dst = true;
     return f;
   }
   const Int128 largest = std::max(b.smin < 0 ? -Int128{b.smin} : Int128{b.smin},
@@ -215,6 +220,7 @@ Facts smod(const View& a, const View& b) {
   const Int128 smallest = b.smin > 0 ? Int128{b.smin} : b.smax < 0 ? -Int128{b.smax} : 1;
   if (-smallest < a.smin && a.smax < smallest) {  // |x| below every divisor: x itself
     f.same_as(a);
+    f.is_dst = true;
     return f;
   }
   Int128 lo = a.smin >= 0 ? 0 : std::max<Int128>(a.smin, 1 - largest);
@@ -414,7 +420,9 @@ ScalarValue alu(AluOp op, int bits, const ScalarValue& dst, const ScalarValue& s
     case AluOp::bswap64: return byte_swap(dst, 8);
     default: break;
   }
-  ScalarValue r = to_value(facts(op, view(dst, bits), view(src, bits), dst));
+  const Facts f = facts(op, view(dst, bits), view(src, bits), dst);
+  if (f.is_dst) return bits == 64 ? dst : alu(AluOp::mov, 32, dst, dst);
+  ScalarValue r = to_value(f);
   if (bits == 64 && low_half_follows(op)) {
     const ScalarValue low = to_value(facts(op, view(dst, 32), view(src, 32), dst));
     r.u32_min = std::max(r.u32_min, low.u32_min);

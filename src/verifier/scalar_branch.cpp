@@ -68,10 +68,12 @@ bool exclude(ScalarValue& v, int bits, u64 c) {
   const u64 umin = umin_at(v, bits), umax = umax_at(v, bits);
   const s64 smin = smin_at(v, bits), smax = smax_at(v, bits);
   if ((umin == cu && umax == cu) || (smin == cs && smax == cs)) return false;
-  if (umin == cu) at_least_u(v, bits, cu + 1);
-  if (umax == cu) at_most_u(v, bits, cu - 1);
-  if (smin == cs) at_least_s(v, bits, cs + 1);
-  if (smax == cs) at_most_s(v, bits, cs - 1);
+  // (A bound at the type's extreme equal to c with the other bound elsewhere is already an
+  // empty range; it is left for is_bottom to see rather than wrapped.)
+  if (umin == cu && cu != umax_of(bits)) at_least_u(v, bits, cu + 1);
+  if (umax == cu && cu != 0) at_most_u(v, bits, cu - 1);
+  if (smin == cs && cs != smax_of(bits)) at_least_s(v, bits, cs + 1);
+  if (smax == cs && cs != smin_of(bits)) at_most_s(v, bits, cs - 1);
   return true;
 }
 

@@ -31,7 +31,7 @@ bool covers(AluCase c, const ScalarValue& a, const ScalarValue& b,
 TEST(AluSoundness, RandomAbstractValuesEveryOperationBothWidths) {
   Samples samples(0x5eed1);
   const auto cases = all_alu_cases();
-  for (int i = 0; i < 2500; ++i) {
+  for (int i = 0; i < iterations(2500); ++i) {
     const ScalarValue a = samples.abstract();
     const ScalarValue b = samples.below(3) == 0 ? samples.related(a) : samples.abstract();
     ASSERT_FALSE(a.is_bottom()) << describe(a);
@@ -49,7 +49,7 @@ TEST(AluSoundness, ConstantsFoldExactly) {
   // constant (Linux folds them through the tnum).
   Samples samples(0x5eed2);
   const auto cases = all_alu_cases();
-  for (int i = 0; i < 4000; ++i) {
+  for (int i = 0; i < iterations(4000); ++i) {
     const std::uint64_t x = samples.value(), y = samples.value();
     for (const AluCase c : cases) {
       const ScalarValue r = alu(c.op, c.bits, ScalarValue::constant(x), ScalarValue::constant(y));
@@ -66,7 +66,7 @@ TEST(AluSoundness, ShiftsByEveryConstantAmount) {
   // Every amount 0..63 (masked for 32-bit operations, as RFC 9669 says), and amounts above
   // the width.
   Samples samples(0x5eed3);
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < iterations(300); ++i) {
     const ScalarValue a = samples.abstract();
     const auto xs = samples.members(a, 8);
     for (std::uint64_t k = 0; k < 70; ++k) {
@@ -107,13 +107,55 @@ TEST(AluSoundness, ExhaustiveOverEightBitTnums) {
   }
 }
 
+TEST(AluSoundness, ExhaustiveOverSmallRanges) {
+  // Every range of up to 7 consecutive values around 0, INT64_MIN, INT32_MAX / INT32_MIN and
+  // 2^32 (where wrapping, signedness and MIN / -1 matter), against every range around 0 and
+  // every range around the same place, with every member pair.
+  struct Range {
+    ScalarValue value;
+    std::vector<std::uint64_t> members;
+  };
+  auto ranges_from = [](std::uint64_t base) {
+    std::vector<Range> out;
+    for (std::uint64_t lo = 0; lo < 7; ++lo) {
+      for (std::uint64_t hi = lo; hi < 7; ++hi) {
+        const std::uint64_t first = base + lo, last = base + hi;
+        // One of the two orders sees the values as consecutive.
+        Range r{first <= last ? ScalarValue::unsigned_range(first, last)
+                              : ScalarValue::signed_range(static_cast<std::int64_t>(first),
+                                                          static_cast<std::int64_t>(last)),
+                {}};
+        for (std::uint64_t x = lo; x <= hi; ++x) r.members.push_back(base + x);
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  };
+  const auto near_zero = ranges_from(static_cast<std::uint64_t>(-3));
+  const auto cases = all_alu_cases();
+  for (std::uint64_t base : {static_cast<std::uint64_t>(-3), std::uint64_t{0x8000000000000000},
+                             std::uint64_t{0x7ffffffd}, std::uint64_t{0xfffffffd}}) {
+    const auto here = ranges_from(base);
+    for (const Range& a : here)
+      for (std::uint64_t x : a.members) ASSERT_TRUE(a.value.contains(x)) << describe(a.value);
+    for (const Range& a : here) {
+      for (const auto* others : {&near_zero, &here}) {
+        for (const Range& b : *others) {
+          for (const AluCase c : cases)
+            ASSERT_TRUE(covers(c, a.value, b.value, a.members, b.members));
+        }
+      }
+    }
+  }
+}
+
 TEST(AluSoundness, LoadResultRanges) {
   // ldx of 1, 2, 4, 8 bytes zero-extends; ldsx of 1, 2, 4 sign-extends (RFC 9669 section 5).
   Samples samples(0x5eed5);
   for (int size : {1, 2, 4, 8}) {
     const ScalarValue zx = ScalarValue::loaded(size, false);
     const ScalarValue sx = ScalarValue::loaded(size, true);
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < iterations(2000); ++i) {
       const std::uint64_t bytes = samples.value();
       const std::uint64_t loaded =
           size == 8 ? bytes : bytes & ((std::uint64_t{1} << (size * 8)) - 1);

@@ -58,7 +58,7 @@ bool branch_covers(CmpOp op, int bits, const ScalarValue& a, const ScalarValue& 
 
 TEST(BranchSoundness, RandomAbstractValuesEveryCondition) {
   Samples samples(0xb4a1);
-  for (int i = 0; i < 4000; ++i) {
+  for (int i = 0; i < iterations(4000); ++i) {
     const ScalarValue a = samples.abstract();
     const ScalarValue b = samples.below(2) == 0 ? samples.related(a) : samples.abstract();
     auto xs = samples.members(a, 6);

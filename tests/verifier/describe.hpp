@@ -13,6 +13,16 @@
 
 namespace bpfvm::verifier::testing {
 
+// Random iteration counts: in full in optimised builds, a quarter in debug builds (the
+// sanitizer suite), so that both run in seconds. Exhaustive loops are not scaled.
+inline constexpr int iterations(int n) {
+#ifdef NDEBUG
+  return n;
+#else
+  return n / 4;
+#endif
+}
+
 inline std::string describe(const ScalarValue& v) {
   return fmt::format("{} [var_off={} u=[{:#x},{:#x}] s=[{},{}] u32=[{:#x},{:#x}] s32=[{},{}]]",
                      to_string(v), to_string(v.var_off), v.umin, v.umax, v.smin, v.smax, v.u32_min,

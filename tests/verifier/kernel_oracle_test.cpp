@@ -164,7 +164,8 @@ Step random_jump(Samples& samples) {
 }
 
 struct Tally {
-  int compared = 0, exact = 0, tighter = 0, programs = 0, rejected = 0, linked = 0, split = 0;
+  int compared = 0, exact = 0, tighter = 0, programs = 0, rejected = 0, linked = 0, split = 0,
+      unparsed = 0;
 };
 
 TEST(KernelOracle, AtLeastAsPreciseAsLinuxOnRandomSequences) {
@@ -173,7 +174,7 @@ TEST(KernelOracle, AtLeastAsPreciseAsLinuxOnRandomSequences) {
   Samples samples(0x0eac1e);
   Tally tally;
   std::map<std::string, int> tighter_by_op;
-  for (int program = 0; program < 500; ++program) {
+  for (int program = 0; program < iterations(500); ++program) {
     std::vector<Insn> insns = {
         insn(0x85, 0, 0, 0, 5),  // call bpf_ktime_get_ns: an unknown 64-bit value
         insn(0xbf, 6, 0, 0, 0),  // r6 = r0
@@ -228,11 +229,17 @@ TEST(KernelOracle, AtLeastAsPreciseAsLinuxOnRandomSequences) {
       const auto dst = kernel_value(r0, index - 1);
       const auto src = steps[k].uses_src ? kernel_value(r1, index - 1)
                                          : std::optional<ScalarValue>(immediate(steps[k].insn.imm));
-      ASSERT_TRUE(dst && src) << log.text;
+      if (!dst || !src) {  // a log format this parser does not know (an older kernel?)
+        ++tally.unparsed;
+        break;
+      }
       if (steps[k].alu) {
         const ScalarValue ours = alu(steps[k].alu->op, steps[k].alu->bits, *dst, *src);
         const auto theirs = kernel_value(r0, index);
-        ASSERT_TRUE(theirs) << r0.at(index);
+        if (!theirs) {
+          ++tally.unparsed;
+          break;
+        }
         ++tally.compared;
         ASSERT_TRUE(theirs->includes(ours))
             << name(steps[k].alu->op) << steps[k].alu->bits << " at " << index << "\n  dst "
@@ -318,6 +325,9 @@ TEST(KernelOracle, AtLeastAsPreciseAsLinuxOnRandomSequences) {
             << " identical to the kernel's (printed form included), " << tally.tighter
             << " tighter; " << tally.linked << " jumps between linked registers skipped\n";
   for (const auto& [op, n] : tighter_by_op) std::cout << "  tighter on " << op << ": " << n << "\n";
+  if (tally.compared == 0 && tally.unparsed > 0)
+    GTEST_SKIP() << "this kernel's verifier log is in a format the test does not parse";
+  EXPECT_EQ(tally.unparsed, 0);
   EXPECT_LT(tally.rejected + tally.split, tally.programs / 5);
   EXPECT_GT(tally.exact, tally.compared / 2);
 }

@@ -165,3 +165,64 @@ TEST(Precision, BeyondLinuxDivisionModuloAndByteSwaps) {
 
 }  // namespace
 }  // namespace bpfvm::verifier::testing
+
+namespace bpfvm::verifier::testing {
+namespace {
+
+TEST(Precision, ImpossibleEdgesAreBottom) {
+  // Even numbers never equal 3: the tnums disagree on bit 0.
+  const ScalarValue even = ScalarValue::from_tnum(Tnum{0, 0xfe});
+  const auto eq = branch(CmpOp::eq, 64, even, c(3));
+  EXPECT_EQ(eq.verdict, Verdict::never);
+  EXPECT_FALSE(eq.taken);
+  ASSERT_TRUE(eq.fallthrough);
+  EXPECT_EQ(eq.fallthrough->dst, even);
+  // [5, 10] s< 5 cannot hold; [0, 0] u< anything-but-0 is unknown, u< 0 never.
+  EXPECT_EQ(branch(CmpOp::slt, 64, ScalarValue::unsigned_range(5, 10), c(5)).verdict,
+            Verdict::never);
+  EXPECT_EQ(branch(CmpOp::lt, 64, unknown, c(0)).verdict, Verdict::never);
+  EXPECT_EQ(branch(CmpOp::ge, 64, unknown, c(0)).verdict, Verdict::always);
+  // A refinement that empties a value: r1 in {1, 3} (tnum (0x1; 0x2)) != 1 leaves 3; != 3
+  // after that is impossible.
+  const ScalarValue one_or_three = join(c(1), c(3));
+  const auto ne1 = branch(CmpOp::ne, 64, one_or_three, c(1));
+  ASSERT_TRUE(ne1.taken);
+  EXPECT_EQ(ne1.taken->dst, c(3));
+  EXPECT_EQ(branch(CmpOp::ne, 64, ne1.taken->dst, c(3)).verdict, Verdict::never);
+  // jset 0x2 on values whose bit 1 is known 0.
+  EXPECT_EQ(branch(CmpOp::set, 64, ScalarValue::from_tnum(Tnum{0, 0xfd}), c(2)).verdict,
+            Verdict::never);
+}
+
+TEST(Precision, ThirtyTwoBitConditionsLookOnlyAtTheLowHalf) {
+  // 0x100000005 == 5 in 32 bits, not in 64.
+  EXPECT_EQ(branch(Op::JEQ32_IMM, c(0x100000005), immediate(5))->verdict, Verdict::always);
+  EXPECT_EQ(branch(Op::JEQ64_IMM, c(0x100000005), immediate(5))->verdict, Verdict::never);
+  // jset32 with bit 32 set only: never.
+  EXPECT_EQ(branch(Op::JSET32_REG, c(0x100000000), c(0x100000000))->verdict, Verdict::never);
+  // w1 == 7 makes the low half constant and leaves the upper half alone.
+  const auto eq = branch(Op::JEQ32_IMM, unknown, immediate(7));
+  ASSERT_TRUE(eq && eq->taken);
+  EXPECT_EQ(eq->taken->dst.var_off, (Tnum{7, 0xffffffff00000000}));
+  EXPECT_TRUE(eq->taken->dst.is_const32());
+}
+
+}  // namespace
+}  // namespace bpfvm::verifier::testing
+
+namespace bpfvm::verifier::testing {
+namespace {
+
+TEST(Precision, RemainderThatKeepsTheDividendKeepsAllOfIt) {
+  // x % 0 == x and x % d == x for x below d: the result is the destination, 32-bit bounds
+  // included.
+  ScalarValue x = ScalarValue::unsigned_range(0x100000000, 0x100000009);
+  EXPECT_EQ(alu(AluOp::mod, 64, x, c(0)), x);
+  EXPECT_EQ(alu(AluOp::mod, 64, x, ScalarValue::unsigned_range(0x200000000, 0x300000000)), x);
+  EXPECT_EQ(alu(AluOp::smod, 64, ScalarValue::signed_range(-5, 5), c(10)),
+            ScalarValue::signed_range(-5, 5));
+  EXPECT_EQ(alu(AluOp::mod, 32, x, c(0)), ScalarValue::unsigned_range(0, 9));
+}
+
+}  // namespace
+}  // namespace bpfvm::verifier::testing

@@ -58,7 +58,7 @@ ScalarValue loose_around(Samples& samples, const std::vector<u64>& seeds) {
 
 TEST(ScalarValue, SyncKeepsEveryMember) {
   Samples samples(0x5a1);
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < iterations(20000); ++i) {
     std::vector<u64> seeds;
     const u64 base = samples.value();
     for (u64 n = 1 + samples.below(4); n > 0; --n)
@@ -81,7 +81,7 @@ TEST(ScalarValue, SyncKeepsEveryMember) {
 
 TEST(ScalarValue, JoinCoversBothAndIncludesIsSound) {
   Samples samples(0x5a2);
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < iterations(5000); ++i) {
     const ScalarValue a = samples.abstract(), b = samples.abstract();
     const ScalarValue j = join(a, b);
     for (u64 x : samples.members(a, 4)) ASSERT_TRUE(j.contains(x)) << describe(a) << describe(j);

@@ -1,0 +1,157 @@
+#include "verifier/helper_call.hpp"
+
+#include <fmt/format.h>
+
+namespace bpfvm::verifier {
+namespace {
+
+std::string_view arg_name(ArgKind k) {
+  switch (k) {
+    case ArgKind::none: return "none";
+    case ArgKind::anything: return "anything";
+    case ArgKind::const_map_ptr: return "const_map_ptr";
+    case ArgKind::map_key: return "map_key";
+    case ArgKind::map_value: return "map_value";
+    case ArgKind::mem: return "mem";
+    case ArgKind::mem_or_null: return "mem_or_null";
+    case ArgKind::uninit_mem: return "uninit_mem";
+    case ArgKind::const_size: return "const_size";
+    case ArgKind::const_size_or_zero: return "const_size_or_zero";
+    case ArgKind::ctx: return "ctx";
+    case ArgKind::func: return "func";
+    case ArgKind::stack_or_null: return "stack_or_null";
+    case ArgKind::long_ptr: return "long_ptr";
+    case ArgKind::const_str: return "const_str";
+    case ArgKind::ringbuf_record: return "ringbuf_record";
+    case ArgKind::const_alloc_size: return "const_alloc_size";
+  }
+  return "?";
+}
+
+bool is_null(const RegValue& v) {
+  return v.is_scalar() && v.value.is_const() && v.value.const_value() == 0;
+}
+
+// `size` bytes at pointer `p` (stack or sized context, constant offset) are readable, or
+// writable: for the stack, writable bytes become misc (the helper wrote something).
+std::optional<std::string> access(const VerifyOptions& options, VerifierState& st, int reg,
+                                  const RegValue& p, std::uint64_t size, bool write) {
+  if (size == 0) return std::nullopt;
+  if (!p.value.is_const())
+    return fmt::format("R{} variable-offset pointer passed to a helper: not supported", reg);
+  const auto off = static_cast<std::int64_t>(p.value.const_value());
+  const auto n = static_cast<std::int64_t>(size);
+  if (p.kind == RegKind::stack) {
+    if (off < -static_cast<std::int64_t>(stack_frame_size) || off + n > 0)
+      return fmt::format("invalid indirect access to stack R{} off={} size={}", reg, off, n);
+    StackState& stack = st.frames[p.frame].stack;
+    if (write) {
+      // Linux: helpers may not overwrite spilled pointers with data.
+      for (std::int64_t i = off; i < off + n; ++i)
+        if (stack.byte(static_cast<int>(i)) == StackByte::spill &&
+            stack.spilled(static_cast<int>(i)).is_pointer())
+          return fmt::format("helper would overwrite spilled pointer at fp{}", i);
+      stack.clobber(static_cast<int>(off), static_cast<int>(n));
+      return std::nullopt;
+    }
+    for (std::int64_t i = off; i < off + n; ++i)
+      if (stack.byte(static_cast<int>(i)) == StackByte::invalid)
+        return fmt::format(
+            "invalid indirect read from stack R{} off={} size={} (byte fp{} "
+            "never written)",
+            reg, off, n, i);
+    return std::nullopt;
+  }
+  if (p.kind == RegKind::ctx) {
+    if (!options.context_size)
+      return fmt::format("cannot bound the helper's access through R{}: raw context", reg);
+    if (off < 0 || off + n > static_cast<std::int64_t>(*options.context_size))
+      return fmt::format("invalid access to context through R{} off={} size={}", reg, off, n);
+    if (write && !options.context_writable)
+      return fmt::format("helper would write the read-only context through R{}", reg);
+    return std::nullopt;
+  }
+  return fmt::format("R{} type={} expected=fp or ctx", reg, to_string(p));
+}
+
+}  // namespace
+
+std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
+                                             VerifierState& st) {
+  const Helper* helper =
+      options.helpers ? options.helpers->find(static_cast<std::uint32_t>(id)) : nullptr;
+  if (helper == nullptr) return fmt::format("invalid func unknown#{}", id);
+  if (!helper->prototype)
+    return fmt::format("helper {} ({}) has no prototype: it cannot be verified", id, helper->name);
+  const HelperPrototype& proto = *helper->prototype;
+  if (proto.returns != ReturnKind::integer && proto.returns != ReturnKind::void_)
+    return fmt::format("helper {} ({}): its return kind is not supported yet", id, helper->name);
+  auto& regs = st.current().regs;
+  for (int i = 0; i < 5; ++i) {
+    const int reg = i + 1;
+    const ArgKind kind = proto.args[i];
+    const RegValue v = regs[static_cast<std::size_t>(reg)];
+    if (kind == ArgKind::none) continue;
+    if (!v.is_init()) return fmt::format("R{} !read_ok", reg);
+    switch (kind) {
+      case ArgKind::anything:
+      case ArgKind::const_size:
+      case ArgKind::const_size_or_zero:
+        if (v.is_pointer()) return fmt::format("R{} leaks addr into helper function", reg);
+        break;
+      case ArgKind::ctx:
+        if (v.kind != RegKind::ctx || !v.value.is_const() || v.value.const_value() != 0)
+          return fmt::format("R{} type={} expected=ctx", reg, to_string(v));
+        break;
+      case ArgKind::stack_or_null:
+        if (v.kind != RegKind::stack && !is_null(v))
+          return fmt::format("R{} type={} expected=fp or null", reg, to_string(v));
+        break;
+      case ArgKind::long_ptr:
+        if (v.kind != RegKind::stack)
+          return fmt::format("R{} type={} expected=fp", reg, to_string(v));
+        if (!v.value.is_const() || static_cast<std::int64_t>(v.value.const_value()) % 8 != 0)
+          return fmt::format("R{} misaligned long pointer {}", reg, to_string(v));
+        if (auto e = access(options, st, reg, v, 8, true)) return e;
+        break;
+      case ArgKind::mem:
+      case ArgKind::mem_or_null:
+      case ArgKind::uninit_mem: {
+        const ArgKind size_kind = i < 4 ? proto.args[i + 1] : ArgKind::none;
+        if (size_kind != ArgKind::const_size && size_kind != ArgKind::const_size_or_zero)
+          return fmt::format("helper {}: argument {} ({}) is not followed by a size", id, reg,
+                             arg_name(kind));
+        const RegValue size = regs[static_cast<std::size_t>(reg + 1)];
+        if (!size.is_init()) return fmt::format("R{} !read_ok", reg + 1);
+        if (!size.is_scalar()) return fmt::format("R{} leaks addr into helper function", reg + 1);
+        if (size.value.umin == 0 && size_kind == ArgKind::const_size)
+          return fmt::format("R{} invalid zero-sized read: {}", reg + 1, to_string(size.value));
+        if (size.value.umax > stack_frame_size &&
+            !(v.kind == RegKind::ctx && options.context_size &&
+              size.value.umax <= *options.context_size))
+          return fmt::format(
+              "R{} unbounded memory access, use 'var &= const' or 'if (var < "
+              "const)': {}",
+              reg + 1, to_string(size.value));
+        if (kind == ArgKind::mem_or_null && is_null(v)) {
+          if (size.value.umax != 0)
+            return fmt::format("R{} is null but R{} may be nonzero", reg, reg + 1);
+          break;
+        }
+        if (!v.is_pointer())
+          return fmt::format("R{} type={} expected=fp or ctx", reg, to_string(v));
+        if (auto e = access(options, st, reg, v, size.value.umax, kind == ArgKind::uninit_mem))
+          return e;
+        break;
+      }
+      default:
+        return fmt::format("helper {} ({}): argument kind {} is not supported yet", id,
+                           helper->name, arg_name(kind));
+    }
+  }
+  for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
+  regs[0] = RegValue::scalar(ScalarValue::unknown());
+  return std::nullopt;
+}
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,25 @@
+// A helper call checked against its prototype (Linux: check_helper_call, check_func_arg,
+// check_helper_mem_access): each argument register's kind, memory arguments readable (or,
+// for uninit_mem and long_ptr, writable) over the size the next argument gives, then r1-r5
+// unset and r0 set from the return kind.
+//
+// Supported argument kinds: none, anything, mem, mem_or_null, uninit_mem, const_size,
+// const_size_or_zero, ctx, stack_or_null, long_ptr; return kinds integer and void_. The map,
+// callback, string and ring buffer kinds need pointer types that do not exist yet: a call
+// using them is rejected, saying so.
+#pragma once
+
+#include "verifier/verifier_state.hpp"
+#include "verifier/verify.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace bpfvm::verifier {
+
+// Applies `call id` to `state`; an error message when the call breaks its prototype.
+std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
+                                             VerifierState& state);
+
+}  // namespace bpfvm::verifier

@@ -1,0 +1,57 @@
+// A register's abstract value (Linux: struct bpf_reg_state): not initialised, a scalar, or a
+// pointer of some type plus an offset. The offset is a ScalarValue so pointer arithmetic with
+// a scalar of unknown value keeps a range (Linux splits it into the fixed `off` and the
+// variable `var_off`; one value covers both here).
+//
+// Pointer types today: the stack of a call frame (Linux PTR_TO_STACK), the program's context
+// (PTR_TO_CTX), sized only when the verifier is told the context's size. Packet, packet end,
+// map and map value pointers come later and add enumerators here.
+#pragma once
+
+#include "verifier/scalar_value.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace bpfvm::verifier {
+
+enum class RegKind : std::uint8_t {
+  uninit,  // NOT_INIT: reading it is an error
+  scalar,  // SCALAR_VALUE
+  stack,   // PTR_TO_STACK: frame `frame`'s r10 plus `offset`
+  ctx,     // PTR_TO_CTX: r1 at entry plus `offset`
+};
+
+struct RegValue {
+  RegKind kind = RegKind::uninit;
+  // The scalar itself, or the pointer's offset from the start of its region (for stack:
+  // from the frame pointer, so in-frame offsets are negative).
+  ScalarValue value = ScalarValue::unknown();
+  // stack: the call frame (0 = the entry frame) whose stack this points into.
+  std::uint8_t frame = 0;
+
+  static RegValue uninit() { return RegValue{}; }
+  static RegValue scalar(const ScalarValue& v) { return RegValue{RegKind::scalar, v, 0}; }
+  static RegValue stack_pointer(std::uint8_t frame, std::int64_t offset) {
+    return RegValue{RegKind::stack, ScalarValue::constant(static_cast<std::uint64_t>(offset)),
+                    frame};
+  }
+  static RegValue ctx_pointer() { return RegValue{RegKind::ctx, ScalarValue::constant(0), 0}; }
+
+  bool is_init() const { return kind != RegKind::uninit; }
+  bool is_scalar() const { return kind == RegKind::scalar; }
+  bool is_pointer() const { return kind == RegKind::stack || kind == RegKind::ctx; }
+
+  friend bool operator==(const RegValue&, const RegValue&) = default;
+};
+
+// Everything `other` stands for is in `old` (Linux: regsafe without liveness). An
+// uninitialised register in `old` includes anything: the path that proved `old` safe never
+// read it. Pointers must agree on type and frame and the offset range must include.
+bool includes(const RegValue& old, const RegValue& other);
+
+// The kernel log's form: "scalar(...)" or a constant, "fp-8", "fp[1]-16",
+// "ctx(off=4)", "fp(off=scalar(...))" for a variable offset, "?" for uninitialised.
+std::string to_string(const RegValue& v);
+
+}  // namespace bpfvm::verifier

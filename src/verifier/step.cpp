@@ -1,0 +1,416 @@
+#include "verifier/step.hpp"
+
+#include "verifier/helper_call.hpp"
+#include "verifier/scalar_alu.hpp"
+#include "verifier/scalar_branch.hpp"
+
+#include <fmt/format.h>
+
+namespace bpfvm::verifier {
+namespace {
+
+using Regs = std::array<RegValue, register_count>;
+
+std::string describe(int reg, const RegValue& v) {
+  return reg < 0 ? std::string() : fmt::format("R{}={}", reg, to_string(v));
+}
+
+// The operand registers an instruction reads, for error messages.
+std::pair<int, int> operands(const DecodedInsn& d) {
+  switch (d.row->shape) {
+    case Shape::AluImm:
+    case Shape::AluUnary:
+    case Shape::Endian:
+    case Shape::JmpImm:
+    case Shape::StoreImm: return {d.insn.dst, -1};
+    case Shape::AluReg:
+    case Shape::JmpReg:
+    case Shape::StoreReg:
+    case Shape::Atomic: return {d.insn.dst, d.insn.src};
+    case Shape::MovSx:
+    case Shape::Load:
+    case Shape::LdInd: return {d.insn.src, -1};
+    case Shape::Exit: return {0, -1};
+    case Shape::CallLocal: return {1, 2};
+    default: return {-1, -1};
+  }
+}
+
+struct Failure {
+  std::string reason;
+};
+
+// A memory access through `base` + insn offset of `size` bytes: where it lands.
+struct Target {
+  RegKind kind;
+  int frame;
+  std::int64_t offset;  // from the region's start (stack: from the frame pointer)
+  // The highest offset the access may start at: above `offset` only for variable-offset
+  // stack reads.
+  std::int64_t max_offset;
+};
+
+// A stack access through a pointer whose offset is a range (Linux: check_stack_read_var_off
+// for privileged programs): reads only, every start in the range within the frame and
+// size-aligned (the tnum shows it). Writes would need Linux's per-byte "maybe written"
+// handling and stay refused.
+std::variant<Target, Failure> resolve_variable_stack(const RegValue& base, int base_reg,
+                                                     std::int16_t insn_off, int size, bool write) {
+  if (write)
+    return Failure{
+        fmt::format("variable-offset stack write R{} var_off={} size={}: only reads "
+                    "may use a variable offset",
+                    base_reg, to_string(base.value), size)};
+  const std::int64_t frame = static_cast<std::int64_t>(stack_frame_size);
+  // Guard the additions below: an offset outside [-2^20, 0] is out of the frame anyway.
+  if (base.value.smin < -(std::int64_t{1} << 20) || base.value.smax > 0 ||
+      base.value.smin + insn_off < -frame || base.value.smax + insn_off + size > 0)
+    return Failure{
+        fmt::format("invalid variable-offset read from stack R{} var_off={} off={} "
+                    "size={}",
+                    base_reg, to_string(base.value), insn_off, size)};
+  const Tnum start =
+      tnum_add(base.value.var_off, Tnum::constant(static_cast<std::uint64_t>(insn_off)));
+  if (!start.is_aligned(static_cast<std::uint64_t>(size)))
+    return Failure{
+        fmt::format("misaligned variable-offset stack access R{} var_off={} off={} "
+                    "size={}",
+                    base_reg, to_string(base.value), insn_off, size)};
+  return Target{RegKind::stack, base.frame, base.value.smin + insn_off, base.value.smax + insn_off};
+}
+
+std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierState& st, int base_reg,
+                                      std::int16_t insn_off, int size, bool write) {
+  const RegValue& base = st.current().regs[static_cast<std::size_t>(base_reg)];
+  const char* what = write ? "write" : "read";
+  switch (base.kind) {
+    case RegKind::uninit: return Failure{fmt::format("R{} !read_ok", base_reg)};
+    case RegKind::scalar: return Failure{fmt::format("R{} invalid mem access 'scalar'", base_reg)};
+    case RegKind::stack: {
+      if (!base.value.is_const())
+        return resolve_variable_stack(base, base_reg, insn_off, size, write);
+      const std::int64_t off = static_cast<std::int64_t>(base.value.const_value()) + insn_off;
+      if (off < -static_cast<std::int64_t>(stack_frame_size) || off + size > 0)
+        return Failure{fmt::format("invalid {} stack R{} off={} size={}",
+                                   write ? "write to" : "read from", base_reg, off, size)};
+      // Linux always checks stack alignment (check_ptr_alignment: strict for PTR_TO_STACK),
+      // which its spill tracking relies on, and so does ours.
+      if (off % size != 0)
+        return Failure{fmt::format("misaligned stack access off={} size={}", off, size)};
+      return Target{RegKind::stack, base.frame, off, off};
+    }
+    case RegKind::ctx: {
+      if (!ctx.options.context_size)
+        return Failure{fmt::format(
+            "cannot bound {} through R{}: the raw context's size is r2, known only at run "
+            "time (give the verifier a context size)",
+            what, base_reg)};
+      if (!base.value.is_const())
+        return Failure{fmt::format("variable ctx access R{} var_off={} disallowed", base_reg,
+                                   to_string(base.value))};
+      const std::int64_t off = static_cast<std::int64_t>(base.value.const_value()) + insn_off;
+      const auto limit = static_cast<std::int64_t>(*ctx.options.context_size);
+      if (off < 0 || off + size > limit)
+        return Failure{
+            fmt::format("invalid bpf_context access off={} size={} (context of {} "
+                        "bytes)",
+                        off, size, limit)};
+      if (write && !ctx.options.context_writable)
+        return Failure{fmt::format("write into read-only context off={} size={}", off, size)};
+      return Target{RegKind::ctx, 0, off, off};
+    }
+  }
+  return Failure{"unknown register kind"};
+}
+
+std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
+  const auto row = alu_row(d.row->op);
+  const int dst = d.insn.dst;
+  const Shape shape = d.row->shape;
+  RegValue src_val = RegValue::scalar(immediate(d.insn.imm));
+  if (shape == Shape::AluReg || shape == Shape::MovSx) {
+    src_val = regs[d.insn.src];
+    if (!src_val.is_init()) return fmt::format("R{} !read_ok", d.insn.src);
+  }
+  const bool is_mov = row->op == AluOp::mov || row->op == AluOp::movsx8 ||
+                      row->op == AluOp::movsx16 || row->op == AluOp::movsx32;
+  RegValue& dv = regs[static_cast<std::size_t>(dst)];
+  if (!is_mov && !dv.is_init()) return fmt::format("R{} !read_ok", dst);
+
+  if (is_mov) {
+    if (src_val.is_pointer()) {
+      if (row->op != AluOp::mov || row->bits != 64)
+        return fmt::format("R{} partial copy of pointer", d.insn.src);
+      dv = src_val;
+      return std::nullopt;
+    }
+    dv = RegValue::scalar(alu(row->op, row->bits, ScalarValue::unknown(), src_val.value));
+    return std::nullopt;
+  }
+  if (!dv.is_pointer() && !src_val.is_pointer()) {
+    dv = RegValue::scalar(alu(row->op, row->bits, dv.value, src_val.value));
+    return std::nullopt;
+  }
+  // Pointer arithmetic (Linux: adjust_ptr_min_max_vals), the rules for stack and context
+  // pointers: only 64-bit add and sub of a scalar, and the difference of two pointers into
+  // the same region.
+  if (row->bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
+  if (row->op == AluOp::add) {
+    if (dv.is_pointer() && src_val.is_pointer())
+      return fmt::format("R{} pointer += pointer prohibited", dst);
+    if (dv.is_pointer()) {
+      dv.value = alu(AluOp::add, 64, dv.value, src_val.value);
+    } else {
+      const ScalarValue offset = alu(AluOp::add, 64, src_val.value, dv.value);
+      dv = src_val;
+      dv.value = offset;
+    }
+    return std::nullopt;
+  }
+  if (row->op == AluOp::sub) {
+    if (dv.is_pointer() && src_val.is_pointer()) {
+      if (dv.kind != src_val.kind || dv.frame != src_val.frame)
+        return fmt::format("R{} subtraction of pointers into different regions prohibited", dst);
+      dv = RegValue::scalar(alu(AluOp::sub, 64, dv.value, src_val.value));
+      return std::nullopt;
+    }
+    if (src_val.is_pointer()) return fmt::format("R{} tried to subtract pointer from scalar", dst);
+    dv.value = alu(AluOp::sub, 64, dv.value, src_val.value);
+    return std::nullopt;
+  }
+  return fmt::format("R{} pointer arithmetic with {} operator prohibited", dst, d.row->mnemonic);
+}
+
+// The value a store writes: a constant truncated to the access size stays a constant so a
+// zero is recognised; a wider scalar stays whole for an 8-byte spill.
+RegValue stored_value(const RegValue& v, int size) {
+  if (!v.is_scalar() || size == 8 || !v.value.is_const()) return v;
+  const std::uint64_t mask = (std::uint64_t{1} << (8 * size)) - 1;
+  return RegValue::scalar(ScalarValue::constant(v.value.const_value() & mask));
+}
+
+std::optional<std::string> do_store(const StepContext& ctx, const DecodedInsn& d,
+                                    VerifierState& st) {
+  const int size = access_size(*d.row);
+  RegValue value = RegValue::scalar(immediate(d.insn.imm));
+  if (d.row->shape == Shape::StoreReg) {
+    value = st.current().regs[d.insn.src];
+    if (!value.is_init()) return fmt::format("R{} !read_ok", d.insn.src);
+  }
+  auto where = resolve(ctx, st, d.insn.dst, d.insn.offset, size, true);
+  if (auto* f = std::get_if<Failure>(&where)) return f->reason;
+  const Target t = std::get<Target>(where);
+  if (t.kind == RegKind::ctx) {
+    if (value.is_pointer()) return fmt::format("R{} leaks addr into ctx", d.insn.src);
+    return std::nullopt;
+  }
+  if (value.kind == RegKind::stack && value.frame > t.frame)
+    return std::string("cannot spill pointers to stack into stack frame of the caller");
+  auto r = st.frames[static_cast<std::size_t>(t.frame)].stack.write(
+      static_cast<int>(t.offset), size, stored_value(value, size));
+  if (auto* e = std::get_if<std::string>(&r)) return *e;
+  return std::nullopt;
+}
+
+std::optional<std::string> do_load(const StepContext& ctx, const DecodedInsn& d,
+                                   VerifierState& st) {
+  const int size = access_size(*d.row);
+  const bool sign_extend = (d.row->opcode & 0xe0) == 0x80;  // BPF_MEMSX
+  auto where = resolve(ctx, st, d.insn.src, d.insn.offset, size, false);
+  if (auto* f = std::get_if<Failure>(&where)) return f->reason;
+  const Target t = std::get<Target>(where);
+  RegValue loaded = RegValue::scalar(ScalarValue::loaded(size, sign_extend));
+  if (t.kind == RegKind::stack) {
+    const StackState& stack = st.frames[static_cast<std::size_t>(t.frame)].stack;
+    auto r = t.max_offset == t.offset
+                 ? stack.read(static_cast<int>(t.offset), size, sign_extend)
+                 : stack.read_variable(static_cast<int>(t.offset), static_cast<int>(t.max_offset),
+                                       size, sign_extend);
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    loaded = std::get<RegValue>(r);
+  }
+  st.current().regs[d.insn.dst] = loaded;
+  return std::nullopt;
+}
+
+std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& d,
+                                     VerifierState& st) {
+  const int size = access_size(*d.row);
+  auto& regs = st.current().regs;
+  const RegValue src = regs[d.insn.src];
+  if (!src.is_init()) return fmt::format("R{} !read_ok", d.insn.src);
+  if (src.is_pointer()) return fmt::format("R{} leaks addr into mem", d.insn.src);
+  const bool cmpxchg = d.insn.imm == 0xf1;
+  if (cmpxchg) {
+    if (!regs[0].is_init()) return std::string("R0 !read_ok");
+    if (regs[0].is_pointer()) return std::string("R0 leaks addr into mem");
+  }
+  auto where = resolve(ctx, st, d.insn.dst, d.insn.offset, size, true);
+  if (auto* f = std::get_if<Failure>(&where)) return f->reason;
+  const Target t = std::get<Target>(where);
+  if (t.offset % size != 0)
+    return fmt::format("misaligned atomic access off={} size={}", t.offset, size);
+  if (t.kind == RegKind::stack) {
+    StackState& stack = st.frames[static_cast<std::size_t>(t.frame)].stack;
+    // An atomic reads the old value: every byte must be written, and none may be part of a
+    // spilled pointer.
+    auto old = stack.read(static_cast<int>(t.offset), size, false);
+    if (auto* e = std::get_if<std::string>(&old)) return *e;
+    if (std::get<RegValue>(old).is_pointer())
+      return fmt::format("atomic on a spilled pointer at off={}", t.offset);
+    stack.clobber(static_cast<int>(t.offset), size);
+  }
+  const RegValue fetched = RegValue::scalar(ScalarValue::loaded(size, false));
+  if (cmpxchg)
+    regs[0] = fetched;
+  else if ((d.insn.imm & 0x01) != 0)
+    regs[d.insn.src] = fetched;
+  return std::nullopt;
+}
+
+}  // namespace
+
+StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
+  const DecodedInsn& d = ctx.program[pc];
+  StepResult out;
+  // The operands as they were, printed only when the instruction is rejected.
+  const auto ops = operands(d);
+  const int ra = ops.first;
+  const int rb = ops.second;
+  const RegValue va = ra >= 0 ? st.current().regs[static_cast<std::size_t>(ra)] : RegValue{};
+  const RegValue vb = rb >= 0 ? st.current().regs[static_cast<std::size_t>(rb)] : RegValue{};
+  auto fail = [&](std::string reason) {
+    out.error = std::move(reason);
+    out.registers = describe(ra, va);
+    if (rb >= 0) out.registers += ' ' + describe(rb, vb);
+    return out;
+  };
+  Regs& regs = st.current().regs;
+  const Shape shape = d.row->shape;
+  std::size_t next = pc + 1;
+  switch (shape) {
+    case Shape::AluImm:
+    case Shape::AluReg:
+    case Shape::AluUnary:
+    case Shape::Endian:
+    case Shape::MovSx:
+      if (auto e = do_alu(d, regs)) return fail(*e);
+      break;
+    case Shape::Lddw:
+      if (d.insn.src != lddw_src::imm64)
+        return fail(
+            fmt::format("lddw with pseudo source {} (maps, BTF, functions) is not "
+                        "supported yet",
+                        d.insn.src));
+      regs[d.insn.dst] = RegValue::scalar(ScalarValue::constant(d.imm64));
+      next = pc + 2;
+      break;
+    case Shape::Load:
+      if (auto e = do_load(ctx, d, st)) return fail(*e);
+      break;
+    case Shape::StoreImm:
+    case Shape::StoreReg:
+      if (auto e = do_store(ctx, d, st)) return fail(*e);
+      break;
+    case Shape::Atomic:
+      if (auto e = do_atomic(ctx, d, st)) return fail(*e);
+      break;
+    case Shape::LdAbs:
+    case Shape::LdInd:
+      return fail(
+          "ld_abs/ld_ind need a socket buffer context: not supported for this program type");
+    case Shape::Ja:
+    case Shape::Ja32: next = d.target; break;
+    case Shape::JmpImm:
+    case Shape::JmpReg: {
+      const RegValue a = regs[d.insn.dst];
+      if (!a.is_init()) return fail(fmt::format("R{} !read_ok", d.insn.dst));
+      RegValue b = RegValue::scalar(immediate(d.insn.imm));
+      if (shape == Shape::JmpReg) {
+        b = regs[d.insn.src];
+        if (!b.is_init()) return fail(fmt::format("R{} !read_ok", d.insn.src));
+      }
+      VerifierState taken_state = st;
+      bool can_take = true;
+      bool can_fall = true;
+      if (a.is_scalar() && b.is_scalar()) {
+        const auto res = branch(d.row->op, a.value, b.value);
+        can_take = res->taken.has_value() && res->verdict != Verdict::never;
+        can_fall = res->fallthrough.has_value() && res->verdict != Verdict::always;
+        if (can_take) {
+          taken_state.current().regs[d.insn.dst].value = res->taken->dst;
+          if (shape == Shape::JmpReg)
+            taken_state.current().regs[d.insn.src].value = res->taken->src;
+        }
+        if (can_fall) {
+          regs[d.insn.dst].value = res->fallthrough->dst;
+          if (shape == Shape::JmpReg) regs[d.insn.src].value = res->fallthrough->src;
+        }
+      } else {
+        // Stack and context pointers are never null: compared with 0 for (in)equality the
+        // outcome is known (Linux: is_branch_taken on non-null pointers). Other pointer
+        // comparisons are allowed and tell nothing.
+        const RegValue& p = a.is_pointer() ? a : b;
+        const RegValue& other = a.is_pointer() ? b : a;
+        (void)p;
+        const auto jr = jump_row(d.row->op);
+        if (other.is_scalar() && other.value.is_const() && other.value.const_value() == 0 && jr &&
+            jr->bits == 64) {
+          if (jr->op == CmpOp::eq) can_take = false;
+          if (jr->op == CmpOp::ne) can_fall = false;
+        }
+      }
+      if (!can_take && !can_fall)
+        return fail("both edges of the branch are impossible (contradictory state)");
+      if (can_take && can_fall) {
+        out.fork.emplace(d.target, std::move(taken_state));
+      } else if (can_take) {
+        st = std::move(taken_state);
+        next = d.target;
+      }
+      break;
+    }
+    case Shape::CallHelper:
+      if (auto e = check_helper_call(ctx.options, d.insn.imm, st)) return fail(*e);
+      break;
+    case Shape::Callx:
+    case Shape::CallBtf:
+      return fail(fmt::format("callx and kfunc calls are not supported yet ({} {})",
+                              d.row->mnemonic, d.insn.imm));
+    case Shape::CallLocal: {
+      if (st.frames.size() >= max_call_frames)
+        return fail(fmt::format("the call stack of {} frames is too deep", st.frames.size() + 1));
+      Frame callee;
+      for (int r = 1; r <= 5; ++r)
+        callee.regs[static_cast<std::size_t>(r)] = regs[static_cast<std::size_t>(r)];
+      callee.regs[frame_pointer] =
+          RegValue::stack_pointer(static_cast<std::uint8_t>(st.frames.size()), 0);
+      callee.callsite = pc;
+      st.frames.push_back(std::move(callee));
+      next = d.target;
+      break;
+    }
+    case Shape::Exit: {
+      const RegValue r0 = regs[0];
+      if (!r0.is_init()) return fail("R0 !read_ok");
+      if (st.frames.size() == 1) {
+        if (r0.is_pointer()) return fail("R0 leaks addr as return value");
+        out.finished = true;
+        return out;
+      }
+      if (r0.kind == RegKind::stack && r0.frame == st.depth())
+        return fail("cannot return stack pointer to the caller");
+      const std::size_t callsite = st.current().callsite;
+      st.frames.pop_back();
+      Regs& caller = st.current().regs;
+      caller[0] = r0;
+      for (int r = 1; r <= 5; ++r) caller[static_cast<std::size_t>(r)] = RegValue::uninit();
+      next = callsite + 1;
+      break;
+    }
+  }
+  pc = next;
+  return out;
+}
+
+}  // namespace bpfvm::verifier

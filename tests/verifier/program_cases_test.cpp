@@ -1,0 +1,137 @@
+// Verifier cases as data: every file in tests/verifier/cases/*.txt holds cases in the format
+// docs/verifier.md describes (`== name`, `@expect accept|reject`, `@error substring`,
+// `@at N`, `@context SIZE`, `@budget N`, then the program in the assembler's syntax). Each case is
+// verified and its verdict, message and instruction compared; accepted programs are also
+// run in checked mode to show the verdict is not vacuous.
+#include "verifier/case_helpers.hpp"
+#include "verifier/verify.hpp"
+
+#include <bpfvm/assembler.hpp>
+#include <bpfvm/program.hpp>
+#include <bpfvm/vm.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace bpfvm::verifier::testing {
+namespace {
+
+struct Case {
+  std::string file;
+  int line = 0;
+  std::string name;
+  bool accept = true;
+  bool has_expect = false;
+  std::string error;
+  std::optional<std::size_t> at;
+  std::optional<std::size_t> context;
+  std::optional<std::uint64_t> budget;
+  std::string source;
+};
+
+std::vector<Case> load_cases() {
+  std::vector<Case> cases;
+  const std::filesystem::path dir = std::filesystem::path(BPFVM_TEST_DATA_DIR) / "verifier/cases";
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".txt") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.rfind("==", 0) == 0) {
+        Case c;
+        c.file = path.filename().string();
+        c.line = number;
+        c.name = line.substr(line.find_first_not_of("= "));
+        cases.push_back(std::move(c));
+        continue;
+      }
+      if (cases.empty() || cases.back().file != path.filename().string()) continue;
+      Case& c = cases.back();
+      if (line.rfind("@expect ", 0) == 0) {
+        c.has_expect = true;
+        c.accept = line.substr(8) == "accept";
+      } else if (line.rfind("@error ", 0) == 0) {
+        c.error = line.substr(7);
+      } else if (line.rfind("@at ", 0) == 0) {
+        c.at = std::stoul(line.substr(4));
+      } else if (line.rfind("@budget ", 0) == 0) {
+        c.budget = std::stoull(line.substr(8));
+      } else if (line.rfind("@context ", 0) == 0) {
+        c.context = std::stoul(line.substr(9));
+      } else {
+        c.source += line + "\n";
+      }
+    }
+  }
+  return cases;
+}
+
+TEST(VerifierCases, EveryCaseHasItsVerdict) {
+  const auto cases = load_cases();
+  ASSERT_GT(cases.size(), 0u);
+  const HelperRegistry helpers = case_helpers();
+  int accepted = 0, rejected = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file + ":" + std::to_string(c.line) + " " + c.name);
+    ASSERT_TRUE(c.has_expect) << "case without @expect";
+    ASSERT_TRUE(c.accept || !c.error.empty()) << "a reject case needs @error";
+    auto insns = assemble(c.source);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    VerifyOptions options;
+    options.context_size = c.context;
+    options.helpers = &helpers;
+    if (c.budget) options.budget = *c.budget;
+    const auto started = std::chrono::steady_clock::now();
+    VerifyResult r = verify(*insns, options);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    if (ms > 100)
+      std::cout << c.file << ":" << c.line << " " << c.name << ": " << ms << " ms, "
+                << r.stats.insns_processed << " insns\n";
+    if (r.ok() != c.accept) {  // again with the log, to show why
+      options.log = true;
+      r = verify(*insns, options);
+    }
+    if (c.accept) {
+      ++accepted;
+      EXPECT_TRUE(r.ok()) << r.error->to_string() << "\n" << r.log;
+      if (!r.ok()) continue;
+      // An accepted program runs without a fault on a context of the declared size.
+      LoadOptions load;
+      load.helpers = &helpers;
+      auto program = Program::load(*insns, load);
+      ASSERT_TRUE(program) << program.error().to_string();
+      std::vector<std::uint8_t> memory(c.context.value_or(0) + 1, 0x5a);
+      RunInput input = RunInput::raw(std::span(memory).first(c.context.value_or(0)));
+      RunOptions run;
+      run.budget = 10'000'000;
+      auto ran = interpret(*program, input, run);
+      EXPECT_TRUE(ran) << ran.error().to_string();
+    } else {
+      ++rejected;
+      EXPECT_FALSE(r.ok()) << "accepted:\n" << r.log;
+      if (r.ok()) continue;
+      EXPECT_NE(r.error->to_string().find(c.error), std::string::npos)
+          << "message: " << r.error->to_string() << "\nexpected: " << c.error;
+      if (c.at) {
+        EXPECT_EQ(r.error->insn, *c.at) << r.error->to_string();
+      }
+    }
+  }
+  std::cout << cases.size() << " verifier cases: " << accepted << " safe, " << rejected
+            << " unsafe\n";
+}
+
+}  // namespace
+}  // namespace bpfvm::verifier::testing
