@@ -278,16 +278,9 @@ u64 redirect_map(HelperCall& call, u64 r1, u64 key, u64 flags, u64, u64) {
     call.fail("redirect_map: not called from an xdp run");
     return 0;
   }
-#ifdef BPFVM_HELPER_CALL_MAP
   // Only the program's own maps (LoadOptions::maps) and inner maps it looked up: a forged
   // pointer is refused, never dereferenced.
   Map* map = call.map(r1);
-#else
-  // This tree's HelperCall cannot resolve map pointers (and Program::load refuses the lddw
-  // that would load one), so no program here can hold a map: refuse rather than trust r1.
-  (void)r1;
-  Map* map = nullptr;
-#endif
   if (map == nullptr) {
     call.fail("redirect_map: r1 is not one of the program's maps");
     return 0;
