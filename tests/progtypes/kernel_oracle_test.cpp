@@ -603,7 +603,6 @@ TEST(KernelOracle, ChecksumDiff) {
   }
 }
 
-#ifdef BPFVM_HAVE_MAPS_LAYER
 // A devmap for bpfvm's side (the maps layer has no devmap yet): keys present are those set.
 // Every virtual is overridden; the base class's vtable comes from src/maps.
 class TestDevMap final : public Map {
@@ -649,15 +648,10 @@ class TestDevMap final : public Map {
   std::uint32_t values_[4] = {};
   bool present_[4] = {};
 };
-#endif
 
-// bpf_redirect_map against the kernel's devmap. Compiled only when the tree has src/maps (a
-// Map subclass needs the base class's vtable from there) and HelperCall::map (src/helpers).
+// bpf_redirect_map against the kernel's devmap.
 TEST(KernelOracle, RedirectMap) {
   SKIP_WITHOUT_KERNEL();
-#ifndef BPFVM_HAVE_MAPS_LAYER
-  GTEST_SKIP() << "this tree has no src/maps or no HelperCall::map: no Map to redirect through";
-#else
   auto devmap = kernel::create_map(BPF_MAP_TYPE_DEVMAP, 4, 4, 4);
   ASSERT_TRUE(devmap) << devmap.error().to_string();
   const std::uint32_t loopback = 1;
@@ -703,7 +697,6 @@ TEST(KernelOracle, RedirectMap) {
       }
     }
   }
-#endif
 }
 
 // Random programs mixing context reads (every readable field, random sizes), writes of the
