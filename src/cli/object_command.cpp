@@ -1,7 +1,9 @@
 // bpfvm object show: what an ELF object holds, as the loader sees it.
 #include "cli/commands.hpp"
 
+#include <bpfvm/map.hpp>
 #include <bpfvm/object.hpp>
+#include <bpfvm/program_type.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -11,81 +13,6 @@
 
 namespace bpfvm::cli {
 namespace {
-
-// Names as bpftool prints them. map_type_name() and program_type_name() in the library
-// belong to the maps and progtypes layers; these keep the command independent of them.
-std::string map_type_label(MapType type) {
-  static constexpr std::array<std::string_view, 31> names{"unspec",
-                                                          "hash",
-                                                          "array",
-                                                          "prog_array",
-                                                          "perf_event_array",
-                                                          "percpu_hash",
-                                                          "percpu_array",
-                                                          "stack_trace",
-                                                          "cgroup_array",
-                                                          "lru_hash",
-                                                          "lru_percpu_hash",
-                                                          "lpm_trie",
-                                                          "array_of_maps",
-                                                          "hash_of_maps",
-                                                          "devmap",
-                                                          "sockmap",
-                                                          "cpumap",
-                                                          "xskmap",
-                                                          "sockhash",
-                                                          "cgroup_storage",
-                                                          "reuseport_sockarray",
-                                                          "percpu_cgroup_storage",
-                                                          "queue",
-                                                          "stack",
-                                                          "sk_storage",
-                                                          "devmap_hash",
-                                                          "struct_ops",
-                                                          "ringbuf",
-                                                          "inode_storage",
-                                                          "task_storage",
-                                                          "bloom_filter"};
-  auto index = static_cast<std::size_t>(type);
-  return index < names.size() ? std::string(names[index]) : fmt::format("type {}", index);
-}
-
-std::string program_type_label(ProgramType type) {
-  static constexpr std::array<std::string_view, 32> names{"raw",
-                                                          "socket_filter",
-                                                          "kprobe",
-                                                          "sched_cls",
-                                                          "sched_act",
-                                                          "tracepoint",
-                                                          "xdp",
-                                                          "perf_event",
-                                                          "cgroup_skb",
-                                                          "cgroup_sock",
-                                                          "lwt_in",
-                                                          "lwt_out",
-                                                          "lwt_xmit",
-                                                          "sock_ops",
-                                                          "sk_skb",
-                                                          "cgroup_device",
-                                                          "sk_msg",
-                                                          "raw_tracepoint",
-                                                          "cgroup_sock_addr",
-                                                          "lwt_seg6local",
-                                                          "lirc_mode2",
-                                                          "sk_reuseport",
-                                                          "flow_dissector",
-                                                          "cgroup_sysctl",
-                                                          "raw_tracepoint_writable",
-                                                          "cgroup_sockopt",
-                                                          "tracing",
-                                                          "struct_ops",
-                                                          "ext",
-                                                          "lsm",
-                                                          "sk_lookup",
-                                                          "syscall"};
-  auto index = static_cast<std::size_t>(type);
-  return index < names.size() ? std::string(names[index]) : fmt::format("type {}", index);
-}
 
 std::string origin_label(MapOrigin origin) {
   switch (origin) {
@@ -135,7 +62,7 @@ nlohmann::json to_json(const ObjectSpec& spec) {
     }
     out["programs"].push_back({{"name", program.name},
                                {"section", program.section},
-                               {"type", program_type_label(program.type)},
+                               {"type", std::string(program_type_name(program.type))},
                                {"insns", program.insns.size()},
                                {"own_insns", program.own_insns},
                                {"relocations", relocations}});
@@ -145,14 +72,14 @@ nlohmann::json to_json(const ObjectSpec& spec) {
     nlohmann::json entry{{"name", map.name},
                          {"section", map.section},
                          {"origin", origin_label(map.origin)},
-                         {"type", map_type_label(map.spec.type)},
+                         {"type", std::string(map_type_name(map.spec.type))},
                          {"key_size", map.spec.key_size},
                          {"value_size", map.spec.value_size},
                          {"max_entries", map.spec.max_entries},
                          {"flags", map.spec.flags},
                          {"pinning", pinning_label(map.pinning)}};
     if (map.spec.inner)
-      entry["inner"] = {{"type", map_type_label(map.spec.inner->type)},
+      entry["inner"] = {{"type", std::string(map_type_name(map.spec.inner->type))},
                         {"key_size", map.spec.inner->key_size},
                         {"value_size", map.spec.inner->value_size},
                         {"max_entries", map.spec.inner->max_entries}};
@@ -169,14 +96,14 @@ void print_text(const ObjectSpec& spec) {
     fmt::print("  {:<28} {:<28} {:<16} {:>7}\n", "NAME", "SECTION", "TYPE", "INSNS");
   for (const ObjectProgram& program : spec.programs)
     fmt::print("  {:<28} {:<28} {:<16} {:>7}\n", program.name, program.section,
-               program_type_label(program.type), program.insns.size());
+               std::string(program_type_name(program.type)), program.insns.size());
   fmt::print("\nmaps: {}\n", spec.maps.size());
   if (!spec.maps.empty())
     fmt::print("  {:<28} {:<22} {:>5} {:>7} {:>9} {:>7}  {}\n", "NAME", "TYPE", "KEY", "VALUE",
                "ENTRIES", "FLAGS", "FROM");
   for (const ObjectMap& map : spec.maps) {
-    std::string type = map_type_label(map.spec.type);
-    if (map.spec.inner) type += "(" + map_type_label(map.spec.inner->type) + ")";
+    std::string type = std::string(map_type_name(map.spec.type));
+    if (map.spec.inner) type += "(" + std::string(map_type_name(map.spec.inner->type)) + ")";
     fmt::print("  {:<28} {:<22} {:>5} {:>7} {:>9} {:>#7x}  {}{}\n", map.name, type,
                map.spec.key_size, map.spec.value_size, map.spec.max_entries, map.spec.flags,
                origin_label(map.origin),
