@@ -1,9 +1,10 @@
 // bpfvm object show, run as a user runs it, on objects built from tests/bpf. The library's
 // ObjectSpec is the oracle for what the command prints.
+#include "support/cli_fixture.hpp"
+
 #include <bpfvm/object.hpp>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -13,44 +14,13 @@
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using Outcome = bpfvm::test::CliOutcome;
 
 std::string object(const std::string& name) {
   return std::string(BPFVM_BPF_OBJECTS_DIR) + "/" + name + ".o";
 }
 
-class ObjectCommandTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("bpfvm-object-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  Outcome bpfvm(const std::string& args) {
-    std::string command = std::string(BPFVM_CLI_PATH) + " " + args + " </dev/null >" +
-                          (dir_ / "out.txt").string() + " 2>" + (dir_ / "err.txt").string();
-    int raw = std::system(command.c_str());
-    Outcome outcome;
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    outcome.out = slurp(dir_ / "out.txt");
-    outcome.err = slurp(dir_ / "err.txt");
-    return outcome;
-  }
-
-  std::filesystem::path dir_;
-};
+class ObjectCommandTest : public bpfvm::test::CliFixture {};
 
 TEST_F(ObjectCommandTest, Help) {
   Outcome top = bpfvm("--help");
