@@ -1,0 +1,134 @@
+// `bpfvm run OBJ` and `bpfvm map dump OBJ`, run as a user runs them, on objects built from
+// tests/bpf: the result and its action name, changed packets, maps as text and JSON, and the
+// errors for options that do not fit the input.
+#include "support/cli_fixture.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace {
+
+using Outcome = bpfvm::test::CliOutcome;
+
+std::string object(const std::string& name) {
+  return std::string(BPFVM_BPF_OBJECTS_DIR) + "/" + name + ".o";
+}
+
+// An IPv4/UDP frame to port 9, 43 bytes: xdp_counter counts it under protocol 17 and drops it.
+const std::string udp_to_port_9 =
+    "02 00 00 00 00 02 02 00 00 00 00 01 08 00 45 00 00 1d 12 34 00 00 40 11 00 00 c0 a8 00 01 "
+    "0a 00 00 01 9c 40 00 09 00 09 00 00 2a";
+
+class ObjectRun : public bpfvm::test::CliFixture {};
+
+TEST_F(ObjectRun, HelpDescribesObjectsAndMapDump) {
+  Outcome run = bpfvm("run --help");
+  EXPECT_EQ(run.status, 0);
+  for (const char* option : {"--program", "--packet", "--packet-hex", "--show-maps", "--json"})
+    EXPECT_NE(run.out.find(option), std::string::npos) << option;
+  Outcome dump = bpfvm("map dump --help");
+  EXPECT_EQ(dump.status, 0);
+  for (const char* option : {"--program", "--packet-hex", "--map", "--json", "--engine"})
+    EXPECT_NE(dump.out.find(option), std::string::npos) << option;
+  EXPECT_EQ(bpfvm("map").status, 2);  // a subcommand is required
+}
+
+TEST_F(ObjectRun, PrintsTheResultWithItsActionName) {
+  for (const char* engine : {"interp", "jit"}) {
+    Outcome outcome = bpfvm(std::string("run --engine ") + engine + " " + object("xdp_counter") +
+                            " --packet-hex '" + udp_to_port_9 + "'");
+    EXPECT_EQ(outcome.status, 0) << outcome.err;
+    EXPECT_EQ(outcome.out, "0x1 XDP_DROP\n") << engine;
+  }
+  // The default packet (64 zero bytes) is no IPv4 frame: XDP_PASS.
+  Outcome outcome = bpfvm("run " + object("xdp_counter"));
+  EXPECT_EQ(outcome.out, "0x2 XDP_PASS\n") << outcome.err;
+}
+
+TEST_F(ObjectRun, ShowsMapsAfterTheRun) {
+  Outcome outcome = bpfvm("run " + object("xdp_counter") + " --packet-hex '" + udp_to_port_9 +
+                          "' --show-maps");
+  ASSERT_EQ(outcome.status, 0) << outcome.err;
+  EXPECT_NE(outcome.out.find("map per_protocol (array, key 4 B, value 16 B, 256/256 entries)"),
+            std::string::npos)
+      << outcome.out;
+  // Element 17 (UDP): one packet of 43 bytes.
+  EXPECT_NE(outcome.out.find("11 00 00 00: 01 00 00 00 00 00 00 00 2b 00 00 00 00 00 00 00"),
+            std::string::npos)
+      << outcome.out;
+}
+
+TEST_F(ObjectRun, JsonHasTheResultThePacketAndTheMaps) {
+  Outcome outcome = bpfvm("run " + object("xdp_parser") + " --program parse_flows --json " +
+                          "--show-maps --packet-hex '" + udp_to_port_9 + "'");
+  ASSERT_EQ(outcome.status, 0) << outcome.err;
+  auto json = nlohmann::json::parse(outcome.out);
+  EXPECT_EQ(json["program"], "parse_flows");
+  EXPECT_EQ(json["type"], "xdp");
+  EXPECT_EQ(json["return_value"], 2);
+  EXPECT_EQ(json["action"], "XDP_PASS");
+  EXPECT_EQ(json["packet_changed"], false);
+  ASSERT_EQ(json["maps"].size(), 1u);
+  EXPECT_EQ(json["maps"][0]["name"], "flow_bytes");
+  EXPECT_EQ(json["maps"][0]["entries"].size(), 1u);
+}
+
+TEST_F(ObjectRun, PrintsAPacketTheProgramChanged) {
+  // An ICMP echo request: xdp_parser answers it in place (XDP_TX).
+  std::string echo =
+      "02 00 00 00 00 02 02 00 00 00 00 01 08 00 45 00 00 1c 12 34 00 00 40 01 00 00 c0 a8 00 "
+      "01 0a 00 00 01 08 00 f7 ff 00 00 00 00";
+  Outcome outcome = bpfvm("run " + object("xdp_parser") + " --packet-hex '" + echo + "'");
+  ASSERT_EQ(outcome.status, 0) << outcome.err;
+  EXPECT_EQ(outcome.out.substr(0, outcome.out.find('\n')), "0x3 XDP_TX");
+  EXPECT_NE(outcome.out.find("packet (42 bytes): 02 00 00 00 00 01 02 00 00 00 00 02"),
+            std::string::npos)
+      << outcome.out;
+}
+
+TEST_F(ObjectRun, MapDumpRunsFirstWhenAskedAndFiltersByName) {
+  Outcome before = bpfvm("map dump " + object("xdp_parser"));
+  ASSERT_EQ(before.status, 0) << before.err;
+  EXPECT_EQ(before.out, "map flow_bytes (hash, key 16 B, value 8 B, 0/1024 entries)\n");
+  Outcome after = bpfvm("map dump " + object("xdp_parser") + " --map flow_bytes --json " +
+                        "--packet-hex '" + udp_to_port_9 + "'");
+  ASSERT_EQ(after.status, 0) << after.err;
+  auto json = nlohmann::json::parse(after.out);
+  ASSERT_EQ(json.size(), 1u);
+  ASSERT_EQ(json[0]["entries"].size(), 1u);
+  EXPECT_EQ(json[0]["entries"][0]["value"], "2b 00 00 00 00 00 00 00");
+}
+
+TEST_F(ObjectRun, ErrorsSayWhatIsWrong) {
+  Outcome missing = bpfvm("run " + object("xdp_counter") + " --program nothing");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("no program named 'nothing'"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("count_protocols"), std::string::npos) << missing.err;
+
+  Outcome raw_option = bpfvm("run " + object("xdp_counter") + " --mem-hex '00'");
+  EXPECT_EQ(raw_option.status, 2);
+  EXPECT_NE(raw_option.err.find("are for raw programs"), std::string::npos) << raw_option.err;
+
+  auto program = write("one.s", "mov %r0, 1\nexit\n");
+  Outcome object_option = bpfvm("run " + program.string() + " --show-maps");
+  EXPECT_EQ(object_option.status, 2);
+  EXPECT_NE(object_option.err.find("are for ELF objects"), std::string::npos)
+      << object_option.err;
+
+  Outcome short_packet = bpfvm("run " + object("xdp_counter") + " --packet-hex '00 01'");
+  EXPECT_EQ(short_packet.status, 2);
+  EXPECT_FALSE(short_packet.err.empty());
+
+  Outcome no_map = bpfvm("map dump " + object("xdp_counter") + " --map nothing");
+  EXPECT_EQ(no_map.status, 2);
+  EXPECT_NE(no_map.err.find("no map named 'nothing'"), std::string::npos) << no_map.err;
+
+  auto not_elf = write("junk.o", "\x7f" "ELF but not really");
+  Outcome junk = bpfvm("run " + not_elf.string());
+  EXPECT_EQ(junk.status, 2);
+  EXPECT_FALSE(junk.err.empty());
+}
+
+}  // namespace
