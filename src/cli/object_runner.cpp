@@ -113,7 +113,11 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
   auto output = loaded.run(**program, *packet, request.engine);
   if (!output) {
     print_error(describe_error(object_path, output.error()));
-    exit_status = exit_run_failed;
+    // A packet the harness refuses (too short, too long) is bad input; a trap is a failed run.
+    Error::Kind kind = output.error().kind;
+    bool bad_input = kind == Error::Kind::usage || kind == Error::Kind::parse ||
+                     kind == Error::Kind::io || kind == Error::Kind::invalid_program;
+    exit_status = bad_input ? exit_bad_input : exit_run_failed;
     return std::nullopt;
   }
   exit_status = exit_ok;
