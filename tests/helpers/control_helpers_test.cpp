@@ -76,6 +76,29 @@ TEST(TailCall, TargetReplacesTheProgramWithTheSameContext) {
   EXPECT_BOTH_EQ(run_both(*program, input), 42);
 }
 
+TEST(TailCall, FromASubprogramIsRefusedAndTheProgramGoesOn) {
+  // Linux would replace the subprogram's frame; bpfvm supports the entry frame only
+  // (docs/helpers.md) and says so with -EINVAL.
+  auto array = std::make_shared<ProgArray>(1);
+  auto target = Program::load(assemble_or_fail("mov %r0, 7\nexit\n"));
+  ASSERT_TRUE(target);
+  ASSERT_EQ(array->set(0, std::make_shared<Program>(*target)), 0);
+  auto insns = assemble_or_fail(R"(
+    call local sub
+    add %r0, 1000
+    exit
+  sub:
+    mov %r3, 0
+    lddw %r2, 0
+    call 12
+    exit
+  )");
+  set_pseudo(insns, 0, lddw_src::map_fd, 0);
+  auto program = Program::load(insns, {.helpers = &registry, .maps = {array}});
+  ASSERT_TRUE(program) << program.error().to_string();
+  EXPECT_BOTH_EQ(run_both(*program, {}), neg(EINVAL) + 1000);
+}
+
 TEST(TailCall, NotAProgArrayFails) {
   auto hash = std::make_shared<HashMap>(4, 4, 4);
   auto insns = assemble_or_fail("mov %r3, 0\nlddw %r2, 0\ncall 12\nexit\n");
