@@ -154,7 +154,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
 #define SRC32 static_cast<u32>(reg[pc->src])
 #define IMM32 static_cast<u32>(pc->imm)
 
-// A refused access jumps to the one cold block at the end (access_fault rebuilds the
+// A refused access jumps to the one cold block at the end (access_fault_error rebuilds the
 // details from the instruction), so the handlers keep no error path of their own.
 #define CHECK_ACCESS(address, size, write)                       \
   if constexpr (kChecked) {                                     \
