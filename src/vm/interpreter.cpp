@@ -143,7 +143,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 #define SRC32 static_cast<u32>(reg[pc->src])
 #define IMM32 static_cast<u32>(pc->imm)
 
-// A refused access jumps to the one cold block at the end (access_fault rebuilds the
+// A refused access jumps to the one cold block at the end (access_fault_error rebuilds the
 // details from the instruction), so the handlers keep no error path of their own.
 #define CHECK_ACCESS(address, size, write)                       \
   if constexpr (kChecked) {                                     \
