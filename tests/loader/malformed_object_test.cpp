@@ -162,6 +162,19 @@ TEST(MalformedObjectTest, UnknownLegacyMapType) {
   EXPECT_NE(error.find("unknown map type 99"), std::string::npos) << error;
 }
 
+TEST(MalformedObjectTest, LegacyMapsWithoutContents) {
+  Bytes bytes = read_object("legacy_maps");
+  Patcher elf{bytes};
+  std::size_t index = elf.find("maps");
+  auto* shdr = reinterpret_cast<Elf64_Shdr*>(bytes.data() + elf.header().e_shoff +
+                                             index * sizeof(Elf64_Shdr));
+  shdr->sh_type = SHT_NULL;  // libelf gives no data for it
+  std::string error = parse_error(bytes);
+  EXPECT_NE(error.find("section 'maps': map definitions must be in a PROGBITS section"),
+            std::string::npos)
+      << error;
+}
+
 TEST(MalformedObjectTest, BrokenBtf) {
   Bytes bytes = read_object("btf_maps");
   Patcher elf{bytes};
