@@ -89,7 +89,8 @@ struct ObjectSpec {
   std::vector<ObjectMap> maps;
   std::string license;                          // the `license` section, "" when absent
   std::optional<std::uint32_t> kernel_version;  // the `version` section
-  // CO-RE relocations (.BTF.ext) are not applied: field offsets stay as compiled.
+  // Whether the object carries .BTF. Its CO-RE relocations (.BTF.ext) are not applied:
+  // field offsets stay as compiled.
   bool has_btf = false;
 
   // Errors name the ELF section and the offset or relocation at fault (Error::Kind::parse),

@@ -30,10 +30,11 @@ Status add_section_maps(const ElfFile& file, const ElfSection& section, MapTable
     if (symbol.shndx == section.index && symbol.type != STT_SECTION && !symbol.name.empty())
       symbols.push_back(&symbol);
   if (symbols.empty()) return Ok{};
-  if (section.type == SHT_NOBITS)
-    return make_error(
-        Error::Kind::parse,
-        fmt::format("{}: map definitions cannot be in a NOBITS section", section_label(section)));
+  if (section.type != SHT_PROGBITS || section.data.size() != section.size)
+    return make_error(Error::Kind::parse,
+                      fmt::format("{}: map definitions must be in a PROGBITS section with "
+                                  "contents (type {})",
+                                  section_label(section), section.type));
   std::sort(symbols.begin(), symbols.end(),
             [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
   if (section.size % symbols.size() != 0)

@@ -120,6 +120,10 @@ class ProgramLinker {
       std::size_t at = segment.start + (slot - function.begin);
       auto reloc = relocs_.find({function.section, slot});
       const Insn insn = program_->insns[at];
+      if (insn.opcode == lddw_opcode && slot + 1 >= function.end && reloc != relocs_.end())
+        return make_error(Error::Kind::parse,
+                          fmt::format("{}: lddw cut in half by the end of function '{}'",
+                                      where(file_, function.section, slot), function.name));
       if (reloc != relocs_.end()) {
         Status status = insn.opcode == lddw_opcode ? relocate_lddw(reloc->second, function, at)
                                                    : relocate_call(reloc->second, function, at);

@@ -47,6 +47,15 @@ struct Patcher {
   std::uint8_t* data(const std::string& section_name) {
     return bytes.data() + section(find(section_name)).sh_offset;
   }
+  Elf64_Sym* symbol(const std::string& wanted) {
+    Elf64_Shdr symtab = section(find(".symtab"));
+    const char* names =
+        reinterpret_cast<const char*>(bytes.data() + section(symtab.sh_link).sh_offset);
+    auto* symbols = reinterpret_cast<Elf64_Sym*>(bytes.data() + symtab.sh_offset);
+    for (std::size_t i = 0; i < symtab.sh_size / sizeof(Elf64_Sym); ++i)
+      if (wanted == names + symbols[i].st_name) return &symbols[i];
+    throw std::runtime_error("no symbol " + wanted);
+  }
   Elf64_Rel* rel(const std::string& section_name, std::size_t index) {
     return reinterpret_cast<Elf64_Rel*>(data(section_name)) + index;
   }
@@ -128,6 +137,22 @@ TEST(MalformedObjectTest, RelocationAgainstAnUndefinedSymbol) {
   EXPECT_NE(error.find("not in the object"), std::string::npos) << error;
 }
 
+// Found by loader_fuzz: a function whose size ends between the two slots of a relocated
+// lddw made the linker write past the program.
+TEST(MalformedObjectTest, FunctionEndingInsideAnLddw) {
+  Bytes bytes = read_object("btf_maps");
+  Patcher elf{bytes};
+  auto spec = ObjectSpec::parse(bytes);
+  ASSERT_TRUE(spec.ok());
+  const ObjectProgram* use_maps = spec->program("use_maps");
+  ASSERT_NE(use_maps, nullptr);
+  std::size_t lddw = use_maps->relocations.front().insn;
+  elf.symbol("use_maps")->st_size = (lddw + 1) * sizeof(Insn);
+  std::string error = parse_error(bytes);
+  EXPECT_NE(error.find("lddw cut in half by the end of function 'use_maps'"), std::string::npos)
+      << error;
+}
+
 TEST(MalformedObjectTest, UnknownLegacyMapType) {
   Bytes bytes = read_object("legacy_maps");
   Patcher elf{bytes};
@@ -135,6 +160,19 @@ TEST(MalformedObjectTest, UnknownLegacyMapType) {
   std::string error = parse_error(bytes);
   EXPECT_NE(error.find("section 'maps': map '"), std::string::npos) << error;
   EXPECT_NE(error.find("unknown map type 99"), std::string::npos) << error;
+}
+
+TEST(MalformedObjectTest, LegacyMapsWithoutContents) {
+  Bytes bytes = read_object("legacy_maps");
+  Patcher elf{bytes};
+  std::size_t index = elf.find("maps");
+  auto* shdr = reinterpret_cast<Elf64_Shdr*>(bytes.data() + elf.header().e_shoff +
+                                             index * sizeof(Elf64_Shdr));
+  shdr->sh_type = SHT_NULL;  // libelf gives no data for it
+  std::string error = parse_error(bytes);
+  EXPECT_NE(error.find("section 'maps': map definitions must be in a PROGBITS section"),
+            std::string::npos)
+      << error;
 }
 
 TEST(MalformedObjectTest, BrokenBtf) {
