@@ -58,6 +58,25 @@ Bytes fold_per_cpu(const Bytes& value, std::size_t value_size) {
 
 using Contents = std::map<Bytes, Bytes>;
 
+std::string hex(const Bytes& bytes) {
+  std::string text;
+  for (std::uint8_t byte : bytes) {
+    static const char digits[] = "0123456789abcdef";
+    if (!text.empty()) text += ' ';
+    text += digits[byte >> 4];
+    text += digits[byte & 15];
+  }
+  return text;
+}
+
+// One "key: value" line per element, in key order: compared as text, a difference shows
+// which element differs.
+std::string describe(const Contents& contents) {
+  std::string text;
+  for (const auto& [key, value] : contents) text += hex(key) + ": " + hex(value) + "\n";
+  return text;
+}
+
 Contents kernel_contents(const std::vector<kernel::MapEntry>& entries, MapType type,
                          std::size_t value_size) {
   Contents contents;
@@ -133,7 +152,7 @@ TEST_P(ObjectDifferential, SameResultsPacketsAndMapsAsTheKernel) {
     auto actual = run_packet(*program, input, test.engine);
     ASSERT_TRUE(actual.ok()) << packet.name << ": " << actual.error().to_string();
     EXPECT_EQ(static_cast<std::uint32_t>(actual->return_value), expected->retval) << packet.name;
-    EXPECT_EQ(actual->packet, expected->data_out) << packet.name;
+    EXPECT_EQ(hex(actual->packet), hex(expected->data_out)) << packet.name;
   }
 
   for (const std::string& name : kernel_object->map_names()) {
@@ -143,12 +162,16 @@ TEST_P(ObjectDifferential, SameResultsPacketsAndMapsAsTheKernel) {
     if (map->type() == MapType::ringbuf) {
       auto records = kernel_object->ring_records(name);
       ASSERT_TRUE(records.ok()) << records.error().to_string();
-      EXPECT_EQ(our_ring_records(*map), *records) << name;
+      std::string ours, theirs;
+      for (const Bytes& record : our_ring_records(*map)) ours += hex(record) + "\n";
+      for (const Bytes& record : *records) theirs += hex(record) + "\n";
+      EXPECT_EQ(ours, theirs) << "ring buffer " << name;
       continue;
     }
     auto entries = kernel_object->entries(name);
     ASSERT_TRUE(entries.ok()) << entries.error().to_string();
-    EXPECT_EQ(our_contents(*map), kernel_contents(*entries, map->type(), map->spec().value_size))
+    EXPECT_EQ(describe(our_contents(*map)),
+              describe(kernel_contents(*entries, map->type(), map->spec().value_size)))
         << "map " << name;
   }
 }
