@@ -56,8 +56,8 @@ Bytes fold_per_cpu(const Bytes& value, std::size_t value_size) {
   return folded;
 }
 
-using Contents = std::map<Bytes, Bytes>;
-
+// Hex text of a key or value; maps of strings also keep GCC 12 from a false
+// -Wstringop-overread on std::vector ordering.
 std::string hex(const Bytes& bytes) {
   std::string text;
   for (std::uint8_t byte : bytes) {
@@ -69,11 +69,13 @@ std::string hex(const Bytes& bytes) {
   return text;
 }
 
+using Contents = std::map<std::string, std::string>;
+
 // One "key: value" line per element, in key order: compared as text, a difference shows
 // which element differs.
 std::string describe(const Contents& contents) {
   std::string text;
-  for (const auto& [key, value] : contents) text += hex(key) + ": " + hex(value) + "\n";
+  for (const auto& [key, value] : contents) text += key + ": " + value + "\n";
   return text;
 }
 
@@ -81,7 +83,7 @@ Contents kernel_contents(const std::vector<kernel::MapEntry>& entries, MapType t
                          std::size_t value_size) {
   Contents contents;
   for (const kernel::MapEntry& entry : entries)
-    contents[entry.key] = is_per_cpu(type) ? fold_per_cpu(entry.value, value_size) : entry.value;
+    contents[hex(entry.key)] = hex(is_per_cpu(type) ? fold_per_cpu(entry.value, value_size) : entry.value);
   return contents;
 }
 
@@ -92,7 +94,8 @@ Contents our_contents(Map& map) {
   const void* previous = nullptr;
   while (map.get_next_key(previous, next.data()) == 0) {
     if (map.host_lookup(next.data(), value.data()) == 0)
-      contents[next] = is_per_cpu(map.type()) ? fold_per_cpu(value, map.spec().value_size) : value;
+      contents[hex(next)] =
+          hex(is_per_cpu(map.type()) ? fold_per_cpu(value, map.spec().value_size) : value);
     key = next;
     previous = key.data();
   }
