@@ -205,7 +205,7 @@ int ebpf_load_prog(ebpf_vm* vm, const void* code, size_t code_size, uint32_t pro
     if (type != ProgramType::raw && !program_type_supported(type))
       return vm->fail(-EINVAL, "program type " + std::to_string(prog_type) + " is not supported");
     auto insns = insns_from_bytes({static_cast<const std::uint8_t*>(code), code_size});
-    if (!insns) return vm->fail(insns.error());
+    if (!insns) return vm->fail(-EINVAL, insns.error().to_string());  // not whole instructions
     auto helpers = vm->make_helpers(type);
     if (!helpers) return vm->fail(helpers.error());
     LoadOptions options;

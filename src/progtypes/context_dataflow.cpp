@@ -222,7 +222,10 @@ std::vector<std::optional<FlowState>> context_dataflow(std::span<const DecodedIn
   start.regs[1] = ctx_value;
   start.regs[frame_pointer] = Value{Kind::stack, 0};
   flow.propagate(0, start);
+  // A callback's arguments come from its helper (an index, a map, keys and values, the
+  // caller's stack): never the context, as check_callback_reach makes sure.
   FlowState callback;
+  for (int r = 1; r <= 5; ++r) callback.regs[r] = Value{Kind::scalar, 0};
   callback.regs[frame_pointer] = Value{Kind::stack, 0};
   for (std::size_t target : callbacks) flow.propagate(target, callback);
 

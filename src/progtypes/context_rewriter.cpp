@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <limits>
 
 namespace bpfvm {
@@ -99,6 +101,24 @@ Result<std::vector<Insn>> rewrite_access(ProgramType type, std::size_t index,
   return std::vector<Insn>{insn};
 }
 
+// A callback (bpf_loop, bpf_for_each_map_elem) gets a pointer into its caller's stack; were
+// the context spilled there, the callback could load it through that pointer, which the
+// dataflow does not follow, and read the internal context unrewritten. Linux's verifier
+// follows it; bpfvm refuses such programs at the helper call rather than run them wrongly.
+std::optional<Error> check_callback_reach(std::size_t index, const DecodedInsn& d,
+                                          const progtypes::FlowState& state, bool has_callbacks) {
+  if (!has_callbacks || d.row->shape != Shape::CallHelper) return std::nullopt;
+  for (const auto& [offset, value] : state.slots)
+    if (value.is_ctx_derived() || value.kind == Kind::mixed)
+      return access_error(
+          index, fmt::format("the context pointer is spilled at fp{} when a helper is called, "
+                             "and a callback could reach it there; bpfvm cannot follow the "
+                             "context into callbacks: keep it off the stack around bpf_loop "
+                             "and bpf_for_each_map_elem",
+                             offset));
+  return std::nullopt;
+}
+
 // What one reached slot becomes.
 Result<std::vector<Insn>> rewrite_slot(ProgramType type, std::size_t index, const DecodedInsn& d,
                                        const progtypes::FlowState& state) {
@@ -179,6 +199,9 @@ Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<con
   auto decoded = decode(insns);
   if (!decoded) return decoded.error();
   const auto states = progtypes::context_dataflow(*decoded);
+  const bool has_callbacks = std::any_of(decoded->begin(), decoded->end(), [](const DecodedInsn& d) {
+    return d.row != nullptr && d.row->shape == Shape::Lddw && d.insn.src == lddw_src::func;
+  });
 
   std::vector<std::vector<Insn>> pieces(insns.size());
   bool expanded = false;
@@ -188,6 +211,7 @@ Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<con
       pieces[i] = {insns[i]};
       continue;
     }
+    if (auto error = check_callback_reach(i, d, *states[i], has_callbacks)) return *error;
     auto piece = rewrite_slot(type, i, d, *states[i]);
     if (!piece) return piece.error();
     expanded = expanded || piece->size() != 1;

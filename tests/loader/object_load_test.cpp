@@ -1,5 +1,6 @@
 // Object::load with test-double maps (fake_maps.hpp): maps created from the spec, global data
 // filled, map-in-map slots set, programs loaded and found by name.
+#include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/object.hpp>
 #include <bpfvm/vm.hpp>
 
@@ -84,14 +85,23 @@ TEST(ObjectLoadTest, MapFactoryErrorsNameTheMap) {
       << object.error().message;
 }
 
-// The whole path: programs that use maps and global data. Program::load resolves lddw
-// pseudo sources in the vm layer; until it does, this says so and skips.
+// The whole path: programs that use maps, global data and helpers. The object's kprobe program
+// also calls bpf_probe_read_kernel_str (115), which bpfvm does not provide: a stand-in that
+// fails if called lets the object load, and only the raw program runs.
 TEST(ObjectLoadTest, RunsProgramsUsingGlobalData) {
   ObjectSpec spec = parse("globals");
   testing::FakeMapFactory maps;
-  auto object = Object::load(spec, {}, maps.factory());
-  if (!object && object.error().message.find("pseudo source") != std::string::npos)
-    GTEST_SKIP() << "Program::load does not resolve map references yet: " << object.error().message;
+  HelperRegistry helpers = linux_helpers();
+  ASSERT_TRUE(helpers
+                  .add({.id = 115,
+                        .name = "probe_read_kernel_str (not run here)",
+                        .function = [](HelperCall& call, std::uint64_t, std::uint64_t,
+                                       std::uint64_t, std::uint64_t, std::uint64_t) {
+                          call.fail("not provided");
+                          return std::uint64_t{0};
+                        }})
+                  .ok());
+  auto object = Object::load(spec, ObjectLoadOptions{.helpers = &helpers}, maps.factory());
   ASSERT_TRUE(object.ok()) << object.error().to_string();
   std::uint8_t memory[4] = {};
   auto result = interpret(*object->program("globals"), RunInput::raw(memory));

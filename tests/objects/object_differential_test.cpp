@@ -148,11 +148,17 @@ TEST_P(ObjectDifferential, SameResultsPacketsAndMapsAsTheKernel) {
 
   for (const TestPacket& packet : standard_test_packets()) {
     auto expected = kernel_object->run(test.program, packet.bytes);
-    ASSERT_TRUE(expected.ok()) << packet.name << ": " << expected.error().to_string();
     PacketRunInput input;
     input.type = described->type;
     input.packet = packet.bytes;
     auto actual = run_packet(*program, input, test.engine);
+    if (!expected.ok()) {
+      // test_run refuses some frames for skb types (an IPv4 EtherType with no IPv4 header):
+      // the harness must refuse them too.
+      EXPECT_FALSE(actual.ok()) << packet.name << ": the kernel refuses it ("
+                                << expected.error().to_string() << "), bpfvm runs it";
+      continue;
+    }
     ASSERT_TRUE(actual.ok()) << packet.name << ": " << actual.error().to_string();
     EXPECT_EQ(static_cast<std::uint32_t>(actual->return_value), expected->retval) << packet.name;
     EXPECT_EQ(hex(actual->packet), hex(expected->data_out)) << packet.name;
