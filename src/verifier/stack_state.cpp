@@ -110,6 +110,7 @@ void StackState::clobber(int offset, int size) {
 }
 
 bool includes(const StackState& old, const StackState& other) {
+  if (old == other) return true;  // the common case, compared wholesale
   for (int off = -StackState::size; off < 0; ++off) {
     const StackByte o = old.byte(off);
     const StackByte n = other.byte(off);
