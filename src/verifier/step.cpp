@@ -123,7 +123,8 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
   return Failure{"unknown register kind"};
 }
 
-std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
+std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
+  Regs& regs = st.current().regs;
   const auto row = alu_row(d.row->op);
   const int dst = d.insn.dst;
   const Shape shape = d.row->shape;
@@ -142,6 +143,12 @@ std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
       if (row->op != AluOp::mov || row->bits != 64)
         return fmt::format("R{} partial copy of pointer", d.insn.src);
       dv = src_val;
+      return std::nullopt;
+    }
+    if (row->op == AluOp::mov && row->bits == 64 && shape == Shape::AluReg) {
+      // A whole copy: both registers share an id, so a branch on one refines the other.
+      st.link(d.insn.src);
+      dv = regs[d.insn.src];
       return std::nullopt;
     }
     dv = RegValue::scalar(alu(row->op, row->bits, ScalarValue::unknown(), src_val.value));
@@ -294,7 +301,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
     case Shape::AluUnary:
     case Shape::Endian:
     case Shape::MovSx:
-      if (auto e = do_alu(d, regs)) return fail(*e);
+      if (auto e = do_alu(d, st)) return fail(*e);
       break;
     case Shape::Lddw:
       if (d.insn.src != lddw_src::imm64)
@@ -337,15 +344,18 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         const auto res = branch(d.row->op, a.value, b.value);
         can_take = res->taken.has_value() && res->verdict != Verdict::never;
         can_fall = res->fallthrough.has_value() && res->verdict != Verdict::always;
-        if (can_take) {
-          taken_state.current().regs[d.insn.dst].value = res->taken->dst;
-          if (shape == Shape::JmpReg)
-            taken_state.current().regs[d.insn.src].value = res->taken->src;
-        }
-        if (can_fall) {
-          regs[d.insn.dst].value = res->fallthrough->dst;
-          if (shape == Shape::JmpReg) regs[d.insn.src].value = res->fallthrough->src;
-        }
+        // The refined operands, and every copy of them (same id) in every frame and spill.
+        auto apply = [&](VerifierState& s, const Refined& r) {
+          auto& rs = s.current().regs;
+          rs[d.insn.dst].value = r.dst;
+          s.sync_id(rs[d.insn.dst].id, r.dst);
+          if (shape == Shape::JmpReg) {
+            rs[d.insn.src].value = r.src;
+            s.sync_id(rs[d.insn.src].id, r.src);
+          }
+        };
+        if (can_take) apply(taken_state, *res->taken);
+        if (can_fall) apply(st, *res->fallthrough);
       } else {
         // Stack and context pointers are never null: compared with 0 for (in)equality the
         // outcome is known (Linux: is_branch_taken on non-null pointers). Other pointer
