@@ -411,6 +411,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       if (r0.kind == RegKind::stack && r0.frame == st.depth())
         return fail("cannot return stack pointer to the caller");
       const std::size_t callsite = st.current().callsite;
+      out.ended_frame_depth = st.current().stack.depth();
       st.frames.pop_back();
       Regs& caller = st.current().regs;
       caller[0] = r0;

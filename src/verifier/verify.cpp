@@ -142,6 +142,7 @@ class Explorer {
       }
       const std::size_t at = p.pc;
       StepResult r = step(ctx, p.pc, p.state);
+      result_.stats.max_stack_depth = std::max(result_.stats.max_stack_depth, r.ended_frame_depth);
       if (r.error) {
         fail(at, std::move(*r.error), std::move(r.registers));
         return false;

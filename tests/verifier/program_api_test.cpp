@@ -64,6 +64,14 @@ TEST(VerifyApi, PruningKeepsDiamondChainsLinear) {
   EXPECT_GE(r.stats.peak_pending, 1u);
 }
 
+TEST(VerifyApi, StackDepthCountsSubprogramFrames) {
+  const auto insns =
+      asm_or_die("stdw [%r10-8], 1\ncall local f\nexit\nf:\nstdw [%r10-48], 2\nmov %r0, 0\nexit\n");
+  const VerifyResult r = verify(insns);
+  ASSERT_TRUE(r.ok()) << r.error->to_string();
+  EXPECT_EQ(r.stats.max_stack_depth, 48);
+}
+
 TEST(VerifyApi, BudgetIsAnOption) {
   const auto insns = asm_or_die("mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 1000, loop\nexit\n");
   EXPECT_TRUE(verify(insns).ok());
