@@ -357,15 +357,20 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         if (can_take) apply(taken_state, *res->taken);
         if (can_fall) apply(st, *res->fallthrough);
       } else {
-        // Stack and context pointers are never null: compared with 0 for (in)equality the
-        // outcome is known (Linux: is_branch_taken on non-null pointers). Other pointer
-        // comparisons are allowed and tell nothing.
+        // A stack pointer at a constant offset inside its frame points into real memory, so
+        // it is not null: compared with 0 for (in)equality the outcome is known. (Linux's
+        // reg_not_null does not count stack pointers; this is sound and a little more
+        // precise.) Any other pointer may have been moved anywhere, a raw context may be
+        // empty: those comparisons, and all others with a pointer, tell nothing.
         const RegValue& p = a.is_pointer() ? a : b;
         const RegValue& other = a.is_pointer() ? b : a;
-        (void)p;
         const auto jr = jump_row(d.row->op);
-        if (other.is_scalar() && other.value.is_const() && other.value.const_value() == 0 && jr &&
-            jr->bits == 64) {
+        const bool in_frame = p.kind == RegKind::stack && p.value.is_const() &&
+                              static_cast<std::int64_t>(p.value.const_value()) >=
+                                  -static_cast<std::int64_t>(stack_frame_size) &&
+                              static_cast<std::int64_t>(p.value.const_value()) <= 0;
+        if (in_frame && other.is_scalar() && other.value.is_const() &&
+            other.value.const_value() == 0 && jr && jr->bits == 64) {
           if (jr->op == CmpOp::eq) can_take = false;
           if (jr->op == CmpOp::ne) can_fall = false;
         }
