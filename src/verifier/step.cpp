@@ -213,6 +213,12 @@ std::optional<std::string> do_store(const StepContext& ctx, const DecodedInsn& d
   }
   if (value.kind == RegKind::stack && value.frame > t.frame)
     return std::string("cannot spill pointers to stack into stack frame of the caller");
+  if (d.row->shape == Shape::StoreReg && size == 8 && value.is_scalar()) {
+    // A whole-register spill links the slot to the register, as a mov does (Linux 6.8+:
+    // assign_scalar_id_before_mov in check_stack_write_fixed_off).
+    st.link(d.insn.src);
+    value = st.current().regs[d.insn.src];
+  }
   auto r = st.frames[static_cast<std::size_t>(t.frame)].stack.write(
       static_cast<int>(t.offset), size, stored_value(value, size));
   if (auto* e = std::get_if<std::string>(&r)) return *e;
