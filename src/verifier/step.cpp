@@ -343,25 +343,15 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         b = regs[d.insn.src];
         if (!b.is_init()) return fail(fmt::format("R{} !read_ok", d.insn.src));
       }
-      VerifierState taken_state = st;
       bool can_take = true;
       bool can_fall = true;
+      std::optional<Refined> on_taken, on_fall;  // refined operands (scalars only)
       if (a.is_scalar() && b.is_scalar()) {
-        const auto res = branch(d.row->op, a.value, b.value);
+        auto res = branch(d.row->op, a.value, b.value);
         can_take = res->taken.has_value() && res->verdict != Verdict::never;
         can_fall = res->fallthrough.has_value() && res->verdict != Verdict::always;
-        // The refined operands, and every copy of them (same id) in every frame and spill.
-        auto apply = [&](VerifierState& s, const Refined& r) {
-          auto& rs = s.current().regs;
-          rs[d.insn.dst].value = r.dst;
-          s.sync_id(rs[d.insn.dst].id, r.dst);
-          if (shape == Shape::JmpReg) {
-            rs[d.insn.src].value = r.src;
-            s.sync_id(rs[d.insn.src].id, r.src);
-          }
-        };
-        if (can_take) apply(taken_state, *res->taken);
-        if (can_fall) apply(st, *res->fallthrough);
+        if (can_take) on_taken = res->taken;
+        if (can_fall) on_fall = res->fallthrough;
       } else {
         // A stack pointer at a constant offset inside its frame points into real memory, so
         // it is not null: compared with 0 for (in)equality the outcome is known. (Linux's
@@ -383,11 +373,28 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       }
       if (!can_take && !can_fall)
         return fail("both edges of the branch are impossible (contradictory state)");
+      // The refined operands, and every copy of them (same id) in every frame and spill.
+      auto apply = [&](VerifierState& s, const std::optional<Refined>& r) {
+        if (!r) return;
+        auto& rs = s.current().regs;
+        rs[d.insn.dst].value = r->dst;
+        s.sync_id(rs[d.insn.dst].id, r->dst);
+        if (shape == Shape::JmpReg) {
+          rs[d.insn.src].value = r->src;
+          s.sync_id(rs[d.insn.src].id, r->src);
+        }
+      };
       if (can_take && can_fall) {
+        // Only a two-way branch copies the state.
+        VerifierState taken_state = st;
+        apply(taken_state, on_taken);
         out.fork.emplace(d.target, std::move(taken_state));
+        apply(st, on_fall);
       } else if (can_take) {
-        st = std::move(taken_state);
+        apply(st, on_taken);
         next = d.target;
+      } else {
+        apply(st, on_fall);
       }
       break;
     }
