@@ -31,7 +31,8 @@ std::pair<int, int> operands(const DecodedInsn& d) {
     case Shape::Load:
     case Shape::LdInd: return {d.insn.src, -1};
     case Shape::Exit: return {0, -1};
-    case Shape::CallLocal: return {1, 2};
+    case Shape::CallLocal:
+    case Shape::CallHelper: return {1, 2};
     default: return {-1, -1};
   }
 }
