@@ -29,14 +29,18 @@ struct RegValue {
   ScalarValue value = ScalarValue::unknown();
   // stack: the call frame (0 = the entry frame) whose stack this points into.
   std::uint8_t frame = 0;
+  // scalar: copies made by `mov` (and spills, fills, call arguments) share a nonzero id, so
+  // what a branch learns about one applies to all (Linux: reg->id, sync_linked_regs). Any
+  // other write gives the register a new value with id 0.
+  std::uint32_t id = 0;
 
   static RegValue uninit() { return RegValue{}; }
-  static RegValue scalar(const ScalarValue& v) { return RegValue{RegKind::scalar, v, 0}; }
+  static RegValue scalar(const ScalarValue& v) { return RegValue{RegKind::scalar, v, 0, 0}; }
   static RegValue stack_pointer(std::uint8_t frame, std::int64_t offset) {
     return RegValue{RegKind::stack, ScalarValue::constant(static_cast<std::uint64_t>(offset)),
-                    frame};
+                    frame, 0};
   }
-  static RegValue ctx_pointer() { return RegValue{RegKind::ctx, ScalarValue::constant(0), 0}; }
+  static RegValue ctx_pointer() { return RegValue{RegKind::ctx, ScalarValue::constant(0), 0, 0}; }
 
   bool is_init() const { return kind != RegKind::uninit; }
   bool is_scalar() const { return kind == RegKind::scalar; }
@@ -47,7 +51,8 @@ struct RegValue {
 
 // Everything `other` stands for is in `old` (Linux: regsafe without liveness). An
 // uninitialised register in `old` includes anything: the path that proved `old` safe never
-// read it. Pointers must agree on type and frame and the offset range must include.
+// read it. Pointers must agree on type and frame and the offset range must include. Ids are
+// the state's business (verifier_state.hpp): they relate registers to each other.
 bool includes(const RegValue& old, const RegValue& other);
 
 // The kernel log's form: "scalar(...)" or a constant, "fp-8", "fp[1]-16",

@@ -95,6 +95,11 @@ std::variant<RegValue, std::string> StackState::read_variable(int lowest, int hi
   return RegValue::scalar(ScalarValue::loaded(size, sign_extend));
 }
 
+void StackState::sync_id(std::uint32_t id, const ScalarValue& value) {
+  for (auto& spill : spills_)
+    if (spill.is_scalar() && spill.id == id) spill.value = value;
+}
+
 bool StackState::initialised(int offset, int size) const {
   for (int i = index(offset); i < index(offset) + size; ++i)
     if (bytes_[static_cast<std::size_t>(i)] == StackByte::invalid) return false;
@@ -110,6 +115,7 @@ void StackState::clobber(int offset, int size) {
 }
 
 bool includes(const StackState& old, const StackState& other) {
+  if (old == other) return true;  // the common case, compared wholesale
   for (int off = -StackState::size; off < 0; ++off) {
     const StackByte o = old.byte(off);
     const StackByte n = other.byte(off);

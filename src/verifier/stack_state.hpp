@@ -51,6 +51,9 @@ class StackState {
   // does not follow).
   void clobber(int offset, int size);
 
+  // Every whole spilled scalar with this id gets `value` (a branch refined a copy of it).
+  void sync_id(std::uint32_t id, const ScalarValue& value);
+
   StackByte byte(int offset) const { return bytes_[index(offset)]; }
   const RegValue& spilled(int offset) const { return spills_[index(offset) / slot_size]; }
 

@@ -31,7 +31,8 @@ std::pair<int, int> operands(const DecodedInsn& d) {
     case Shape::Load:
     case Shape::LdInd: return {d.insn.src, -1};
     case Shape::Exit: return {0, -1};
-    case Shape::CallLocal: return {1, 2};
+    case Shape::CallLocal:
+    case Shape::CallHelper: return {1, 2};
     default: return {-1, -1};
   }
 }
@@ -123,7 +124,8 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
   return Failure{"unknown register kind"};
 }
 
-std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
+std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
+  Regs& regs = st.current().regs;
   const auto row = alu_row(d.row->op);
   const int dst = d.insn.dst;
   const Shape shape = d.row->shape;
@@ -142,6 +144,12 @@ std::optional<std::string> do_alu(const DecodedInsn& d, Regs& regs) {
       if (row->op != AluOp::mov || row->bits != 64)
         return fmt::format("R{} partial copy of pointer", d.insn.src);
       dv = src_val;
+      return std::nullopt;
+    }
+    if (row->op == AluOp::mov && row->bits == 64 && shape == Shape::AluReg) {
+      // A whole copy: both registers share an id, so a branch on one refines the other.
+      st.link(d.insn.src);
+      dv = regs[d.insn.src];
       return std::nullopt;
     }
     dv = RegValue::scalar(alu(row->op, row->bits, ScalarValue::unknown(), src_val.value));
@@ -206,6 +214,12 @@ std::optional<std::string> do_store(const StepContext& ctx, const DecodedInsn& d
   }
   if (value.kind == RegKind::stack && value.frame > t.frame)
     return std::string("cannot spill pointers to stack into stack frame of the caller");
+  if (d.row->shape == Shape::StoreReg && size == 8 && value.is_scalar()) {
+    // A whole-register spill links the slot to the register, as a mov does (Linux 6.8+:
+    // assign_scalar_id_before_mov in check_stack_write_fixed_off).
+    st.link(d.insn.src);
+    value = st.current().regs[d.insn.src];
+  }
   auto r = st.frames[static_cast<std::size_t>(t.frame)].stack.write(
       static_cast<int>(t.offset), size, stored_value(value, size));
   if (auto* e = std::get_if<std::string>(&r)) return *e;
@@ -294,7 +308,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
     case Shape::AluUnary:
     case Shape::Endian:
     case Shape::MovSx:
-      if (auto e = do_alu(d, regs)) return fail(*e);
+      if (auto e = do_alu(d, st)) return fail(*e);
       break;
     case Shape::Lddw:
       if (d.insn.src != lddw_src::imm64)
@@ -330,43 +344,58 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         b = regs[d.insn.src];
         if (!b.is_init()) return fail(fmt::format("R{} !read_ok", d.insn.src));
       }
-      VerifierState taken_state = st;
       bool can_take = true;
       bool can_fall = true;
+      std::optional<Refined> on_taken, on_fall;  // refined operands (scalars only)
       if (a.is_scalar() && b.is_scalar()) {
-        const auto res = branch(d.row->op, a.value, b.value);
+        auto res = branch(d.row->op, a.value, b.value);
         can_take = res->taken.has_value() && res->verdict != Verdict::never;
         can_fall = res->fallthrough.has_value() && res->verdict != Verdict::always;
-        if (can_take) {
-          taken_state.current().regs[d.insn.dst].value = res->taken->dst;
-          if (shape == Shape::JmpReg)
-            taken_state.current().regs[d.insn.src].value = res->taken->src;
-        }
-        if (can_fall) {
-          regs[d.insn.dst].value = res->fallthrough->dst;
-          if (shape == Shape::JmpReg) regs[d.insn.src].value = res->fallthrough->src;
-        }
+        if (can_take) on_taken = res->taken;
+        if (can_fall) on_fall = res->fallthrough;
       } else {
-        // Stack and context pointers are never null: compared with 0 for (in)equality the
-        // outcome is known (Linux: is_branch_taken on non-null pointers). Other pointer
-        // comparisons are allowed and tell nothing.
+        // A stack pointer at a constant offset inside its frame points into real memory, so
+        // it is not null: compared with 0 for (in)equality the outcome is known. (Linux's
+        // reg_not_null does not count stack pointers; this is sound and a little more
+        // precise.) Any other pointer may have been moved anywhere, a raw context may be
+        // empty: those comparisons, and all others with a pointer, tell nothing.
         const RegValue& p = a.is_pointer() ? a : b;
         const RegValue& other = a.is_pointer() ? b : a;
-        (void)p;
         const auto jr = jump_row(d.row->op);
-        if (other.is_scalar() && other.value.is_const() && other.value.const_value() == 0 && jr &&
-            jr->bits == 64) {
+        const bool in_frame = p.kind == RegKind::stack && p.value.is_const() &&
+                              static_cast<std::int64_t>(p.value.const_value()) >=
+                                  -static_cast<std::int64_t>(stack_frame_size) &&
+                              static_cast<std::int64_t>(p.value.const_value()) <= 0;
+        if (in_frame && other.is_scalar() && other.value.is_const() &&
+            other.value.const_value() == 0 && jr && jr->bits == 64) {
           if (jr->op == CmpOp::eq) can_take = false;
           if (jr->op == CmpOp::ne) can_fall = false;
         }
       }
       if (!can_take && !can_fall)
         return fail("both edges of the branch are impossible (contradictory state)");
+      // The refined operands, and every copy of them (same id) in every frame and spill.
+      auto apply = [&](VerifierState& s, const std::optional<Refined>& r) {
+        if (!r) return;
+        auto& rs = s.current().regs;
+        rs[d.insn.dst].value = r->dst;
+        s.sync_id(rs[d.insn.dst].id, r->dst);
+        if (shape == Shape::JmpReg) {
+          rs[d.insn.src].value = r->src;
+          s.sync_id(rs[d.insn.src].id, r->src);
+        }
+      };
       if (can_take && can_fall) {
+        // Only a two-way branch copies the state.
+        VerifierState taken_state = st;
+        apply(taken_state, on_taken);
         out.fork.emplace(d.target, std::move(taken_state));
+        apply(st, on_fall);
       } else if (can_take) {
-        st = std::move(taken_state);
+        apply(st, on_taken);
         next = d.target;
+      } else {
+        apply(st, on_fall);
       }
       break;
     }
@@ -401,6 +430,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       if (r0.kind == RegKind::stack && r0.frame == st.depth())
         return fail("cannot return stack pointer to the caller");
       const std::size_t callsite = st.current().callsite;
+      out.ended_frame_depth = st.current().stack.depth();
       st.frames.pop_back();
       Regs& caller = st.current().regs;
       caller[0] = r0;

@@ -24,6 +24,8 @@ struct StepResult {
   std::string registers;
   // The program exited from its entry frame: this path is done.
   bool finished = false;
+  // The stack depth of a frame this instruction ended (exit from a subprogram), for statistics.
+  int ended_frame_depth = 0;
   // A second successor (the taken edge of a conditional jump when both edges are possible).
   std::optional<std::pair<std::size_t, VerifierState>> fork;
 };

@@ -50,6 +50,16 @@ VerifierState entry_state(const VerifyOptions& options) {
   return st;
 }
 
+// Registers (and call sites) of every frame equal: a cheap first test before comparing
+// whole states, whose stacks are large and usually equal.
+bool same_registers(const VerifierState& a, const VerifierState& b) {
+  if (a.frames.size() != b.frames.size()) return false;
+  for (std::size_t f = 0; f < a.frames.size(); ++f)
+    if (a.frames[f].regs != b.frames[f].regs || a.frames[f].callsite != b.frames[f].callsite)
+      return false;
+  return true;
+}
+
 class Explorer {
  public:
   Explorer(std::span<const Insn> insns, const std::vector<DecodedInsn>& program, const Cfg& cfg,
@@ -101,7 +111,7 @@ class Explorer {
         for (int id : cache_[p.pc]) {
           const CachedState& c = nodes_[static_cast<std::size_t>(id)];
           if (c.branches > 0) {
-            if (c.state == p.state) {
+            if (same_registers(c.state, p.state) && c.state == p.state) {
               fail(p.pc, fmt::format("infinite loop detected at insn {}", p.pc), "");
               return false;
             }
@@ -132,6 +142,7 @@ class Explorer {
       }
       const std::size_t at = p.pc;
       StepResult r = step(ctx, p.pc, p.state);
+      result_.stats.max_stack_depth = std::max(result_.stats.max_stack_depth, r.ended_frame_depth);
       if (r.error) {
         fail(at, std::move(*r.error), std::move(r.registers));
         return false;

@@ -42,7 +42,7 @@ struct VerifyStats {
   std::size_t states_kept = 0;        // states cached for pruning ("total_states")
   std::size_t states_pruned = 0;      // paths ended by a cached state including them
   std::size_t peak_pending = 0;       // most paths waiting on the worklist at once
-  int max_stack_depth = 0;            // deepest byte written below any frame pointer
+  int max_stack_depth = 0;            // deepest byte written below any one frame pointer
 };
 
 struct VerifyError {

@@ -45,12 +45,14 @@ TEST(VerifyApi, LogShowsEachInstructionAndItsState) {
 }
 
 TEST(VerifyApi, PruningKeepsDiamondChainsLinear) {
-  // Each diamond leaves r3 = 1 or 2; the join after the first edge caches r3 in [1, 1],
-  // the second edge's r3 = 2 is new, and from the next diamond on, every state is pruned.
+  // mov32 makes a fresh value each time (a 64-bit mov would link r6 to r2, and the taken edge
+  // would make r2 a constant for the rest of the path). Each diamond leaves r3 = 1 or 2; the join
+  // after the first edge caches r3 in [1, 1], the second edge's r3 = 2 is new, and from the next
+  // diamond on, every state is pruned.
   std::string text = "mov %r0, 0\n";
   for (int i = 0; i < 30; ++i) {
     const std::string n = std::to_string(i);
-    text += "mov %r6, %r2\njeq %r6, " + n + ", t" + n + "\nmov %r3, 1\nja j" + n + "\nt" + n +
+    text += "mov32 %r6, %r2\njeq %r6, " + n + ", t" + n + "\nmov %r3, 1\nja j" + n + "\nt" + n +
             ":\nmov %r3, 2\nj" + n + ":\n";
   }
   text += "exit\n";
@@ -60,6 +62,14 @@ TEST(VerifyApi, PruningKeepsDiamondChainsLinear) {
   EXPECT_GT(r.stats.states_pruned, 20u);
   EXPECT_GT(r.stats.states_kept, 0u);
   EXPECT_GE(r.stats.peak_pending, 1u);
+}
+
+TEST(VerifyApi, StackDepthCountsSubprogramFrames) {
+  const auto insns =
+      asm_or_die("stdw [%r10-8], 1\ncall local f\nexit\nf:\nstdw [%r10-48], 2\nmov %r0, 0\nexit\n");
+  const VerifyResult r = verify(insns);
+  ASSERT_TRUE(r.ok()) << r.error->to_string();
+  EXPECT_EQ(r.stats.max_stack_depth, 48);
 }
 
 TEST(VerifyApi, BudgetIsAnOption) {
@@ -120,6 +130,24 @@ TEST(Inclusion, RegistersByKindFrameAndRange) {
   EXPECT_FALSE(includes(RegValue::stack_pointer(0, -8), RegValue::stack_pointer(1, -8)));
   EXPECT_FALSE(includes(RegValue::stack_pointer(0, -8), RegValue::stack_pointer(0, -16)));
   EXPECT_FALSE(includes(RegValue::scalar(ScalarValue::unknown()), RegValue::ctx_pointer()));
+}
+
+TEST(Inclusion, LinkedScalarsStayLinked) {
+  auto state = [](std::uint32_t id1, std::uint32_t id2) {
+    VerifierState s;
+    s.frames.emplace_back();
+    s.current().regs[1] = RegValue::scalar(ScalarValue::unsigned_range(0, 10));
+    s.current().regs[2] = RegValue::scalar(ScalarValue::unsigned_range(0, 10));
+    s.current().regs[1].id = id1;
+    s.current().regs[2].id = id2;
+    return s;
+  };
+  EXPECT_TRUE(includes(state(0, 0), state(4, 4)));   // links only add precision
+  EXPECT_TRUE(includes(state(1, 1), state(5, 5)));   // ids renamed one to one
+  EXPECT_FALSE(includes(state(1, 1), state(5, 0)));  // the proof may have used the link
+  EXPECT_FALSE(includes(state(1, 1), state(5, 6)));
+  EXPECT_FALSE(includes(state(1, 2), state(5, 5)));  // one to one, as Linux's check_ids
+  EXPECT_TRUE(state(1, 1) == state(1, 1));
 }
 
 TEST(Inclusion, StackBytes) {
