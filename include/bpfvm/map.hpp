@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -143,6 +144,12 @@ class Map {
   // Array maps: the address of element 0 and the stride, for global data (.data, .rodata,
   // .bss) that programs reach by `lddw` map-value relocations. nullptr for other types.
   virtual void* direct_value() { return nullptr; }
+
+  // The one block of memory every value of the map lives in, for maps that have one (arrays,
+  // per-CPU arrays: all CPUs' slots); empty otherwise. Checked mode admits it once instead of
+  // one region per value a program looks up: it is the map's own memory either way, alive as
+  // long as the map.
+  virtual std::span<std::uint8_t> value_storage() { return {}; }
 
  protected:
   explicit Map(MapSpec spec) : spec_(std::move(spec)) {}

@@ -35,6 +35,8 @@ u64 map_lookup_elem(HelperCall& call, u64 r1, u64 key, u64, u64, u64) {
   if (is_map_of_maps(*map)) {
     // The value is the inner map itself, which the program passes to map helpers.
     call.adopt_map(static_cast<Map*>(value));
+  } else if (std::span<std::uint8_t> storage = map->value_storage(); !storage.empty()) {
+    call.grant(storage.data(), storage.size(), value_writable(*map));
   } else {
     call.grant(value, map->spec().value_size, value_writable(*map));
   }

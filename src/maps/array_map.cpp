@@ -109,6 +109,9 @@ class ArrayMap final : public Map {
   }
 
   void* direct_value() override { return cpus_ == 1 ? storage_ : nullptr; }
+  std::span<std::uint8_t> value_storage() override {
+    return {reinterpret_cast<std::uint8_t*>(storage_), cpu_stride_ * cpus_};
+  }
 
  private:
   unsigned char* slot(unsigned cpu, std::uint32_t index) {
