@@ -127,6 +127,15 @@ class Object {
   static Result<Object> load(const ObjectSpec& spec, const ObjectLoadOptions& options,
                              const MapFactory& create_map);
 
+  // A program array's slots hold programs, which hold their maps, the array among them: a
+  // cycle. As Linux empties a program array when its last user reference goes, destroying the
+  // object empties the program arrays it made, unless they are pinned.
+  ~Object();
+  Object(Object&&) = default;
+  Object& operator=(Object&&) = default;
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+
   const ObjectSpec& spec() const { return *spec_; }
   const std::vector<std::shared_ptr<Map>>& maps() const { return maps_; }
   const std::vector<Program>& programs() const { return programs_; }
@@ -136,6 +145,7 @@ class Object {
   std::shared_ptr<Map> map(std::string_view name) const;
 
  private:
+  Object() = default;
   std::shared_ptr<const ObjectSpec> spec_;
   std::vector<std::shared_ptr<Map>> maps_;
   std::vector<Program> programs_;  // parallel to spec_->programs

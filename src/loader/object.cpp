@@ -104,6 +104,15 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
   return object;
 }
 
+Object::~Object() {
+  for (const std::shared_ptr<Map>& map : maps_) {
+    auto* table = dynamic_cast<ProgramArrayMap*>(map.get());
+    if (table == nullptr || pinned_map(map->spec().name) == map) continue;
+    for (std::uint32_t index = 0; index < map->spec().max_entries; ++index)
+      (void)table->set(index, nullptr);
+  }
+}
+
 const Program* Object::program(std::string_view name) const {
   for (std::size_t i = 0; i < programs_.size(); ++i)
     if (spec_->programs[i].name == name) return &programs_[i];

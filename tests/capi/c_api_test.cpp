@@ -136,6 +136,7 @@ TEST_F(CApi, ProgramsAndTheHostShareAMap) {
   ASSERT_EQ(ebpf_map_get_pinned("c-api-test/counts", &again), 0);
   ASSERT_EQ(ebpf_map_lookup(again, &key, &value), 0);
   EXPECT_EQ(value, 42u);
+  ebpf_map_free(again);
   EXPECT_EQ(ebpf_map_unpin("c-api-test/counts"), 0);
   EXPECT_EQ(ebpf_map_get_pinned("c-api-test/counts", &again), -ENOENT);
   EXPECT_EQ(ebpf_map_delete(map, &key), 0);

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct ProgramCase {
   const char* program;
   Engine engine;
 };
+
+// For test names in failure messages (gtest would print the struct's bytes).
+void PrintTo(const ProgramCase& test, std::ostream* out) {
+  *out << test.object << "." << test.program << (test.engine == Engine::jit ? " (JIT)" : " (interpreter)");
+}
 
 std::string object_path(const char* object) {
   return std::string(BPFVM_BPF_OBJECTS_DIR) + "/" + object + ".o";
