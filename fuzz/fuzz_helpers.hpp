@@ -23,14 +23,14 @@ inline std::uint64_t grant(HelperCall& call, std::uint64_t r1, std::uint64_t, st
   return reinterpret_cast<std::uintptr_t>(granted_buffer);
 }
 
-inline std::uint64_t maybe_fail(HelperCall& call, std::uint64_t r1, std::uint64_t r2,
-                                std::uint64_t, std::uint64_t, std::uint64_t) {
+inline std::uint64_t maybe_fail(HelperCall& call, std::uint64_t r1, std::uint64_t r2, std::uint64_t,
+                                std::uint64_t, std::uint64_t) {
   if (r1 == 0x66) call.fail("asked to fail");
   return r1 + r2;
 }
 
-inline std::uint64_t probe_read(HelperCall& call, std::uint64_t r1, std::uint64_t,
-                                std::uint64_t, std::uint64_t, std::uint64_t) {
+inline std::uint64_t probe_read(HelperCall& call, std::uint64_t r1, std::uint64_t, std::uint64_t,
+                                std::uint64_t, std::uint64_t) {
   if (!call.accessible(r1, 8, false)) return ~std::uint64_t{0};
   std::uint64_t value;
   std::memcpy(&value, reinterpret_cast<const void*>(r1), sizeof value);

@@ -190,16 +190,18 @@ int main(int argc, char** argv) {
     if (arg == "--repeat" && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--help" || arg == "-h") {
-      std::puts("usage: kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n"
-                "Times map operations inside programs on bpfvm (interpreter, JIT; checked\n"
-                "mode) against the kernel's BPF_PROG_TEST_RUN, and an XDP parser's packet rate.");
+      std::puts(
+          "usage: kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n"
+          "Times map operations inside programs on bpfvm (interpreter, JIT; checked\n"
+          "mode) against the kernel's BPF_PROG_TEST_RUN, and an XDP parser's packet rate.");
       return 0;
     } else {
       paths.push_back(arg);
     }
   }
   if (paths.size() != 2) {
-    std::fputs("usage: kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n", stderr);
+    std::fputs("usage: kernel_compare_bench [--repeat N] MAP_OPS_OBJECT XDP_PARSER_OBJECT\n",
+               stderr);
     return 2;
   }
 
@@ -218,8 +220,8 @@ int main(int argc, char** argv) {
 
   Bytes packet = bench_packet();
   fmt::print("{} runs each; ns per map operation (64 per run, minus an empty run)\n", repeat);
-  fmt::print("{:<16} {:>9} {:>9} {:>9} {:>10} {:>10}\n", "operation", "kernel", "interp",
-             "jit", "interp/k", "jit/k");
+  fmt::print("{:<16} {:>9} {:>9} {:>9} {:>10} {:>10}\n", "operation", "kernel", "interp", "jit",
+             "interp/k", "jit/k");
   auto time_all = [&](const char* program) {
     struct Times {
       std::optional<double> kernel, interp, jit;

@@ -96,38 +96,37 @@ class HelperCall {
 // What a helper takes and gives, as Linux's struct bpf_func_proto: data the verifier reads to
 // check each call (enum bpf_arg_type / bpf_return_type, the kinds bpfvm's helpers use).
 enum class ArgKind : std::uint8_t {
-  none,               // the argument is unused (and need not be initialised)
-  anything,           // any initialised value (ARG_ANYTHING)
-  const_map_ptr,      // a map pointer from lddw (ARG_CONST_MAP_PTR)
-  map_key,            // pointer to key_size readable bytes of that map (ARG_PTR_TO_MAP_KEY)
-  map_value,          // pointer to value_size readable bytes of that map (ARG_PTR_TO_MAP_VALUE)
-  mem,                // pointer to readable memory, size in the next argument (ARG_PTR_TO_MEM)
-  mem_or_null,        // the same, or null (ARG_PTR_TO_MEM | PTR_MAYBE_NULL)
-  uninit_mem,         // pointer to writable memory the helper fills (ARG_PTR_TO_UNINIT_MEM)
-  const_size,         // the size of the previous pointer argument, > 0 (ARG_CONST_SIZE)
-  const_size_or_zero, // the same, 0 allowed (ARG_CONST_SIZE_OR_ZERO)
-  ctx,                // the program's context pointer (ARG_PTR_TO_CTX)
-  func,               // a callback: lddw of a function address (ARG_PTR_TO_FUNC)
-  stack_or_null,      // pointer to the stack, or null (ARG_PTR_TO_STACK_OR_NULL)
-  long_ptr,           // pointer to 8 writable bytes (ARG_PTR_TO_LONG)
-  const_str,          // pointer to a NUL-terminated string in read-only map data
-                      // (ARG_PTR_TO_CONST_STR)
-  ringbuf_record,     // a record bpf_ringbuf_reserve returned (ARG_PTR_TO_ALLOC_MEM, release)
-  const_alloc_size,   // a constant size for an allocation (ARG_CONST_ALLOC_SIZE_OR_ZERO)
+  none,                // the argument is unused (and need not be initialised)
+  anything,            // any initialised value (ARG_ANYTHING)
+  const_map_ptr,       // a map pointer from lddw (ARG_CONST_MAP_PTR)
+  map_key,             // pointer to key_size readable bytes of that map (ARG_PTR_TO_MAP_KEY)
+  map_value,           // pointer to value_size readable bytes of that map (ARG_PTR_TO_MAP_VALUE)
+  mem,                 // pointer to readable memory, size in the next argument (ARG_PTR_TO_MEM)
+  mem_or_null,         // the same, or null (ARG_PTR_TO_MEM | PTR_MAYBE_NULL)
+  uninit_mem,          // pointer to writable memory the helper fills (ARG_PTR_TO_UNINIT_MEM)
+  const_size,          // the size of the previous pointer argument, > 0 (ARG_CONST_SIZE)
+  const_size_or_zero,  // the same, 0 allowed (ARG_CONST_SIZE_OR_ZERO)
+  ctx,                 // the program's context pointer (ARG_PTR_TO_CTX)
+  func,                // a callback: lddw of a function address (ARG_PTR_TO_FUNC)
+  stack_or_null,       // pointer to the stack, or null (ARG_PTR_TO_STACK_OR_NULL)
+  long_ptr,            // pointer to 8 writable bytes (ARG_PTR_TO_LONG)
+  const_str,           // pointer to a NUL-terminated string in read-only map data
+                       // (ARG_PTR_TO_CONST_STR)
+  ringbuf_record,      // a record bpf_ringbuf_reserve returned (ARG_PTR_TO_ALLOC_MEM, release)
+  const_alloc_size,    // a constant size for an allocation (ARG_CONST_ALLOC_SIZE_OR_ZERO)
 };
 
 enum class ReturnKind : std::uint8_t {
-  integer,                // a scalar (RET_INTEGER)
-  void_,                  // nothing; r0 is unknown (RET_VOID)
-  map_value_or_null,      // a value of the map in r1, or null (RET_PTR_TO_MAP_VALUE_OR_NULL)
-  ringbuf_record_or_null, // a record of the size in r2, or null (RET_PTR_TO_ALLOC_MEM_OR_NULL)
-  no_return,              // does not return on success (tail_call)
+  integer,                 // a scalar (RET_INTEGER)
+  void_,                   // nothing; r0 is unknown (RET_VOID)
+  map_value_or_null,       // a value of the map in r1, or null (RET_PTR_TO_MAP_VALUE_OR_NULL)
+  ringbuf_record_or_null,  // a record of the size in r2, or null (RET_PTR_TO_ALLOC_MEM_OR_NULL)
+  no_return,               // does not return on success (tail_call)
 };
 
 struct HelperPrototype {
   ReturnKind returns = ReturnKind::integer;
-  ArgKind args[5] = {ArgKind::none, ArgKind::none, ArgKind::none, ArgKind::none,
-                     ArgKind::none};
+  ArgKind args[5] = {ArgKind::none, ArgKind::none, ArgKind::none, ArgKind::none, ArgKind::none};
   // The helper may write to the packet (Linux: bpf_helper_changes_pkt_data): packet pointers
   // the program holds are invalid after the call.
   bool changes_packet = false;

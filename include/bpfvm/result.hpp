@@ -13,14 +13,14 @@ namespace bpfvm {
 // What went wrong, and where, in one line.
 struct Error {
   enum class Kind {
-    invalid_program,  // decoding or field checks failed at load
-    parse,            // text input (assembly, data file, hex) is malformed
-    io,               // a file could not be read or written
-    out_of_bounds,    // checked mode: a load, store or atomic outside every region
-    budget_exhausted, // the instruction budget ran out
-    call_depth,       // more than the allowed number of nested local calls
-    helper,           // a helper failed or an unknown helper was called at run time
-    usage,            // bad arguments to an API or command
+    invalid_program,   // decoding or field checks failed at load
+    parse,             // text input (assembly, data file, hex) is malformed
+    io,                // a file could not be read or written
+    out_of_bounds,     // checked mode: a load, store or atomic outside every region
+    budget_exhausted,  // the instruction budget ran out
+    call_depth,        // more than the allowed number of nested local calls
+    helper,            // a helper failed or an unknown helper was called at run time
+    usage,             // bad arguments to an API or command
   };
 
   Kind kind = Kind::invalid_program;

@@ -35,8 +35,8 @@ struct CHelper {
   void* user;
 };
 
-std::uint64_t call_c_helper(HelperCall& call, std::uint64_t r1, std::uint64_t r2,
-                            std::uint64_t r3, std::uint64_t r4, std::uint64_t r5) {
+std::uint64_t call_c_helper(HelperCall& call, std::uint64_t r1, std::uint64_t r2, std::uint64_t r3,
+                            std::uint64_t r4, std::uint64_t r5) {
   auto* helper = static_cast<CHelper*>(call.user());
   return helper->function(helper->user, r1, r2, r3, r4, r5);
 }
@@ -132,9 +132,11 @@ struct ebpf_vm {
     RunOptions options;
     options.budget = budget;
     if (jit)
-      return run_packet([this](const RunInput& run_input,
-                               const RunOptions& run_options) { return jit->run(run_input, run_options); },
-                        input, options);
+      return run_packet(
+          [this](const RunInput& run_input, const RunOptions& run_options) {
+            return jit->run(run_input, run_options);
+          },
+          input, options);
     return run_packet(*program, input, Engine::interpreter, options);
   }
 };
@@ -184,7 +186,8 @@ int ebpf_register_helper(ebpf_vm* vm, uint32_t id, const char* name, ebpf_helper
                          void* user) {
   if (vm == nullptr) return -EINVAL;
   return guarded(vm, [&] {
-    if (function == nullptr) return vm->fail(-EINVAL, "helper " + std::to_string(id) + " has no function");
+    if (function == nullptr)
+      return vm->fail(-EINVAL, "helper " + std::to_string(id) + " has no function");
     if (vm->extra_helpers.find(id) != nullptr)
       return vm->fail(-EEXIST, "helper " + std::to_string(id) + " is already registered");
     vm->c_helpers.push_back(std::make_unique<CHelper>(CHelper{function, user}));
@@ -192,7 +195,8 @@ int ebpf_register_helper(ebpf_vm* vm, uint32_t id, const char* name, ebpf_helper
                   .name = name != nullptr ? name : "helper_" + std::to_string(id),
                   .function = &call_c_helper,
                   .user = vm->c_helpers.back().get()};
-    if (auto added = vm->extra_helpers.add(std::move(helper)); !added) return vm->fail(added.error());
+    if (auto added = vm->extra_helpers.add(std::move(helper)); !added)
+      return vm->fail(added.error());
     return vm->succeed();
   });
 }

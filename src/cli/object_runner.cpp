@@ -16,7 +16,10 @@
 namespace bpfvm::cli {
 
 bool is_elf(const std::vector<std::uint8_t>& bytes) {
-  return bytes.size() >= 4 && std::memcmp(bytes.data(), "\x7f" "ELF", 4) == 0;
+  return bytes.size() >= 4 && std::memcmp(bytes.data(),
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0;
 }
 
 std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
@@ -66,20 +69,19 @@ Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name)
   if (sections_matching == 1) return by_section;
   std::string names;
   for (const ObjectProgram& program : programs)
-    names += fmt::format("{}{} (section {})", names.empty() ? "" : ", ", program.name,
-                         program.section);
+    names +=
+        fmt::format("{}{} (section {})", names.empty() ? "" : ", ", program.name, program.section);
   return make_error(Error::Kind::usage,
                     fmt::format("no program named '{}'; the object has: {}", name, names));
 }
 
 Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
-                                          const std::vector<std::uint8_t>& packet,
-                                          Engine engine) {
+                                          const std::vector<std::uint8_t>& packet, Engine engine) {
   auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
   const Program& program = object_->programs()[index];
   PacketRunInput input;
-    input.type = described.type;
-    input.packet = packet;
+  input.type = described.type;
+  input.packet = packet;
   if (engine == Engine::interpreter || (engine == Engine::automatic && !jit_supported()))
     return run_packet(program, input, Engine::interpreter);
   if (jit_[index] == nullptr) {
@@ -106,8 +108,8 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
   }
   auto packet = read_packet(request.packet_file, request.packet_hex);
   if (!packet) {
-    print_error(describe_error(
-        request.packet_file.empty() ? "--packet-hex" : request.packet_file, packet.error()));
+    print_error(describe_error(request.packet_file.empty() ? "--packet-hex" : request.packet_file,
+                               packet.error()));
     return std::nullopt;
   }
   auto output = loaded.run(**program, *packet, request.engine);

@@ -44,8 +44,7 @@ int run_object(const RunObjectArgs& args) {
   std::string action = action_name(described.type, output.return_value);
   // Socket filters cannot change packets; test_run's data_out for them zeroes the Ethernet
   // header, which is not the program's doing.
-  bool changed =
-      described.type != ProgramType::socket_filter && output.packet != ran->packet;
+  bool changed = described.type != ProgramType::socket_filter && output.packet != ran->packet;
   if (args.json) {
     nlohmann::json out{{"program", described.name},
                        {"section", described.section},
@@ -64,8 +63,7 @@ int run_object(const RunObjectArgs& args) {
     fmt::print("packet ({} bytes): {}\n", output.packet.size(),
                hex_bytes(output.packet.data(), output.packet.size()));
   if (args.show_maps) fmt::print("{}", maps_as_text(loaded->object()));
-  if (mean_ns)
-    fmt::print(stderr, "{} runs: {:.3f} us per run\n", args.repeat, *mean_ns / 1000);
+  if (mean_ns) fmt::print(stderr, "{} runs: {:.3f} us per run\n", args.repeat, *mean_ns / 1000);
   return exit_ok;
 }
 

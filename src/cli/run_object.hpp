@@ -8,7 +8,7 @@ namespace bpfvm::cli {
 
 struct RunObjectArgs {
   std::string object_path;
-  std::string program;     // function or section name; empty: the first program
+  std::string program;  // function or section name; empty: the first program
   std::string packet_file;
   std::string packet_hex;
   std::string engine = "auto";

@@ -199,9 +199,10 @@ Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<con
   auto decoded = decode(insns);
   if (!decoded) return decoded.error();
   const auto states = progtypes::context_dataflow(*decoded);
-  const bool has_callbacks = std::any_of(decoded->begin(), decoded->end(), [](const DecodedInsn& d) {
-    return d.row != nullptr && d.row->shape == Shape::Lddw && d.insn.src == lddw_src::func;
-  });
+  const bool has_callbacks =
+      std::any_of(decoded->begin(), decoded->end(), [](const DecodedInsn& d) {
+        return d.row != nullptr && d.row->shape == Shape::Lddw && d.insn.src == lddw_src::func;
+      });
 
   std::vector<std::vector<Insn>> pieces(insns.size());
   bool expanded = false;

@@ -35,9 +35,8 @@ class CApi : public ::testing::Test {
 TEST_F(CApi, LoadsAndRunsARawProgram) {
   ASSERT_NE(vm_, nullptr);
   // r0 = r2 (the memory's length) + the first byte.
-  ASSERT_EQ(load({insn(0xbf, 0, 2, 0, 0), insn(0x71, 1, 1, 0, 0), insn(0x0f, 0, 1, 0, 0),
-                  exit_insn}),
-            0)
+  ASSERT_EQ(
+      load({insn(0xbf, 0, 2, 0, 0), insn(0x71, 1, 1, 0, 0), insn(0x0f, 0, 1, 0, 0), exit_insn}), 0)
       << ebpf_vm_error(vm_);
   std::uint8_t memory[3] = {40, 0, 0};
   std::uint64_t r0 = 0;
@@ -104,10 +103,10 @@ TEST_F(CApi, ProgramsAndTheHostShareAMap) {
   ASSERT_EQ(ebpf_vm_add_map(vm_, map, &index), 0);
   EXPECT_EQ(index, 0u);
   // *(u32 *)(r10 - 4) = 7; *(u64 *)(r10 - 16) = 42; map_update_elem(map, &key, &value, 0)
-  ASSERT_EQ(load({insn(0x62, 10, 0, -4, 7), insn(0x7a, 10, 0, -16, 42),
-                  insn(0x18, 1, 1, 0, 0), insn(0, 0, 0, 0, 0), insn(0xbf, 2, 10, 0, 0),
-                  insn(0x07, 2, 0, 0, -4), insn(0xbf, 3, 10, 0, 0), insn(0x07, 3, 0, 0, -16),
-                  insn(0xb7, 4, 0, 0, 0), insn(0x85, 0, 0, 0, 2), exit_insn}),
+  ASSERT_EQ(load({insn(0x62, 10, 0, -4, 7), insn(0x7a, 10, 0, -16, 42), insn(0x18, 1, 1, 0, 0),
+                  insn(0, 0, 0, 0, 0), insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4),
+                  insn(0xbf, 3, 10, 0, 0), insn(0x07, 3, 0, 0, -16), insn(0xb7, 4, 0, 0, 0),
+                  insn(0x85, 0, 0, 0, 2), exit_insn}),
             0)
       << ebpf_vm_error(vm_);
   std::uint64_t r0 = 1;

@@ -48,8 +48,8 @@ TEST_F(ObjectRun, PrintsTheResultWithItsActionName) {
 }
 
 TEST_F(ObjectRun, ShowsMapsAfterTheRun) {
-  Outcome outcome = bpfvm("run " + object("xdp_counter") + " --packet-hex '" + udp_to_port_9 +
-                          "' --show-maps");
+  Outcome outcome =
+      bpfvm("run " + object("xdp_counter") + " --packet-hex '" + udp_to_port_9 + "' --show-maps");
   ASSERT_EQ(outcome.status, 0) << outcome.err;
   EXPECT_NE(outcome.out.find("map per_protocol (array, key 4 B, value 16 B, 256/256 entries)"),
             std::string::npos)
@@ -114,8 +114,7 @@ TEST_F(ObjectRun, ErrorsSayWhatIsWrong) {
   auto program = write("one.s", "mov %r0, 1\nexit\n");
   Outcome object_option = bpfvm("run " + program.string() + " --show-maps");
   EXPECT_EQ(object_option.status, 2);
-  EXPECT_NE(object_option.err.find("are for ELF objects"), std::string::npos)
-      << object_option.err;
+  EXPECT_NE(object_option.err.find("are for ELF objects"), std::string::npos) << object_option.err;
 
   Outcome short_packet = bpfvm("run " + object("xdp_counter") + " --packet-hex '00 01'");
   EXPECT_EQ(short_packet.status, 2);
@@ -125,7 +124,9 @@ TEST_F(ObjectRun, ErrorsSayWhatIsWrong) {
   EXPECT_EQ(no_map.status, 2);
   EXPECT_NE(no_map.err.find("no map named 'nothing'"), std::string::npos) << no_map.err;
 
-  auto not_elf = write("junk.o", "\x7f" "ELF but not really");
+  auto not_elf = write("junk.o",
+                       "\x7f"
+                       "ELF but not really");
   Outcome junk = bpfvm("run " + not_elf.string());
   EXPECT_EQ(junk.status, 2);
   EXPECT_FALSE(junk.err.empty());

@@ -34,7 +34,8 @@ struct ProgramCase {
 
 // For test names in failure messages (gtest would print the struct's bytes).
 void PrintTo(const ProgramCase& test, std::ostream* out) {
-  *out << test.object << "." << test.program << (test.engine == Engine::jit ? " (JIT)" : " (interpreter)");
+  *out << test.object << "." << test.program
+       << (test.engine == Engine::jit ? " (JIT)" : " (interpreter)");
 }
 
 std::string object_path(const char* object) {
@@ -89,7 +90,8 @@ Contents kernel_contents(const std::vector<kernel::MapEntry>& entries, MapType t
                          std::size_t value_size) {
   Contents contents;
   for (const kernel::MapEntry& entry : entries)
-    contents[hex(entry.key)] = hex(is_per_cpu(type) ? fold_per_cpu(entry.value, value_size) : entry.value);
+    contents[hex(entry.key)] =
+        hex(is_per_cpu(type) ? fold_per_cpu(entry.value, value_size) : entry.value);
   return contents;
 }
 

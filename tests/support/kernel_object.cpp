@@ -54,7 +54,8 @@ void KernelObject::Closer::operator()(bpf_object* object) const { bpf_object__cl
 SysResult<KernelObject> KernelObject::load(const std::string& path) {
   LibbpfLogCapture capture;
   bpf_object* object = bpf_object__open_file(path.c_str(), nullptr);
-  if (object == nullptr) return libbpf_error("bpf_object__open_file " + path, errno, capture.text());
+  if (object == nullptr)
+    return libbpf_error("bpf_object__open_file " + path, errno, capture.text());
   KernelObject loaded(object);
   if (int error = bpf_object__load(object); error != 0)
     return libbpf_error("bpf_object__load " + path, error, capture.text());
@@ -70,9 +71,9 @@ SysResult<TestRunOutput> KernelObject::run(const std::string& program,
   // Room for programs that grow the packet (xdp_adjust_tail, skb_change_tail).
   output.data_out.resize(packet.size() + 4096);
   LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = packet.data(),
-              .data_out = output.data_out.data(),
-              .data_size_in = static_cast<__u32>(packet.size()),
-              .data_size_out = static_cast<__u32>(output.data_out.size()), .repeat = static_cast<int>(repeat));
+              .data_out = output.data_out.data(), .data_size_in = static_cast<__u32>(packet.size()),
+              .data_size_out = static_cast<__u32>(output.data_out.size()),
+              .repeat = static_cast<int>(repeat));
   if (bpf_prog_test_run_opts(bpf_program__fd(found), &options) != 0)
     return SysError{"BPF_PROG_TEST_RUN " + program, errno, {}};
   output.retval = options.retval;

@@ -61,8 +61,7 @@ std::uint16_t ipv4_transport_checksum(const Bytes& out, std::size_t ip, std::siz
 }
 
 void fill_payload(Bytes& out, std::size_t from) {
-  for (std::size_t i = from; i < out.size(); ++i)
-    out[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  for (std::size_t i = from; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(i * 7 + 3);
 }
 
 }  // namespace
@@ -70,7 +69,8 @@ void fill_payload(Bytes& out, std::size_t from) {
 std::uint16_t ones_complement_sum(const std::uint8_t* data, std::size_t size,
                                   std::uint32_t initial) {
   std::uint64_t sum = initial;
-  for (std::size_t i = 0; i + 1 < size; i += 2) sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
+  for (std::size_t i = 0; i + 1 < size; i += 2)
+    sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
   if (size % 2 != 0) sum += static_cast<std::uint32_t>(data[size - 1] << 8);
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<std::uint16_t>(sum);
@@ -128,9 +128,9 @@ std::vector<std::uint8_t> ipv6_udp(std::uint16_t source_port, std::uint16_t dest
   put16(out, ip + 4, static_cast<std::uint16_t>(8 + payload));
   out[ip + 6] = 17;
   out[ip + 7] = 64;
-  out[ip + 8] = 0xfd;    // fd00::1
+  out[ip + 8] = 0xfd;  // fd00::1
   out[ip + 23] = 1;
-  out[ip + 24] = 0xfd;   // fd00::2
+  out[ip + 24] = 0xfd;  // fd00::2
   out[ip + 39] = 2;
   std::size_t udp = ip + 40;
   put16(out, udp, source_port);
@@ -149,8 +149,8 @@ std::vector<TestPacket> standard_test_packets() {
   auto add = [&](std::string name, Bytes bytes) {
     packets.push_back({std::move(name), std::move(bytes)});
   };
-  const std::uint32_t destinations[] = {0x0a000001, 0x0a000002, 0x0a010203, 0x0a010909,
-                                        0xc0a80505, 0x08080808};
+  const std::uint32_t destinations[] = {0x0a000001, 0x0a000002, 0x0a010203,
+                                        0x0a010909, 0xc0a80505, 0x08080808};
   for (std::uint32_t destination : destinations) {
     Ipv4Flow flow;
     flow.destination = destination;
@@ -193,7 +193,8 @@ std::vector<TestPacket> standard_test_packets() {
   add("zero byte at 20", with_zero);
 
   Bytes full = ipv4_tcp({}, 0);
-  for (std::size_t cut : {14, 20, 34, 40}) add("tcp cut at " + std::to_string(cut), Bytes(full.begin(), full.begin() + cut));
+  for (std::size_t cut : {14, 20, 34, 40})
+    add("tcp cut at " + std::to_string(cut), Bytes(full.begin(), full.begin() + cut));
   return packets;
 }
 

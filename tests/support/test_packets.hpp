@@ -22,10 +22,8 @@ struct Ipv4Flow {
 };
 
 // Frames with `payload` bytes after the transport header; `vlan_tags` 802.1Q tags.
-std::vector<std::uint8_t> ipv4_tcp(const Ipv4Flow& flow, std::size_t payload,
-                                   int vlan_tags = 0);
-std::vector<std::uint8_t> ipv4_udp(const Ipv4Flow& flow, std::size_t payload,
-                                   int vlan_tags = 0);
+std::vector<std::uint8_t> ipv4_tcp(const Ipv4Flow& flow, std::size_t payload, int vlan_tags = 0);
+std::vector<std::uint8_t> ipv4_udp(const Ipv4Flow& flow, std::size_t payload, int vlan_tags = 0);
 std::vector<std::uint8_t> ipv4_icmp_echo(const Ipv4Flow& flow, std::size_t payload);
 std::vector<std::uint8_t> ipv6_udp(std::uint16_t source_port, std::uint16_t destination_port,
                                    std::size_t payload);
