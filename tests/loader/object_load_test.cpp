@@ -5,6 +5,7 @@
 #include <bpfvm/vm.hpp>
 
 #include "loader/fake_maps.hpp"
+#include "maps/epoch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -111,6 +112,23 @@ TEST(ObjectLoadTest, RunsProgramsUsingGlobalData) {
   std::uint64_t total = 0;
   std::memcpy(&total, object->map(".bss")->direct_value(), sizeof total);
   EXPECT_EQ(total, 5u);
+}
+
+// tail_calls' program array holds programs that hold it: destroying the object must empty
+// the array, or neither is ever freed.
+TEST(ObjectLoadTest, DestroyingTheObjectBreaksTheProgramArrayCycle) {
+  ObjectSpec spec = parse("tail_calls");
+  HelperRegistry helpers = linux_helpers();
+  std::weak_ptr<Map> stages;
+  {
+    auto object = Object::load(spec, ObjectLoadOptions{.helpers = &helpers});
+    ASSERT_TRUE(object.ok()) << object.error().to_string();
+    stages = object->map("stages");
+    ASSERT_NE(stages.lock(), nullptr);
+  }
+  // The emptied slots are freed by the maps' epoch reclamation, a couple of epochs later.
+  for (int epoch = 0; epoch < 4 && !stages.expired(); ++epoch) maps::epoch::collect();
+  EXPECT_TRUE(stages.expired());
 }
 
 }  // namespace

@@ -287,6 +287,31 @@ TEST(Rewrite, ContextIntoAndOutOfLocalFunctions) {
       HasSubstr("instruction 5: r1 holds the context pointer on some paths"));
 }
 
+// bpf_loop(1, callback, fp-8, 0) with the callback dereferencing its second argument. The
+// callback's arguments are never the context, so it may dereference them; but a context
+// spilled where the callback could reach it is refused at the helper call.
+std::vector<Insn> loop_program(Insn first) {
+  return {first,
+          Insn{.opcode = 0x18, .dst = 2, .src = 4, .imm = 8},  // r2 = callback (slot 10)
+          Insn{},
+          mov(1, 1),
+          mov_reg(3, 10),
+          add(3, -8),
+          mov(4, 0),
+          call(181),
+          mov(0, 2),
+          exit_insn(),
+          ldx(8, 0, 2, 0),  // the callback: r0 = *(u64 *)r2
+          exit_insn()};
+}
+
+TEST(Rewrite, CallbacksMayDereferenceTheirArgumentsButNotReachASpilledContext) {
+  EXPECT_EQ(rewrite_error(ProgramType::xdp, loop_program(mov_reg(6, 1))), "");
+  EXPECT_THAT(rewrite_error(ProgramType::xdp, loop_program(stx(8, 10, 1, -8))),
+              HasSubstr("instruction 7: the context pointer is spilled at fp-8 when a helper is "
+                        "called"));
+}
+
 TEST(Rewrite, JumpsAndCallsAreRelocatedAroundExpandedStores) {
   // queue_mapping stores from a register expand to two instructions (a NO_QUEUE_MAPPING
   // check and the store): a backward loop and a local call cross them.
