@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,5 +30,7 @@ Result<DataFile> parse_data_file(std::string_view text);
 
 // Parses "aa bb 0c ..." (whitespace-separated hex bytes, optional 0x prefixes).
 Result<std::vector<std::uint8_t>> parse_hex_bytes(std::string_view text);
+// The inverse: "aa bb 0c", lowercase, one space between bytes.
+std::string format_hex_bytes(std::span<const std::uint8_t> bytes);
 
 }  // namespace bpfvm

@@ -22,15 +22,6 @@ bool is_elf(const std::vector<std::uint8_t>& bytes) {
                                           4) == 0;
 }
 
-std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
-  std::string text;
-  for (std::size_t i = 0; i < size; ++i) {
-    if (i != 0) text += ' ';
-    text += fmt::format("{:02x}", data[i]);
-  }
-  return text;
-}
-
 Result<std::vector<std::uint8_t>> read_packet(const std::string& file, const std::string& hex) {
   if (!file.empty()) return read_binary_file(file);
   if (!hex.empty()) return parse_hex_bytes(hex);
@@ -200,8 +191,7 @@ std::string maps_as_text(const Object& object, const std::string& only) {
       return;
     }
     for (const Element& row : rows)
-      text += fmt::format("  {}: {}\n", hex_bytes(row.key.data(), row.key.size()),
-                          hex_bytes(row.value.data(), row.value.size()));
+      text += fmt::format("  {}: {}\n", format_hex_bytes(row.key), format_hex_bytes(row.value));
   });
   return text;
 }
@@ -212,8 +202,8 @@ nlohmann::json maps_as_json(const Object& object, const std::string& only) {
     const MapSpec& spec = map.spec();
     nlohmann::json entries = nlohmann::json::array();
     for (const Element& row : elements(map))
-      entries.push_back({{"key", hex_bytes(row.key.data(), row.key.size())},
-                         {"value", hex_bytes(row.value.data(), row.value.size())}});
+      entries.push_back(
+          {{"key", format_hex_bytes(row.key)}, {"value", format_hex_bytes(row.value)}});
     out.push_back({{"name", spec.name},
                    {"type", map_type_name(spec.type)},
                    {"key_size", spec.key_size},

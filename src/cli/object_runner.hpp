@@ -69,6 +69,5 @@ nlohmann::json maps_as_json(const Object& object, const std::string& only = "");
 // zeroed 64-byte Ethernet frame (BPF_PROG_TEST_RUN needs at least 14 bytes).
 Result<std::vector<std::uint8_t>> read_packet(const std::string& file, const std::string& hex);
 
-std::string hex_bytes(const std::uint8_t* data, std::size_t size);
 
 }  // namespace bpfvm::cli

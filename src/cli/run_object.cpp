@@ -5,6 +5,7 @@
 #include "cli/object_runner.hpp"
 #include "cli/program_input.hpp"
 
+#include <bpfvm/data_file.hpp>
 #include <bpfvm/program_type.hpp>
 
 #include <fmt/format.h>
@@ -52,7 +53,7 @@ int run_object(const RunObjectArgs& args) {
                        {"return_value", output.return_value},
                        {"packet_changed", changed}};
     if (!action.empty()) out["action"] = action;
-    if (changed) out["packet"] = hex_bytes(output.packet.data(), output.packet.size());
+    if (changed) out["packet"] = format_hex_bytes(output.packet);
     if (mean_ns) out["mean_ns_per_run"] = *mean_ns;
     if (args.show_maps) out["maps"] = maps_as_json(loaded->object());
     fmt::print("{}\n", out.dump(2));
@@ -60,8 +61,7 @@ int run_object(const RunObjectArgs& args) {
   }
   fmt::print("0x{:x}{}\n", output.return_value, action.empty() ? "" : " " + action);
   if (changed)
-    fmt::print("packet ({} bytes): {}\n", output.packet.size(),
-               hex_bytes(output.packet.data(), output.packet.size()));
+    fmt::print("packet ({} bytes): {}\n", output.packet.size(), format_hex_bytes(output.packet));
   if (args.show_maps) fmt::print("{}", maps_as_text(loaded->object()));
   if (mean_ns) fmt::print(stderr, "{} runs: {:.3f} us per run\n", args.repeat, *mean_ns / 1000);
   return exit_ok;

@@ -269,4 +269,16 @@ Result<std::vector<std::uint8_t>> parse_hex_bytes(std::string_view text) {
   return bytes;
 }
 
+std::string format_hex_bytes(std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(bytes.size() * 3);
+  for (std::uint8_t byte : bytes) {
+    if (!text.empty()) text += ' ';
+    text += digits[byte >> 4];
+    text += digits[byte & 15];
+  }
+  return text;
+}
+
 }  // namespace bpfvm

@@ -3,6 +3,7 @@
 #include <bpfvm/assembler.hpp>
 #include <bpfvm/data_file.hpp>
 #include <bpfvm/disassembler.hpp>
+#include <bpfvm/program.hpp>
 
 #include "isa/decoder.hpp"
 
@@ -37,13 +38,7 @@ std::string read_text(const fs::path& path) {
 
 // The program as programs.tsv writes it: space-separated bytes in memory order.
 std::string hex_bytes(const std::vector<Insn>& insns) {
-  std::string out;
-  for (const Insn& insn : insns) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(&insn);
-    for (std::size_t i = 0; i < sizeof(Insn); ++i)
-      out += fmt::format("{}{:02x}", out.empty() ? "" : " ", bytes[i]);
-  }
-  return out;
+  return format_hex_bytes(bytes_from_insns(insns));
 }
 
 Result<std::vector<Insn>> load_program(const fs::path& path) {

@@ -155,6 +155,14 @@ TEST(IsaHexBytes, ParsesBytesWithOptionalPrefixes) {
   EXPECT_TRUE(empty->empty());
 }
 
+TEST(IsaHexBytes, FormatsWhatItParses) {
+  EXPECT_EQ(format_hex_bytes(Bytes{0xaa, 0x0b, 0x00, 0xff}), "aa 0b 00 ff");
+  EXPECT_EQ(format_hex_bytes(Bytes{}), "");
+  auto again = parse_hex_bytes(format_hex_bytes(Bytes{1, 2, 254}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, (Bytes{1, 2, 254}));
+}
+
 TEST(IsaHexBytes, ErrorsHaveLineAndColumn) {
   auto bytes = parse_hex_bytes("00 11\n22 333 44\n");
   ASSERT_FALSE(bytes.ok());

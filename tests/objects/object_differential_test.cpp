@@ -5,6 +5,7 @@
 #include "support/kernel_object.hpp"
 #include "support/test_packets.hpp"
 
+#include <bpfvm/data_file.hpp>
 #include <bpfvm/jit.hpp>
 #include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/map.hpp>
@@ -65,16 +66,7 @@ Bytes fold_per_cpu(const Bytes& value, std::size_t value_size) {
 
 // Hex text of a key or value; maps of strings also keep GCC 12 from a false
 // -Wstringop-overread on std::vector ordering.
-std::string hex(const Bytes& bytes) {
-  std::string text;
-  for (std::uint8_t byte : bytes) {
-    static const char digits[] = "0123456789abcdef";
-    if (!text.empty()) text += ' ';
-    text += digits[byte >> 4];
-    text += digits[byte & 15];
-  }
-  return text;
-}
+std::string hex(const Bytes& bytes) { return format_hex_bytes(bytes); }
 
 using Contents = std::map<std::string, std::string>;
 
