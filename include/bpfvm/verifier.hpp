@@ -33,6 +33,10 @@ struct VerifyOptions {
   // The helpers `call imm` may reach, checked against their prototypes (helper_call.hpp).
   // Null: every helper call is rejected.
   const HelperRegistry* helpers = nullptr;
+  // Calls to ids `helpers` does not have are checked against Linux's own prototype for that
+  // id (the table of every Linux helper): for programs meant for the kernel, or objects
+  // bpfvm cannot run yet. Off: such calls are rejected.
+  bool linux_prototypes = false;
   // The maps `lddw` pseudo sources name, indexed by the instruction's imm as
   // LoadOptions::maps is (src 1/5 a map, src 2/6 a pointer into its value). Only the shapes
   // are needed, no map is created.
