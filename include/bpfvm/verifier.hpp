@@ -30,6 +30,10 @@ struct VerifyOptions {
   // one, no access through r1 can be proven and every one is rejected.
   std::optional<std::size_t> context_size;
   bool context_writable = true;
+  // Linux's expected_attach_type (enum bpf_attach_type): only the return value ranges of
+  // cgroup_skb (egress: [0, 3]) and cgroup_sock_addr (bind: [0, 3], recvmsg and
+  // getpeername/getsockname: [1, 1]) depend on it. 0 is what Linux assumes when none is given.
+  std::uint32_t expected_attach_type = 0;
   // The helpers `call imm` may reach, checked against their prototypes (helper_call.hpp).
   // Null: every helper call is rejected.
   const HelperRegistry* helpers = nullptr;

@@ -1,5 +1,9 @@
 #include "verifier/helper_call.hpp"
 
+#include "verifier/packet_access.hpp"
+
+#include <bpfvm/progtypes.hpp>
+
 #include <fmt/format.h>
 
 namespace bpfvm::verifier {
@@ -37,6 +41,8 @@ bool is_null(const RegValue& v) {
 std::optional<std::string> access(const VerifyOptions& options, VerifierState& st, int reg,
                                   const RegValue& p, std::uint64_t size, bool write) {
   if (size == 0) return std::nullopt;
+  if (p.kind == RegKind::packet || p.kind == RegKind::packet_meta)  // the proven range
+    return check_packet_access(options, p, reg, 0, static_cast<std::int64_t>(size), write);
   if (!p.value.is_const())
     return fmt::format("R{} variable-offset pointer passed to a helper: not supported", reg);
   const auto off = static_cast<std::int64_t>(p.value.const_value());
@@ -78,6 +84,11 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
 
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
                                              VerifierState& st) {
+  // The helpers the program type may call (Linux: the type's get_func_proto).
+  if (options.type != ProgramType::raw &&
+      !helper_allowed(options.type, static_cast<std::uint32_t>(id)))
+    return fmt::format("program of type {} cannot call helper {}", program_type_name(options.type),
+                       id);
   const Helper* helper =
       options.helpers ? options.helpers->find(static_cast<std::uint32_t>(id)) : nullptr;
   if (helper == nullptr) return fmt::format("invalid func unknown#{}", id);
@@ -128,7 +139,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           return fmt::format("R{} invalid zero-sized read: {}", reg + 1, to_string(size.value));
         if (size.value.umax > stack_frame_size &&
             !(v.kind == RegKind::ctx && options.context_size &&
-              size.value.umax <= *options.context_size))
+              size.value.umax <= *options.context_size) &&
+            !(v.is_packet() && size.value.umax <= static_cast<std::uint64_t>(max_packet_offset)))
           return fmt::format(
               "R{} unbounded memory access, use 'var &= const' or 'if (var < "
               "const)': {}",
@@ -151,6 +163,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
   }
   for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
   regs[0] = RegValue::scalar(ScalarValue::unknown());
+  // The packet may have moved: no packet pointer is valid any more (clear_all_pkt_pointers).
+  if (proto.changes_packet) clear_packet_pointers(st);
   return std::nullopt;
 }
 

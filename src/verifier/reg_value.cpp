@@ -8,6 +8,10 @@ bool includes(const RegValue& old, const RegValue& other) {
   if (old.kind == RegKind::uninit) return true;
   if (old.kind != other.kind) return false;
   if (old.kind == RegKind::stack && old.frame != other.frame) return false;
+  // Linux's regsafe for packet pointers: the same constant offset, no more proven range in
+  // `old` than in `other`, the variable part included (ids: verifier_state.cpp).
+  if (old.kind == RegKind::packet || old.kind == RegKind::packet_meta)
+    if (old.fixed_off != other.fixed_off || old.range > other.range) return false;
   return old.value.includes(other.value);
 }
 
@@ -27,6 +31,16 @@ std::string to_string(const RegValue& v) {
       return v.value.is_const() && v.value.const_value() == 0
                  ? "ctx()"
                  : fmt::format("ctx(off={})", to_string(v.value));
+    case RegKind::packet_end: return "pkt_end";
+    case RegKind::packet:
+    case RegKind::packet_meta: {
+      // The kernel's "pkt(id=0,off=14,r=34)", with the variable part when there is one.
+      const char* name = v.kind == RegKind::packet ? "pkt" : "pkt_meta";
+      std::string out = fmt::format("{}(id={},off={},r={}", name, v.id, v.fixed_off, v.range);
+      if (!(v.value.is_const() && v.value.const_value() == 0))
+        out += fmt::format(",var={}", to_string(v.value));
+      return out + ")";
+    }
   }
   return "?";
 }

@@ -3,9 +3,9 @@
 // a scalar of unknown value keeps a range (Linux splits it into the fixed `off` and the
 // variable `var_off`; one value covers both here).
 //
-// Pointer types today: the stack of a call frame (Linux PTR_TO_STACK), the program's context
-// (PTR_TO_CTX), sized only when the verifier is told the context's size. Packet, packet end,
-// map and map value pointers come later and add enumerators here.
+// Pointer types: the stack of a call frame (Linux PTR_TO_STACK), the program's context
+// (PTR_TO_CTX: sized by the program type, or by the context size given for raw programs),
+// packet, packet end and packet meta pointers (PTR_TO_PACKET, _END, _META).
 #pragma once
 
 #include "verifier/scalar_value.hpp"
@@ -20,6 +20,12 @@ enum class RegKind : std::uint8_t {
   scalar,  // SCALAR_VALUE
   stack,   // PTR_TO_STACK: frame `frame`'s r10 plus `offset`
   ctx,     // PTR_TO_CTX: r1 at entry plus `offset`
+  // Packet pointers (packet_access.hpp): `fixed_off` plus the variable part in `value` from
+  // the packet's data (or meta data) start, `range` bytes proven readable from data + value;
+  // `id` groups the pointers sharing one variable part (Linux: reg->id, reg->range).
+  packet,       // PTR_TO_PACKET
+  packet_end,   // PTR_TO_PACKET_END
+  packet_meta,  // PTR_TO_PACKET_META
 };
 
 struct RegValue {
@@ -33,18 +39,33 @@ struct RegValue {
   // what a branch learns about one applies to all (Linux: reg->id, sync_linked_regs). Any
   // other write gives the register a new value with id 0.
   std::uint32_t id = 0;
+  // packet, packet_meta: the constant part of the offset (Linux: reg->off) and the bytes
+  // proven accessible from the pointer's base (reg->range).
+  std::int32_t fixed_off = 0;
+  std::int32_t range = 0;
 
   static RegValue uninit() { return RegValue{}; }
-  static RegValue scalar(const ScalarValue& v) { return RegValue{RegKind::scalar, v, 0, 0}; }
+  static RegValue scalar(const ScalarValue& v) { return of(RegKind::scalar, v, 0); }
   static RegValue stack_pointer(std::uint8_t frame, std::int64_t offset) {
-    return RegValue{RegKind::stack, ScalarValue::constant(static_cast<std::uint64_t>(offset)),
-                    frame, 0};
+    return of(RegKind::stack, ScalarValue::constant(static_cast<std::uint64_t>(offset)), frame);
   }
-  static RegValue ctx_pointer() { return RegValue{RegKind::ctx, ScalarValue::constant(0), 0, 0}; }
+  static RegValue ctx_pointer() { return of(RegKind::ctx, ScalarValue::constant(0), 0); }
+  // A packet, packet end or meta pointer as a context read gives it: offset 0, no range.
+  static RegValue packet_pointer(RegKind kind) { return of(kind, ScalarValue::constant(0), 0); }
+  static RegValue of(RegKind kind, const ScalarValue& v, std::uint8_t frame) {
+    RegValue r;
+    r.kind = kind;
+    r.value = v;
+    r.frame = frame;
+    return r;
+  }
 
   bool is_init() const { return kind != RegKind::uninit; }
   bool is_scalar() const { return kind == RegKind::scalar; }
-  bool is_pointer() const { return kind == RegKind::stack || kind == RegKind::ctx; }
+  bool is_pointer() const { return kind != RegKind::uninit && kind != RegKind::scalar; }
+  bool is_packet() const {
+    return kind == RegKind::packet || kind == RegKind::packet_end || kind == RegKind::packet_meta;
+  }
 
   friend bool operator==(const RegValue&, const RegValue&) = default;
 };

@@ -1,6 +1,8 @@
 #include "verifier/step.hpp"
 
+#include "verifier/context_access.hpp"
 #include "verifier/helper_call.hpp"
+#include "verifier/packet_access.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
 
@@ -100,7 +102,18 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
         return Failure{fmt::format("misaligned stack access off={} size={}", off, size)};
       return Target{RegKind::stack, base.frame, off, off};
     }
+    case RegKind::packet:
+    case RegKind::packet_end:
+    case RegKind::packet_meta:
+      if (auto e = check_packet_access(ctx.options, base, base_reg, insn_off, size, write))
+        return Failure{*e};
+      return Target{base.kind, 0, base.fixed_off + insn_off, base.fixed_off + insn_off};
     case RegKind::ctx: {
+      if (ctx.options.type != ProgramType::raw) {
+        auto r = typed_context_access(ctx.options, base, base_reg, insn_off, size, write);
+        if (auto* e = std::get_if<std::string>(&r)) return Failure{*e};
+        return Target{RegKind::ctx, 0, insn_off, insn_off};
+      }
       if (!ctx.options.context_size)
         return Failure{fmt::format(
             "cannot bound {} through R{}: the raw context's size is r2, known only at run "
@@ -159,6 +172,9 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
     dv = RegValue::scalar(alu(row->op, row->bits, dv.value, src_val.value));
     return std::nullopt;
   }
+  if (dv.is_packet() || src_val.is_packet())
+    return packet_alu(row->op, row->bits, dst, shape == Shape::AluReg ? d.insn.src : -1, st,
+                      src_val);
   // Pointer arithmetic (Linux: adjust_ptr_min_max_vals), the rules for stack and context
   // pointers: only 64-bit add and sub of a scalar, and the difference of two pointers into
   // the same region.
@@ -212,6 +228,10 @@ std::optional<std::string> do_store(const StepContext& ctx, const DecodedInsn& d
     if (value.is_pointer()) return fmt::format("R{} leaks addr into ctx", d.insn.src);
     return std::nullopt;
   }
+  if (t.kind == RegKind::packet || t.kind == RegKind::packet_meta) {
+    if (value.is_pointer()) return fmt::format("R{} leaks addr into packet", d.insn.src);
+    return std::nullopt;
+  }
   if (value.kind == RegKind::stack && value.frame > t.frame)
     return std::string("cannot spill pointers to stack into stack frame of the caller");
   if (d.row->shape == Shape::StoreReg && size == 8 && value.is_scalar()) {
@@ -243,6 +263,16 @@ std::optional<std::string> do_load(const StepContext& ctx, const DecodedInsn& d,
     if (auto* e = std::get_if<std::string>(&r)) return *e;
     loaded = std::get<RegValue>(r);
   }
+  if (t.kind == RegKind::ctx && ctx.options.type != ProgramType::raw) {
+    // The value the type's field gives: a scalar, or a packet pointer.
+    auto r = typed_context_access(ctx.options, st.current().regs[d.insn.src], d.insn.src,
+                                  d.insn.offset, size, false);
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    loaded = std::get<RegValue>(r);
+    if (sign_extend && loaded.is_pointer())
+      return fmt::format("R{} sign-extending load of a context pointer field", d.insn.src);
+    if (sign_extend) loaded = RegValue::scalar(ScalarValue::loaded(size, true));
+  }
   st.current().regs[d.insn.dst] = loaded;
   return std::nullopt;
 }
@@ -262,6 +292,10 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
   auto where = resolve(ctx, st, d.insn.dst, d.insn.offset, size, true);
   if (auto* f = std::get_if<Failure>(&where)) return f->reason;
   const Target t = std::get<Target>(where);
+  // Linux: "BPF_ATOMIC stores into R1 pkt is not allowed" (check_atomic), ctx likewise.
+  if (t.kind != RegKind::stack && (t.kind != RegKind::ctx || ctx.options.type != ProgramType::raw))
+    return fmt::format("BPF_ATOMIC stores into R{} {} is not allowed", d.insn.dst,
+                       t.kind == RegKind::ctx ? "ctx" : "pkt");
   if (t.offset % size != 0)
     return fmt::format("misaligned atomic access off={} size={}", t.offset, size);
   if (t.kind == RegKind::stack) {
@@ -331,8 +365,11 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       break;
     case Shape::LdAbs:
     case Shape::LdInd:
-      return fail(
-          "ld_abs/ld_ind need a socket buffer context: not supported for this program type");
+      if (ctx.options.type == ProgramType::raw)
+        return fail(
+            "ld_abs/ld_ind need a socket buffer context: not supported for raw programs");
+      if (auto e = check_ld_abs(ctx.options, d, st)) return fail(*e);
+      break;
     case Shape::Ja:
     case Shape::Ja32: next = d.target; break;
     case Shape::JmpImm:
@@ -385,16 +422,23 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
           s.sync_id(rs[d.insn.src].id, r->src);
         }
       };
+      const auto jr = jump_row(d.row->op);
+      const bool packet_compare = shape == Shape::JmpReg && a.is_pointer() && b.is_pointer() &&
+                                  (a.is_packet() || b.is_packet()) && jr && jr->bits == 64;
       if (can_take && can_fall) {
         // Only a two-way branch copies the state.
         VerifierState taken_state = st;
+        if (packet_compare)
+          refine_packet_branch(jr->op, d.insn.dst, d.insn.src, &taken_state, &st);
         apply(taken_state, on_taken);
         out.fork.emplace(d.target, std::move(taken_state));
         apply(st, on_fall);
       } else if (can_take) {
+        if (packet_compare) refine_packet_branch(jr->op, d.insn.dst, d.insn.src, &st, nullptr);
         apply(st, on_taken);
         next = d.target;
       } else {
+        if (packet_compare) refine_packet_branch(jr->op, d.insn.dst, d.insn.src, nullptr, &st);
         apply(st, on_fall);
       }
       break;
@@ -424,6 +468,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       if (!r0.is_init()) return fail("R0 !read_ok");
       if (st.frames.size() == 1) {
         if (r0.is_pointer()) return fail("R0 leaks addr as return value");
+        if (auto e = check_return_code(ctx.options, r0)) return fail(*e);
         out.finished = true;
         return out;
       }

@@ -34,8 +34,21 @@ class IdMap {
     return true;
   }
 
+  // Packet and meta pointers: every id, 0 included (all pointers read from the context share
+  // it), since a comparison proves a range for the whole id (find_good_pkt_pointers).
+  bool check_packet(const RegValue& old, const RegValue& other) {
+    if (old.kind != RegKind::packet && old.kind != RegKind::packet_meta) return true;
+    auto& pairs = old.kind == RegKind::packet ? packet_pairs_ : meta_pairs_;
+    for (const auto& [a, b] : pairs)
+      if (a == old.id || b == other.id) return a == old.id && b == other.id;
+    pairs.emplace_back(old.id, other.id);
+    return true;
+  }
+
  private:
   std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> packet_pairs_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> meta_pairs_;
 };
 
 }  // namespace
@@ -58,11 +71,14 @@ bool includes(const VerifierState& old, const VerifierState& other) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
     for (int r = 0; r < register_count; ++r)
-      if (!ids.check(a.regs[static_cast<std::size_t>(r)], b.regs[static_cast<std::size_t>(r)]))
+      if (!ids.check(a.regs[static_cast<std::size_t>(r)], b.regs[static_cast<std::size_t>(r)]) ||
+          !ids.check_packet(a.regs[static_cast<std::size_t>(r)],
+                            b.regs[static_cast<std::size_t>(r)]))
         return false;
     for (int off = -StackState::size; off < 0; off += StackState::slot_size)
       if (a.stack.byte(off) == StackByte::spill &&
-          !ids.check(a.stack.spilled(off), b.stack.spilled(off)))
+          (!ids.check(a.stack.spilled(off), b.stack.spilled(off)) ||
+           !ids.check_packet(a.stack.spilled(off), b.stack.spilled(off))))
         return false;
   }
   return true;

@@ -2,6 +2,7 @@
 
 #include "isa/decoder.hpp"
 #include "verifier/cfg.hpp"
+#include "verifier/context_access.hpp"
 #include "verifier/step.hpp"
 
 #include <bpfvm/disassembler.hpp>
@@ -44,8 +45,10 @@ VerifierState entry_state(const VerifyOptions& options) {
   auto& regs = st.frames[0].regs;
   regs[1] = RegValue::ctx_pointer();
   // Raw programs get the context's length in r2 (RunInput::raw).
-  regs[2] = RegValue::scalar(options.context_size ? ScalarValue::constant(*options.context_size)
-                                                  : ScalarValue::unknown());
+  // (Typed programs get r1 alone, as in Linux.)
+  if (options.type == ProgramType::raw)
+    regs[2] = RegValue::scalar(options.context_size ? ScalarValue::constant(*options.context_size)
+                                                    : ScalarValue::unknown());
   regs[frame_pointer] = RegValue::stack_pointer(0, 0);
   return st;
 }
@@ -178,6 +181,10 @@ VerifyResult verify(std::span<const Insn> insns, const VerifyOptions& options) {
   if (!decoded) {
     const Error& e = decoded.error();
     result.error = VerifyError{e.insn_index.value_or(0), "", e.message, ""};
+    return result;
+  }
+  if (auto e = check_program_type(options)) {
+    result.error = VerifyError{0, "", *e, ""};
     return result;
   }
   const std::vector<DecodedInsn>& program = decoded.value();

@@ -1,13 +1,17 @@
 // Verifier cases as data: every file in tests/verifier/cases/*.txt holds cases in the format
 // docs/verifier.md describes (`== name`, `@expect accept|reject`, `@error substring`,
-// `@at N`, `@context SIZE`, `@budget N`, `@linux accept|reject`, then the program in the
-// assembler's syntax). Each case is verified and its verdict, message and instruction compared;
-// accepted programs are also run in checked mode to show the verdict is not vacuous.
+// `@at N`, `@context SIZE`, `@budget N`, `@linux accept|reject`, `@type NAME`, `@attach N`,
+// then the program in the assembler's syntax). Each case is verified and its verdict, message
+// and instruction compared; accepted programs are also run in checked mode to show the verdict
+// is not vacuous: raw ones on memory of the context's size, xdp, socket_filter and sched_cls
+// ones on packets of 0, 14, 60 and 1500 bytes (those the run harness accepts).
 #include "verifier/case_helpers.hpp"
 #include "verifier/verify.hpp"
 
 #include <bpfvm/assembler.hpp>
+#include <bpfvm/packet_run.hpp>
 #include <bpfvm/program.hpp>
+#include <bpfvm/progtypes.hpp>
 #include <bpfvm/vm.hpp>
 
 #include <gtest/gtest.h>
@@ -16,6 +20,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <stdexcept>
 #include <sstream>
 
 namespace bpfvm::verifier::testing {
@@ -31,6 +37,8 @@ struct Case {
   std::optional<std::size_t> at;
   std::optional<std::size_t> context;
   std::optional<std::uint64_t> budget;
+  ProgramType type = ProgramType::raw;
+  std::uint32_t attach = 0;
   std::string source;
 };
 
@@ -68,6 +76,12 @@ std::vector<Case> load_cases() {
         // The kernel's verdict where it differs (program_cases_kernel_test.cpp).
       } else if (line.rfind("@budget ", 0) == 0) {
         c.budget = std::stoull(line.substr(8));
+      } else if (line.rfind("@type ", 0) == 0) {
+        auto type = program_type_from_name(line.substr(6));
+        if (!type) throw std::runtime_error(c.file + ": unknown program type " + line);
+        c.type = *type;
+      } else if (line.rfind("@attach ", 0) == 0) {
+        c.attach = static_cast<std::uint32_t>(std::stoul(line.substr(8)));
       } else if (line.rfind("@context ", 0) == 0) {
         c.context = std::stoul(line.substr(9));
       } else {
@@ -78,11 +92,45 @@ std::vector<Case> load_cases() {
   return cases;
 }
 
+// The helpers a typed case may call: the packet helpers its type may call, with Linux's ids.
+const HelperRegistry& typed_helpers(ProgramType type) {
+  static std::map<ProgramType, HelperRegistry> registries;
+  auto [it, added] = registries.try_emplace(type);
+  if (added) {
+    auto ok = add_packet_helpers(it->second, type);
+    EXPECT_TRUE(ok) << ok.error().to_string();
+  }
+  return it->second;
+}
+
+// An accepted xdp, socket_filter or sched_cls case runs in checked mode without a fault on
+// packets of several lengths (those the harness refuses, as test_run would, are skipped).
+void run_on_packets(const Case& c, std::span<const Insn> insns, int& runs) {
+  LoadOptions load;
+  load.type = c.type;
+  load.helpers = &typed_helpers(c.type);
+  auto program = load_typed_program(insns, load);
+  ASSERT_TRUE(program) << program.error().to_string();
+  for (std::size_t length : {0u, 14u, 60u, 1500u}) {
+    std::vector<std::uint8_t> packet(length, 0x5a);
+    for (std::size_t i = 12; i < std::min<std::size_t>(length, 14); ++i) packet[i] = 0x88;
+    PacketRunInput input;
+    input.type = c.type;
+    input.packet = packet;
+    RunOptions run;
+    run.budget = 10'000'000;
+    auto out = run_packet(*program, input, Engine::interpreter, run);
+    if (!out && out.error().kind == Error::Kind::usage) continue;  // a packet test_run refuses
+    ++runs;
+    EXPECT_TRUE(out) << length << "-byte packet: " << out.error().to_string();
+  }
+}
+
 TEST(VerifierCases, EveryCaseHasItsVerdict) {
   const auto cases = load_cases();
   ASSERT_GT(cases.size(), 0u);
   const HelperRegistry helpers = case_helpers();
-  int accepted = 0, rejected = 0;
+  int accepted = 0, rejected = 0, typed_accepted = 0, packet_runs = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file + ":" + std::to_string(c.line) + " " + c.name);
     ASSERT_TRUE(c.has_expect) << "case without @expect";
@@ -92,6 +140,9 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
     VerifyOptions options;
     options.context_size = c.context;
     options.helpers = &helpers;
+    options.type = c.type;
+    options.expected_attach_type = c.attach;
+    if (c.type != ProgramType::raw) options.helpers = &typed_helpers(c.type);
     if (c.budget) options.budget = *c.budget;
     const auto started = std::chrono::steady_clock::now();
     VerifyResult r = verify(*insns, options);
@@ -109,6 +160,11 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
       ++accepted;
       EXPECT_TRUE(r.ok()) << r.error->to_string() << "\n" << r.log;
       if (!r.ok()) continue;
+      if (c.type != ProgramType::raw) {
+        ++typed_accepted;
+        if (program_type_supported(c.type)) run_on_packets(c, *insns, packet_runs);
+        continue;
+      }
       // An accepted program runs without a fault on a context of the declared size.
       LoadOptions load;
       load.helpers = &helpers;
@@ -132,7 +188,9 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
     }
   }
   std::cout << cases.size() << " verifier cases: " << accepted << " safe, " << rejected
-            << " unsafe\n";
+            << " unsafe\n"
+            << typed_accepted << " typed cases accepted, " << packet_runs
+            << " packet runs of them in checked mode\n";
 }
 
 }  // namespace
