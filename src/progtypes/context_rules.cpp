@@ -33,7 +33,7 @@ std::string refused(std::string_view why) { return std::string(why); }
 // bpf_perf_event.h, arch/x86/include/uapi/asm/ptrace.h; offsets checked in the tests
 // against the system headers where they have them).
 constexpr std::int32_t pt_regs_size = 168;        // struct pt_regs, x86-64
-constexpr std::int32_t perf_trace_size = 2048;    // PERF_MAX_TRACE_SIZE
+constexpr std::int32_t perf_trace_size = 8192;    // PERF_MAX_TRACE_SIZE (2048 before 6.6)
 constexpr std::int32_t raw_tp_args = 12 * 8;      // MAX_BPF_FUNC_ARGS u64 arguments
 constexpr std::int32_t perf_event_size = 184;     // struct bpf_perf_event_data
 constexpr std::int32_t perf_sample_period = 168;  // its u64 sample_period
@@ -173,7 +173,11 @@ ContextRule tracing_rule(ProgramType type, std::int32_t off, int size, bool writ
     case T::kprobe:
       if (off + size > pt_regs_size) return refused("past struct pt_regs");
       return ContextValue::scalar;
-    case T::tracepoint: return ContextValue::scalar;
+    case T::tracepoint:
+      // tp_prog_is_valid_access: the first 8 bytes (the common fields' pointer-sized head)
+      // are not readable.
+      if (off < 8) return refused("the first 8 bytes of a tracepoint record are not readable");
+      return ContextValue::scalar;
     case T::raw_tracepoint: return ContextValue::scalar;
     default:  // perf_event
       if (in(off, perf_sample_period, 8) || in(off, perf_addr, 8)) {

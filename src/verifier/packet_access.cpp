@@ -33,16 +33,18 @@ void for_each_reg(VerifierState& st, F&& f) {
 }
 
 // find_good_pkt_pointers: `p` (packet or meta) is proven at most at the end; every pointer of
-// its kind and id gets the range up to p's constant offset (one less when only p < end is
-// known: Linux's range_right_open).
+// its kind and id gets the range up to p's constant offset, one byte more when p is known to
+// be below the end (Linux's range_right_open; Linux 6.18 agrees, older kernels proved one
+// byte less there).
 void prove_range(VerifierState* st, const RegValue& p, bool right_open) {
   if (st == nullptr) return;
+  // Linux proves nothing from data itself being below the end (off 0, right open).
   if (p.fixed_off < 0 || (p.fixed_off == 0 && right_open)) return;
   if (p.value.umax > static_cast<std::uint64_t>(max_packet_offset) ||
       p.value.umax + static_cast<std::uint64_t>(p.fixed_off) >
           static_cast<std::uint64_t>(max_packet_offset))
     return;
-  const std::int32_t range = p.fixed_off - (right_open ? 1 : 0);
+  const std::int32_t range = p.fixed_off + (right_open ? 1 : 0);
   for_each_reg(*st, [&](RegValue& r) {
     if (r.kind == p.kind && r.id == p.id) r.range = std::max(r.range, range);
   });

@@ -53,6 +53,7 @@ long prog_load(std::span<const Insn> insns, const ProgLoadOptions& options, std:
   attr.insns = ptr_to_u64(insns.data());
   attr.insn_cnt = static_cast<std::uint32_t>(insns.size());
   attr.license = ptr_to_u64(options.license);
+  attr.expected_attach_type = options.expected_attach_type;
   if (level != 0) {
     attr.log_level = level;
     attr.log_buf = ptr_to_u64(log);

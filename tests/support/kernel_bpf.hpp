@@ -65,6 +65,8 @@ SysResult<Fd> create_map(std::uint32_t map_type, std::uint32_t key_size, std::ui
 struct ProgLoadOptions {
   ProgType type = ProgType::socket_filter;
   const char* license = "GPL";
+  // BPF_PROG_LOAD's expected_attach_type (enum bpf_attach_type); some types need one.
+  std::uint32_t expected_attach_type = 0;
   // Verifier log buffer size used when a load fails and is retried for its log.
   std::size_t log_size = 1 << 20;
   // Whether a rejected load is retried with log_level 1 to carry the verifier's log (tests

@@ -21,8 +21,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 
 namespace bpfvm::verifier::testing {
 namespace {
