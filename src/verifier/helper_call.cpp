@@ -69,6 +69,10 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
     return std::nullopt;
   }
   if (p.kind == RegKind::ctx) {
+    // A typed context is no memory argument (Linux: only the raw bytes of a sized context
+    // here; the kernel's own context layout differs from the uapi one).
+    if (options.type != ProgramType::raw)
+      return fmt::format("R{} type=ctx expected=fp, pkt, pkt_meta", reg);
     if (!options.context_size)
       return fmt::format("cannot bound the helper's access through R{}: raw context", reg);
     if (off < 0 || off + n > static_cast<std::int64_t>(*options.context_size))
