@@ -1,5 +1,8 @@
 #include "verifier/helper_call.hpp"
 
+#include "verifier/helper_args.hpp"
+#include "verifier/map_access.hpp"
+
 #include <fmt/format.h>
 
 namespace bpfvm::verifier {
@@ -37,6 +40,8 @@ bool is_null(const RegValue& v) {
 std::optional<std::string> access(const VerifyOptions& options, VerifierState& st, int reg,
                                   const RegValue& p, std::uint64_t size, bool write) {
   if (size == 0) return std::nullopt;
+  if (p.is_pointer() && p.kind != RegKind::stack && p.kind != RegKind::ctx)
+    return check_object_access(p, reg, 0, static_cast<std::int64_t>(size), !write, write);
   if (!p.value.is_const())
     return fmt::format("R{} variable-offset pointer passed to a helper: not supported", reg);
   const auto off = static_cast<std::int64_t>(p.value.const_value());
@@ -77,16 +82,19 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
 }  // namespace
 
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
-                                             VerifierState& st) {
+                                             VerifierState& st, std::size_t pc) {
   const Helper* helper =
       options.helpers ? options.helpers->find(static_cast<std::uint32_t>(id)) : nullptr;
   if (helper == nullptr) return fmt::format("invalid func unknown#{}", id);
   if (!helper->prototype)
     return fmt::format("helper {} ({}) has no prototype: it cannot be verified", id, helper->name);
   const HelperPrototype& proto = *helper->prototype;
-  if (proto.returns != ReturnKind::integer && proto.returns != ReturnKind::void_)
-    return fmt::format("helper {} ({}): its return kind is not supported yet", id, helper->name);
   auto& regs = st.current().regs;
+  CallMeta meta;
+  const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
+    if (!p.is_pointer()) return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
+    return access(options, st, r, p, size, write);
+  };
   for (int i = 0; i < 5; ++i) {
     const int reg = i + 1;
     const ArgKind kind = proto.args[i];
@@ -145,13 +153,22 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
         break;
       }
       default:
+        if (is_map_arg_kind(kind)) {
+          if (auto e = check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta,
+                                     mem))
+            return e;
+          break;
+        }
         return fmt::format("helper {} ({}): argument kind {} is not supported yet", id,
                            helper->name, arg_name(kind));
     }
   }
+  if (meta.map != nullptr)
+    if (auto e = check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name,
+                                              *meta.map))
+      return e;
   for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
-  regs[0] = RegValue::scalar(ScalarValue::unknown());
-  return std::nullopt;
+  return finish_call(proto, meta, pc, st);
 }
 
 }  // namespace bpfvm::verifier

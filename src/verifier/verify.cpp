@@ -1,6 +1,7 @@
 #include "verifier/verify.hpp"
 
 #include "isa/decoder.hpp"
+#include "verifier/callbacks.hpp"
 #include "verifier/cfg.hpp"
 #include "verifier/step.hpp"
 
@@ -108,9 +109,16 @@ class Explorer {
     for (;;) {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
+        const bool callback_call = calls_callback(options_, program_[p.pc]);
         for (int id : cache_[p.pc]) {
           const CachedState& c = nodes_[static_cast<std::size_t>(id)];
           if (c.branches > 0) {
+            // At a callback call, a state inside one still in progress is a fixed point of
+            // the callback's iterations: its successors are that state's (callbacks.hpp).
+            if (callback_call && includes(c.state, p.state)) {
+              pruned = true;
+              break;
+            }
             if (same_registers(c.state, p.state) && c.state == p.state) {
               fail(p.pc, fmt::format("infinite loop detected at insn {}", p.pc), "");
               return false;
