@@ -17,7 +17,29 @@ std::optional<HelperPrototype> prototype_of(const VerifyOptions& options, std::i
   return std::nullopt;
 }
 
+void widen(const RegValue& old, RegValue& cur) {
+  if (old.is_scalar() && cur.is_scalar() && !old.value.includes(cur.value))
+    cur = RegValue::scalar(ScalarValue::unknown());
+}
+
 }  // namespace
+
+void widen_scalars(const VerifierState& old, VerifierState& cur) {
+  if (old.frames.size() != cur.frames.size()) return;
+  for (std::size_t f = 0; f < old.frames.size(); ++f) {
+    const Frame& a = old.frames[f];
+    Frame& b = cur.frames[f];
+    if (a.callsite != b.callsite) return;
+    for (std::size_t r = 0; r < b.regs.size(); ++r) widen(a.regs[r], b.regs[r]);
+    for (int off = -StackState::size; off < 0; off += StackState::slot_size)
+      if (a.stack.byte(off) == StackByte::spill && b.stack.byte(off) == StackByte::spill) {
+        const RegValue& o = a.stack.spilled(off);
+        const RegValue& c = b.stack.spilled(off);
+        if (o.is_scalar() && c.is_scalar() && !o.value.includes(c.value))
+          (void)b.stack.write(off, StackState::slot_size, RegValue::scalar(ScalarValue::unknown()));
+      }
+  }
+}
 
 bool calls_callback(const VerifyOptions& options, const DecodedInsn& d) {
   if (d.row == nullptr || d.row->shape != Shape::CallHelper) return false;

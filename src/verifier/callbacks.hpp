@@ -18,6 +18,14 @@
 
 namespace bpfvm::verifier {
 
+// Widening at a callback call (`cur` comes back to the call where `old` is still being
+// explored): every scalar register or spilled scalar of `cur` that `old` does not include
+// becomes unknown, so a counter the callback keeps in the caller's stack converges in one
+// more iteration. Linux gets there through precision marks (imprecise scalars compare
+// equal); without them this over-approximation is sound and loses only bounds that change
+// from one iteration to the next.
+void widen_scalars(const VerifierState& old, VerifierState& cur);
+
 // Whether the instruction calls a helper whose prototype takes a function.
 bool calls_callback(const VerifyOptions& options, const DecodedInsn& d);
 

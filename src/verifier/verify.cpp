@@ -110,6 +110,10 @@ class Explorer {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
         const bool callback_call = calls_callback(options_, program_[p.pc]);
+        if (callback_call)
+          for (int id : cache_[p.pc])
+            if (nodes_[static_cast<std::size_t>(id)].branches > 0)
+              widen_scalars(nodes_[static_cast<std::size_t>(id)].state, p.state);
         for (int id : cache_[p.pc]) {
           const CachedState& c = nodes_[static_cast<std::size_t>(id)];
           if (c.branches > 0) {
