@@ -45,6 +45,11 @@ struct VerifyOptions {
   // LoadOptions::maps is (src 1/5 a map, src 2/6 a pointer into its value). Only the shapes
   // are needed, no map is created.
   std::vector<MapSpec> maps = {};
+  // The frozen value (entry 0) of read-only single-entry array maps, indexed as `maps`
+  // (empty for the others): what a const_str argument (snprintf's format, strncmp's
+  // string) points into must hold a NUL, and only these bytes show it (Linux reads the
+  // frozen map, check_reg_const_str).
+  std::vector<std::vector<std::uint8_t>> map_contents = {};
   // Processed instructions before giving up (Linux: BPF_COMPLEXITY_LIMIT_INSNS).
   std::uint64_t budget = 1'000'000;
   // Keep a per-instruction log of states like the kernel's verbose log (log_level 2).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace bpfvm::verifier {
 
@@ -15,6 +16,15 @@ std::size_t Cfg::subprogram_of(std::size_t index) const {
 namespace {
 
 bool is_conditional(Shape s) { return s == Shape::JmpImm || s == Shape::JmpReg; }
+
+// The instruction an lddw src 4 at `i` loads the address of (imm relative to the next slot,
+// as a local call's).
+std::optional<std::size_t> func_target(const std::vector<DecodedInsn>& program, std::size_t i) {
+  const DecodedInsn& d = program[i];
+  if (d.row == nullptr || d.row->shape != Shape::Lddw || d.insn.src != lddw_src::func) return {};
+  const std::int64_t t = static_cast<std::int64_t>(i) + 1 + d.insn.imm;
+  return t < 0 ? program.size() : static_cast<std::size_t>(t);
+}
 
 }  // namespace
 
@@ -30,6 +40,17 @@ CfgResult build_cfg(const std::vector<DecodedInsn>& program) {
   for (std::size_t i = 0; i < n; ++i)
     if (program[i].row != nullptr && program[i].row->shape == Shape::CallLocal)
       starts.push_back(program[i].target);
+  // ... and every function an lddw src 4 (BPF_PSEUDO_FUNC) loads, a callback.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (auto t = func_target(program, i)) {
+      if (*t >= n || program[*t].row == nullptr) {
+        out.errors.push_back(
+            {i, fmt::format("invalid func target {} of lddw at insn {}", *t, i)});
+        return out;
+      }
+      starts.push_back(*t);
+    }
+  }
   std::sort(starts.begin(), starts.end());
   starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
   for (std::size_t k = 0; k < starts.size(); ++k)
@@ -79,6 +100,12 @@ CfgResult build_cfg(const std::vector<DecodedInsn>& program) {
       out.cfg.prune_point[program[i].target] = true;
       visit(program[i].target);
     }
+    if (auto t = func_target(program, i)) {
+      out.cfg.prune_point[*t] = true;
+      visit(*t);
+    }
+    // A helper call may take a callback and come back to itself (callbacks.hpp).
+    if (shape == Shape::CallHelper) out.cfg.prune_point[i] = true;
     if (!ends_flow(shape)) {
       // Subprogram ends were checked above, so `next` is in range.
       if (is_conditional(shape) || shape == Shape::CallLocal || shape == Shape::CallHelper)

@@ -1,5 +1,7 @@
 #include "verifier/helper_call.hpp"
 
+#include "verifier/helper_args.hpp"
+#include "verifier/map_access.hpp"
 #include "verifier/packet_access.hpp"
 
 #include <bpfvm/progtypes.hpp>
@@ -43,6 +45,8 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
   if (size == 0) return std::nullopt;
   if (p.kind == RegKind::packet || p.kind == RegKind::packet_meta)  // the proven range
     return check_packet_access(options, p, reg, 0, static_cast<std::int64_t>(size), write);
+  if (p.is_pointer() && p.kind != RegKind::stack && p.kind != RegKind::ctx)
+    return check_object_access(p, reg, 0, static_cast<std::int64_t>(size), !write, write);
   if (!p.value.is_const())
     return fmt::format("R{} variable-offset pointer passed to a helper: not supported", reg);
   const auto off = static_cast<std::int64_t>(p.value.const_value());
@@ -87,7 +91,7 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
 }  // namespace
 
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
-                                             VerifierState& st) {
+                                             VerifierState& st, std::size_t pc) {
   // The helpers the program type may call (Linux: the type's get_func_proto).
   if (options.type != ProgramType::raw &&
       !helper_allowed(options.type, static_cast<std::uint32_t>(id)))
@@ -99,9 +103,12 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
   if (!helper->prototype)
     return fmt::format("helper {} ({}) has no prototype: it cannot be verified", id, helper->name);
   const HelperPrototype& proto = *helper->prototype;
-  if (proto.returns != ReturnKind::integer && proto.returns != ReturnKind::void_)
-    return fmt::format("helper {} ({}): its return kind is not supported yet", id, helper->name);
   auto& regs = st.current().regs;
+  CallMeta meta;
+  const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
+    if (!p.is_pointer()) return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
+    return access(options, st, r, p, size, write);
+  };
   for (int i = 0; i < 5; ++i) {
     const int reg = i + 1;
     const ArgKind kind = proto.args[i];
@@ -161,15 +168,24 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
         break;
       }
       default:
+        if (is_map_arg_kind(kind)) {
+          if (auto e = check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta,
+                                     mem))
+            return e;
+          break;
+        }
         return fmt::format("helper {} ({}): argument kind {} is not supported yet", id,
                            helper->name, arg_name(kind));
     }
   }
+  if (meta.map != nullptr)
+    if (auto e = check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name,
+                                              *meta.map))
+      return e;
   for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
-  regs[0] = RegValue::scalar(ScalarValue::unknown());
   // The packet may have moved: no packet pointer is valid any more (clear_all_pkt_pointers).
   if (proto.changes_packet) clear_packet_pointers(st);
-  return std::nullopt;
+  return finish_call(proto, meta, pc, st);
 }
 
 }  // namespace bpfvm::verifier

@@ -5,8 +5,7 @@
 //
 // Supported argument kinds: none, anything, mem, mem_or_null, uninit_mem, const_size,
 // const_size_or_zero, ctx, stack_or_null, long_ptr; return kinds integer and void_. The map,
-// callback, string and ring buffer kinds need pointer types that do not exist yet: a call
-// using them is rejected, saying so.
+// callback, string and ring buffer kinds, and their return kinds, are helper_args.hpp's.
 #pragma once
 
 #include "verifier/verifier_state.hpp"
@@ -18,8 +17,9 @@
 
 namespace bpfvm::verifier {
 
-// Applies `call id` to `state`; an error message when the call breaks its prototype.
+// Applies `call id` (at instruction `pc`, which references it acquires name) to `state`; an
+// error message when the call breaks its prototype.
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
-                                             VerifierState& state);
+                                             VerifierState& state, std::size_t pc = 0);
 
 }  // namespace bpfvm::verifier

@@ -1,6 +1,9 @@
 #include "verifier/reg_value.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <vector>
 
 namespace bpfvm::verifier {
 
@@ -12,8 +15,48 @@ bool includes(const RegValue& old, const RegValue& other) {
   // `old` than in `other`, the variable part included (ids: verifier_state.cpp).
   if (old.kind == RegKind::packet || old.kind == RegKind::packet_meta)
     if (old.fixed_off != other.fixed_off || old.range > other.range) return false;
+  // Maps, records and functions: the same object (ids are compared by the state, which
+  // maps them one to one, as Linux's check_ids).
+  if (old.map != other.map || old.ref_obj_id != other.ref_obj_id ||
+      old.mem_size != other.mem_size)
+    return false;
   return old.value.includes(other.value);
 }
+
+namespace {
+
+// The kernel's print_reg_state form for the map and record pointers:
+// "map_value(map=counts,ks=4,vs=8,off=4)", "map_value_or_null(id=1,map=counts,ks=4,vs=8)",
+// "ringbuf_mem(ref_obj_id=2,sz=16)", "map_ptr(map=counts,ks=4,vs=8)", "func(insn=7)".
+std::string pointer_to_string(const RegValue& v) {
+  std::string name;
+  switch (v.kind) {
+    case RegKind::map_ptr: name = "map_ptr"; break;
+    case RegKind::map_ptr_or_null: name = "map_ptr_or_null"; break;
+    case RegKind::map_value: name = "map_value"; break;
+    case RegKind::map_value_or_null: name = "map_value_or_null"; break;
+    case RegKind::map_key: name = "map_key"; break;
+    case RegKind::ringbuf_mem: name = "ringbuf_mem"; break;
+    case RegKind::ringbuf_mem_or_null: name = "ringbuf_mem_or_null"; break;
+    case RegKind::func: return fmt::format("func(insn={})", v.mem_size);
+    default: return "?";
+  }
+  std::vector<std::string> parts;
+  if (v.id != 0) parts.push_back(fmt::format("id={}", v.id));
+  if (v.ref_obj_id != 0) parts.push_back(fmt::format("ref_obj_id={}", v.ref_obj_id));
+  if (v.map != nullptr)
+    parts.push_back(fmt::format("map={},ks={},vs={}", v.map->name.empty() ? "?" : v.map->name,
+                                v.map->key_size, v.map->value_size));
+  if (v.kind == RegKind::ringbuf_mem || v.kind == RegKind::ringbuf_mem_or_null)
+    parts.push_back(fmt::format("sz={}", v.mem_size));
+  if (!v.value.is_const())
+    parts.push_back(fmt::format("off={}", to_string(v.value)));
+  else if (v.value.const_value() != 0)
+    parts.push_back(fmt::format("off={}", static_cast<std::int64_t>(v.value.const_value())));
+  return fmt::format("{}({})", name, fmt::join(parts, ","));
+}
+
+}  // namespace
 
 std::string to_string(const RegValue& v) {
   switch (v.kind) {
@@ -41,6 +84,7 @@ std::string to_string(const RegValue& v) {
         out += fmt::format(",var={}", to_string(v.value));
       return out + ")";
     }
+    default: return pointer_to_string(v);
   }
   return "?";
 }

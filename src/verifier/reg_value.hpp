@@ -5,10 +5,14 @@
 //
 // Pointer types: the stack of a call frame (Linux PTR_TO_STACK), the program's context
 // (PTR_TO_CTX: sized by the program type, or by the context size given for raw programs),
-// packet, packet end and packet meta pointers (PTR_TO_PACKET, _END, _META).
+// packet, packet end and packet meta pointers (PTR_TO_PACKET, _END, _META: packet_access.hpp);
+// maps, map values, map keys, ring buffer records and functions (map_access.hpp,
+// references.hpp, callbacks.hpp).
 #pragma once
 
 #include "verifier/scalar_value.hpp"
+
+#include <bpfvm/map.hpp>
 
 #include <cstdint>
 #include <string>
@@ -26,6 +30,15 @@ enum class RegKind : std::uint8_t {
   packet,       // PTR_TO_PACKET
   packet_end,   // PTR_TO_PACKET_END
   packet_meta,  // PTR_TO_PACKET_META
+  // Maps (map_access.hpp, docs/verifier.md "Maps"): `map` names the map's shape.
+  map_ptr,             // CONST_PTR_TO_MAP: lddw src 1/5, or a map-in-map lookup checked
+  map_value,           // PTR_TO_MAP_VALUE: `offset` into one value of `map`
+  map_value_or_null,   // PTR_TO_MAP_VALUE | PTR_MAYBE_NULL: map_lookup_elem's r0, `id` set
+  map_key,             // PTR_TO_MAP_KEY: a for_each_map_elem callback's key (read only)
+  ringbuf_mem,         // PTR_TO_MEM | MEM_RINGBUF: a reserved record of `mem_size` bytes
+  ringbuf_mem_or_null, // the same or null: ringbuf_reserve's r0, `id` and `ref_obj_id` set
+  func,                // PTR_TO_FUNC: lddw src 4, the subprogram starting at `mem_size`
+  map_ptr_or_null,     // CONST_PTR_TO_MAP | PTR_MAYBE_NULL: a lookup in a map of maps
 };
 
 struct RegValue {
@@ -43,6 +56,14 @@ struct RegValue {
   // proven accessible from the pointer's base (reg->range).
   std::int32_t fixed_off = 0;
   std::int32_t range = 0;
+  // map_ptr, map_value, map_key (and their _or_null): the map's shape (options.maps or an
+  // inner spec they own; identity is the map).
+  const MapSpec* map = nullptr;
+  // ringbuf_mem(_or_null): the reference it carries until submitted or discarded (Linux:
+  // reg->ref_obj_id); 0 for everything else.
+  std::uint32_t ref_obj_id = 0;
+  // ringbuf_mem(_or_null): the record's size; func: the callback's first instruction.
+  std::uint32_t mem_size = 0;
 
   static RegValue uninit() { return RegValue{}; }
   static RegValue scalar(const ScalarValue& v) { return of(RegKind::scalar, v, 0); }

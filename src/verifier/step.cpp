@@ -1,8 +1,11 @@
 #include "verifier/step.hpp"
 
+#include "verifier/callbacks.hpp"
 #include "verifier/context_access.hpp"
 #include "verifier/helper_call.hpp"
+#include "verifier/map_access.hpp"
 #include "verifier/packet_access.hpp"
+#include "verifier/references.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
 
@@ -133,8 +136,13 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
         return Failure{fmt::format("write into read-only context off={} size={}", off, size)};
       return Target{RegKind::ctx, 0, off, off};
     }
+    default: {
+      // Map values, keys, ring buffer records (map_access.hpp); the rest by name.
+      if (auto e = check_object_access(base, base_reg, insn_off, size, !write, write))
+        return Failure{*e};
+      return Target{base.kind, 0, insn_off, insn_off};
+    }
   }
-  return Failure{"unknown register kind"};
 }
 
 std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
@@ -178,6 +186,10 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
   // Pointer arithmetic (Linux: adjust_ptr_min_max_vals), the rules for stack and context
   // pointers: only 64-bit add and sub of a scalar, and the difference of two pointers into
   // the same region.
+  if (dv.is_pointer())
+    if (auto e = check_pointer_arithmetic(dv, dst)) return e;
+  if (src_val.is_pointer())
+    if (auto e = check_pointer_arithmetic(src_val, d.insn.src)) return e;
   if (row->bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
   if (row->op == AluOp::add) {
     if (dv.is_pointer() && src_val.is_pointer())
@@ -232,6 +244,8 @@ std::optional<std::string> do_store(const StepContext& ctx, const DecodedInsn& d
     if (value.is_pointer()) return fmt::format("R{} leaks addr into packet", d.insn.src);
     return std::nullopt;
   }
+  if (t.kind != RegKind::stack)
+    return check_object_store(st.current().regs[d.insn.dst], value, d.insn.src);
   if (value.kind == RegKind::stack && value.frame > t.frame)
     return std::string("cannot spill pointers to stack into stack frame of the caller");
   if (d.row->shape == Shape::StoreReg && size == 8 && value.is_scalar()) {
@@ -292,11 +306,18 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
   auto where = resolve(ctx, st, d.insn.dst, d.insn.offset, size, true);
   if (auto* f = std::get_if<Failure>(&where)) return f->reason;
   const Target t = std::get<Target>(where);
-  // Linux: "BPF_ATOMIC stores into R1 pkt is not allowed" (check_atomic), ctx likewise.
-  if (t.kind != RegKind::stack && (t.kind != RegKind::ctx || ctx.options.type != ProgramType::raw))
+  // Linux: "BPF_ATOMIC stores into R1 pkt is not allowed" (check_atomic), typed ctx likewise.
+  const bool packet = t.kind == RegKind::packet || t.kind == RegKind::packet_meta ||
+                      t.kind == RegKind::packet_end;
+  if (packet || (t.kind == RegKind::ctx && ctx.options.type != ProgramType::raw))
     return fmt::format("BPF_ATOMIC stores into R{} {} is not allowed", d.insn.dst,
                        t.kind == RegKind::ctx ? "ctx" : "pkt");
-  if (t.offset % size != 0)
+  if (t.kind != RegKind::stack && t.kind != RegKind::ctx) {
+    // An atomic reads the old value too (Linux check_atomic: a read and a write access).
+    if (auto e = check_object_access(regs[d.insn.dst], d.insn.dst, d.insn.offset, size, true,
+                                     false))
+      return e;
+  } else if (t.offset % size != 0)
     return fmt::format("misaligned atomic access off={} size={}", t.offset, size);
   if (t.kind == RegKind::stack) {
     StackState& stack = st.frames[static_cast<std::size_t>(t.frame)].stack;
@@ -345,11 +366,13 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       if (auto e = do_alu(d, st)) return fail(*e);
       break;
     case Shape::Lddw:
-      if (d.insn.src != lddw_src::imm64)
-        return fail(
-            fmt::format("lddw with pseudo source {} (maps, BTF, functions) is not "
-                        "supported yet",
-                        d.insn.src));
+      if (d.insn.src != lddw_src::imm64) {
+        auto p = lddw_pointer(ctx.options, d, pc);
+        if (auto* e = std::get_if<std::string>(&p)) return fail(*e);
+        regs[d.insn.dst] = std::get<RegValue>(p);
+        next = pc + 2;
+        break;
+      }
       regs[d.insn.dst] = RegValue::scalar(ScalarValue::constant(d.imm64));
       next = pc + 2;
       break;
@@ -380,6 +403,15 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       if (shape == Shape::JmpReg) {
         b = regs[d.insn.src];
         if (!b.is_init()) return fail(fmt::format("R{} !read_ok", d.insn.src));
+      }
+      if (auto nc = null_check(d, a, b)) {
+        // Linux's mark_ptr_or_null_regs: the pointer and every copy of it (same id) is
+        // null on one edge and the object on the other.
+        VerifierState taken_state = st;
+        mark_ptr_or_null(taken_state, nc->id, nc->taken_is_null);
+        out.fork.emplace(d.target, std::move(taken_state));
+        mark_ptr_or_null(st, nc->id, !nc->taken_is_null);
+        break;
       }
       bool can_take = true;
       bool can_fall = true;
@@ -443,9 +475,19 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       }
       break;
     }
-    case Shape::CallHelper:
-      if (auto e = check_helper_call(ctx.options, d.insn.imm, st)) return fail(*e);
+    case Shape::CallHelper: {
+      // A helper taking a callback forks: the callback entered once more (from the state
+      // before the call), or not (callbacks.hpp).
+      std::optional<VerifierState> before;
+      if (calls_callback(ctx.options, d)) before = st;
+      if (auto e = check_helper_call(ctx.options, d.insn.imm, st, pc)) return fail(*e);
+      if (before) {
+        std::size_t target = 0;
+        if (auto e = enter_callback(ctx.options, d, pc, *before, target)) return fail(*e);
+        out.fork.emplace(target, std::move(*before));
+      }
       break;
+    }
     case Shape::Callx:
     case Shape::CallBtf:
       return fail(fmt::format("callx and kfunc calls are not supported yet ({} {})",
@@ -466,7 +508,12 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
     case Shape::Exit: {
       const RegValue r0 = regs[0];
       if (!r0.is_init()) return fail("R0 !read_ok");
+      if (st.current().callback_of >= 0) {
+        if (auto e = exit_callback(st, next)) return fail(*e);
+        break;
+      }
       if (st.frames.size() == 1) {
+        if (auto e = check_reference_leak(st, false)) return fail(*e);
         if (r0.is_pointer()) return fail("R0 leaks addr as return value");
         if (auto e = check_return_code(ctx.options, r0)) return fail(*e);
         out.finished = true;

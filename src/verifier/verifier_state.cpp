@@ -26,7 +26,8 @@ namespace {
 class IdMap {
  public:
   bool check(const RegValue& old, const RegValue& other) {
-    if (!old.is_scalar() || old.id == 0) return true;
+    // Scalars linked by copies, and pointers that may be null sharing a null check.
+    if (!old.is_init() || old.id == 0) return true;
     if (other.id == 0) return false;
     for (const auto& [a, b] : pairs_)
       if (a == old.id || b == other.id) return a == old.id && b == other.id;
@@ -55,11 +56,14 @@ class IdMap {
 
 bool includes(const VerifierState& old, const VerifierState& other) {
   if (old.frames.size() != other.frames.size()) return false;
+  // Held references must be the same (Linux's refsafe; ids are handed out in path order, so
+  // equal ids are the common case and the strict test costs little pruning).
+  if (old.refs != other.refs) return false;
   // Registers of every frame first: they differ far more often than stacks and cost little.
   for (std::size_t f = 0; f < old.frames.size(); ++f) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
-    if (a.callsite != b.callsite) return false;
+    if (a.callsite != b.callsite || a.callback_of != b.callback_of) return false;
     for (int r = 0; r < register_count; ++r)
       if (!includes(a.regs[static_cast<std::size_t>(r)], b.regs[static_cast<std::size_t>(r)]))
         return false;

@@ -20,12 +20,26 @@ struct Frame {
   // The `call local` that created this frame (its exit returns to callsite + 1); unused in
   // the entry frame.
   std::size_t callsite = 0;
+  // A callback's frame (callbacks.hpp): the helper id whose call at `callsite` runs it; its
+  // exit goes back to that call, which may run it again. -1 for a local call's frame.
+  std::int32_t callback_of = -1;
 
   friend bool operator==(const Frame&, const Frame&) = default;
 };
 
+// A reference the program holds and must release on every path (Linux: struct
+// bpf_reference_state): a ring buffer record until ringbuf_submit or ringbuf_discard.
+struct Reference {
+  std::uint32_t id = 0;
+  std::size_t insn = 0;    // the call that acquired it ("alloc_insn")
+  std::uint8_t frame = 0;  // the frame that acquired it (a callback must release its own)
+  friend bool operator==(const Reference&, const Reference&) = default;
+};
+
 struct VerifierState {
   std::vector<Frame> frames;
+  // Unreleased references (references.hpp); pruning requires the same ones.
+  std::vector<Reference> refs;
   // The next scalar id to hand out (ids are unique along a path; not part of equality).
   std::uint32_t next_id = 1;
 
@@ -39,7 +53,7 @@ struct VerifierState {
   void sync_id(std::uint32_t id, const ScalarValue& value);
 
   friend bool operator==(const VerifierState& a, const VerifierState& b) {
-    return a.frames == b.frames;
+    return a.frames == b.frames && a.refs == b.refs;
   }
 };
 

@@ -1,6 +1,7 @@
 #include "verifier/verify.hpp"
 
 #include "isa/decoder.hpp"
+#include "verifier/callbacks.hpp"
 #include "verifier/cfg.hpp"
 #include "verifier/context_access.hpp"
 #include "verifier/step.hpp"
@@ -111,9 +112,20 @@ class Explorer {
     for (;;) {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
+        const bool callback_call = calls_callback(options_, program_[p.pc]);
+        if (callback_call)
+          for (int id : cache_[p.pc])
+            if (nodes_[static_cast<std::size_t>(id)].branches > 0)
+              widen_scalars(nodes_[static_cast<std::size_t>(id)].state, p.state);
         for (int id : cache_[p.pc]) {
           const CachedState& c = nodes_[static_cast<std::size_t>(id)];
           if (c.branches > 0) {
+            // At a callback call, a state inside one still in progress is a fixed point of
+            // the callback's iterations: its successors are that state's (callbacks.hpp).
+            if (callback_call && includes(c.state, p.state)) {
+              pruned = true;
+              break;
+            }
             if (same_registers(c.state, p.state) && c.state == p.state) {
               fail(p.pc, fmt::format("infinite loop detected at insn {}", p.pc), "");
               return false;

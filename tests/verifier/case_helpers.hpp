@@ -11,7 +11,7 @@
 //   6 sum_or_null(mem_or_null, const_size_or_zero) -> integer
 //   7 stack_or_null(stack_or_null) -> void
 //   8 no prototype
-//   9 lookup(const_map_ptr, map_key) -> map_value_or_null  (kinds not supported yet)
+//   9 lookup(const_map_ptr, map_key) -> map_value_or_null  (no map: rejected)
 #pragma once
 
 #include <bpfvm/helper.hpp>

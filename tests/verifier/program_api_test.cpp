@@ -83,14 +83,15 @@ TEST(VerifyApi, BudgetIsAnOption) {
             std::string::npos);
 }
 
-TEST(VerifyApi, LddwPseudoSourcesAreNotSupportedYet) {
+TEST(VerifyApi, LddwOfAMapNotGivenIsRejected) {
   // lddw r1, map[0] (BPF_PSEUDO_MAP_FD): the assembler writes no pseudo sources.
   const std::vector<Insn> insns = {
       {0x18, 1, 1, 0, 0}, {0, 0, 0, 0, 0}, {0xb7, 0, 0, 0, 0}, {0x95, 0, 0, 0, 0}};
   const VerifyResult r = verify(insns);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error->insn, 0u);
-  EXPECT_NE(r.error->reason.find("pseudo source 1"), std::string::npos);
+  EXPECT_NE(r.error->reason.find("map index 0 in lddw is out of range (0 maps given)"),
+            std::string::npos);
 }
 
 TEST(VerifyApi, DecoderErrorsComeThrough) {

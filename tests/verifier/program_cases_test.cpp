@@ -6,9 +6,11 @@
 // is not vacuous: raw ones on memory of the context's size, xdp, socket_filter and sched_cls
 // ones on packets of 0, 14, 60 and 1500 bytes (those the run harness accepts).
 #include "verifier/case_helpers.hpp"
+#include "verifier/case_maps.hpp"
 #include "verifier/verify.hpp"
 
 #include <bpfvm/assembler.hpp>
+#include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/packet_run.hpp>
 #include <bpfvm/program.hpp>
 #include <bpfvm/progtypes.hpp>
@@ -39,6 +41,8 @@ struct Case {
   std::optional<std::uint64_t> budget;
   ProgramType type = ProgramType::raw;
   std::uint32_t attach = 0;
+  CaseMaps maps;  // @map, @contents, @helpers (case_maps.hpp)
+  std::string parse_error;
   std::string source;
 };
 
@@ -65,7 +69,10 @@ std::vector<Case> load_cases() {
       }
       if (cases.empty() || cases.back().file != path.filename().string()) continue;
       Case& c = cases.back();
-      if (line.rfind("@expect ", 0) == 0) {
+      if (auto directive = parse_map_directive(line, c.maps); !directive) {
+        c.parse_error = directive.error().to_string();
+      } else if (*directive) {
+      } else if (line.rfind("@expect ", 0) == 0) {
         c.has_expect = true;
         c.accept = line.substr(8) == "accept";
       } else if (line.rfind("@error ", 0) == 0) {
@@ -129,20 +136,26 @@ void run_on_packets(const Case& c, std::span<const Insn> insns, int& runs) {
 TEST(VerifierCases, EveryCaseHasItsVerdict) {
   const auto cases = load_cases();
   ASSERT_GT(cases.size(), 0u);
-  const HelperRegistry helpers = case_helpers();
+  const HelperRegistry test_helpers = case_helpers();
+  const HelperRegistry real_helpers = linux_helpers();
   int accepted = 0, rejected = 0, typed_accepted = 0, packet_runs = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file + ":" + std::to_string(c.line) + " " + c.name);
     ASSERT_TRUE(c.has_expect) << "case without @expect";
     ASSERT_TRUE(c.accept || !c.error.empty()) << "a reject case needs @error";
-    auto insns = assemble(c.source);
+    ASSERT_TRUE(c.parse_error.empty()) << c.parse_error;
+    auto insns = assemble_case(c.source);
     ASSERT_TRUE(insns) << insns.error().to_string();
+    // Cases with maps call the real Linux-numbered helpers, the others the test helpers.
+    const HelperRegistry& helpers = c.maps.linux_helpers ? real_helpers : test_helpers;
     VerifyOptions options;
     options.context_size = c.context;
     options.helpers = &helpers;
     options.type = c.type;
     options.expected_attach_type = c.attach;
     if (c.type != ProgramType::raw) options.helpers = &typed_helpers(c.type);
+    options.maps = c.maps.specs;
+    options.map_contents = c.maps.contents;
     if (c.budget) options.budget = *c.budget;
     const auto started = std::chrono::steady_clock::now();
     VerifyResult r = verify(*insns, options);
@@ -168,6 +181,9 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
       // An accepted program runs without a fault on a context of the declared size.
       LoadOptions load;
       load.helpers = &helpers;
+      auto maps = create_maps(c.maps);
+      ASSERT_TRUE(maps) << maps.error().to_string();
+      load.maps = *maps;
       auto program = Program::load(*insns, load);
       ASSERT_TRUE(program) << program.error().to_string();
       std::vector<std::uint8_t> memory(c.context.value_or(0) + 1, 0x5a);
