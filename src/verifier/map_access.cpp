@@ -21,6 +21,9 @@ std::string_view kind_name(RegKind k) {
     case RegKind::ringbuf_mem_or_null: return "ringbuf_mem_or_null";
     case RegKind::func: return "func";
     case RegKind::map_ptr_or_null: return "map_ptr_or_null";
+    case RegKind::packet: return "pkt";
+    case RegKind::packet_end: return "pkt_end";
+    case RegKind::packet_meta: return "pkt_meta";
   }
   return "?";
 }

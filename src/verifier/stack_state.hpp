@@ -53,16 +53,9 @@ class StackState {
 
   // Every whole spilled scalar with this id gets `value` (a branch refined a copy of it).
   void sync_id(std::uint32_t id, const ScalarValue& value);
-  // Applies `f` to every spilled register (null checks and released references change
-  // pointers wherever they were spilled).
-  template <class F>
-  void for_each_spill(F&& f) {
-    for (std::size_t slot = 0; slot < spills_.size(); ++slot)
-      if (bytes_[slot * slot_size] == StackByte::spill) f(spills_[slot]);
-  }
-
-  // Calls `f` on every spilled register, which it may change (packet pointers retyped after
-  // a helper moved the packet, ranges proven by a comparison).
+  // Applies `f` to every spilled register, which it may change (null checks, released
+  // references, packet pointers retyped after a helper moved the packet, ranges proven by a
+  // comparison: wherever the pointers were spilled).
   template <class F>
   void for_each_spill(F&& f) {
     for (std::size_t slot = 0; slot < spills_.size(); ++slot)
