@@ -44,8 +44,8 @@ Result<LoadedObject> LoadedObject::load(const std::string& path) {
   return loaded;
 }
 
-Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name) const {
-  const std::vector<ObjectProgram>& programs = object_->spec().programs;
+Result<const ObjectProgram*> find_object_program(const ObjectSpec& spec, const std::string& name) {
+  const std::vector<ObjectProgram>& programs = spec.programs;
   if (programs.empty()) return make_error(Error::Kind::usage, "the object has no programs");
   if (name.empty()) return &programs.front();
   const ObjectProgram* by_section = nullptr;
@@ -64,6 +64,10 @@ Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name)
         fmt::format("{}{} (section {})", names.empty() ? "" : ", ", program.name, program.section);
   return make_error(Error::Kind::usage,
                     fmt::format("no program named '{}'; the object has: {}", name, names));
+}
+
+Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name) const {
+  return find_object_program(object_->spec(), name);
 }
 
 Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,

@@ -22,13 +22,16 @@ namespace bpfvm::cli {
 // Whether `bytes` start with the ELF magic: `bpfvm run` takes objects and bytecode alike.
 bool is_elf(const std::vector<std::uint8_t>& bytes);
 
+// The program named `name` (its function name, or its section name when unique), or the first
+// program when `name` is empty. The error lists the programs there are.
+Result<const ObjectProgram*> find_object_program(const ObjectSpec& spec, const std::string& name);
+
 class LoadedObject {
  public:
   static Result<LoadedObject> load(const std::string& path);
 
   const Object& object() const { return *object_; }
-  // The program named `name` (its function name, or its section name when unique), or the
-  // first program when `name` is empty. The error lists the programs there are.
+  // find_object_program over the object's programs.
   Result<const ObjectProgram*> find_program(const std::string& name) const;
   // Runs `program` on `packet` with the engine (a JIT is compiled once per program and kept).
   Result<PacketRunOutput> run(const ObjectProgram& program, const std::vector<std::uint8_t>& packet,
@@ -68,6 +71,5 @@ nlohmann::json maps_as_json(const Object& object, const std::string& only = "");
 // The packet a command runs on: the bytes of `file`, or `hex` parsed, or (neither given) a
 // zeroed 64-byte Ethernet frame (BPF_PROG_TEST_RUN needs at least 14 bytes).
 Result<std::vector<std::uint8_t>> read_packet(const std::string& file, const std::string& hex);
-
 
 }  // namespace bpfvm::cli
