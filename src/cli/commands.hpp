@@ -18,6 +18,7 @@ void add_jit_command(CLI::App& app, int& exit_code);
 void add_filter_command(CLI::App& app, int& exit_code);
 void add_object_command(CLI::App& app, int& exit_code);
 void add_map_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
 
 // "bpfvm: error: <message>" on stderr.
 void print_error(const std::string& message);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   bpfvm::cli::add_filter_command(app, exit_code);
   bpfvm::cli::add_object_command(app, exit_code);
   bpfvm::cli::add_map_command(app, exit_code);
+  bpfvm::cli::add_verify_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

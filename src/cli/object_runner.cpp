@@ -5,6 +5,7 @@
 
 #include <bpfvm/data_file.hpp>
 #include <bpfvm/linux_helpers.hpp>
+#include <bpfvm/object_verify.hpp>
 #include <bpfvm/progtypes.hpp>
 
 #include <fmt/format.h>
@@ -44,8 +45,8 @@ Result<LoadedObject> LoadedObject::load(const std::string& path) {
   return loaded;
 }
 
-Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name) const {
-  const std::vector<ObjectProgram>& programs = object_->spec().programs;
+Result<const ObjectProgram*> find_object_program(const ObjectSpec& spec, const std::string& name) {
+  const std::vector<ObjectProgram>& programs = spec.programs;
   if (programs.empty()) return make_error(Error::Kind::usage, "the object has no programs");
   if (name.empty()) return &programs.front();
   const ObjectProgram* by_section = nullptr;
@@ -66,27 +67,49 @@ Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name)
                     fmt::format("no program named '{}'; the object has: {}", name, names));
 }
 
+Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name) const {
+  return find_object_program(object_->spec(), name);
+}
+
+TimedVerification LoadedObject::verify(const ObjectProgram& described) const {
+  const ObjectSpec& spec = object_->spec();
+  auto index = static_cast<std::size_t>(&described - spec.programs.data());
+  auto helpers = object_program_helpers(spec, index);
+  if (!helpers) {  // cannot happen: the object loaded with these helpers and more
+    TimedVerification failed;
+    failed.result.error = verifier::VerifyError{};
+    failed.result.error->reason = helpers.error().to_string();
+    return failed;
+  }
+  return verify_timed(described.insns, verify_options_for(spec, index, &*helpers));
+}
+
 Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
-                                          const std::vector<std::uint8_t>& packet, Engine engine) {
+                                          const std::vector<std::uint8_t>& packet, Engine engine,
+                                          MemoryMode memory_mode) {
   auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
   const Program& program = object_->programs()[index];
   PacketRunInput input;
   input.type = described.type;
   input.packet = packet;
+  RunOptions options;
+  options.memory_mode = memory_mode;
   if (engine == Engine::interpreter || (engine == Engine::automatic && !jit_supported()))
-    return run_packet(program, input, Engine::interpreter);
+    return run_packet(program, input, Engine::interpreter, options);
   if (jit_[index] == nullptr) {
-    auto compiled = JitProgram::compile(program);
+    JitOptions jit_options;
+    jit_options.memory_mode = memory_mode;
+    auto compiled = JitProgram::compile(program, jit_options);
     if (!compiled) {
       if (engine == Engine::jit) return compiled.error();
-      return run_packet(program, input, Engine::interpreter);
+      return run_packet(program, input, Engine::interpreter, options);
     }
     jit_[index] = std::make_unique<JitProgram>(std::move(*compiled));
   }
   const JitProgram& jit = *jit_[index];
   return run_packet([&](const RunInput& run_input,
-                        const RunOptions& options) { return jit.run(run_input, options); },
-                    input);
+                        const RunOptions& run_options) { return jit.run(run_input, run_options); },
+                    input, options);
 }
 
 std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& object_path,
@@ -103,7 +126,18 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
                                packet.error()));
     return std::nullopt;
   }
-  auto output = loaded.run(**program, *packet, request.engine);
+  std::optional<TimedVerification> verification;
+  MemoryMode memory_mode = MemoryMode::checked;
+  if (request.verify) {
+    verification = loaded.verify(**program);
+    if (verification->result.ok())
+      memory_mode = MemoryMode::unchecked;
+    else
+      fmt::print(stderr,
+                 "bpfvm: note: the verifier rejected {}, so it runs with memory checks: {}\n",
+                 (*program)->name, verification->result.error->to_string());
+  }
+  auto output = loaded.run(**program, *packet, request.engine, memory_mode);
   if (!output) {
     print_error(describe_error(object_path, output.error()));
     // A packet the harness refuses (too short, too long) is bad input; a trap is a failed run.
@@ -114,7 +148,17 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
     return std::nullopt;
   }
   exit_status = exit_ok;
-  return ObjectRun{*program, std::move(*packet), std::move(*output)};
+  return ObjectRun{*program, std::move(*packet), std::move(*output), std::move(verification),
+                   memory_mode};
+}
+
+void add_verification_json(nlohmann::json& out, const ObjectRun& run) {
+  out["verified"] = run.verified();
+  out["memory_checks"] = run.memory_mode == MemoryMode::checked;
+  if (!run.verification)
+    out["verify_error"] = "not verified (--no-verify)";
+  else if (run.verification->result.error)
+    out["verify_error"] = run.verification->result.error->to_string();
 }
 
 std::string action_name(ProgramType type, std::uint64_t value) {

@@ -54,7 +54,8 @@ Result<std::vector<std::uint8_t>> read_binary_file(const std::string& path) {
 Status write_binary_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return io_error(path, "create");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) return io_error(path, "write");
   return Ok{};

@@ -8,6 +8,7 @@
 #include <bpfvm/conformance.hpp>
 #include <bpfvm/data_file.hpp>
 #include <bpfvm/jit.hpp>
+#include <bpfvm/verifier.hpp>
 
 #include <fmt/format.h>
 
@@ -33,6 +34,7 @@ struct RunArgs {
   std::string packet_hex;
   bool json = false;
   bool show_maps = false;
+  bool no_verify = false;
 };
 
 // ELF objects go to run_object; the options that only make sense for one kind are refused for
@@ -63,7 +65,8 @@ std::optional<int> run_if_object(const RunArgs& args) {
                                   .engine = args.engine,
                                   .repeat = args.repeat,
                                   .json = args.json,
-                                  .show_maps = args.show_maps});
+                                  .show_maps = args.show_maps,
+                                  .verify = !args.no_verify});
 }
 
 // --repeat N: runs the program N more times on the engine chosen once (the JIT compiled once,
@@ -97,6 +100,25 @@ Result<std::vector<std::uint8_t>> memory_for(const RunArgs& args, const ProgramI
   return input.memory.value_or(std::vector<std::uint8_t>{});
 }
 
+// --unchecked: unchecked, on the user's word. Otherwise the verifier decides (unless
+// --no-verify): a program it proves safe on a context of exactly this memory's size runs
+// unchecked; one it rejects runs checked, and a note says why.
+MemoryMode memory_mode_for(const RunArgs& args, const ProgramInput& input,
+                           const std::vector<std::uint8_t>& memory, const HelperRegistry& helpers) {
+  if (args.unchecked) return MemoryMode::unchecked;
+  if (args.no_verify) return MemoryMode::checked;
+  verifier::VerifyOptions verify_options;
+  verify_options.context_size = memory.size();
+  verify_options.helpers = &helpers;
+  verifier::VerifyResult verified = verifier::verify(input.insns, verify_options);
+  if (verified.ok()) return MemoryMode::unchecked;
+  fmt::print(stderr,
+             "bpfvm: note: the verifier rejected the program, so it runs with memory "
+             "checks: {}\n",
+             verified.error->to_string());
+  return MemoryMode::checked;
+}
+
 int run(const RunArgs& args) {
   if (std::optional<int> status = run_if_object(args)) return *status;
   auto input = read_program(args.program_path);
@@ -116,7 +138,7 @@ int run(const RunArgs& args) {
     return exit_bad_input;
   }
   RunOptions options;
-  options.memory_mode = args.unchecked ? MemoryMode::unchecked : MemoryMode::checked;
+  options.memory_mode = memory_mode_for(args, *input, *memory, helpers);
   if (args.budget != 0) options.budget = args.budget;
   auto result = run_with_engine(args.engine, *program, RunInput::raw(*memory), options);
   if (!result) {
@@ -153,9 +175,13 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "Run a program once and print r0 in hex.\n"
       "PROGRAM is raw bytecode (.bin), assembly (.s, .asm) or a bpf_conformance test (.data,\n"
       "whose -- mem section is used unless --mem or --mem-hex is given). r1 points at the\n"
-      "memory and r2 holds its length. Loads, stores and atomics are checked against the\n"
-      "memory and the stack unless --unchecked is given. Helper 5 (the conformance suite's\n"
-      "'unwind') is available.\n"
+      "memory and r2 holds its length. Helper 5 (the conformance suite's 'unwind') is\n"
+      "available.\n"
+      "The verifier ('bpfvm verify') runs first: a program it proves safe runs without memory\n"
+      "checks; one it rejects runs with every load, store and atomic checked against the\n"
+      "memory, the stack (and for objects the packet, the context and map values), and a\n"
+      "note on stderr says why. --no-verify skips the verifier and checks every access;\n"
+      "--unchecked (raw programs) skips both.\n"
       "PROGRAM may also be an ELF object built by clang -target bpf: --program picks one of\n"
       "its programs (default: the first), which runs on --packet/--packet-hex (default: 64\n"
       "zero bytes) as BPF_PROG_TEST_RUN would run it, with Linux's helpers and the object's\n"
@@ -167,13 +193,20 @@ void add_run_command(CLI::App& app, int& exit_code) {
   command->add_option("--mem-hex", args->memory_hex, "The memory as hex bytes, e.g. \"aa bb 0c\"")
       ->excludes(mem);
   add_engine_option(*command, args->engine);
-  command->add_flag("--unchecked", args->unchecked,
-                    "Do not check memory accesses (only for programs known to be safe)");
+  auto* unchecked = command->add_flag(
+      "--unchecked", args->unchecked,
+      "Do not check memory accesses, without verifying (only for programs known to be safe)");
+  command
+      ->add_flag("--no-verify", args->no_verify,
+                 "Do not verify first: run with memory checks even if the verifier would prove "
+                 "the program safe")
+      ->excludes(unchecked);
   command->add_flag("--check", args->check,
                     "For a .data file: fail (exit 1) unless r0 equals its -- result");
-  command->add_option("--repeat", args->repeat,
-                      "Run N times more and print the mean time per run on stderr (the JIT is "
-                      "compiled once, outside the timing)")
+  command
+      ->add_option("--repeat", args->repeat,
+                   "Run N times more and print the mean time per run on stderr (the JIT is "
+                   "compiled once, outside the timing)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
   command->add_option("--program", args->program_name,
                       "Object: the program to run (function or section name)");
@@ -181,8 +214,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
                                      "Object: a file whose bytes are the packet");
   command->add_option("--packet-hex", args->packet_hex, "Object: the packet as hex bytes")
       ->excludes(packet);
-  command->add_flag("--json", args->json,
-                    "Object: print the result (and maps) as JSON");
+  command->add_flag("--json", args->json, "Object: print the result (and maps) as JSON");
   command->add_flag("--show-maps", args->show_maps, "Object: print every map after the run");
   command->add_option("--budget", args->budget,
                       "Stop with an error after this many instructions (0: no limit)");

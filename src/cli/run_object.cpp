@@ -22,8 +22,9 @@ int run_object(const RunObjectArgs& args) {
   }
   int status = exit_ok;
   Engine engine = engine_from_name(args.engine);
-  std::optional<ObjectRun> ran = run_once(
-      *loaded, args.object_path, {args.program, args.packet_file, args.packet_hex, engine}, status);
+  std::optional<ObjectRun> ran =
+      run_once(*loaded, args.object_path,
+               {args.program, args.packet_file, args.packet_hex, engine, args.verify}, status);
   if (!ran) return status;
   const ObjectProgram& described = *ran->program;
   const PacketRunOutput& output = ran->output;
@@ -32,7 +33,7 @@ int run_object(const RunObjectArgs& args) {
   if (args.repeat > 1) {
     auto start = std::chrono::steady_clock::now();
     for (std::uint64_t i = 0; i < args.repeat; ++i) {
-      auto again = loaded->run(described, ran->packet, engine);
+      auto again = loaded->run(described, ran->packet, engine, ran->memory_mode);
       if (!again) {
         print_error(describe_error(args.object_path, again.error()));
         return exit_run_failed;
@@ -53,6 +54,7 @@ int run_object(const RunObjectArgs& args) {
                        {"return_value", output.return_value},
                        {"packet_changed", changed}};
     if (!action.empty()) out["action"] = action;
+    add_verification_json(out, *ran);
     if (changed) out["packet"] = format_hex_bytes(output.packet);
     if (mean_ns) out["mean_ns_per_run"] = *mean_ns;
     if (args.show_maps) out["maps"] = maps_as_json(loaded->object());

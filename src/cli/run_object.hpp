@@ -15,6 +15,7 @@ struct RunObjectArgs {
   std::uint64_t repeat = 1;
   bool json = false;
   bool show_maps = false;
+  bool verify = true;  // false: --no-verify
 };
 
 int run_object(const RunObjectArgs& args);

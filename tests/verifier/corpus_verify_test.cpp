@@ -1,0 +1,165 @@
+// The verifier on the ebpf-samples corpus (../shared/anchors/ebpf-samples): every program
+// expected-prevail.tsv lists, verified as `bpfvm verify OBJ` does (verify_options_for), against
+// PREVAIL's verdict. Prints a table per folder and the reasons we refuse programs PREVAIL
+// passes, grouped and counted: what to build next.
+//
+// Asserts what must hold today:
+// - no crash, and no program over a time limit (the budget of processed instructions ends
+//   every exploration; a hang beyond it fails here, or at ctest's timeout);
+// - every program whose rejection is the right answer (PREVAIL's reject/reject_load, or an
+//   intent documented "unsafe: ...") is rejected, except stores of pointers into maps, which
+//   Linux allows privileged loaders (allow_ptr_leaks) and a verifier may accept;
+// - every program of every file in invalid/ (fuzzed ELF files) goes through parse and verify
+//   without crashing, listed in the TSV or not;
+// - at least `accepted_floor` programs accepted.
+// BPFVM_CORPUS_VERBOSE=1 lists every load failure and every verdict.
+#include "verifier/ebpf_samples.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bpfvm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Programs accepted today (PREVAIL passes 496 of the 686). Raise it whenever the verifier
+// learns more (map pointers, packets, program types, ...), so that nothing slips back.
+constexpr std::size_t accepted_floor = 21;
+
+// No program may take longer (the benchmark's target is 1 s in a release build; sanitizer
+// builds are about ten times slower).
+#ifdef NDEBUG
+constexpr double seconds_limit = 5;
+#else
+constexpr double seconds_limit = 60;
+#endif
+
+struct FolderRow {
+  std::size_t programs = 0, prevail_pass = 0, accepted = 0, accepted_prevail_rejects = 0,
+              rejected_prevail_passes = 0, load_failures = 0;
+  void add(const FolderRow& other) {
+    programs += other.programs;
+    prevail_pass += other.prevail_pass;
+    accepted += other.accepted;
+    accepted_prevail_rejects += other.accepted_prevail_rejects;
+    rejected_prevail_passes += other.rejected_prevail_passes;
+    load_failures += other.load_failures;
+  }
+};
+
+void print_table(const std::map<std::string, FolderRow>& folders, double seconds) {
+  fmt::print("\n{:<18} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}\n", "folder", "programs", "PREVAIL",
+             "we", "we accept,", "we reject,", "load");
+  fmt::print("{:<18} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}\n", "", "", "pass", "accept",
+             "PREVAIL not", "PREVAIL pass", "fail");
+  FolderRow total;
+  for (const auto& [folder, row] : folders) {
+    fmt::print("{:<18} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}\n", folder, row.programs,
+               row.prevail_pass, row.accepted, row.accepted_prevail_rejects,
+               row.rejected_prevail_passes, row.load_failures);
+    total.add(row);
+  }
+  fmt::print("{:<18} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}\n", "total", total.programs,
+             total.prevail_pass, total.accepted, total.accepted_prevail_rejects,
+             total.rejected_prevail_passes, total.load_failures);
+  fmt::print("verified {} programs in {:.2f} s\n", total.programs, seconds);
+}
+
+void print_reasons(const std::map<std::string, std::size_t>& reasons) {
+  std::vector<std::pair<std::size_t, std::string>> sorted;
+  for (const auto& [reason, count] : reasons) sorted.emplace_back(count, reason);
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  fmt::print("first reason we reject programs PREVAIL passes:\n");
+  for (const auto& [count, reason] : sorted) fmt::print("  {:>4} x {}\n", count, reason);
+}
+
+TEST(VerifierCorpus, EbpfSamplesAgainstPrevail) {
+  auto root = ebpf_samples_root();
+  if (!root) GTEST_SKIP() << "no ebpf-samples corpus under " << BPFVM_ANCHORS_DIR;
+  auto rows = read_expected_prevail(*root);
+  ASSERT_TRUE(rows) << rows.error().to_string();
+  ASSERT_GT(rows->size(), 600u);
+
+  std::map<std::string, FolderRow> folders;
+  std::map<std::string, std::size_t> reasons;  // of programs PREVAIL passes and we refuse
+  std::map<std::string, Result<ObjectSpec>> objects;
+  auto start = std::chrono::steady_clock::now();
+  for (const SampleRow& row : *rows) {
+    std::string file = row.project + "/" + row.object;
+    auto object = objects.find(file);
+    if (object == objects.end())
+      object = objects.emplace(file, ObjectSpec::parse_file((*root / file).string())).first;
+    SampleVerdict verdict = verify_sample(object->second, row);
+    std::string name = fmt::format("{} {} {}", file, row.section, row.function);
+    EXPECT_LT(verdict.seconds, seconds_limit) << name << ": " << verdict.insns << " insns";
+
+    FolderRow& folder = folders[row.project];
+    ++folder.programs;
+    if (row.prevail_passes()) ++folder.prevail_pass;
+    if (verdict.load_error) {
+      ++folder.load_failures;
+      if (std::getenv("BPFVM_CORPUS_VERBOSE") != nullptr)
+        fmt::print("load failure: {}: {}\n", name, *verdict.load_error);
+    }
+    if (verdict.accepted()) {
+      ++folder.accepted;
+      if (!row.prevail_passes()) ++folder.accepted_prevail_rejects;
+    } else if (row.prevail_passes()) {
+      ++folder.rejected_prevail_passes;
+      ++reasons[verdict.reason()];
+    }
+    if (std::getenv("BPFVM_CORPUS_VERBOSE") != nullptr)
+      fmt::print("{}: {} (PREVAIL {}) {}\n", name, verdict.accepted() ? "accepted" : "rejected",
+                 row.status, verdict.reason());
+    bool pointer_leak = row.intent == "unsafe: pointer leak into map";
+    if (row.must_reject() && !pointer_leak) {
+      EXPECT_FALSE(verdict.accepted())
+          << name << " (" << row.status << ", " << row.intent << ") must be rejected";
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  print_table(folders, seconds);
+  print_reasons(reasons);
+
+  std::size_t accepted = 0;
+  for (const auto& [folder, row] : folders) accepted += row.accepted;
+  EXPECT_GE(accepted, accepted_floor) << "fewer programs accepted than before";
+}
+
+// Every program of every fuzzed file, whether the TSV lists it or not: parse, then verify.
+// Each may be refused anywhere; none may crash or run past the time limit.
+TEST(VerifierCorpus, InvalidFilesNeverCrash) {
+  auto root = ebpf_samples_root();
+  if (!root) GTEST_SKIP() << "no ebpf-samples corpus under " << BPFVM_ANCHORS_DIR;
+  std::size_t files = 0, parsed = 0, programs = 0, accepted = 0;
+  for (const auto& entry : fs::directory_iterator(*root / "invalid")) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    auto spec = ObjectSpec::parse_file(entry.path().string());
+    if (!spec) continue;
+    ++parsed;
+    for (std::size_t i = 0; i < spec->programs.size(); ++i) {
+      ++programs;
+      SampleVerdict verdict = verify_program(*spec, i);
+      EXPECT_LT(verdict.seconds, seconds_limit) << entry.path() << " " << spec->programs[i].name;
+      accepted += verdict.accepted() ? 1 : 0;
+    }
+  }
+  EXPECT_GT(files, 0u);
+  fmt::print("invalid/: {} files, {} parsed, {} programs verified, {} accepted\n", files, parsed,
+             programs, accepted);
+}
+
+}  // namespace
+}  // namespace bpfvm::testing

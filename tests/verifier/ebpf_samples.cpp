@@ -1,0 +1,117 @@
+#include "verifier/ebpf_samples.hpp"
+
+#include <bpfvm/object_verify.hpp>
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+namespace bpfvm::testing {
+
+std::optional<std::filesystem::path> ebpf_samples_root() {
+  std::filesystem::path root = std::filesystem::path(BPFVM_ANCHORS_DIR) / "ebpf-samples";
+  if (!std::filesystem::is_regular_file(root / "expected-prevail.tsv")) return std::nullopt;
+  return root;
+}
+
+Result<std::vector<SampleRow>> read_expected_prevail(const std::filesystem::path& root) {
+  std::ifstream in(root / "expected-prevail.tsv");
+  if (!in) return make_error(Error::Kind::io, "cannot open expected-prevail.tsv");
+  std::vector<SampleRow> rows;
+  std::string line;
+  bool header_seen = false;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::stringstream split(line);
+    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+    if (!header_seen) {  // project object section function programs_in_section status ...
+      header_seen = true;
+      continue;
+    }
+    if (fields.size() < 6)
+      return make_error(Error::Kind::parse, "expected-prevail.tsv: short row: " + line);
+    rows.push_back({fields[0], fields[1], fields[2], fields[3], fields[5],
+                    fields.size() > 8 ? fields[8] : ""});
+  }
+  return rows;
+}
+
+std::string SampleVerdict::reason() const {
+  if (load_error) return "load: " + reason_of(*load_error);
+  if (result.error) return reason_of(result.error->reason);
+  return "";
+}
+
+const ObjectProgram* find_sample(const ObjectSpec& spec, const SampleRow& row) {
+  const ObjectProgram* only = nullptr;
+  std::size_t in_section = 0;
+  for (const ObjectProgram& program : spec.programs) {
+    if (program.section != row.section) continue;
+    if (program.name == row.function) return &program;
+    only = &program;
+    ++in_section;
+  }
+  // PREVAIL names the program of a section holding one after the section ("2/1", "xdp"),
+  // where bpfvm names it after its function symbol.
+  return in_section == 1 ? only : nullptr;
+}
+
+SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row) {
+  SampleVerdict verdict;
+  if (!spec) {
+    verdict.load_error = spec.error().message;
+    return verdict;
+  }
+  const ObjectProgram* program = find_sample(*spec, row);
+  if (program == nullptr) {
+    // PREVAIL verifies every function of .text on its own; bpfvm, as libbpf, loads them only
+    // as subprograms of the programs that call them.
+    verdict.load_error = fmt::format("no program '{}' in section '{}'{}", row.function, row.section,
+                                     row.section == ".text" ? " (a subprogram for bpfvm)" : "");
+    return verdict;
+  }
+  return verify_program(*spec, static_cast<std::size_t>(program - spec->programs.data()));
+}
+
+SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index) {
+  SampleVerdict verdict;
+  auto helpers = object_program_helpers(spec, index);
+  if (!helpers) {
+    verdict.load_error = helpers.error().message;
+    return verdict;
+  }
+  const ObjectProgram& program = spec.programs[index];
+  verdict.insns = program.insns.size();
+  auto start = std::chrono::steady_clock::now();
+  verdict.result = verifier::verify(program.insns, verify_options_for(spec, index, &*helpers));
+  verdict.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return verdict;
+}
+
+std::string reason_of(const std::string& message) {
+  std::string reason;
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    char c = message[i];
+    // A quote opens a name after a space or a bracket, not inside a word ("context's").
+    bool opens = c == '\'' && (i == 0 || !std::isalnum(static_cast<unsigned char>(message[i - 1])));
+    if (opens) {
+      std::size_t end = message.find('\'', i + 1);
+      if (end == std::string::npos) end = message.size() - 1;
+      reason += "'…'";
+      i = end;
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      while (i + 1 < message.size() && std::isalnum(static_cast<unsigned char>(message[i + 1])))
+        ++i;
+      reason += 'N';
+    } else {
+      reason += c;
+    }
+  }
+  return reason;
+}
+
+}  // namespace bpfvm::testing

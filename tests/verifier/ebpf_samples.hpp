@@ -1,0 +1,65 @@
+// The ebpf-samples corpus (../shared/anchors/ebpf-samples) as the verifier's corpus test and
+// benchmark walk it: the programs expected-prevail.tsv lists with PREVAIL's verdict, each
+// found in its parsed object and verified with the options `bpfvm verify` uses.
+#pragma once
+
+#include <bpfvm/object.hpp>
+#include <bpfvm/result.hpp>
+#include <bpfvm/verifier.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bpfvm::testing {
+
+// One row of expected-prevail.tsv.
+struct SampleRow {
+  std::string project;  // the folder
+  std::string object;   // the file in it
+  std::string section;
+  std::string function;
+  std::string status;  // pass, reject, expected_failure, reject_load
+  std::string intent;  // "unsafe: ...", "safe", "" (a real-world program, assumed safe)
+
+  bool prevail_passes() const { return status == "pass"; }
+  // Rejection is the right answer: PREVAIL's `reject`/`reject_load`, or an intent the
+  // sources document as unsafe.
+  bool must_reject() const {
+    return status == "reject" || status == "reject_load" || intent.rfind("unsafe:", 0) == 0;
+  }
+};
+
+// The corpus folder, or nullopt when it is absent (tests skip, saying so).
+std::optional<std::filesystem::path> ebpf_samples_root();
+
+// The rows of expected-prevail.tsv (comments and the header left out), in file order.
+Result<std::vector<SampleRow>> read_expected_prevail(const std::filesystem::path& root);
+
+// One listed program, verified.
+struct SampleVerdict {
+  // Set when the program could not be verified at all: the object does not parse, or has no
+  // program of that section and function.
+  std::optional<std::string> load_error;
+  verifier::VerifyResult result;  // when loaded
+  double seconds = 0;             // verification time
+  std::size_t insns = 0;          // instruction slots, subprograms included
+  bool accepted() const { return !load_error && result.ok(); }
+  // The first reason the program was refused, for grouping ("" when accepted).
+  std::string reason() const;
+};
+
+// The program of `spec` a row names (function and section), or nullptr.
+const ObjectProgram* find_sample(const ObjectSpec& spec, const SampleRow& row);
+
+// Verifies the row's program of `spec` (a parse failure passed as `spec`'s error).
+SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row);
+
+// Verifies program `index` of `spec` as `bpfvm verify` does.
+SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index);
+
+// A message with quoted names and numbers blanked, so that like errors group together.
+std::string reason_of(const std::string& message);
+
+}  // namespace bpfvm::testing
