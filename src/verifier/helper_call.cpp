@@ -92,7 +92,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
   auto& regs = st.current().regs;
   CallMeta meta;
   const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
-    if (!p.is_pointer()) return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
+    if (!p.is_pointer())
+      return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
     return access(options, st, r, p, size, write);
   };
   for (int i = 0; i < 5; ++i) {
@@ -154,8 +155,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
       }
       default:
         if (is_map_arg_kind(kind)) {
-          if (auto e = check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta,
-                                     mem))
+          if (auto e =
+                  check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta, mem))
             return e;
           break;
         }
@@ -164,8 +165,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
     }
   }
   if (meta.map != nullptr)
-    if (auto e = check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name,
-                                              *meta.map))
+    if (auto e =
+            check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name, *meta.map))
       return e;
   for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
   return finish_call(proto, meta, pc, st);

@@ -65,8 +65,8 @@ bool may_be_null(RegKind k) {
          k == RegKind::map_ptr_or_null;
 }
 
-std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options,
-                                                 const DecodedInsn& d, std::size_t pc) {
+std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options, const DecodedInsn& d,
+                                                 std::size_t pc) {
   const std::uint8_t src = d.insn.src;
   const std::int32_t imm = d.insn.imm;
   const auto next_imm = static_cast<std::uint32_t>(d.imm64 >> 32);
@@ -182,8 +182,7 @@ void mark_ptr_or_null(VerifierState& st, std::uint32_t id, bool is_null) {
     f.stack.for_each_spill(mark);
   }
   // A null record holds nothing to release (Linux: release_reference_state on the null edge).
-  if (is_null && ref != 0)
-    std::erase_if(st.refs, [&](const Reference& r) { return r.id == ref; });
+  if (is_null && ref != 0) std::erase_if(st.refs, [&](const Reference& r) { return r.id == ref; });
 }
 
 }  // namespace bpfvm::verifier

@@ -224,7 +224,8 @@ std::optional<std::string> do_store(const StepContext& ctx, const DecodedInsn& d
     if (value.is_pointer()) return fmt::format("R{} leaks addr into ctx", d.insn.src);
     return std::nullopt;
   }
-  if (t.kind != RegKind::stack) return check_object_store(st.current().regs[d.insn.dst], value, d.insn.src);
+  if (t.kind != RegKind::stack)
+    return check_object_store(st.current().regs[d.insn.dst], value, d.insn.src);
   if (value.kind == RegKind::stack && value.frame > t.frame)
     return std::string("cannot spill pointers to stack into stack frame of the caller");
   if (d.row->shape == Shape::StoreReg && size == 8 && value.is_scalar()) {
@@ -277,8 +278,8 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
   const Target t = std::get<Target>(where);
   if (t.kind != RegKind::stack && t.kind != RegKind::ctx) {
     // An atomic reads the old value too (Linux check_atomic: a read and a write access).
-    if (auto e = check_object_access(regs[d.insn.dst], d.insn.dst, d.insn.offset, size, true,
-                                     false))
+    if (auto e =
+            check_object_access(regs[d.insn.dst], d.insn.dst, d.insn.offset, size, true, false))
       return e;
   } else if (t.offset % size != 0)
     return fmt::format("misaligned atomic access off={} size={}", t.offset, size);

@@ -91,12 +91,18 @@ Result<bool> parse_map_directive(std::string_view line, CaseMaps& maps) {
     const auto eq = a.find('=');
     const std::string key = a.substr(0, eq);
     const std::string val = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (key == "key") spec.key_size = static_cast<std::uint32_t>(std::stoul(val));
-    else if (key == "value") spec.value_size = static_cast<std::uint32_t>(std::stoul(val));
-    else if (key == "entries") spec.max_entries = static_cast<std::uint32_t>(std::stoul(val));
-    else if (key == "name") spec.name = val;
-    else if (key == "rdonly") spec.flags |= map_flag::rdonly_prog;
-    else if (key == "wronly") spec.flags |= map_flag::wronly_prog;
+    if (key == "key")
+      spec.key_size = static_cast<std::uint32_t>(std::stoul(val));
+    else if (key == "value")
+      spec.value_size = static_cast<std::uint32_t>(std::stoul(val));
+    else if (key == "entries")
+      spec.max_entries = static_cast<std::uint32_t>(std::stoul(val));
+    else if (key == "name")
+      spec.name = val;
+    else if (key == "rdonly")
+      spec.flags |= map_flag::rdonly_prog;
+    else if (key == "wronly")
+      spec.flags |= map_flag::wronly_prog;
     else if (key == "inner") {
       const std::size_t i = std::stoul(val);
       if (i >= maps.specs.size()) return bad(fmt::format("inner map {} not declared yet", i));
@@ -117,7 +123,8 @@ Result<std::vector<Insn>> assemble_case(std::string_view source) {
   std::vector<Pseudo> pseudos;
   for (std::string line; std::getline(in, line);) {
     const auto first = line.find_first_not_of(" \t");
-    const std::string_view body = first == std::string::npos ? "" : std::string_view(line).substr(first);
+    const std::string_view body =
+        first == std::string::npos ? "" : std::string_view(line).substr(first);
     const auto space = body.find(' ');
     const std::string_view mnemonic = body.substr(0, space);
     if (mnemonic != "ldmap" && mnemonic != "ldmapval" && mnemonic != "ldfunc" &&

@@ -37,9 +37,7 @@ struct Case {
   CaseMaps maps = {};
 };
 
-long sys_bpf(int cmd, union bpf_attr* attr) {
-  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
+long sys_bpf(int cmd, union bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
 
 // The case's maps in the kernel, in declaration order; an error names the map and errno.
 Result<std::vector<bpfvm::test::kernel::Fd>> kernel_maps(const CaseMaps& maps) {
@@ -112,7 +110,7 @@ KernelVerdict load_with_func_info(const std::vector<Insn>& insns) {
   std::sort(starts.begin(), starts.end());
   starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
   // Types: 1 int, 2 int(void), 3.. one FUNC per subprogram named f0, f1, ...
-  std::vector<std::uint32_t> types = {1, 1u << 24, 4, (1u << 24) | 32,  // INT "int", signed
+  std::vector<std::uint32_t> types = {1, 1u << 24,  4, (1u << 24) | 32,  // INT "int", signed
                                       0, 13u << 24, 1};                  // FUNC_PROTO
   std::string strings("\0int\0", 5);
   for (std::size_t k = 0; k < starts.size(); ++k) {
@@ -123,8 +121,8 @@ KernelVerdict load_with_func_info(const std::vector<Insn>& insns) {
   }
   const auto type_len = static_cast<std::uint32_t>(types.size() * 4);
   std::vector<std::uint8_t> blob(24 + type_len + strings.size());
-  const std::uint32_t header[6] = {0x0001eb9f, 24, 0, type_len, type_len,
-                                   static_cast<std::uint32_t>(strings.size())};
+  const std::uint32_t header[6] = {
+      0x0001eb9f, 24, 0, type_len, type_len, static_cast<std::uint32_t>(strings.size())};
   std::memcpy(blob.data(), header, sizeof(header));
   std::memcpy(blob.data() + 24, types.data(), type_len);
   std::memcpy(blob.data() + 24 + type_len, strings.data(), strings.size());
