@@ -182,6 +182,42 @@ Result<std::vector<Insn>> assemble_case(std::string_view source) {
   return insns;
 }
 
+std::vector<std::pair<std::vector<Insn>, std::string>> case_mutants(
+    const std::vector<Insn>& original) {
+  std::vector<std::pair<std::vector<Insn>, std::string>> out;
+  auto add = [&](std::vector<Insn> m, std::size_t i, std::string_view what, int delta) {
+    out.emplace_back(std::move(m), fmt::format("insn {} {} {:+}", i, what, delta));
+  };
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    const Insn in = original[i];
+    const std::uint8_t cls = in.opcode & 0x07;
+    if (cls == 0x01 || cls == 0x02 || cls == 0x03)  // ldx, st, stx (atomics included)
+      for (int delta : {-8, -4, -1, 1, 2, 4, 8, 12, 16}) {
+        auto m = original;
+        m[i].offset = static_cast<std::int16_t>(in.offset + delta);
+        add(std::move(m), i, "offset", delta);
+      }
+    // Conditional jumps with an immediate (not ja 0x00, call 0x80, exit 0x90, nor BPF_X).
+    const std::uint8_t op = in.opcode & 0xf0;
+    const bool jmp_imm = (cls == 0x05 || cls == 0x06) && (in.opcode & 0x08) == 0 && op != 0x00 &&
+                         op != 0x80 && op != 0x90;
+    if (in.opcode == 0xb7 || jmp_imm)
+      for (int delta : {-8, -1, 1, 4, 8, 1000}) {
+        auto m = original;
+        m[i].imm = in.imm + delta;
+        add(std::move(m), i, "imm", delta);
+      }
+    if (in.opcode == 0x18 && in.src == lddw_src::map_value && i + 1 < original.size())
+      for (int delta : {-1, 1, 4, 8}) {
+        auto m = original;
+        m[i + 1].imm = original[i + 1].imm + delta;
+        add(std::move(m), i, "value offset", delta);
+      }
+    if (in.opcode == 0x18) ++i;
+  }
+  return out;
+}
+
 Result<std::vector<std::shared_ptr<Map>>> create_maps(const CaseMaps& maps) {
   std::vector<std::shared_ptr<Map>> out;
   for (std::size_t i = 0; i < maps.specs.size(); ++i) {

@@ -12,12 +12,14 @@
 // map frozen) and the lddw pseudo sources pointed at those fds.
 #include "support/kernel_bpf.hpp"
 #include "verifier/case_maps.hpp"
+#include "verifier/verify.hpp"
 
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpfvm/assembler.hpp>
+#include <bpfvm/linux_helpers.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -221,6 +223,59 @@ std::vector<Case> compatible_cases() {
   return out;
 }
 
+// The kernel's verdict on a case program with its maps' fds.
+KernelVerdict kernel_verdict(std::vector<Insn> insns,
+                             const std::vector<bpfvm::test::kernel::Fd>& fds) {
+  point_at_fds(insns, fds);
+  if (has_func_pointer(insns)) return load_with_func_info(insns);
+  bpfvm::test::kernel::ProgLoadOptions options;
+  options.retry_with_log = false;
+  auto loaded = bpfvm::test::kernel::load_program(insns, options);
+  return {loaded.ok(), loaded.ok() ? "" : loaded.error().to_string()};
+}
+
+// The mutants of every map case we accept (case_maps.hpp), against the kernel: whatever we
+// accept, root Linux accepts too, so the map rules are at least as strict as the kernel's
+// around every case, not only on it (cases with `@linux` keep their difference in their
+// mutants and are left out).
+TEST(VerifierCasesKernel, MapCaseMutantsWeAcceptLinuxAccepts) {
+  if (auto probe = bpfvm::test::kernel::probe(); !probe)
+    GTEST_SKIP() << "the kernel's verifier is not available: " << probe.error().to_string();
+  const HelperRegistry helpers = linux_helpers();
+  int ours = 0, both = 0, linux_only = 0;
+  for (const Case& c : compatible_cases()) {
+    // Cases documenting a difference with Linux keep it in their mutants.
+    if (!c.maps.linux_helpers || c.linux_given) continue;
+    auto insns = assemble_case(c.source);
+    ASSERT_TRUE(insns) << c.where;
+    auto fds = kernel_maps(c.maps);
+    ASSERT_TRUE(fds) << c.where << ": " << fds.error().to_string();
+    VerifyOptions options;
+    options.helpers = &helpers;
+    options.maps = c.maps.specs;
+    options.map_contents = c.maps.contents;
+    options.budget = 200'000;
+    for (const auto& [m, what] : case_mutants(*insns)) {
+      const bool we_accept = verify(m, options).ok();
+      const KernelVerdict kernel = kernel_verdict(m, *fds);
+      if (!we_accept) {
+        linux_only += kernel.ok ? 1 : 0;
+        continue;
+      }
+      ++ours;
+      if (kernel.ok) {
+        ++both;
+        continue;
+      }
+      ADD_FAILURE() << c.where << " " << c.name << ", " << what << ": we accept, Linux rejects:\n"
+                    << kernel.log;
+    }
+  }
+  std::cout << "map case mutants: we accept " << ours << ", Linux accepts " << both
+            << " of those; Linux accepts " << linux_only << " that we reject\n";
+  EXPECT_GT(ours, 100);
+}
+
 TEST(VerifierCasesKernel, WhatWeAcceptLinuxAccepts) {
   if (auto probe = bpfvm::test::kernel::probe(); !probe)
     GTEST_SKIP() << "the kernel's verifier is not available: " << probe.error().to_string();
@@ -230,14 +285,7 @@ TEST(VerifierCasesKernel, WhatWeAcceptLinuxAccepts) {
     ASSERT_TRUE(insns) << c.where;
     auto fds = kernel_maps(c.maps);
     ASSERT_TRUE(fds) << c.where << " " << c.name << ": " << fds.error().to_string();
-    point_at_fds(*insns, *fds);
-    KernelVerdict kernel;
-    if (has_func_pointer(*insns)) {
-      kernel = load_with_func_info(*insns);
-    } else {
-      auto loaded = bpfvm::test::kernel::load_program(*insns);
-      kernel = {loaded.ok(), loaded.ok() ? "" : loaded.error().to_string()};
-    }
+    const KernelVerdict kernel = kernel_verdict(*insns, *fds);
     ++compared;
     if (c.maps.linux_helpers) ++with_maps;
     if (kernel.ok == c.accept) {
