@@ -135,7 +135,10 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
         if (!size.is_scalar()) return fmt::format("R{} leaks addr into helper function", reg + 1);
         if (size.value.umin == 0 && size_kind == ArgKind::const_size)
           return fmt::format("R{} invalid zero-sized read: {}", reg + 1, to_string(size.value));
-        if (size.value.umax > stack_frame_size &&
+        // Map values, keys and records are bounded by their own size (check_object_access),
+        // up to Linux's BPF_MAX_VAR_SIZ.
+        const bool object = v.is_pointer() && v.kind != RegKind::stack && v.kind != RegKind::ctx;
+        if (size.value.umax > (object ? (std::uint64_t{1} << 29) - 1 : stack_frame_size) &&
             !(v.kind == RegKind::ctx && options.context_size &&
               size.value.umax <= *options.context_size))
           return fmt::format(
