@@ -51,8 +51,7 @@ bool calls_callback(const VerifyOptions& options, const DecodedInsn& d) {
 }
 
 std::optional<std::string> enter_callback(const VerifyOptions& options, const DecodedInsn& d,
-                                          std::size_t pc, VerifierState& st,
-                                          std::size_t& target) {
+                                          std::size_t pc, VerifierState& st, std::size_t& target) {
   (void)options;
   if (st.frames.size() >= max_call_frames)
     return fmt::format("the call stack of {} frames is too deep", st.frames.size() + 1);
@@ -93,12 +92,12 @@ std::optional<std::string> enter_callback(const VerifyOptions& options, const De
 std::optional<std::string> exit_callback(VerifierState& st, std::size_t& next) {
   const RegValue& r0 = st.current().regs[0];
   if (!r0.is_init()) return std::string("R0 !read_ok");
-  if (!r0.is_scalar()) return std::string("At callback return the register R0 is not a known value");
+  if (!r0.is_scalar())
+    return std::string("At callback return the register R0 is not a known value");
   if (r0.value.umax > 1)
-    return fmt::format(
-        "At callback return the register R0 has {} should have been in [0, 1]",
-        r0.value.is_const() ? fmt::format("value={}", r0.value.const_value())
-                            : "unknown scalar value");
+    return fmt::format("At callback return the register R0 has {} should have been in [0, 1]",
+                       r0.value.is_const() ? fmt::format("value={}", r0.value.const_value())
+                                           : "unknown scalar value");
   if (auto e = check_reference_leak(st, true)) return e;
   next = st.current().callsite;
   st.frames.pop_back();

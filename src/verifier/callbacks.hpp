@@ -33,8 +33,7 @@ bool calls_callback(const VerifyOptions& options, const DecodedInsn& d);
 // pushes the callback's frame with its arguments. The callback's first instruction, or an
 // error (too many frames).
 std::optional<std::string> enter_callback(const VerifyOptions& options, const DecodedInsn& d,
-                                          std::size_t pc, VerifierState& st,
-                                          std::size_t& target);
+                                          std::size_t pc, VerifierState& st, std::size_t& target);
 
 // At `exit` in a callback's frame: r0 in [0, 1], no reference of its own held; pops the
 // frame and returns the helper call to go back to.

@@ -44,8 +44,7 @@ CfgResult build_cfg(const std::vector<DecodedInsn>& program) {
   for (std::size_t i = 0; i < n; ++i) {
     if (auto t = func_target(program, i)) {
       if (*t >= n || program[*t].row == nullptr) {
-        out.errors.push_back(
-            {i, fmt::format("invalid func target {} of lddw at insn {}", *t, i)});
+        out.errors.push_back({i, fmt::format("invalid func target {} of lddw at insn {}", *t, i)});
         return out;
       }
       starts.push_back(*t);

@@ -15,15 +15,14 @@ namespace {
 namespace fn {
 constexpr std::uint32_t map_lookup_elem = 1, map_update_elem = 2, map_delete_elem = 3,
                         tail_call = 12, perf_event_read = 22, perf_event_output = 25,
-                        get_stackid = 27, skb_under_cgroup = 33,
-                        current_task_under_cgroup = 37, redirect_map = 51,
-                        sk_redirect_map = 52, sock_map_update = 53, perf_event_read_value = 55,
-                        msg_redirect_map = 60, skb_output = 67, sk_select_reuseport = 69,
-                        sock_hash_update = 70, msg_redirect_hash = 71, sk_redirect_hash = 72,
-                        get_local_storage = 81, map_push_elem = 87, map_pop_elem = 88,
-                        map_peek_elem = 89, xdp_output = 121, ringbuf_output = 130,
-                        ringbuf_reserve = 131, ringbuf_query = 134, for_each_map_elem = 164,
-                        ringbuf_reserve_dynptr = 198;
+                        get_stackid = 27, skb_under_cgroup = 33, current_task_under_cgroup = 37,
+                        redirect_map = 51, sk_redirect_map = 52, sock_map_update = 53,
+                        perf_event_read_value = 55, msg_redirect_map = 60, skb_output = 67,
+                        sk_select_reuseport = 69, sock_hash_update = 70, msg_redirect_hash = 71,
+                        sk_redirect_hash = 72, get_local_storage = 81, map_push_elem = 87,
+                        map_pop_elem = 88, map_peek_elem = 89, xdp_output = 121,
+                        ringbuf_output = 130, ringbuf_reserve = 131, ringbuf_query = 134,
+                        for_each_map_elem = 164, ringbuf_reserve_dynptr = 198;
 }  // namespace fn
 
 bool in(std::uint32_t v, std::initializer_list<std::uint32_t> set) {
@@ -92,8 +91,8 @@ bool func_admits(std::uint32_t f, MapType t) {
     case fn::map_pop_elem: return in(t, {M::queue, M::stack});
     // Linux: the map types with map_for_each_callback.
     case fn::for_each_map_elem:
-      return in(t, {M::hash, M::lru_hash, M::array, M::percpu_hash, M::lru_percpu_hash,
-                    M::percpu_array});
+      return in(
+          t, {M::hash, M::lru_hash, M::array, M::percpu_hash, M::lru_percpu_hash, M::percpu_array});
     case fn::get_local_storage: return in(t, {M::cgroup_storage, M::percpu_cgroup_storage});
     default: return true;
   }
@@ -146,8 +145,8 @@ bool is_map_arg_kind(ArgKind kind) {
 }
 
 std::optional<std::string> check_map_arg(const VerifyOptions& options, std::uint32_t helper_id,
-                                         ArgKind kind, int reg, const RegValue& v,
-                                         CallMeta& meta, const MemCheck& mem) {
+                                         ArgKind kind, int reg, const RegValue& v, CallMeta& meta,
+                                         const MemCheck& mem) {
   switch (kind) {
     case ArgKind::const_map_ptr:
       if (v.kind != RegKind::map_ptr)

@@ -22,7 +22,7 @@ struct CallMeta {
   const MapSpec* map = nullptr;           // the const_map_ptr argument's map
   std::optional<std::uint32_t> callback;  // the func argument's first instruction
   std::optional<std::uint64_t> alloc_size;
-  std::uint32_t release_ref = 0;          // the reference a release argument gives back
+  std::uint32_t release_ref = 0;  // the reference a release argument gives back
 };
 
 // Checks `size` bytes at register `reg` (= v) readable, or writable: helper_call.cpp's
@@ -33,8 +33,8 @@ using MemCheck = std::function<std::optional<std::string>(int reg, const RegValu
 // One argument of kind const_map_ptr, map_key, map_value, func, const_str, ringbuf_record
 // or const_alloc_size. nullopt when it is right; `meta` learns from it.
 std::optional<std::string> check_map_arg(const VerifyOptions& options, std::uint32_t helper_id,
-                                         ArgKind kind, int reg, const RegValue& v,
-                                         CallMeta& meta, const MemCheck& mem);
+                                         ArgKind kind, int reg, const RegValue& v, CallMeta& meta,
+                                         const MemCheck& mem);
 
 // The map the call names fits the helper, and the helper the map (Linux:
 // check_map_func_compatibility, for the helpers bpfvm's prototypes use).

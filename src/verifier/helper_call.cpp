@@ -106,7 +106,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
   auto& regs = st.current().regs;
   CallMeta meta;
   const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
-    if (!p.is_pointer()) return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
+    if (!p.is_pointer())
+      return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
     return access(options, st, r, p, size, write);
   };
   for (int i = 0; i < 5; ++i) {
@@ -148,7 +149,10 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
         if (!size.is_scalar()) return fmt::format("R{} leaks addr into helper function", reg + 1);
         if (size.value.umin == 0 && size_kind == ArgKind::const_size)
           return fmt::format("R{} invalid zero-sized read: {}", reg + 1, to_string(size.value));
-        if (size.value.umax > stack_frame_size &&
+        // Map values, keys and records are bounded by their own size (check_object_access),
+        // up to Linux's BPF_MAX_VAR_SIZ.
+        const bool object = v.is_pointer() && v.kind != RegKind::stack && v.kind != RegKind::ctx;
+        if (size.value.umax > (object ? (std::uint64_t{1} << 29) - 1 : stack_frame_size) &&
             !(v.kind == RegKind::ctx && options.context_size &&
               size.value.umax <= *options.context_size) &&
             !(v.is_packet() && size.value.umax <= static_cast<std::uint64_t>(max_packet_offset)))
@@ -169,8 +173,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
       }
       default:
         if (is_map_arg_kind(kind)) {
-          if (auto e = check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta,
-                                     mem))
+          if (auto e =
+                  check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta, mem))
             return e;
           break;
         }
@@ -179,8 +183,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
     }
   }
   if (meta.map != nullptr)
-    if (auto e = check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name,
-                                              *meta.map))
+    if (auto e =
+            check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name, *meta.map))
       return e;
   for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
   // The packet may have moved: no packet pointer is valid any more (clear_all_pkt_pointers).

@@ -34,29 +34,36 @@ namespace {
 // global data (.data, .rodata, .bss) is such a map.
 bool has_direct_value(const MapSpec& m) { return m.type == MapType::array && m.max_entries == 1; }
 
+// The smallest offset the access may start at, for messages (wrapping as the machine would).
+std::int64_t wrapped_offset(const ScalarValue& v, std::int64_t off) {
+  const std::uint64_t base = v.is_const() ? v.const_value() : static_cast<std::uint64_t>(v.smin);
+  return static_cast<std::int64_t>(base + static_cast<std::uint64_t>(off));
+}
+
 // Linux's check_mem_region_access: [smin + off, umax + off + size) inside [0, limit).
 std::optional<std::string> region(const RegValue& base, int reg, std::int64_t off,
                                   std::int64_t size, std::int64_t limit, std::string_view what,
                                   std::string_view limit_name) {
   const ScalarValue& v = base.value;
+  // Offsets may be anything a pointer was moved by: compute in 128 bits, never overflowing.
+  using Wide = __int128;
   if (v.is_const()) {
-    const std::int64_t at = static_cast<std::int64_t>(v.const_value()) + off;
-    // The constant may be a huge unsigned number (a pointer moved far away): compare wide.
-    const __int128 start = static_cast<__int128>(static_cast<std::int64_t>(v.const_value())) + off;
+    const Wide start = Wide{static_cast<std::int64_t>(v.const_value())} + off;
     if (start < 0 || start + size > limit)
-      return fmt::format("invalid access to {}, {}={} off={} size={}", what, limit_name, limit, at,
-                         size);
+      return fmt::format("invalid access to {}, {}={} off={} size={}", what, limit_name, limit,
+                         wrapped_offset(v, off), size);
     return std::nullopt;
   }
-  if (v.smin < 0 && (v.smin == std::numeric_limits<std::int64_t>::min() || v.smin + off < 0))
+  const Wide smin = Wide{v.smin} + off;
+  if (v.smin < 0 && (v.smin == std::numeric_limits<std::int64_t>::min() || smin < 0))
     return fmt::format(
         "R{} min value is negative, either use unsigned index or do a if (index >=0) check.", reg);
   if (v.umax >= (std::uint64_t{1} << 29))
     return fmt::format("R{} unbounded memory access, make sure to bounds check any such access",
                        reg);
-  if (v.smin + off < 0 || v.smin + off + size > limit)
+  if (smin < 0 || smin + size > limit)
     return fmt::format("R{} min value is outside of the allowed memory range", reg);
-  if (static_cast<std::int64_t>(v.umax) + off + size > limit)
+  if (Wide{v.umax} + off + size > limit)
     return fmt::format("R{} max value is outside of the allowed memory range", reg);
   return std::nullopt;
 }
@@ -68,8 +75,8 @@ bool may_be_null(RegKind k) {
          k == RegKind::map_ptr_or_null;
 }
 
-std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options,
-                                                 const DecodedInsn& d, std::size_t pc) {
+std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options, const DecodedInsn& d,
+                                                 std::size_t pc) {
   const std::uint8_t src = d.insn.src;
   const std::int32_t imm = d.insn.imm;
   const auto next_imm = static_cast<std::uint32_t>(d.imm64 >> 32);
@@ -118,7 +125,7 @@ std::optional<std::string> check_object_access(const RegValue& base, int reg, st
     case RegKind::map_value: {
       const MapSpec& m = *base.map;
       // Linux's check_map_access_type: the program's side of the map's flags.
-      const std::int64_t at = static_cast<std::int64_t>(base.value.smin) + off;
+      const std::int64_t at = wrapped_offset(base.value, off);
       if (write && (m.flags & map_flag::rdonly_prog) != 0)
         return fmt::format("write into map forbidden, value_size={} off={} size={}", m.value_size,
                            at, size);
@@ -185,8 +192,7 @@ void mark_ptr_or_null(VerifierState& st, std::uint32_t id, bool is_null) {
     f.stack.for_each_spill(mark);
   }
   // A null record holds nothing to release (Linux: release_reference_state on the null edge).
-  if (is_null && ref != 0)
-    std::erase_if(st.refs, [&](const Reference& r) { return r.id == ref; });
+  if (is_null && ref != 0) std::erase_if(st.refs, [&](const Reference& r) { return r.id == ref; });
 }
 
 }  // namespace bpfvm::verifier

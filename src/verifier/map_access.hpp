@@ -17,8 +17,8 @@
 namespace bpfvm::verifier {
 
 // The register `lddw` with pseudo source d.insn.src (1, 2, 4, 5, 6) loads, or why it cannot.
-std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options,
-                                                 const DecodedInsn& d, std::size_t pc);
+std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options, const DecodedInsn& d,
+                                                 std::size_t pc);
 
 // An access of `size` bytes at `base` + `off` through register `reg`, for the map kinds
 // (map_value, map_key, ringbuf_mem; the others are refused by name). `read` and `write`
@@ -42,8 +42,7 @@ struct NullCheck {
   std::uint32_t id = 0;
   bool taken_is_null = false;
 };
-std::optional<NullCheck> null_check(const DecodedInsn& d, const RegValue& dst,
-                                    const RegValue& src);
+std::optional<NullCheck> null_check(const DecodedInsn& d, const RegValue& dst, const RegValue& src);
 
 // Every register and spilled slot with `id` (in every frame) becomes the scalar 0 (`is_null`)
 // or the pointer it is when not null; on the null edge the reference it carried is gone.

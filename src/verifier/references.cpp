@@ -13,8 +13,8 @@ std::uint32_t acquire_reference(VerifierState& st, std::size_t insn) {
 }
 
 std::optional<std::string> release_reference(VerifierState& st, std::uint32_t id) {
-  auto it = std::find_if(st.refs.begin(), st.refs.end(),
-                         [&](const Reference& r) { return r.id == id; });
+  auto it =
+      std::find_if(st.refs.begin(), st.refs.end(), [&](const Reference& r) { return r.id == id; });
   if (it == st.refs.end()) return fmt::format("reference id={} is not held", id);
   st.refs.erase(it);
   auto drop = [&](RegValue& r) {

@@ -17,8 +17,7 @@ bool includes(const RegValue& old, const RegValue& other) {
     if (old.fixed_off != other.fixed_off || old.range > other.range) return false;
   // Maps, records and functions: the same object (ids are compared by the state, which
   // maps them one to one, as Linux's check_ids).
-  if (old.map != other.map || old.ref_obj_id != other.ref_obj_id ||
-      old.mem_size != other.mem_size)
+  if (old.map != other.map || old.ref_obj_id != other.ref_obj_id || old.mem_size != other.mem_size)
     return false;
   return old.value.includes(other.value);
 }

@@ -31,14 +31,14 @@ enum class RegKind : std::uint8_t {
   packet_end,   // PTR_TO_PACKET_END
   packet_meta,  // PTR_TO_PACKET_META
   // Maps (map_access.hpp, docs/verifier.md "Maps"): `map` names the map's shape.
-  map_ptr,             // CONST_PTR_TO_MAP: lddw src 1/5, or a map-in-map lookup checked
-  map_value,           // PTR_TO_MAP_VALUE: `offset` into one value of `map`
-  map_value_or_null,   // PTR_TO_MAP_VALUE | PTR_MAYBE_NULL: map_lookup_elem's r0, `id` set
-  map_key,             // PTR_TO_MAP_KEY: a for_each_map_elem callback's key (read only)
-  ringbuf_mem,         // PTR_TO_MEM | MEM_RINGBUF: a reserved record of `mem_size` bytes
-  ringbuf_mem_or_null, // the same or null: ringbuf_reserve's r0, `id` and `ref_obj_id` set
-  func,                // PTR_TO_FUNC: lddw src 4, the subprogram starting at `mem_size`
-  map_ptr_or_null,     // CONST_PTR_TO_MAP | PTR_MAYBE_NULL: a lookup in a map of maps
+  map_ptr,              // CONST_PTR_TO_MAP: lddw src 1/5, or a map-in-map lookup checked
+  map_value,            // PTR_TO_MAP_VALUE: `offset` into one value of `map`
+  map_value_or_null,    // PTR_TO_MAP_VALUE | PTR_MAYBE_NULL: map_lookup_elem's r0, `id` set
+  map_key,              // PTR_TO_MAP_KEY: a for_each_map_elem callback's key (read only)
+  ringbuf_mem,          // PTR_TO_MEM | MEM_RINGBUF: a reserved record of `mem_size` bytes
+  ringbuf_mem_or_null,  // the same or null: ringbuf_reserve's r0, `id` and `ref_obj_id` set
+  func,                 // PTR_TO_FUNC: lddw src 4, the subprogram starting at `mem_size`
+  map_ptr_or_null,      // CONST_PTR_TO_MAP | PTR_MAYBE_NULL: a lookup in a map of maps
 };
 
 struct RegValue {

@@ -314,8 +314,8 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
                        t.kind == RegKind::ctx ? "ctx" : "pkt");
   if (t.kind != RegKind::stack && t.kind != RegKind::ctx) {
     // An atomic reads the old value too (Linux check_atomic: a read and a write access).
-    if (auto e = check_object_access(regs[d.insn.dst], d.insn.dst, d.insn.offset, size, true,
-                                     false))
+    if (auto e =
+            check_object_access(regs[d.insn.dst], d.insn.dst, d.insn.offset, size, true, false))
       return e;
   } else if (t.offset % size != 0)
     return fmt::format("misaligned atomic access off={} size={}", t.offset, size);

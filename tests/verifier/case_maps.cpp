@@ -91,12 +91,18 @@ Result<bool> parse_map_directive(std::string_view line, CaseMaps& maps) {
     const auto eq = a.find('=');
     const std::string key = a.substr(0, eq);
     const std::string val = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (key == "key") spec.key_size = static_cast<std::uint32_t>(std::stoul(val));
-    else if (key == "value") spec.value_size = static_cast<std::uint32_t>(std::stoul(val));
-    else if (key == "entries") spec.max_entries = static_cast<std::uint32_t>(std::stoul(val));
-    else if (key == "name") spec.name = val;
-    else if (key == "rdonly") spec.flags |= map_flag::rdonly_prog;
-    else if (key == "wronly") spec.flags |= map_flag::wronly_prog;
+    if (key == "key")
+      spec.key_size = static_cast<std::uint32_t>(std::stoul(val));
+    else if (key == "value")
+      spec.value_size = static_cast<std::uint32_t>(std::stoul(val));
+    else if (key == "entries")
+      spec.max_entries = static_cast<std::uint32_t>(std::stoul(val));
+    else if (key == "name")
+      spec.name = val;
+    else if (key == "rdonly")
+      spec.flags |= map_flag::rdonly_prog;
+    else if (key == "wronly")
+      spec.flags |= map_flag::wronly_prog;
     else if (key == "inner") {
       const std::size_t i = std::stoul(val);
       if (i >= maps.specs.size()) return bad(fmt::format("inner map {} not declared yet", i));
@@ -117,7 +123,8 @@ Result<std::vector<Insn>> assemble_case(std::string_view source) {
   std::vector<Pseudo> pseudos;
   for (std::string line; std::getline(in, line);) {
     const auto first = line.find_first_not_of(" \t");
-    const std::string_view body = first == std::string::npos ? "" : std::string_view(line).substr(first);
+    const std::string_view body =
+        first == std::string::npos ? "" : std::string_view(line).substr(first);
     const auto space = body.find(' ');
     const std::string_view mnemonic = body.substr(0, space);
     if (mnemonic != "ldmap" && mnemonic != "ldmapval" && mnemonic != "ldfunc" &&
@@ -173,6 +180,42 @@ Result<std::vector<Insn>> assemble_case(std::string_view source) {
     if (!done) return bad("pseudo instruction not found after assembly");
   }
   return insns;
+}
+
+std::vector<std::pair<std::vector<Insn>, std::string>> case_mutants(
+    const std::vector<Insn>& original) {
+  std::vector<std::pair<std::vector<Insn>, std::string>> out;
+  auto add = [&](std::vector<Insn> m, std::size_t i, std::string_view what, int delta) {
+    out.emplace_back(std::move(m), fmt::format("insn {} {} {:+}", i, what, delta));
+  };
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    const Insn in = original[i];
+    const std::uint8_t cls = in.opcode & 0x07;
+    if (cls == 0x01 || cls == 0x02 || cls == 0x03)  // ldx, st, stx (atomics included)
+      for (int delta : {-8, -4, -1, 1, 2, 4, 8, 12, 16}) {
+        auto m = original;
+        m[i].offset = static_cast<std::int16_t>(in.offset + delta);
+        add(std::move(m), i, "offset", delta);
+      }
+    // Conditional jumps with an immediate (not ja 0x00, call 0x80, exit 0x90, nor BPF_X).
+    const std::uint8_t op = in.opcode & 0xf0;
+    const bool jmp_imm = (cls == 0x05 || cls == 0x06) && (in.opcode & 0x08) == 0 && op != 0x00 &&
+                         op != 0x80 && op != 0x90;
+    if (in.opcode == 0xb7 || jmp_imm)
+      for (int delta : {-8, -1, 1, 4, 8, 1000}) {
+        auto m = original;
+        m[i].imm = in.imm + delta;
+        add(std::move(m), i, "imm", delta);
+      }
+    if (in.opcode == 0x18 && in.src == lddw_src::map_value && i + 1 < original.size())
+      for (int delta : {-1, 1, 4, 8}) {
+        auto m = original;
+        m[i + 1].imm = original[i + 1].imm + delta;
+        add(std::move(m), i, "value offset", delta);
+      }
+    if (in.opcode == 0x18) ++i;
+  }
+  return out;
 }
 
 Result<std::vector<std::shared_ptr<Map>>> create_maps(const CaseMaps& maps) {

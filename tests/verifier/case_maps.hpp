@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bpfvm::verifier::testing {
@@ -37,6 +38,12 @@ Result<bool> parse_map_directive(std::string_view line, CaseMaps& maps);
 
 // The case's program with the pseudo instructions above resolved.
 Result<std::vector<Insn>> assemble_case(std::string_view source);
+
+// Small mutants of a program, each with what changed: every memory access moved by a few
+// bytes, every `mov rX, imm` and conditional jump's immediate changed a little, every
+// map value lddw's offset moved.
+std::vector<std::pair<std::vector<Insn>, std::string>> case_mutants(
+    const std::vector<Insn>& original);
 
 // Real maps for a run (Map::create), contents written to entry 0.
 Result<std::vector<std::shared_ptr<Map>>> create_maps(const CaseMaps& maps);

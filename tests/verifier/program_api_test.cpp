@@ -1,11 +1,13 @@
 // The program-level verifier's internal API beyond verdicts: error form, log, statistics,
 // budget, the CFG's subprograms and prune points, and the inclusion checks pruning relies on.
+#include "verifier/case_maps.hpp"
 #include "verifier/cfg.hpp"
 #include "verifier/stack_state.hpp"
 #include "verifier/verifier_state.hpp"
 #include "verifier/verify.hpp"
 
 #include <bpfvm/assembler.hpp>
+#include <bpfvm/linux_helpers.hpp>
 
 #include <gtest/gtest.h>
 
@@ -29,6 +31,28 @@ TEST(VerifyApi, ErrorNamesInstructionDisassemblyReasonAndOperands) {
   EXPECT_EQ(r.error->to_string(),
             "insn 2 (r0 = *(u64 *)(r1 + 0)): invalid read from stack off=-8 size=8 (byte fp-8 "
             "never written) [R1=fp-8]");
+}
+
+// A bpf_loop callback adding its index to a counter in the caller's stack: the iterations
+// reach a fixed point at the call after one widening (callbacks.hpp), so the exploration
+// stays a few dozen instructions instead of running into the budget.
+TEST(VerifyApi, CallbackIterationsConverge) {
+  auto insns = assemble_case(
+      "stdw [%r10-8], 0\nmov %r1, 100\nldfunc %r2, cb\nmov %r3, %r10\nadd %r3, -8\n"
+      "mov %r4, 0\ncall 181\nldxdw %r0, [%r10-8]\nexit\n"
+      "cb:\nldxdw %r3, [%r2]\nadd %r3, %r1\nstxdw [%r2], %r3\nmov %r0, 0\nexit\n");
+  ASSERT_TRUE(insns) << insns.error().to_string();
+  const HelperRegistry helpers = linux_helpers();
+  VerifyOptions options;
+  options.helpers = &helpers;
+  options.log = true;
+  const VerifyResult r = verify(*insns, options);
+  ASSERT_TRUE(r.ok()) << r.error->to_string();
+  EXPECT_LT(r.stats.insns_processed, 60u) << r.log;
+  EXPECT_GE(r.stats.states_pruned, 1u);
+  // The callback's frame and arguments show in the log as the kernel prints them.
+  EXPECT_NE(r.log.find("frame1: "), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find("R2=func(insn=10)"), std::string::npos) << r.log;
 }
 
 TEST(VerifyApi, LogShowsEachInstructionAndItsState) {

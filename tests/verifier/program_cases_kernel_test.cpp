@@ -14,12 +14,14 @@
 // map frozen) and the lddw pseudo sources pointed at those fds.
 #include "support/kernel_bpf.hpp"
 #include "verifier/case_maps.hpp"
+#include "verifier/verify.hpp"
 
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpfvm/assembler.hpp>
+#include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/program_type.hpp>
 
 #include <algorithm>
@@ -43,9 +45,7 @@ struct Case {
   CaseMaps maps = {};
 };
 
-long sys_bpf(int cmd, union bpf_attr* attr) {
-  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
+long sys_bpf(int cmd, union bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
 
 // The case's maps in the kernel, in declaration order; an error names the map and errno.
 Result<std::vector<bpfvm::test::kernel::Fd>> kernel_maps(const CaseMaps& maps) {
@@ -118,7 +118,7 @@ KernelVerdict load_with_func_info(const std::vector<Insn>& insns) {
   std::sort(starts.begin(), starts.end());
   starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
   // Types: 1 int, 2 int(void), 3.. one FUNC per subprogram named f0, f1, ...
-  std::vector<std::uint32_t> types = {1, 1u << 24, 4, (1u << 24) | 32,  // INT "int", signed
+  std::vector<std::uint32_t> types = {1, 1u << 24,  4, (1u << 24) | 32,  // INT "int", signed
                                       0, 13u << 24, 1};                  // FUNC_PROTO
   std::string strings("\0int\0", 5);
   for (std::size_t k = 0; k < starts.size(); ++k) {
@@ -129,8 +129,8 @@ KernelVerdict load_with_func_info(const std::vector<Insn>& insns) {
   }
   const auto type_len = static_cast<std::uint32_t>(types.size() * 4);
   std::vector<std::uint8_t> blob(24 + type_len + strings.size());
-  const std::uint32_t header[6] = {0x0001eb9f, 24, 0, type_len, type_len,
-                                   static_cast<std::uint32_t>(strings.size())};
+  const std::uint32_t header[6] = {
+      0x0001eb9f, 24, 0, type_len, type_len, static_cast<std::uint32_t>(strings.size())};
   std::memcpy(blob.data(), header, sizeof(header));
   std::memcpy(blob.data() + 24, types.data(), type_len);
   std::memcpy(blob.data() + 24 + type_len, strings.data(), strings.size());
@@ -237,6 +237,59 @@ std::vector<Case> compatible_cases() {
   return out;
 }
 
+// The kernel's verdict on a case program with its maps' fds.
+KernelVerdict kernel_verdict(std::vector<Insn> insns,
+                             const std::vector<bpfvm::test::kernel::Fd>& fds,
+                             bpfvm::test::kernel::ProgLoadOptions options = {}) {
+  point_at_fds(insns, fds);
+  if (has_func_pointer(insns)) return load_with_func_info(insns);
+  options.retry_with_log = false;
+  auto loaded = bpfvm::test::kernel::load_program(insns, options);
+  return {loaded.ok(), loaded.ok() ? "" : loaded.error().to_string()};
+}
+
+// The mutants of every map case we accept (case_maps.hpp), against the kernel: whatever we
+// accept, root Linux accepts too, so the map rules are at least as strict as the kernel's
+// around every case, not only on it (cases with `@linux` keep their difference in their
+// mutants and are left out).
+TEST(VerifierCasesKernel, MapCaseMutantsWeAcceptLinuxAccepts) {
+  if (auto probe = bpfvm::test::kernel::probe(); !probe)
+    GTEST_SKIP() << "the kernel's verifier is not available: " << probe.error().to_string();
+  const HelperRegistry helpers = linux_helpers();
+  int ours = 0, both = 0, linux_only = 0;
+  for (const Case& c : compatible_cases()) {
+    // Cases documenting a difference with Linux keep it in their mutants.
+    if (!c.maps.linux_helpers || c.linux_given) continue;
+    auto insns = assemble_case(c.source);
+    ASSERT_TRUE(insns) << c.where;
+    auto fds = kernel_maps(c.maps);
+    ASSERT_TRUE(fds) << c.where << ": " << fds.error().to_string();
+    VerifyOptions options;
+    options.helpers = &helpers;
+    options.maps = c.maps.specs;
+    options.map_contents = c.maps.contents;
+    options.budget = 200'000;
+    for (const auto& [m, what] : case_mutants(*insns)) {
+      const bool we_accept = verify(m, options).ok();
+      const KernelVerdict kernel = kernel_verdict(m, *fds);
+      if (!we_accept) {
+        linux_only += kernel.ok ? 1 : 0;
+        continue;
+      }
+      ++ours;
+      if (kernel.ok) {
+        ++both;
+        continue;
+      }
+      ADD_FAILURE() << c.where << " " << c.name << ", " << what << ": we accept, Linux rejects:\n"
+                    << kernel.log;
+    }
+  }
+  std::cout << "map case mutants: we accept " << ours << ", Linux accepts " << both
+            << " of those; Linux accepts " << linux_only << " that we reject\n";
+  EXPECT_GT(ours, 100);
+}
+
 TEST(VerifierCasesKernel, WhatWeAcceptLinuxAccepts) {
   if (auto probe = bpfvm::test::kernel::probe(); !probe)
     GTEST_SKIP() << "the kernel's verifier is not available: " << probe.error().to_string();
@@ -246,20 +299,13 @@ TEST(VerifierCasesKernel, WhatWeAcceptLinuxAccepts) {
     ASSERT_TRUE(insns) << c.where;
     auto fds = kernel_maps(c.maps);
     ASSERT_TRUE(fds) << c.where << " " << c.name << ": " << fds.error().to_string();
-    point_at_fds(*insns, *fds);
     bpfvm::test::kernel::ProgLoadOptions load;
     if (c.type != ProgramType::raw) {
       load.type = static_cast<bpfvm::test::kernel::ProgType>(c.type);
       load.expected_attach_type = c.attach;
       ++typed;
     }
-    KernelVerdict kernel;
-    if (has_func_pointer(*insns)) {
-      kernel = load_with_func_info(*insns);
-    } else {
-      auto loaded = bpfvm::test::kernel::load_program(*insns, load);
-      kernel = {loaded.ok(), loaded.ok() ? "" : loaded.error().to_string()};
-    }
+    const KernelVerdict kernel = kernel_verdict(*insns, *fds, load);
     ++compared;
     if (c.maps.linux_helpers) ++with_maps;
     if (kernel.ok == c.accept) {
