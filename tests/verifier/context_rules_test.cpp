@@ -61,9 +61,23 @@ TEST(ContextRules, SockOpsOffsetsMatchTheHeader) {
 }
 
 TEST(ContextRules, SockAddrAndPerfEventOffsetsMatchTheHeaders) {
-  EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, user_port), 4, true));
-  EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, user_ip6), 8, true));
-  EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, msg_src_ip4), 4, true));
+  auto sock_addr = [](std::size_t off, int size, bool write, std::uint32_t attach) {
+    return std::holds_alternative<ContextValue>(
+        context_rule(T::cgroup_sock_addr, static_cast<std::int32_t>(off), size, write, attach));
+  };
+  EXPECT_TRUE(sock_addr(offsetof(struct bpf_sock_addr, user_port), 4, true, 0));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, user_ip6), 8, true, BPF_CGROUP_INET6_CONNECT));
+  EXPECT_FALSE(
+      sock_addr(offsetof(struct bpf_sock_addr, user_ip6), 8, true, BPF_CGROUP_INET4_CONNECT));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, user_ip4), 4, false, BPF_CGROUP_INET4_GETSOCKNAME));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, msg_src_ip4), 4, true, BPF_CGROUP_UDP4_SENDMSG));
+  EXPECT_FALSE(
+      sock_addr(offsetof(struct bpf_sock_addr, msg_src_ip4), 4, true, BPF_CGROUP_UDP4_RECVMSG));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, msg_src_ip6), 4, false, BPF_CGROUP_UDP6_SENDMSG));
   EXPECT_FALSE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, family), 4, true));
   EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, protocol), 4, false));
   EXPECT_FALSE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, sk), 8, false));
