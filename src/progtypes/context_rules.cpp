@@ -150,7 +150,9 @@ ContextRule sock_ops_rule(std::int32_t off, int size, bool write) {
 // enum bpf_attach_type values (uapi/linux/bpf.h): cgroup_skb egress, the cgroup_sock_addr
 // hooks.
 namespace attach {
-constexpr std::uint32_t inet_egress = 1, unix_recvmsg = 51, unix_getsockname = 53;
+constexpr std::uint32_t inet_egress = 1, unix_recvmsg = 51, unix_getsockname = 53,
+                        inet_sock_create = 2, inet4_post_bind = 12, inet6_post_bind = 13,
+                        inet_sock_release = 34;
 constexpr std::uint32_t inet4_bind = 8, inet6_bind = 9, inet4_connect = 10, inet6_connect = 11,
                         udp4_sendmsg = 14, udp6_sendmsg = 15, udp4_recvmsg = 19, udp6_recvmsg = 20,
                         inet4_getpeername = 29, inet6_getpeername = 30, inet4_getsockname = 31,
@@ -194,6 +196,47 @@ ContextRule sock_addr_rule(std::int32_t off, int size, bool write, std::uint32_t
   if (in(off, 64, 8)) return refused("sk is a socket pointer, which the verifier does not model");
   if (write) return refused("only the address and port fields are writable");
   if (size != 4) return refused("fields are read as exactly 4 bytes");
+  return ContextValue::scalar;
+}
+
+// struct bpf_sock (cgroup_sock): bound_dev_if 0, family 4, type 8, protocol 12, mark 16,
+// priority 20, src_ip4 24, src_ip6[4] 28, src_port 44, dst_port (__be16) 48, 2 bytes of
+// padding, dst_ip4 52, dst_ip6[4] 56, state 72, rx_queue_mapping 76; 80 bytes.
+constexpr std::int32_t bpf_sock_size = 80;
+
+ContextRule bpf_sock_rule(std::int32_t off, int size, bool write, std::uint32_t at) {
+  using namespace attach;
+  if (at == 0) at = inet_sock_create;  // Linux's bpf_prog_load_fixup_attach_type
+  // __sock_filter_check_attach_type: bound_dev_if, mark and priority are read and written
+  // by the create and release hooks only; the source address and port are read by the
+  // post_bind hooks only; everything else is read-only.
+  if (off == 0 || off == 16 || off == 20) {
+    if (at != inet_sock_create && at != inet_sock_release)
+      return refused("bound_dev_if, mark and priority are for sock_create and sock_release");
+  } else if (in(off, 24, 4)) {
+    if (at != inet4_post_bind) return refused("src_ip4 is for post_bind4");
+  } else if (in(off, 28, 16)) {
+    if (at != inet6_post_bind) return refused("src_ip6 is for post_bind6");
+  } else if (off == 44) {
+    if (at != inet4_post_bind && at != inet6_post_bind)
+      return refused("src_port is for post_bind4 and post_bind6");
+  }
+  if (write && off != 0 && off != 16 && off != 20)
+    return refused("only bound_dev_if, mark and priority are writable");
+  // bpf_sock_is_valid_access: narrow reads of the ports, addresses, family, type, protocol,
+  // state and rx_queue_mapping; whole words elsewhere; nothing in the padding.
+  if (in(off, 50, 2)) return refused("padding after dst_port");
+  if (in(off, 48, 2)) {
+    if (write || size == 8) return refused("dst_port is read as 1, 2 or 4 bytes");
+    return ContextValue::scalar;
+  }
+  const bool narrow = off == 72 || off == 4 || off == 8 || off == 12 || off == 44 || off == 76 ||
+                      in(off, 24, 4) || in(off, 28, 16) || in(off, 52, 4) || in(off, 56, 16);
+  if (narrow && !write) {
+    if (!narrow_ok(size, 4)) return refused("read as 1, 2 or 4 bytes");
+    return ContextValue::scalar;
+  }
+  if (size != 4) return refused("accessed as exactly 4 bytes");
   return ContextValue::scalar;
 }
 
@@ -247,6 +290,7 @@ std::optional<std::size_t> verifier_context_size(ProgramType type) {
     case T::perf_event: return perf_event_size;
     case T::sock_ops: return sock_ops_size;
     case T::cgroup_sock_addr: return sock_addr_size;
+    case T::cgroup_sock: return bpf_sock_size;
     default: return std::nullopt;
   }
 }
@@ -280,6 +324,7 @@ ContextRule context_rule(ProgramType type, std::int32_t offset, int size, bool w
     case T::lwt_seg6local: return skb_like(type, offset, size, write);
     case T::sock_ops: return sock_ops_rule(offset, size, write);
     case T::cgroup_sock_addr: return sock_addr_rule(offset, size, write, expected_attach_type);
+    case T::cgroup_sock: return bpf_sock_rule(offset, size, write, expected_attach_type);
     default: return tracing_rule(type, offset, size, write);
   }
 }
