@@ -147,12 +147,44 @@ ContextRule sock_ops_rule(std::int32_t off, int size, bool write) {
   return ContextValue::scalar;
 }
 
-ContextRule sock_addr_rule(std::int32_t off, int size, bool write) {
+// enum bpf_attach_type values (uapi/linux/bpf.h): cgroup_skb egress, the cgroup_sock_addr
+// hooks.
+namespace attach {
+constexpr std::uint32_t inet_egress = 1, unix_recvmsg = 51, unix_getsockname = 53,
+                        inet_sock_create = 2, inet4_post_bind = 12, inet6_post_bind = 13,
+                        inet_sock_release = 34;
+constexpr std::uint32_t inet4_bind = 8, inet6_bind = 9, inet4_connect = 10, inet6_connect = 11,
+                        udp4_sendmsg = 14, udp6_sendmsg = 15, udp4_recvmsg = 19, udp6_recvmsg = 20,
+                        inet4_getpeername = 29, inet6_getpeername = 30, inet4_getsockname = 31,
+                        inet6_getsockname = 32;
+}  // namespace attach
+
+// Which address fields the hook has (sock_addr_is_valid_access): user_ip4 for the IPv4 hooks,
+// user_ip6 for the IPv6 ones, msg_src_ip4/6 for sendmsg only; user_port for every hook.
+std::optional<std::string> sock_addr_field_allowed(std::int32_t off, std::uint32_t at) {
+  using namespace attach;
+  auto one_of = [at](std::initializer_list<std::uint32_t> hooks) {
+    for (std::uint32_t h : hooks)
+      if (h == at) return true;
+    return false;
+  };
+  if (in(off, 4, 4) && !one_of({inet4_bind, inet4_connect, inet4_getpeername, inet4_getsockname,
+                                udp4_sendmsg, udp4_recvmsg}))
+    return refused("user_ip4 is for the IPv4 hooks");
+  if (in(off, 8, 16) && !one_of({inet6_bind, inet6_connect, inet6_getpeername, inet6_getsockname,
+                                 udp6_sendmsg, udp6_recvmsg}))
+    return refused("user_ip6 is for the IPv6 hooks");
+  if (in(off, 40, 4) && at != udp4_sendmsg) return refused("msg_src_ip4 is for udp4 sendmsg");
+  if (in(off, 44, 16) && at != udp6_sendmsg) return refused("msg_src_ip6 is for udp6 sendmsg");
+  return std::nullopt;
+}
+
+ContextRule sock_addr_rule(std::int32_t off, int size, bool write, std::uint32_t at) {
   // struct bpf_sock_addr: user_family 0, user_ip4 4, user_ip6[4] 8, user_port 24, family 28,
-  // type 32, protocol 36, msg_src_ip4 40, msg_src_ip6[4] 44, sk 64. Which address fields an
-  // attach type may use is not checked (no attach type for them here): all are allowed.
+  // type 32, protocol 36, msg_src_ip4 40, msg_src_ip6[4] 44, sk 64.
   const bool address = in(off, 4, 24) || in(off, 40, 20);
   if (address) {
+    if (auto why = sock_addr_field_allowed(off, at)) return *why;
     const bool wide = size == 8 && (in(off, 8, 16) || in(off, 44, 16)) &&
                       ((off - (in(off, 8, 16) ? 8 : 44)) % 8 == 0);
     if (wide) return ContextValue::scalar;
@@ -164,6 +196,47 @@ ContextRule sock_addr_rule(std::int32_t off, int size, bool write) {
   if (in(off, 64, 8)) return refused("sk is a socket pointer, which the verifier does not model");
   if (write) return refused("only the address and port fields are writable");
   if (size != 4) return refused("fields are read as exactly 4 bytes");
+  return ContextValue::scalar;
+}
+
+// struct bpf_sock (cgroup_sock): bound_dev_if 0, family 4, type 8, protocol 12, mark 16,
+// priority 20, src_ip4 24, src_ip6[4] 28, src_port 44, dst_port (__be16) 48, 2 bytes of
+// padding, dst_ip4 52, dst_ip6[4] 56, state 72, rx_queue_mapping 76; 80 bytes.
+constexpr std::int32_t bpf_sock_size = 80;
+
+ContextRule bpf_sock_rule(std::int32_t off, int size, bool write, std::uint32_t at) {
+  using namespace attach;
+  if (at == 0) at = inet_sock_create;  // Linux's bpf_prog_load_fixup_attach_type
+  // __sock_filter_check_attach_type: bound_dev_if, mark and priority are read and written
+  // by the create and release hooks only; the source address and port are read by the
+  // post_bind hooks only; everything else is read-only.
+  if (off == 0 || off == 16 || off == 20) {
+    if (at != inet_sock_create && at != inet_sock_release)
+      return refused("bound_dev_if, mark and priority are for sock_create and sock_release");
+  } else if (in(off, 24, 4)) {
+    if (at != inet4_post_bind) return refused("src_ip4 is for post_bind4");
+  } else if (in(off, 28, 16)) {
+    if (at != inet6_post_bind) return refused("src_ip6 is for post_bind6");
+  } else if (off == 44) {
+    if (at != inet4_post_bind && at != inet6_post_bind)
+      return refused("src_port is for post_bind4 and post_bind6");
+  }
+  if (write && off != 0 && off != 16 && off != 20)
+    return refused("only bound_dev_if, mark and priority are writable");
+  // bpf_sock_is_valid_access: narrow reads of the ports, addresses, family, type, protocol,
+  // state and rx_queue_mapping; whole words elsewhere; nothing in the padding.
+  if (in(off, 50, 2)) return refused("padding after dst_port");
+  if (in(off, 48, 2)) {
+    if (write || size == 8) return refused("dst_port is read as 1, 2 or 4 bytes");
+    return ContextValue::scalar;
+  }
+  const bool narrow = off == 72 || off == 4 || off == 8 || off == 12 || off == 44 || off == 76 ||
+                      in(off, 24, 4) || in(off, 28, 16) || in(off, 52, 4) || in(off, 56, 16);
+  if (narrow && !write) {
+    if (!narrow_ok(size, 4)) return refused("read as 1, 2 or 4 bytes");
+    return ContextValue::scalar;
+  }
+  if (size != 4) return refused("accessed as exactly 4 bytes");
   return ContextValue::scalar;
 }
 
@@ -217,11 +290,13 @@ std::optional<std::size_t> verifier_context_size(ProgramType type) {
     case T::perf_event: return perf_event_size;
     case T::sock_ops: return sock_ops_size;
     case T::cgroup_sock_addr: return sock_addr_size;
+    case T::cgroup_sock: return bpf_sock_size;
     default: return std::nullopt;
   }
 }
 
-ContextRule context_rule(ProgramType type, std::int32_t offset, int size, bool write) {
+ContextRule context_rule(ProgramType type, std::int32_t offset, int size, bool write,
+                         std::uint32_t expected_attach_type) {
   const auto bytes = verifier_context_size(type);
   if (!bytes)
     return fmt::format("program type {} has no context description", program_type_name(type));
@@ -248,7 +323,8 @@ ContextRule context_rule(ProgramType type, std::int32_t offset, int size, bool w
     case T::lwt_xmit:
     case T::lwt_seg6local: return skb_like(type, offset, size, write);
     case T::sock_ops: return sock_ops_rule(offset, size, write);
-    case T::cgroup_sock_addr: return sock_addr_rule(offset, size, write);
+    case T::cgroup_sock_addr: return sock_addr_rule(offset, size, write, expected_attach_type);
+    case T::cgroup_sock: return bpf_sock_rule(offset, size, write, expected_attach_type);
     default: return tracing_rule(type, offset, size, write);
   }
 }
@@ -278,10 +354,7 @@ bool allows_ld_abs(ProgramType type) {
 }
 
 std::optional<ReturnRange> return_range(ProgramType type, std::uint32_t attach) {
-  // enum bpf_attach_type values (uapi/linux/bpf.h).
-  constexpr std::uint32_t inet_egress = 1, inet4_bind = 8, inet6_bind = 9, udp4_recvmsg = 19,
-                          udp6_recvmsg = 20, inet4_getpeername = 29, inet6_getsockname = 32,
-                          unix_recvmsg = 51, unix_getsockname = 53;
+  using namespace attach;
   switch (type) {
     case T::cgroup_skb: return attach == inet_egress ? ReturnRange{0, 3} : ReturnRange{0, 1};
     case T::cgroup_sock_addr:

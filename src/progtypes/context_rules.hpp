@@ -29,8 +29,11 @@ using ContextRule = std::variant<ContextValue, std::string>;
 // not describe (raw included: its context is sized by VerifyOptions::context_size).
 std::optional<std::size_t> verifier_context_size(ProgramType type);
 
-// A load (or store, `write`) of `size` bytes at `offset` of `type`'s uapi context.
-ContextRule context_rule(ProgramType type, std::int32_t offset, int size, bool write);
+// A load (or store, `write`) of `size` bytes at `offset` of `type`'s uapi context;
+// `expected_attach_type` (Linux's enum bpf_attach_type) decides which bpf_sock_addr address
+// fields a cgroup_sock_addr program may use.
+ContextRule context_rule(ProgramType type, std::int32_t offset, int size, bool write,
+                         std::uint32_t expected_attach_type = 0);
 
 enum class PacketAccess : std::uint8_t { none, read, read_write };
 // Direct packet access through data/data_end pointers (may_access_direct_pkt_data).

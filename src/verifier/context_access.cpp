@@ -24,7 +24,8 @@ std::variant<RegValue, std::string> typed_context_access(const VerifyOptions& op
   if (base.value.const_value() != 0)
     return fmt::format("dereference of modified ctx ptr R{} off={} disallowed", reg,
                        static_cast<std::int64_t>(base.value.const_value()));
-  auto rule = progtypes::context_rule(options.type, insn_off, size, write);
+  auto rule =
+      progtypes::context_rule(options.type, insn_off, size, write, options.expected_attach_type);
   if (auto* why = std::get_if<std::string>(&rule))
     return fmt::format("invalid bpf_context access off={} size={} ({}: {})", insn_off, size,
                        program_type_name(options.type), *why);

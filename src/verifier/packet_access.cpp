@@ -57,7 +57,47 @@ bool is_data_start(const RegValue& v) {
          v.value.const_value() == 0;
 }
 
+// mark_pkt_end: on the edge where packet pointer register `reg` is at (or, `beyond`, past)
+// the end, it says so. Meta pointers are not marked (nor in Linux).
+void mark_end(VerifierState* st, int reg, bool beyond) {
+  if (st == nullptr) return;
+  RegValue& r = st->current().regs[static_cast<std::size_t>(reg)];
+  if (r.kind == RegKind::packet) r.range = beyond ? beyond_packet_end : at_packet_end;
+}
+
+CmpOp flipped(CmpOp op) {
+  switch (op) {
+    case CmpOp::gt: return CmpOp::lt;
+    case CmpOp::ge: return CmpOp::le;
+    case CmpOp::lt: return CmpOp::gt;
+    case CmpOp::le: return CmpOp::ge;
+    default: return op;
+  }
+}
+
 }  // namespace
+
+std::optional<bool> packet_branch_taken(CmpOp op, const RegValue& dst, const RegValue& src) {
+  const RegValue* pkt = nullptr;
+  if (src.kind == RegKind::packet_end) {
+    pkt = &dst;
+  } else if (dst.kind == RegKind::packet_end) {
+    pkt = &src;
+    op = flipped(op);
+  } else {
+    return std::nullopt;
+  }
+  if (pkt->kind != RegKind::packet || pkt->range >= 0) return std::nullopt;
+  switch (op) {
+    case CmpOp::gt:
+    case CmpOp::le:
+      if (pkt->range == beyond_packet_end) return op == CmpOp::gt;
+      return std::nullopt;
+    case CmpOp::ge:
+    case CmpOp::lt: return op == CmpOp::ge;  // at or beyond the end
+    default: return std::nullopt;
+  }
+}
 
 std::optional<std::string> check_packet_access(const VerifyOptions& options, const RegValue& p,
                                                int reg, std::int64_t insn_off, std::int64_t size,
@@ -157,20 +197,46 @@ void refine_packet_branch(CmpOp op, int dst_reg, int src_reg, VerifierState* tak
     return (p.kind == RegKind::packet && end.kind == RegKind::packet_end) ||
            (p.kind == RegKind::packet_meta && is_data_start(end));
   };
+  // The edge where the pointer is within the end proves the range; the other marks the
+  // pointer itself at or beyond the end.
   if (below(a, b)) {
     switch (op) {
-      case CmpOp::gt: prove_range(fallthrough, a, false); break;  // a <= end
-      case CmpOp::ge: prove_range(fallthrough, a, true); break;   // a < end
-      case CmpOp::lt: prove_range(taken, a, true); break;
-      case CmpOp::le: prove_range(taken, a, false); break;
+      case CmpOp::gt:  // a <= end falls through; a > end is taken
+        prove_range(fallthrough, a, false);
+        mark_end(taken, dst_reg, true);
+        break;
+      case CmpOp::ge:  // a < end falls through; a >= end is taken
+        prove_range(fallthrough, a, true);
+        mark_end(taken, dst_reg, false);
+        break;
+      case CmpOp::lt:
+        prove_range(taken, a, true);
+        mark_end(fallthrough, dst_reg, false);
+        break;
+      case CmpOp::le:
+        prove_range(taken, a, false);
+        mark_end(fallthrough, dst_reg, true);
+        break;
       default: break;
     }
   } else if (below(b, a)) {
     switch (op) {
-      case CmpOp::gt: prove_range(taken, b, true); break;  // end > b
-      case CmpOp::ge: prove_range(taken, b, false); break;
-      case CmpOp::lt: prove_range(fallthrough, b, false); break;  // end >= b
-      case CmpOp::le: prove_range(fallthrough, b, true); break;   // end > b
+      case CmpOp::gt:  // end > b is taken; end <= b (b >= end) falls through
+        prove_range(taken, b, true);
+        mark_end(fallthrough, src_reg, false);
+        break;
+      case CmpOp::ge:
+        prove_range(taken, b, false);
+        mark_end(fallthrough, src_reg, true);
+        break;
+      case CmpOp::lt:  // end < b (b > end) is taken
+        prove_range(fallthrough, b, false);
+        mark_end(taken, src_reg, true);
+        break;
+      case CmpOp::le:
+        prove_range(fallthrough, b, true);
+        mark_end(taken, src_reg, false);
+        break;
       default: break;
     }
   }

@@ -7,7 +7,8 @@
 //   comparisons   pkt vs pkt_end (and meta vs pkt) with >, >=, <, <=, either order, 64-bit:
 //                 the edge where the pointer is within the end proves the range for every
 //                 pointer with the same id, in every frame and spill (try_match_pkt_pointers,
-//                 find_good_pkt_pointers)
+//                 find_good_pkt_pointers); on the other edge the pointer itself is marked at
+//                 or beyond the end (mark_pkt_end), which decides its next comparison
 //   accesses      within [0, range) from the pointer's base, variable part non-negative,
 //                 writes where the type allows them (check_packet_access,
 //                 may_access_direct_pkt_data)
@@ -30,6 +31,11 @@ namespace bpfvm::verifier {
 
 // Linux's MAX_PACKET_OFF: no range is proven for a pointer that may be further from data.
 inline constexpr std::int64_t max_packet_offset = 0xffff;
+// Ranges of a packet pointer proven at (>=) or beyond (>) the end, by the comparison that
+// failed for it (Linux AT_PKT_END, BEYOND_PKT_END, set by mark_pkt_end): no byte through it
+// is accessible, and its next comparison with the end is decided.
+inline constexpr std::int32_t at_packet_end = -1;
+inline constexpr std::int32_t beyond_packet_end = -2;
 
 // `size` bytes at `insn_off` from packet (or meta) pointer `p` held in register `reg`.
 std::optional<std::string> check_packet_access(const VerifyOptions& options, const RegValue& p,
@@ -45,6 +51,10 @@ std::optional<std::string> packet_alu(AluOp op, int bits, int dst_reg, int src_r
 // refines the packet ranges on the edge(s) where they are proven.
 void refine_packet_branch(CmpOp op, int dst_reg, int src_reg, VerifierState* taken,
                           VerifierState* fallthrough);
+
+// A comparison of a packet pointer marked at or beyond the end (range at_packet_end,
+// beyond_packet_end) with pkt_end whose outcome is known: whether it is taken.
+std::optional<bool> packet_branch_taken(CmpOp op, const RegValue& dst, const RegValue& src);
 
 // Every packet, packet end and meta pointer (registers of every frame and spilled slots)
 // becomes an unknown scalar: the packet may have moved.

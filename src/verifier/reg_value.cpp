@@ -14,7 +14,10 @@ bool includes(const RegValue& old, const RegValue& other) {
   // Linux's regsafe for packet pointers: the same constant offset, no more proven range in
   // `old` than in `other`, the variable part included (ids: verifier_state.cpp).
   if (old.kind == RegKind::packet || old.kind == RegKind::packet_meta)
-    if (old.fixed_off != other.fixed_off || old.range > other.range) return false;
+    if (old.fixed_off != other.fixed_off || old.range > other.range ||
+        // at/beyond the end (negative) decided comparisons: only the same mark includes.
+        ((old.range < 0 || other.range < 0) && old.range != other.range))
+      return false;
   // Maps, records and functions: the same object (ids are compared by the state, which
   // maps them one to one, as Linux's check_ids).
   if (old.map != other.map || old.ref_obj_id != other.ref_obj_id || old.mem_size != other.mem_size)

@@ -389,8 +389,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
     case Shape::LdAbs:
     case Shape::LdInd:
       if (ctx.options.type == ProgramType::raw)
-        return fail(
-            "ld_abs/ld_ind need a socket buffer context: not supported for raw programs");
+        return fail("ld_abs/ld_ind need a socket buffer context: not supported for raw programs");
       if (auto e = check_ld_abs(ctx.options, d, st)) return fail(*e);
       break;
     case Shape::Ja:
@@ -440,6 +439,13 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
           if (jr->op == CmpOp::eq) can_take = false;
           if (jr->op == CmpOp::ne) can_fall = false;
         }
+        // A packet pointer known to be at or past the end decides its next comparison with
+        // the end (Linux is_pkt_ptr_branch_taken).
+        if (shape == Shape::JmpReg && jr && jr->bits == 64)
+          if (auto taken = packet_branch_taken(jr->op, a, b)) {
+            can_take = *taken;
+            can_fall = !*taken;
+          }
       }
       if (!can_take && !can_fall)
         return fail("both edges of the branch are impossible (contradictory state)");
@@ -460,8 +466,7 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       if (can_take && can_fall) {
         // Only a two-way branch copies the state.
         VerifierState taken_state = st;
-        if (packet_compare)
-          refine_packet_branch(jr->op, d.insn.dst, d.insn.src, &taken_state, &st);
+        if (packet_compare) refine_packet_branch(jr->op, d.insn.dst, d.insn.src, &taken_state, &st);
         apply(taken_state, on_taken);
         out.fork.emplace(d.target, std::move(taken_state));
         apply(st, on_fall);

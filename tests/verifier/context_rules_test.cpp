@@ -37,6 +37,7 @@ TEST(ContextRules, SizesMatchTheUapiHeaders) {
   EXPECT_EQ(verifier_context_size(T::kprobe), sizeof(struct pt_regs));
   EXPECT_EQ(verifier_context_size(T::perf_event), sizeof(struct bpf_perf_event_data));
   EXPECT_EQ(verifier_context_size(T::cgroup_sock_addr), sizeof(struct bpf_sock_addr));
+  EXPECT_EQ(verifier_context_size(T::cgroup_sock), sizeof(struct bpf_sock));
   EXPECT_EQ(verifier_context_size(T::cgroup_skb), sizeof(struct __sk_buff));
   EXPECT_EQ(verifier_context_size(T::xdp), sizeof(struct xdp_md));
   // struct bpf_sock_ops grew skb_hwtstamp (u64) in Linux 6.2; older headers stop before it.
@@ -61,9 +62,23 @@ TEST(ContextRules, SockOpsOffsetsMatchTheHeader) {
 }
 
 TEST(ContextRules, SockAddrAndPerfEventOffsetsMatchTheHeaders) {
-  EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, user_port), 4, true));
-  EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, user_ip6), 8, true));
-  EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, msg_src_ip4), 4, true));
+  auto sock_addr = [](std::size_t off, int size, bool write, std::uint32_t attach) {
+    return std::holds_alternative<ContextValue>(
+        context_rule(T::cgroup_sock_addr, static_cast<std::int32_t>(off), size, write, attach));
+  };
+  EXPECT_TRUE(sock_addr(offsetof(struct bpf_sock_addr, user_port), 4, true, 0));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, user_ip6), 8, true, BPF_CGROUP_INET6_CONNECT));
+  EXPECT_FALSE(
+      sock_addr(offsetof(struct bpf_sock_addr, user_ip6), 8, true, BPF_CGROUP_INET4_CONNECT));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, user_ip4), 4, false, BPF_CGROUP_INET4_GETSOCKNAME));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, msg_src_ip4), 4, true, BPF_CGROUP_UDP4_SENDMSG));
+  EXPECT_FALSE(
+      sock_addr(offsetof(struct bpf_sock_addr, msg_src_ip4), 4, true, BPF_CGROUP_UDP4_RECVMSG));
+  EXPECT_TRUE(
+      sock_addr(offsetof(struct bpf_sock_addr, msg_src_ip6), 4, false, BPF_CGROUP_UDP6_SENDMSG));
   EXPECT_FALSE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, family), 4, true));
   EXPECT_TRUE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, protocol), 4, false));
   EXPECT_FALSE(accepted(T::cgroup_sock_addr, offsetof(struct bpf_sock_addr, sk), 8, false));
@@ -71,6 +86,26 @@ TEST(ContextRules, SockAddrAndPerfEventOffsetsMatchTheHeaders) {
       accepted(T::perf_event, offsetof(struct bpf_perf_event_data, sample_period), 4, false));
   EXPECT_TRUE(accepted(T::perf_event, offsetof(struct bpf_perf_event_data, addr), 8, false));
   EXPECT_FALSE(accepted(T::perf_event, offsetof(struct bpf_perf_event_data, regs), 4, false));
+}
+
+TEST(ContextRules, BpfSockOffsetsMatchTheHeader) {
+  auto sock = [](std::size_t off, int size, bool write, std::uint32_t attach) {
+    return std::holds_alternative<ContextValue>(
+        context_rule(T::cgroup_sock, static_cast<std::int32_t>(off), size, write, attach));
+  };
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, mark), 4, true, BPF_CGROUP_INET_SOCK_CREATE));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, priority), 4, true, BPF_CGROUP_INET_SOCK_RELEASE));
+  EXPECT_FALSE(sock(offsetof(struct bpf_sock, mark), 4, false, BPF_CGROUP_INET4_POST_BIND));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, src_ip4), 4, false, BPF_CGROUP_INET4_POST_BIND));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, src_ip6), 4, false, BPF_CGROUP_INET6_POST_BIND));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, src_port), 4, false, BPF_CGROUP_INET6_POST_BIND));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, dst_port), 2, false, BPF_CGROUP_INET_SOCK_CREATE));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, dst_ip4), 4, false, BPF_CGROUP_INET_SOCK_CREATE));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, dst_ip6), 4, false, BPF_CGROUP_INET_SOCK_CREATE));
+  EXPECT_TRUE(sock(offsetof(struct bpf_sock, state), 4, false, BPF_CGROUP_INET_SOCK_CREATE));
+  EXPECT_TRUE(
+      sock(offsetof(struct bpf_sock, rx_queue_mapping), 4, false, BPF_CGROUP_INET_SOCK_CREATE));
+  EXPECT_FALSE(sock(offsetof(struct bpf_sock, family), 4, true, BPF_CGROUP_INET_SOCK_CREATE));
 }
 
 TEST(ContextRules, ReturnRangesFollowTheAttachType) {
@@ -120,9 +155,10 @@ TEST(ContextRules, RewriterTypesFollowPlanAccess) {
 }
 
 TEST(ContextRules, NothingAcceptedOutsideTheContextOrMisaligned) {
-  for (T type : {T::xdp, T::socket_filter, T::sched_cls, T::sched_act, T::cgroup_skb, T::sk_skb,
-                 T::lwt_in, T::lwt_out, T::lwt_xmit, T::lwt_seg6local, T::kprobe, T::tracepoint,
-                 T::raw_tracepoint, T::perf_event, T::sock_ops, T::cgroup_sock_addr}) {
+  for (T type :
+       {T::xdp, T::socket_filter, T::sched_cls, T::sched_act, T::cgroup_skb, T::sk_skb, T::lwt_in,
+        T::lwt_out, T::lwt_xmit, T::lwt_seg6local, T::kprobe, T::tracepoint, T::raw_tracepoint,
+        T::perf_event, T::sock_ops, T::cgroup_sock_addr, T::cgroup_sock}) {
     const int bytes = static_cast<int>(*verifier_context_size(type));
     for (int off = -16; off < bytes + 16; ++off)
       for (int size : {1, 2, 4, 8})

@@ -198,11 +198,12 @@ TEST(VerifierPacketSoundness, EveryTypeSurvivesMangledPrograms) {
   const auto all = seeds();
   ASSERT_GT(all.size(), 20u);
   const ProgramType types[] = {
-      ProgramType::xdp,        ProgramType::socket_filter,    ProgramType::sched_cls,
-      ProgramType::sched_act,  ProgramType::cgroup_skb,       ProgramType::sk_skb,
-      ProgramType::lwt_in,     ProgramType::lwt_xmit,         ProgramType::kprobe,
-      ProgramType::tracepoint, ProgramType::raw_tracepoint,   ProgramType::perf_event,
-      ProgramType::sock_ops,   ProgramType::cgroup_sock_addr, ProgramType::cgroup_device};
+      ProgramType::xdp,          ProgramType::socket_filter,    ProgramType::sched_cls,
+      ProgramType::sched_act,    ProgramType::cgroup_skb,       ProgramType::sk_skb,
+      ProgramType::lwt_in,       ProgramType::lwt_xmit,         ProgramType::kprobe,
+      ProgramType::tracepoint,   ProgramType::raw_tracepoint,   ProgramType::perf_event,
+      ProgramType::sock_ops,     ProgramType::cgroup_sock_addr, ProgramType::cgroup_sock,
+      ProgramType::cgroup_device};
   std::map<ProgramType, HelperRegistry> helpers;
   for (ProgramType t : types) ASSERT_TRUE(add_packet_helpers(helpers[t], t));
   std::mt19937_64 rng(7);
