@@ -79,3 +79,16 @@ step "Run it on a UDP packet to port 9 with Linux's helpers; show its map afterw
      "bpfvm run xdp_counter.bpf.o --packet-hex '02 00 .. 00 09 ..' --show-maps"
 "$BPFVM" run "$WORK/xdp_counter.bpf.o" --packet-hex "$UDP9" --show-maps | grep -v ': 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00$'
 echo "(elements that are all zero left out)"
+
+step "Prove it safe first, as Linux does at load: the verifier follows every path" \
+     "bpfvm verify xdp_counter.bpf.o"
+"$BPFVM" verify "$WORK/xdp_counter.bpf.o"
+# The same parser without its bounds check: the verifier names the read it cannot prove.
+cat > "$WORK/unchecked.s" <<'ASM'
+ldxw %r2, [%r1+0]
+ldxb %r0, [%r2+12]
+exit
+ASM
+step "An XDP program that reads the packet without checking data_end is refused" \
+     "bpfvm verify unchecked.s --type xdp"
+"$BPFVM" verify "$WORK/unchecked.s" --type xdp || true
