@@ -3,6 +3,8 @@
 
 #include <bpfvm/jit.hpp>
 
+#include "classic/branch_free.hpp"
+
 #include <fmt/format.h>
 
 namespace bpfvm::classic {
@@ -11,6 +13,10 @@ struct Filter::Compiled {
   std::optional<bpfvm::Program> ebpf;  // the translation, for the eBPF engines
   std::optional<JitProgram> jit;       // its machine code, for the JIT
   bool direct = false;                 // jit->direct_supported(), asked once
+  // Engine::jit: the branch-free code, for packets of at least its min_caplen().
+  std::optional<detail::BranchFreeFilter> branch_free;
+  // It loads ancillary values as packet bytes: only right for packets without them.
+  bool branch_free_needs_no_ancillary = false;
 };
 
 std::string_view engine_name(Engine engine) {
@@ -45,12 +51,24 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
     if (!jit) return jit.error();
     compiled->jit = std::move(*jit);
     compiled->direct = compiled->jit->direct_supported();
+    // The translation stays: it runs programs and packets the branch-free code does not take.
+    if (options.branch_free) {
+      auto branch_free = detail::BranchFreeFilter::compile(program);
+      if (branch_free) {
+        compiled->branch_free_needs_no_ancillary =
+            options.ancillary && branch_free->reads_ancillary();
+        compiled->branch_free.emplace(std::move(*branch_free));
+      }
+    }
   }
   return Filter(program, engine, std::move(compiled));
 }
 
 std::uint32_t Filter::run(const Packet& packet) const {
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
+  if (compiled_->branch_free && packet.data.size() >= compiled_->branch_free->min_caplen() &&
+      (packet.ancillary == nullptr || !compiled_->branch_free_needs_no_ancillary))
+    return compiled_->branch_free->run(packet.data.data(), packet.data.size(), packet.wire_length);
   auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
     // Unchecked: the translation bounds-checks every packet access itself and reads the
     // context only at fixed offsets inside it, so the engines need no regions (and the JIT
@@ -84,6 +102,12 @@ std::uint32_t Filter::run(const Packet& packet) const {
   static thread_local TranslatedContext per_thread;
   per_thread.set(packet);
   return run_translated(per_thread);
+}
+
+bool Filter::branch_free() const { return compiled_->branch_free.has_value(); }
+
+std::uint64_t Filter::branch_free_min_caplen() const {
+  return compiled_->branch_free ? compiled_->branch_free->min_caplen() : 0;
 }
 
 }  // namespace bpfvm::classic
