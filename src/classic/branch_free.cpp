@@ -576,11 +576,13 @@ class ErrorRecorder : public asmjit::ErrorHandler {
 
 }  // namespace
 
-Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program) {
+Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::string* log) {
   asmjit::CodeHolder holder;
   holder.init(asmjit::Environment(asmjit::Arch::kX64));
   ErrorRecorder errors;
   holder.setErrorHandler(&errors);
+  asmjit::StringLogger logger;
+  if (log != nullptr) holder.setLogger(&logger);
   x86::Assembler assembler(&holder);
   Compiler compiler(program, assembler);
   if (auto status = compiler.run(); !status) return status.error();
@@ -592,6 +594,7 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program) {
   if (!errors.message().empty()) return failed("emitting");
   if (holder.flatten() != asmjit::kErrorOk || holder.resolveUnresolvedLinks() != asmjit::kErrorOk)
     return failed("resolving labels");
+  if (log != nullptr) *log = std::string(logger.data(), logger.dataSize());
   const std::size_t size = holder.codeSize();
   auto memory =
       jit::ExecMemory::create(size, [&](std::uint8_t* data, std::uint64_t address) -> Status {

@@ -35,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace bpfvm::classic::detail {
 
@@ -50,7 +51,8 @@ class BranchFreeFilter {
 
   // Compiles `program`, or says why it does not (Error::Kind::usage for a program outside
   // what this compiler handles, see above).
-  static Result<BranchFreeFilter> compile(const Program& program);
+  // `log`, when not null, receives the generated code as assembly text.
+  static Result<BranchFreeFilter> compile(const Program& program, std::string* log = nullptr);
 
   // The shortest captured length the code may run on: packets shorter than this go to
   // another engine.
