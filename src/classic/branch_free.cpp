@@ -151,6 +151,13 @@ struct Edge {
   std::int32_t saved[2 + scratch_words] = {};  // stack slots of the saved values, by bit
 };
 
+constexpr std::uint32_t swap32(std::uint32_t v) {
+  return (v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
+}
+
+// Always 0: what cmov writes into a flag whose condition failed.
+const x86::Gp zero = x86::r15d;
+
 constexpr std::int32_t scratch_slot(std::uint32_t k) { return static_cast<std::int32_t>(4 * k); }
 constexpr std::int32_t safe_slot = 64;
 constexpr std::int32_t wire_slot = 72;
@@ -237,7 +244,44 @@ class Compiler {
       }
     }
     frame_ = (next_slot + 15) & ~15;
+    allocate_pending_registers();
     return Ok{};
+  }
+
+  // The flags of jumps to a target are or-ed into its pending word from the first jump to the
+  // target itself: in memory that is a chain of read-modify-writes, each waiting for the last
+  // store. Callee-saved registers hold them instead, while there are free ones (linear scan
+  // over the intervals [first jump, target]).
+  void allocate_pending_registers() {
+    static const x86::Gp pool[] = {x86::ebx, x86::ebp, x86::r12d, x86::r13d, x86::r14d};
+    const std::size_t n = steps_.size();
+    std::vector<std::size_t> first_jump(n, n);
+    for (const Edge& edge : edges_)
+      first_jump[edge.to] = std::min<std::size_t>(first_jump[edge.to], edge.from);
+    pending_register_.assign(n, -1);
+    std::vector<std::size_t> busy_until(std::size(pool), 0);  // a register is free from there
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t t = i + 1; t < n; ++t) {
+        if (pending_slot_[t] < 0 || first_jump[t] != i) continue;
+        for (std::size_t r = 0; r < std::size(pool); ++r) {
+          if (busy_until[r] > i) continue;
+          busy_until[r] = t;  // read when t is entered, before t's own jumps write
+          pending_register_[t] = static_cast<int>(r);
+          used_registers_ |= 1u << r;
+          break;
+        }
+      }
+    }
+    saved_registers_.push_back(zero.r64());
+    for (std::size_t r = 0; r < std::size(pool); ++r)
+      if ((used_registers_ & (1u << r)) != 0) saved_registers_.push_back(pool[r].r64());
+    pool_ = pool;
+  }
+
+  // Where target t's pending flags are: a register, or its stack slot.
+  asmjit::Operand pending(std::size_t t) const {
+    if (pending_register_[t] >= 0) return pool_[pending_register_[t]];
+    return slot(pending_slot_[t]);
   }
 
   static x86::Mem slot(std::int32_t offset) { return x86::dword_ptr(x86::rsp, offset); }
@@ -264,10 +308,10 @@ class Compiler {
     if (rejects_[t]) return;
     const Edge& edge = edges_[edge_of_.at({static_cast<std::uint32_t>(i), t})];
     if (!pending_written_[t]) {
-      a_.mov(slot(pending_slot_[t]), flag);
+      a_.emit(x86::Inst::kIdMov, pending(t), flag);
       pending_written_[t] = true;
     } else {
-      a_.or_(slot(pending_slot_[t]), flag);
+      a_.emit(x86::Inst::kIdOr, pending(t), flag);
     }
     if (edge.merged == 0) return;
     a_.mov(slot(edge.flag), flag);
@@ -285,9 +329,9 @@ class Compiler {
     }
     if (pending_slot_[i] >= 0) {
       if (from_previous)
-        a_.or_(x86::r9d, slot(pending_slot_[i]));
+        a_.emit(x86::Inst::kIdOr, x86::r9d, pending(i));
       else
-        a_.mov(x86::r9d, slot(pending_slot_[i]));
+        a_.emit(x86::Inst::kIdMov, x86::r9d, pending(i));
     } else if (!from_previous) {
       a_.xor_(x86::r9d, x86::r9d);  // unreachable: its code runs, its flag stays 0
     }
@@ -330,36 +374,37 @@ class Compiler {
 
   // A = [X + k] (or [k] when not indexed), size bytes, X + k + size compared with caplen
   // without 32-bit wrap; out of bounds reads the safe slot and clears the flag.
-  void checked_load(bool indexed, std::uint32_t k, int size) {
+  // Leaves the address in rdx when a fused comparison reads it (see fusable()).
+  void checked_load(bool indexed, std::uint32_t k, int size, bool fused) {
+    const x86::Gp address = fused ? x86::rdx : x86::rcx, other = fused ? x86::rcx : x86::rdx;
     if (indexed)
-      a_.mov(x86::ecx, x86::r8d);
+      a_.mov(address.r32(), x86::r8d);
     else
-      a_.xor_(x86::ecx, x86::ecx);
+      a_.xor_(address.r32(), address.r32());
     if (k <= static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max())) {
-      a_.add(x86::rcx, static_cast<std::int32_t>(k));
+      a_.add(address, static_cast<std::int32_t>(k));
     } else {
-      a_.mov(x86::edx, k);
-      a_.add(x86::rcx, x86::rdx);
+      a_.mov(other.r32(), k);
+      a_.add(address, other);
     }
-    a_.lea(x86::rdx, x86::ptr(x86::rcx, size));
-    a_.add(x86::rcx, x86::rdi);
-    a_.cmp(x86::rdx, x86::rsi);
-    a_.lea(x86::rdx, x86::ptr(x86::rsp, safe_slot));
-    a_.cmov(CC::kA, x86::rcx, x86::rdx);
-    a_.set(CC::kBE, x86::r11b);
-    a_.movzx(x86::r11d, x86::r11b);
-    a_.and_(x86::r9d, x86::r11d);
-    load(x86::eax, x86::ptr(x86::rcx), size);
+    a_.lea(other, x86::ptr(address, size));
+    a_.add(address, x86::rdi);
+    a_.cmp(other, x86::rsi);
+    a_.lea(other, x86::ptr(x86::rsp, safe_slot));
+    a_.cmov(CC::kA, address, other);
+    a_.cmov(CC::kA, x86::r9d, zero);
+    if (fused)
+      fused_operand_ = x86::ptr(address), fused_width_ = size;
+    else
+      load(x86::eax, x86::ptr(address), size);
   }
 
   // A = A / X or A % X; X = 0 divides by 1 and clears the flag (the packet is rejected).
   void divide_by_x(bool modulo) {
-    a_.xor_(x86::edx, x86::edx);
     a_.mov(x86::ecx, 1);
     a_.test(x86::r8d, x86::r8d);
     a_.cmov(CC::kNE, x86::ecx, x86::r8d);
-    a_.set(CC::kNE, x86::dl);
-    a_.and_(x86::r9d, x86::edx);
+    a_.cmov(CC::kE, x86::r9d, zero);
     a_.xor_(x86::edx, x86::edx);
     a_.div(x86::edx, x86::eax, x86::ecx);
     if (modulo) a_.mov(x86::eax, x86::edx);
@@ -395,44 +440,97 @@ class Compiler {
     }
   }
 
-  // ecx = 1 when the jump's condition (or its negation) holds, else 0.
-  void condition(const Step& step, std::uint32_t k, bool negated) {
-    a_.xor_(x86::ecx, x86::ecx);
-    CC cc = CC::kE;
+  // Sets the flags for the jump's comparison; returns the condition code meaning "true". A
+  // fused comparison reads the loaded value from memory, with the constant in the packet's
+  // byte order (equality and bit tests do not care about byte order).
+  CC compare(const Step& step, std::uint32_t k) {
     auto imm = static_cast<std::int32_t>(k);
-    switch (step.op) {
-      case Exec::JEQ_K: a_.cmp(x86::eax, imm), cc = CC::kE; break;
-      case Exec::JGT_K: a_.cmp(x86::eax, imm), cc = CC::kA; break;
-      case Exec::JGE_K: a_.cmp(x86::eax, imm), cc = CC::kAE; break;
-      case Exec::JSET_K: a_.test(x86::eax, imm), cc = CC::kNE; break;
-      case Exec::JEQ_X: a_.cmp(x86::eax, x86::r8d), cc = CC::kE; break;
-      case Exec::JGT_X: a_.cmp(x86::eax, x86::r8d), cc = CC::kA; break;
-      case Exec::JGE_X: a_.cmp(x86::eax, x86::r8d), cc = CC::kAE; break;
-      default: a_.test(x86::eax, x86::r8d), cc = CC::kNE; break;  // JSET_X
+    if (fused_operand_) {
+      x86::Mem at = *fused_operand_;
+      fused_operand_.reset();
+      at.setSize(static_cast<std::uint32_t>(fused_width_));
+      std::uint32_t raw = fused_width_ == 4   ? swap32(k)
+                          : fused_width_ == 2 ? ((k & 0xff) << 8) | ((k >> 8) & 0xff)
+                                              : (k & 0xff);
+      if (step.op == Exec::JEQ_K) {
+        a_.cmp(at, static_cast<std::int32_t>(raw));
+        return CC::kE;
+      }
+      a_.test(at, static_cast<std::int32_t>(raw));
+      return CC::kNE;
     }
-    a_.set(negated ? negate(cc) : cc, x86::cl);
+    switch (step.op) {
+      case Exec::JEQ_K: a_.cmp(x86::eax, imm); return CC::kE;
+      case Exec::JGT_K: a_.cmp(x86::eax, imm); return CC::kA;
+      case Exec::JGE_K: a_.cmp(x86::eax, imm); return CC::kAE;
+      case Exec::JSET_K: a_.test(x86::eax, imm); return CC::kNE;
+      case Exec::JEQ_X: a_.cmp(x86::eax, x86::r8d); return CC::kE;
+      case Exec::JGT_X: a_.cmp(x86::eax, x86::r8d); return CC::kA;
+      case Exec::JGE_X: a_.cmp(x86::eax, x86::r8d); return CC::kAE;
+      default: a_.test(x86::eax, x86::r8d); return CC::kNE;  // JSET_X
+    }
+  }
+
+  // Whether instruction i - 1, a packet load, and i, a jeq or jset against a constant, can be
+  // one comparison with memory: A is dead after the jump (so it need not be loaded), i is
+  // reached from i - 1 only (no jump brings another A), and for jeq the constant fits in the
+  // load's width (else it never matches, which the ordinary code gets right).
+  bool fusable(std::size_t i) const {
+    if (i == 0 || i >= steps_.size() || pending_slot_[i] >= 0) return false;
+    const Step& step = steps_[i];
+    if (step.op != Exec::JEQ_K && step.op != Exec::JSET_K) return false;
+    if (step.jt == step.jf) return false;
+    if (((live_in_[step.jt] | live_in_[step.jf]) & value_a) != 0) return false;
+    int size = load_width(steps_[i - 1].op);
+    if (size == 0) return false;
+    if (step.op == Exec::JEQ_K && size < 4 && insns_[i].k >= (1u << (8 * size))) return false;
+    return true;
+  }
+
+  // The width of a packet load into A (absolute or indirect), else 0.
+  static int load_width(Exec op) {
+    switch (op) {
+      case Exec::LD_W_ABS:
+      case Exec::LD_W_ABS_PROVEN:
+      case Exec::LD_W_IND: return 4;
+      case Exec::LD_H_ABS:
+      case Exec::LD_H_ABS_PROVEN:
+      case Exec::LD_H_IND: return 2;
+      case Exec::LD_B_ABS:
+      case Exec::LD_B_ABS_PROVEN:
+      case Exec::LD_B_IND: return 1;
+      default: return 0;
+    }
+  }
+
+  // `flag` = r9d if `cc` holds, else 0.
+  void flag_if(const x86::Gp& flag, CC cc) {
+    if (flag != x86::r9d) a_.mov(flag, x86::r9d);
+    a_.cmov(negate(cc), flag, zero);
   }
 
   void conditional(std::size_t i, const Step& step, std::uint32_t k) {
     falls_through_ = false;
     if (step.jt == step.jf) return take_edge(i, step.jt, x86::r9d);
     bool keep_true = !rejects_[step.jt], keep_false = !rejects_[step.jf];
-    if (!keep_true && !keep_false) return;
+    if (!keep_true && !keep_false) {
+      fused_operand_.reset();
+      return;
+    }
+    CC cc = compare(step, k);
     if (keep_true != keep_false) {  // one way leads to `ret #0`: only the other one matters
       std::uint32_t target = keep_true ? step.jt : step.jf;
-      condition(step, k, !keep_true);
+      CC holds = keep_true ? cc : negate(cc);
       if (target == i + 1) {
-        a_.and_(x86::r9d, x86::ecx);
+        flag_if(x86::r9d, holds);
         falls_through_ = true;
         return;
       }
-      a_.and_(x86::ecx, x86::r9d);
+      flag_if(x86::ecx, holds);
       return take_edge(i, target, x86::ecx);
     }
-    condition(step, k, false);
-    a_.and_(x86::ecx, x86::r9d);  // taken
-    a_.mov(x86::edx, x86::r9d);
-    a_.xor_(x86::edx, x86::ecx);  // not taken
+    flag_if(x86::ecx, cc);          // taken
+    flag_if(x86::edx, negate(cc));  // not taken
     // The edge to the next instruction last: it overwrites r9d.
     if (step.jt == i + 1) {
       take_edge(i, step.jf, x86::edx);
@@ -444,15 +542,22 @@ class Compiler {
   }
 
   // result |= reached ? value : 0.
+  // (At most one `ret` is reached, so "result = value when reached" is the same.)
   void ret(const x86::Gp* value, std::uint32_t k) {
     falls_through_ = false;
-    a_.mov(x86::ecx, x86::r9d);
-    a_.neg(x86::ecx);
-    if (value != nullptr)
-      a_.and_(x86::ecx, *value);
+    if (value == nullptr) {
+      a_.mov(x86::ecx, k);
+      value = &x86::ecx;
+    }
+    a_.test(x86::r9d, x86::r9d);
+    a_.cmov(CC::kNE, x86::r10d, *value);
+  }
+
+  void absolute_load(std::size_t i, std::int32_t k, int size) {
+    if (fusable(i + 1))
+      fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;  // the jump compares memory
     else
-      a_.and_(x86::ecx, static_cast<std::int32_t>(k));
-    a_.or_(x86::r10d, x86::ecx);
+      load(x86::eax, x86::ptr(x86::rdi, k), size);
   }
 
   void instruction(std::size_t i) {
@@ -462,17 +567,17 @@ class Compiler {
     const x86::Mem m = slot(scratch_slot(k & 15));
     switch (step.op) {
       case Exec::LD_W_ABS:
-      case Exec::LD_W_ABS_PROVEN: return load(x86::eax, x86::ptr(x86::rdi, imm), 4);
+      case Exec::LD_W_ABS_PROVEN: return absolute_load(i, imm, 4);
       case Exec::LD_H_ABS:
-      case Exec::LD_H_ABS_PROVEN: return load(x86::eax, x86::ptr(x86::rdi, imm), 2);
+      case Exec::LD_H_ABS_PROVEN: return absolute_load(i, imm, 2);
       case Exec::LD_B_ABS:
-      case Exec::LD_B_ABS_PROVEN: return load(x86::eax, x86::ptr(x86::rdi, imm), 1);
-      case Exec::LD_W_IND: return checked_load(true, k, 4);
-      case Exec::LD_H_IND: return checked_load(true, k, 2);
-      case Exec::LD_B_IND: return checked_load(true, k, 1);
+      case Exec::LD_B_ABS_PROVEN: return absolute_load(i, imm, 1);
+      case Exec::LD_W_IND: return checked_load(true, k, 4, fusable(i + 1));
+      case Exec::LD_H_IND: return checked_load(true, k, 2, fusable(i + 1));
+      case Exec::LD_B_IND: return checked_load(true, k, 1, fusable(i + 1));
       // Without ancillary values, an ordinary load that is out of bounds (the caller does not
       // run this code on packets with ancillary values, see reads_ancillary()).
-      case Exec::LD_ANCILLARY: return checked_load(false, k, step.size);
+      case Exec::LD_ANCILLARY: return checked_load(false, k, step.size, false);
       case Exec::LDX_B_MSH:
       case Exec::LDX_B_MSH_PROVEN:
         load(x86::r8d, x86::ptr(x86::rdi, imm), 1);
@@ -526,7 +631,9 @@ class Compiler {
   }
 
   void emit() {
+    for (const x86::Gp& reg : saved_registers_) a_.push(reg);
     a_.sub(x86::rsp, frame_);
+    a_.xor_(zero, zero);
     a_.mov(slot(wire_slot), x86::edx);
     a_.xor_(x86::eax, x86::eax);
     a_.xor_(x86::r8d, x86::r8d);
@@ -544,6 +651,7 @@ class Compiler {
     }
     a_.mov(x86::eax, x86::r10d);
     a_.add(x86::rsp, frame_);
+    for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
     a_.ret();
   }
 
@@ -554,12 +662,19 @@ class Compiler {
   bool reads_ancillary_ = false;
   std::vector<bool> rejects_;
   std::vector<Values> live_in_;
+  std::vector<int> pending_register_;  // per target: its register in pool_, or -1
+  const x86::Gp* pool_ = nullptr;
+  std::uint32_t used_registers_ = 0;
+  std::vector<x86::Gp> saved_registers_;
   std::vector<std::int32_t> pending_slot_;          // per target: the or of its jumps' flags
   std::vector<std::vector<std::size_t>> incoming_;  // per target: its edges
   std::vector<Edge> edges_;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t> edge_of_;
   std::vector<bool> pending_written_;
-  bool falls_through_ = false;  // r9d holds the previous instruction's flag for this one
+  bool falls_through_ = false;
+  // A packet load fused into the next instruction's comparison: its operand and width.
+  std::optional<x86::Mem> fused_operand_;
+  int fused_width_ = 0;  // r9d holds the previous instruction's flag for this one
   std::int32_t frame_ = 0;
 };
 
