@@ -338,3 +338,39 @@ TEST(BranchFree, PcapCorpus) {
 
 }  // namespace
 }  // namespace bpfvm::classic::test
+
+namespace bpfvm::classic::test {
+namespace {
+
+// Filter::run(span, span) gives run()'s verdict on every packet, on every engine: long and
+// short packets, with and without ancillary values, in one batch.
+TEST(BranchFree, BatchesGiveTheVerdictsOfSingleRuns) {
+  Random random(base_seed() ^ 0xba7c4);
+  Ancillary ancillary;
+  ancillary.protocol = 0x0800;
+  std::vector<RandomPacket> packets;
+  for (int p = 0; p < 64; ++p) packets.push_back(random_packet(random));
+  for (const char* expression :
+       {"tcp and port 80", "ip and len > 70", "udp or icmp", "ip[0] & 0xf != 5"}) {
+    auto insns = compile(expression);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    auto program = Program::load(*insns);
+    std::vector<Engine> engines = {Engine::interpreter, Engine::ebpf_interpreter};
+    if (jit_supported()) engines.push_back(Engine::jit);
+    for (Engine engine : engines) {
+      auto filter = Filter::create(*program, engine);
+      ASSERT_TRUE(filter) << filter.error().to_string();
+      std::vector<Packet> batch;
+      for (std::size_t p = 0; p < packets.size(); ++p)
+        batch.push_back(Packet{packets[p].bytes, packets[p].wire_length,
+                               p % 3 == 0 ? &ancillary : nullptr});
+      std::vector<std::uint32_t> verdicts(batch.size(), 0xdeadbeef);
+      filter->run(batch, verdicts);
+      for (std::size_t p = 0; p < batch.size(); ++p)
+        EXPECT_EQ(verdicts[p], filter->run(batch[p])) << expression << " packet " << p;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bpfvm::classic::test
