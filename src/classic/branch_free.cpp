@@ -6,10 +6,12 @@
 //   rdi  data          rsi  caplen (64-bit)      eax  A        r8d  X
 //   r9d  the current instruction's "reached" flag (0 or 1)     r10d the result
 //   ecx, edx, r11  scratch
-//   [rsp + 0 .. 63]  M[0..15]      [rsp + 64] the slot out-of-bounds indirect loads read
-//   [rsp + 72]       the wire length
-//   [rsp + 76 ...]   per jump target, the flags of the jumps to it (or-ed together); per jump
-//                    that needs a merge, its flag and the values it saves
+//   r15d 0, for cmov; rbx, rbp, r12-r14 the or-ed flags of jumps to a target, while free
+// and a frame, in the red zone below rsp when it fits (offsets from the frame's base):
+//   [0 .. 63]  M[0..15]      [64] the slot out-of-bounds indirect loads read
+//   [72]       the wire length
+//   [76 ...]   per jump target without a register, the flags of the jumps to it (or-ed
+//              together); per jump that needs a merge, its flag and the values it saves
 #include "classic/branch_free.hpp"
 
 #include "classic/code.hpp"
@@ -162,6 +164,8 @@ constexpr std::int32_t scratch_slot(std::uint32_t k) { return static_cast<std::i
 constexpr std::int32_t safe_slot = 64;
 constexpr std::int32_t wire_slot = 72;
 constexpr std::int32_t first_free_slot = 76;
+// System V: a leaf function may use the 128 bytes below rsp without moving it.
+constexpr std::int32_t red_zone = 128;
 
 class Compiler {
  public:
@@ -193,6 +197,8 @@ class Compiler {
       const Step& step = steps_[i];
       if (step.op == Exec::JA_BACKWARD) return unsupported(i, "a backward jump");
       reads_ancillary_ = reads_ancillary_ || step.op == Exec::LD_ANCILLARY;
+      reads_wire_length_ =
+          reads_wire_length_ || step.op == Exec::LD_W_LEN || step.op == Exec::LDX_W_LEN;
       if (int size = absolute_size(step.op); size != 0) {
         std::uint64_t end = std::uint64_t{insns_[i].k} + static_cast<std::uint64_t>(size);
         if (end > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()))
@@ -284,7 +290,9 @@ class Compiler {
     return slot(pending_slot_[t]);
   }
 
-  static x86::Mem slot(std::int32_t offset) { return x86::dword_ptr(x86::rsp, offset); }
+  x86::Mem slot(std::int32_t offset) const {
+    return x86::dword_ptr(x86::rsp, frame_ > red_zone ? offset : offset - frame_);
+  }
 
   // The register holding value `bit` (A or X), or the scratch word's slot.
   void save_value(int bit, std::int32_t to) {
@@ -390,7 +398,7 @@ class Compiler {
     a_.lea(other, x86::ptr(address, size));
     a_.add(address, x86::rdi);
     a_.cmp(other, x86::rsi);
-    a_.lea(other, x86::ptr(x86::rsp, safe_slot));
+    a_.lea(other, x86::ptr(x86::rsp, slot(safe_slot).offsetLo32()));
     a_.cmov(CC::kA, address, other);
     a_.cmov(CC::kA, x86::r9d, zero);
     if (fused)
@@ -632,11 +640,15 @@ class Compiler {
 
   void emit() {
     for (const x86::Gp& reg : saved_registers_) a_.push(reg);
-    a_.sub(x86::rsp, frame_);
+    // The frame lies in the red zone below rsp when it fits (the code calls nothing), so rsp
+    // moves only for larger ones.
+    if (frame_ > red_zone) a_.sub(x86::rsp, frame_);
     a_.xor_(zero, zero);
-    a_.mov(slot(wire_slot), x86::edx);
-    a_.xor_(x86::eax, x86::eax);
-    a_.xor_(x86::r8d, x86::r8d);
+    if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
+    // A and X start at 0 (only their values on the path taken matter, and a path reads them
+    // before writing them only when they are live at the start).
+    if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
+    if ((live_in_[0] & value_x) != 0) a_.xor_(x86::r8d, x86::r8d);
     a_.xor_(x86::r10d, x86::r10d);
     for (std::uint32_t k = 0; k < scratch_words; ++k)
       if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
@@ -650,7 +662,7 @@ class Compiler {
       instruction(i);
     }
     a_.mov(x86::eax, x86::r10d);
-    a_.add(x86::rsp, frame_);
+    if (frame_ > red_zone) a_.add(x86::rsp, frame_);
     for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
     a_.ret();
   }
@@ -660,6 +672,7 @@ class Compiler {
   x86::Assembler& a_;
   std::uint64_t min_caplen_ = 0;
   bool reads_ancillary_ = false;
+  bool reads_wire_length_ = false;
   std::vector<bool> rejects_;
   std::vector<Values> live_in_;
   std::vector<int> pending_register_;  // per target: its register in pool_, or -1
