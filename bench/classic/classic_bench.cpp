@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
               std::count_if(p.verdicts.begin(), p.verdicts.end(), [](auto v) { return v != 0; }));
         }},
         Batch{[&](const Packets& p) {
-          constexpr std::size_t ahead = 6;
+          constexpr std::size_t ahead = 16;
           const std::size_t n = p.batch.size();
           for (std::size_t i = 0; i < n; ++i) {
             if (i + ahead < n) {
