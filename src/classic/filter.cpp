@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace bpfvm::classic {
 
 struct Filter::Compiled {
@@ -109,10 +111,11 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
   // land before the filter gets there, near enough to stay in L1 meanwhile.
   constexpr std::size_t ahead = 16;
   auto prefetch = [&](std::size_t i) {
-    if (i >= packets.size()) return;
-    const std::uint8_t* data = packets[i].data.data();
-    __builtin_prefetch(data);
-    __builtin_prefetch(data + 63);  // the headers often straddle two cache lines
+    if (i >= packets.size() || packets[i].data.empty()) return;
+    std::span<const std::uint8_t> data = packets[i].data;
+    __builtin_prefetch(data.data());
+    // The headers often straddle two cache lines (pointers stay inside the packet).
+    __builtin_prefetch(data.data() + std::min<std::size_t>(data.size() - 1, 63));
   };
   for (std::size_t i = 0; i < ahead; ++i) prefetch(i);
   const detail::BranchFreeFilter* code =
