@@ -316,7 +316,8 @@ class Compiler {
     if (rejects_[t]) return;
     const Edge& edge = edges_[edge_of_.at({static_cast<std::uint32_t>(i), t})];
     if (!pending_written_[t]) {
-      a_.emit(x86::Inst::kIdMov, pending(t), flag);
+      if (!(pending(t).isReg() && pending(t).as<x86::Gp>() == flag))
+        a_.emit(x86::Inst::kIdMov, pending(t), flag);
       pending_written_[t] = true;
     } else {
       a_.emit(x86::Inst::kIdOr, pending(t), flag);
@@ -385,6 +386,23 @@ class Compiler {
   // Leaves the address in rdx when a fused comparison reads it (see fusable()).
   void checked_load(bool indexed, std::uint32_t k, int size, bool fused) {
     const x86::Gp address = fused ? x86::rdx : x86::rcx, other = fused ? x86::rcx : x86::rdx;
+    const std::uint64_t end = std::uint64_t{k} + static_cast<std::uint64_t>(size);
+    if (indexed && end <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()) &&
+        min_caplen_ >= 4) {
+      // The short form: r8 holds X zero-extended (every write to it is a 32-bit one), so
+      // X + k + size and data + X + k are one lea each; out of bounds reads the packet's first
+      // bytes, which exist (min_caplen >= 4), instead.
+      a_.lea(other, x86::ptr(x86::r8, static_cast<std::int32_t>(end)));
+      a_.lea(address, x86::ptr(x86::rdi, x86::r8, 0, static_cast<std::int32_t>(k)));
+      a_.cmp(other, x86::rsi);
+      a_.cmov(CC::kA, address, x86::rdi);
+      a_.cmov(CC::kA, x86::r9d, zero);
+      if (fused)
+        fused_operand_ = x86::ptr(address), fused_width_ = size;
+      else
+        load(x86::eax, x86::ptr(address), size);
+      return;
+    }
     if (indexed)
       a_.mov(address.r32(), x86::r8d);
     else
@@ -534,19 +552,33 @@ class Compiler {
         falls_through_ = true;
         return;
       }
-      flag_if(x86::ecx, holds);
-      return take_edge(i, target, x86::ecx);
+      x86::Gp flag = first_pending_register(target).value_or(x86::ecx);
+      flag_if(flag, holds);
+      return take_edge(i, target, flag);
+    }
+    if (step.jt == i + 1 || step.jf == i + 1) {
+      // The other edge first, from r9d; then r9d itself becomes the next instruction's flag.
+      bool next_is_true = step.jt == i + 1;
+      std::uint32_t other = next_is_true ? step.jf : step.jt;
+      CC other_holds = next_is_true ? negate(cc) : cc;
+      x86::Gp flag = first_pending_register(other).value_or(x86::ecx);
+      flag_if(flag, other_holds);
+      a_.cmov(other_holds, x86::r9d, zero);  // before take_edge's `or` changes the flags
+      take_edge(i, other, flag);
+      falls_through_ = true;
+      return;
     }
     flag_if(x86::ecx, cc);          // taken
     flag_if(x86::edx, negate(cc));  // not taken
-    // The edge to the next instruction last: it overwrites r9d.
-    if (step.jt == i + 1) {
-      take_edge(i, step.jf, x86::edx);
-      take_edge(i, step.jt, x86::ecx);
-    } else {
-      take_edge(i, step.jt, x86::ecx);
-      take_edge(i, step.jf, x86::edx);
-    }
+    take_edge(i, step.jt, x86::ecx);
+    take_edge(i, step.jf, x86::edx);
+  }
+
+  // The register holding target t's flags, when the next write to it is the first one: a
+  // jump's flag can then be computed there directly.
+  std::optional<x86::Gp> first_pending_register(std::uint32_t t) const {
+    if (rejects_[t] || pending_written_[t] || pending_register_[t] < 0) return std::nullopt;
+    return pool_[pending_register_[t]];
   }
 
   // result |= reached ? value : 0.
@@ -645,10 +677,12 @@ class Compiler {
     if (frame_ > red_zone) a_.sub(x86::rsp, frame_);
     a_.xor_(zero, zero);
     if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
-    // A and X start at 0 (only their values on the path taken matter, and a path reads them
-    // before writing them only when they are live at the start).
+    // A starts at 0 (only its value on the path taken matters, and that path reads it before
+    // writing it only when it is live at the start).
     if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
-    if ((live_in_[0] & value_x) != 0) a_.xor_(x86::r8d, x86::r8d);
+    // X always: indirect loads use all of r8 in addresses, and on paths not taken it must not
+    // hold the caller's 64-bit garbage.
+    a_.xor_(x86::r8d, x86::r8d);
     a_.xor_(x86::r10d, x86::r10d);
     for (std::uint32_t k = 0; k < scratch_words; ++k)
       if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
