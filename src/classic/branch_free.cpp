@@ -2,7 +2,7 @@
 // each jump reaches, which values are live where, which jumps skip over writes to a live
 // value), then one pass emitting straight-line x86-64 through asmjit.
 //
-// Machine state (System V, a leaf that touches only caller-saved registers):
+// Machine state (System V; a leaf, so its frame may sit in the red zone):
 //   rdi  data          rsi  caplen (64-bit)      eax  A        r8d  X
 //   r9d  the current instruction's "reached" flag (0 or 1)     r10d the result
 //   ecx, edx, r11  scratch
@@ -382,7 +382,8 @@ class Compiler {
   }
 
   // A = [X + k] (or [k] when not indexed), size bytes, X + k + size compared with caplen
-  // without 32-bit wrap; out of bounds reads the safe slot and clears the flag.
+  // without 32-bit wrap; out of bounds reads the packet's first bytes (or the safe slot) and
+  // clears the flag.
   // Leaves the address in rdx when a fused comparison reads it (see fusable()).
   void checked_load(bool indexed, std::uint32_t k, int size, bool fused) {
     const x86::Gp address = fused ? x86::rdx : x86::rcx, other = fused ? x86::rcx : x86::rdx;

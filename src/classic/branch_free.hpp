@@ -5,17 +5,18 @@
 // protocol, ports), and each mispredicted one costs more than the whole comparison; the eBPF
 // translation on the JIT and libpcap's interpreter take the same branches, so they run at
 // about the same speed. This compiler if-converts the whole program instead: every
-// instruction runs, in order, and a 0/1 "reached" flag per instruction, computed with
-// setcc/and/or, says whether the packet's path goes through it. A `ret` adds its value to the
-// result masked by its flag (exactly one `ret` is reached, or none when the packet is
-// rejected). Values that differ between paths (A, X, M[k] live at a join and overwritten by
-// the instructions skipped by a jump) are saved at the jump and restored with cmov when that
-// edge was the one taken.
+// instruction runs, in order, and a 0/1 "reached" flag per instruction, copied from its
+// predecessors' with cmov (cleared when a jump's condition goes the other way) and or,
+// says whether the packet's path goes through it. A `ret` sets the result with cmov when its
+// flag is set (exactly one `ret` is reached, or none when the packet is rejected). Values that
+// differ between paths (A, X, M[k] live at a join and overwritten by the instructions skipped by a
+// jump) are saved at the jump and restored with cmov when that edge was the one taken.
 //
 // Packet loads must not fault on paths not taken: the code requires caplen >= min_caplen()
 // (the furthest end of every absolute load, checked once by the caller, which runs the
 // branchy engine on shorter packets); an indirect load compares X + k + size with caplen,
-// reads a stack slot instead of the packet when it is out of bounds, and clears the flag of
+// reads the packet's first bytes (or a stack slot, when min_caplen() < 4) instead of the
+// packet when it is out of bounds, and clears the flag of
 // its path (the packet is rejected when that path is the one taken). Division and modulo by
 // X divide by 1 when X is 0 and clear the flag the same way.
 //
