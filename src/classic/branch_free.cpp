@@ -1,6 +1,6 @@
-// The branch-free compiler (branch_free.hpp): an analysis of the program (which instructions
-// each jump reaches, which values are live where, which jumps skip over writes to a live
-// value), then one pass emitting straight-line x86-64 through asmjit.
+// The branch-free compiler (branch_free.hpp): the plan (branch_free_plan.hpp: liveness, the
+// jumps that must restore values, where flags live, the frame), then one pass emitting
+// straight-line x86-64 through asmjit.
 //
 // Machine state (System V; a leaf, so its frame may sit in the red zone):
 //   rdi  data          rsi  caplen (64-bit)      eax  A        r8d  X
@@ -13,6 +13,8 @@
 //   [76 ...]   per jump target without a register, the flags of the jumps to it (or-ed
 //              together); per jump that needs a merge, its flag and the values it saves
 #include "classic/branch_free.hpp"
+
+#include "classic/branch_free_plan.hpp"
 
 #include "classic/code.hpp"
 
@@ -31,128 +33,6 @@ namespace {
 namespace x86 = asmjit::x86;
 using CC = x86::CondCode;
 
-// Values the program can hold: A, X and the scratch words, as bits of a mask.
-using Values = std::uint32_t;
-constexpr Values value_a = 1u << 0, value_x = 1u << 1;
-constexpr Values value_m(std::uint32_t k) { return 1u << (2 + k); }
-
-struct Effect {
-  Values uses = 0;
-  Values defines = 0;
-};
-
-Effect effect_of(const Step& step) {
-  const Values m = value_m(step.k & 15);
-  switch (step.op) {
-    case Exec::LD_W_ABS:
-    case Exec::LD_H_ABS:
-    case Exec::LD_B_ABS:
-    case Exec::LD_W_ABS_PROVEN:
-    case Exec::LD_H_ABS_PROVEN:
-    case Exec::LD_B_ABS_PROVEN:
-    case Exec::LD_W_LEN:
-    case Exec::LD_IMM:
-    case Exec::LD_ANCILLARY: return {0, value_a};
-    case Exec::LD_W_IND:
-    case Exec::LD_H_IND:
-    case Exec::LD_B_IND: return {value_x, value_a};
-    case Exec::LDX_B_MSH:
-    case Exec::LDX_B_MSH_PROVEN:
-    case Exec::LDX_W_LEN:
-    case Exec::LDX_IMM: return {0, value_x};
-    case Exec::LD_MEM: return {m, value_a};
-    case Exec::LDX_MEM: return {m, value_x};
-    case Exec::ST: return {value_a, m};
-    case Exec::STX: return {value_x, m};
-    case Exec::ADD_K:
-    case Exec::SUB_K:
-    case Exec::MUL_K:
-    case Exec::DIV_K:
-    case Exec::MOD_K:
-    case Exec::AND_K:
-    case Exec::OR_K:
-    case Exec::XOR_K:
-    case Exec::LSH_K:
-    case Exec::RSH_K:
-    case Exec::NEG: return {value_a, value_a};
-    case Exec::ADD_X:
-    case Exec::SUB_X:
-    case Exec::MUL_X:
-    case Exec::DIV_X:
-    case Exec::MOD_X:
-    case Exec::AND_X:
-    case Exec::OR_X:
-    case Exec::XOR_X:
-    case Exec::LSH_X:
-    case Exec::RSH_X: return {value_a | value_x, value_a};
-    case Exec::TAX: return {value_a, value_x};
-    case Exec::TXA: return {value_x, value_a};
-    case Exec::JEQ_K:
-    case Exec::JGT_K:
-    case Exec::JGE_K:
-    case Exec::JSET_K:
-    case Exec::RET_A: return {value_a, 0};
-    case Exec::JEQ_X:
-    case Exec::JGT_X:
-    case Exec::JGE_X:
-    case Exec::JSET_X: return {value_a | value_x, 0};
-    case Exec::JA:
-    case Exec::JA_BACKWARD:
-    case Exec::RET_K: return {};
-  }
-  return {};
-}
-
-bool is_conditional(Exec op) {
-  switch (op) {
-    case Exec::JEQ_K:
-    case Exec::JGT_K:
-    case Exec::JGE_K:
-    case Exec::JSET_K:
-    case Exec::JEQ_X:
-    case Exec::JGT_X:
-    case Exec::JGE_X:
-    case Exec::JSET_X: return true;
-    default: return false;
-  }
-}
-
-bool is_return(Exec op) { return op == Exec::RET_K || op == Exec::RET_A; }
-
-// Where control can go after instruction i (forward only: the program has no backward jump).
-std::vector<std::uint32_t> successors(const Step& step, std::size_t i) {
-  if (is_return(step.op)) return {};
-  if (step.op == Exec::JA) return {step.jt};
-  if (is_conditional(step.op)) {
-    if (step.jt == step.jf) return {step.jt};
-    return {step.jt, step.jf};
-  }
-  return {static_cast<std::uint32_t>(i + 1)};
-}
-
-int absolute_size(Exec op) {
-  switch (op) {
-    case Exec::LD_W_ABS:
-    case Exec::LD_W_ABS_PROVEN: return 4;
-    case Exec::LD_H_ABS:
-    case Exec::LD_H_ABS_PROVEN: return 2;
-    case Exec::LD_B_ABS:
-    case Exec::LD_B_ABS_PROVEN:
-    case Exec::LDX_B_MSH:
-    case Exec::LDX_B_MSH_PROVEN: return 1;
-    default: return 0;
-  }
-}
-
-// A jump from `from` to a target other than the next instruction.
-struct Edge {
-  std::uint32_t from = 0;
-  std::uint32_t to = 0;
-  Values merged = 0;       // values live at `to` that instructions between them overwrite
-  std::int32_t flag = -1;  // stack slot of the edge's flag, when merged != 0
-  std::int32_t saved[2 + scratch_words] = {};  // stack slots of the saved values, by bit
-};
-
 constexpr std::uint32_t swap32(std::uint32_t v) {
   return (v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
 }
@@ -160,133 +40,41 @@ constexpr std::uint32_t swap32(std::uint32_t v) {
 // Always 0: what cmov writes into a flag whose condition failed.
 const x86::Gp zero = x86::r15d;
 
-constexpr std::int32_t scratch_slot(std::uint32_t k) { return static_cast<std::int32_t>(4 * k); }
-constexpr std::int32_t safe_slot = 64;
-constexpr std::int32_t wire_slot = 72;
-constexpr std::int32_t first_free_slot = 76;
 // System V: a leaf function may use the 128 bytes below rsp without moving it.
 constexpr std::int32_t red_zone = 128;
 
+// Pending flags live in these (callee-saved) registers, by BranchFreePlan::pending_register.
+const x86::Gp pending_registers[pending_register_count] = {x86::ebx, x86::ebp, x86::r12d, x86::r13d,
+                                                           x86::r14d};
+
 class Compiler {
  public:
-  Compiler(const Program& program, x86::Assembler& a)
-      : insns_(program.insns()), steps_(program.code().steps), a_(a) {}
-
-  Status run() {
-    if (auto status = analyse(); !status) return status.error();
-    emit();
-    return Ok{};
+  Compiler(const Program& program, const BranchFreePlan& plan, x86::Assembler& a)
+      : insns_(program.insns()),
+        steps_(program.code().steps),
+        a_(a),
+        rejects_(plan.rejects),
+        live_in_(plan.live_in),
+        pending_register_(plan.pending_register),
+        pending_slot_(plan.pending_slot),
+        incoming_(plan.incoming),
+        edges_(plan.edges),
+        edge_of_(plan.edge_of),
+        min_caplen_(plan.min_caplen),
+        reads_wire_length_(plan.reads_wire_length),
+        frame_(plan.frame) {
+    saved_registers_.push_back(zero.r64());
+    for (std::size_t r = 0; r < pending_register_count; ++r)
+      if ((plan.used_registers & (1u << r)) != 0)
+        saved_registers_.push_back(pending_registers[r].r64());
   }
 
-  std::uint64_t min_caplen() const { return min_caplen_; }
-  bool reads_ancillary() const { return reads_ancillary_; }
+  void emit() { emit_body(); }
 
  private:
-  Error unsupported(std::size_t index, std::string_view why) {
-    return make_error(Error::Kind::usage,
-                      fmt::format("instruction {}: {}: not compiled branch-free", index, why));
-  }
-
-  Status analyse() {
-    const std::size_t n = steps_.size();
-    if (n > max_branch_free_insns)
-      return make_error(Error::Kind::usage,
-                        fmt::format("{} instructions, more than the {} compiled branch-free", n,
-                                    max_branch_free_insns));
-    for (std::size_t i = 0; i < n; ++i) {
-      const Step& step = steps_[i];
-      if (step.op == Exec::JA_BACKWARD) return unsupported(i, "a backward jump");
-      reads_ancillary_ = reads_ancillary_ || step.op == Exec::LD_ANCILLARY;
-      reads_wire_length_ =
-          reads_wire_length_ || step.op == Exec::LD_W_LEN || step.op == Exec::LDX_W_LEN;
-      if (int size = absolute_size(step.op); size != 0) {
-        std::uint64_t end = std::uint64_t{insns_[i].k} + static_cast<std::uint64_t>(size);
-        if (end > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()))
-          return unsupported(i, "an absolute load beyond 2^31");
-        min_caplen_ = std::max(min_caplen_, end);
-      }
-    }
-    // A `ret #0` needs no flag: it adds nothing to the result, so jumps to it are dropped.
-    rejects_.assign(n, false);
-    for (std::size_t i = 0; i < n; ++i)
-      rejects_[i] = steps_[i].op == Exec::RET_K && insns_[i].k == 0;
-    // Liveness, backwards (every edge goes forwards).
-    live_in_.assign(n, 0);
-    for (std::size_t i = n; i-- > 0;) {
-      Values out = 0;
-      for (std::uint32_t s : successors(steps_[i], i)) out |= live_in_[s];
-      Effect effect = effect_of(steps_[i]);
-      live_in_[i] = effect.uses | (out & ~effect.defines);
-    }
-    // Jumps, what they must merge, and their slots.
-    std::int32_t next_slot = first_free_slot;
-    pending_slot_.assign(n, -1);
-    incoming_.assign(n, {});
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::uint32_t t : successors(steps_[i], i)) {
-        if (t == i + 1 || rejects_[t]) continue;
-        Edge edge;
-        edge.from = static_cast<std::uint32_t>(i);
-        edge.to = t;
-        Values skipped = 0;
-        for (std::size_t s = i + 1; s < t; ++s) skipped |= effect_of(steps_[s]).defines;
-        edge.merged = live_in_[t] & skipped;
-        if (edge.merged != 0) {
-          edge.flag = next_slot;
-          next_slot += 4;
-          for (int bit = 0; bit < 2 + static_cast<int>(scratch_words); ++bit) {
-            if ((edge.merged & (1u << bit)) == 0) continue;
-            edge.saved[bit] = next_slot;
-            next_slot += 4;
-          }
-        }
-        if (pending_slot_[t] < 0) {
-          pending_slot_[t] = next_slot;
-          next_slot += 4;
-        }
-        edge_of_[{static_cast<std::uint32_t>(i), t}] = edges_.size();
-        incoming_[t].push_back(edges_.size());
-        edges_.push_back(edge);
-      }
-    }
-    frame_ = (next_slot + 15) & ~15;
-    allocate_pending_registers();
-    return Ok{};
-  }
-
-  // The flags of jumps to a target are or-ed into its pending word from the first jump to the
-  // target itself: in memory that is a chain of read-modify-writes, each waiting for the last
-  // store. Callee-saved registers hold them instead, while there are free ones (linear scan
-  // over the intervals [first jump, target]).
-  void allocate_pending_registers() {
-    static const x86::Gp pool[] = {x86::ebx, x86::ebp, x86::r12d, x86::r13d, x86::r14d};
-    const std::size_t n = steps_.size();
-    std::vector<std::size_t> first_jump(n, n);
-    for (const Edge& edge : edges_)
-      first_jump[edge.to] = std::min<std::size_t>(first_jump[edge.to], edge.from);
-    pending_register_.assign(n, -1);
-    std::vector<std::size_t> busy_until(std::size(pool), 0);  // a register is free from there
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t t = i + 1; t < n; ++t) {
-        if (pending_slot_[t] < 0 || first_jump[t] != i) continue;
-        for (std::size_t r = 0; r < std::size(pool); ++r) {
-          if (busy_until[r] > i) continue;
-          busy_until[r] = t;  // read when t is entered, before t's own jumps write
-          pending_register_[t] = static_cast<int>(r);
-          used_registers_ |= 1u << r;
-          break;
-        }
-      }
-    }
-    saved_registers_.push_back(zero.r64());
-    for (std::size_t r = 0; r < std::size(pool); ++r)
-      if ((used_registers_ & (1u << r)) != 0) saved_registers_.push_back(pool[r].r64());
-    pool_ = pool;
-  }
-
   // Where target t's pending flags are: a register, or its stack slot.
   asmjit::Operand pending(std::size_t t) const {
-    if (pending_register_[t] >= 0) return pool_[pending_register_[t]];
+    if (pending_register_[t] >= 0) return pending_registers[pending_register_[t]];
     return slot(pending_slot_[t]);
   }
 
@@ -314,7 +102,7 @@ class Compiler {
       return;
     }
     if (rejects_[t]) return;
-    const Edge& edge = edges_[edge_of_.at({static_cast<std::uint32_t>(i), t})];
+    const BranchFreeEdge& edge = edges_[edge_of_.at({static_cast<std::uint32_t>(i), t})];
     if (!pending_written_[t]) {
       if (!(pending(t).isReg() && pending(t).as<x86::Gp>() == flag))
         a_.emit(x86::Inst::kIdMov, pending(t), flag);
@@ -345,7 +133,7 @@ class Compiler {
       a_.xor_(x86::r9d, x86::r9d);  // unreachable: its code runs, its flag stays 0
     }
     for (std::size_t e : incoming_[i]) {
-      const Edge& edge = edges_[e];
+      const BranchFreeEdge& edge = edges_[e];
       if (edge.merged == 0) continue;
       a_.cmp(slot(edge.flag), 0);
       for (int bit = 0; bit < 2 + static_cast<int>(scratch_words); ++bit) {
@@ -579,7 +367,7 @@ class Compiler {
   // jump's flag can then be computed there directly.
   std::optional<x86::Gp> first_pending_register(std::uint32_t t) const {
     if (rejects_[t] || pending_written_[t] || pending_register_[t] < 0) return std::nullopt;
-    return pool_[pending_register_[t]];
+    return pending_registers[pending_register_[t]];
   }
 
   // result |= reached ? value : 0.
@@ -667,11 +455,11 @@ class Compiler {
       case Exec::JSET_X: return conditional(i, step, k);
       case Exec::RET_K: return ret(nullptr, k);
       case Exec::RET_A: return ret(&x86::eax, 0);
-      case Exec::JA_BACKWARD: return;  // refused by analyse()
+      case Exec::JA_BACKWARD: return;  // refused by plan_branch_free()
     }
   }
 
-  void emit() {
+  void emit_body() {
     for (const x86::Gp& reg : saved_registers_) a_.push(reg);
     // The frame lies in the red zone below rsp when it fits (the code calls nothing), so rsp
     // moves only for larger ones.
@@ -705,25 +493,24 @@ class Compiler {
   std::span<const Insn> insns_;
   std::span<const Step> steps_;
   x86::Assembler& a_;
-  std::uint64_t min_caplen_ = 0;
-  bool reads_ancillary_ = false;
-  bool reads_wire_length_ = false;
-  std::vector<bool> rejects_;
-  std::vector<Values> live_in_;
-  std::vector<int> pending_register_;  // per target: its register in pool_, or -1
-  const x86::Gp* pool_ = nullptr;
-  std::uint32_t used_registers_ = 0;
-  std::vector<x86::Gp> saved_registers_;
-  std::vector<std::int32_t> pending_slot_;          // per target: the or of its jumps' flags
-  std::vector<std::vector<std::size_t>> incoming_;  // per target: its edges
-  std::vector<Edge> edges_;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t> edge_of_;
-  std::vector<bool> pending_written_;
-  bool falls_through_ = false;
+  // The plan's parts.
+  const std::vector<bool>& rejects_;
+  const std::vector<Values>& live_in_;
+  const std::vector<int>& pending_register_;
+  const std::vector<std::int32_t>& pending_slot_;
+  const std::vector<std::vector<std::size_t>>& incoming_;
+  const std::vector<BranchFreeEdge>& edges_;
+  const std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t>& edge_of_;
+  const std::uint64_t min_caplen_;
+  const bool reads_wire_length_;
+  const std::int32_t frame_;
+  // The emission's state.
+  std::vector<x86::Gp> saved_registers_;  // pushed at entry, popped at exit
+  std::vector<bool> pending_written_;     // per target: a jump to it has written its flags
+  bool falls_through_ = false;            // r9d holds the previous instruction's flag for this one
   // A packet load fused into the next instruction's comparison: its operand and width.
   std::optional<x86::Mem> fused_operand_;
-  int fused_width_ = 0;  // r9d holds the previous instruction's flag for this one
-  std::int32_t frame_ = 0;
+  int fused_width_ = 0;
 };
 
 class ErrorRecorder : public asmjit::ErrorHandler {
@@ -747,8 +534,9 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   asmjit::StringLogger logger;
   if (log != nullptr) holder.setLogger(&logger);
   x86::Assembler assembler(&holder);
-  Compiler compiler(program, assembler);
-  if (auto status = compiler.run(); !status) return status.error();
+  auto plan = plan_branch_free(program);
+  if (!plan) return plan.error();
+  Compiler(program, *plan, assembler).emit();
   auto failed = [&](std::string_view what) {
     return make_error(
         Error::Kind::invalid_program,
@@ -768,7 +556,7 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
         return Ok{};
       });
   if (!memory) return memory.error();
-  return BranchFreeFilter(std::move(*memory), compiler.min_caplen(), compiler.reads_ancillary());
+  return BranchFreeFilter(std::move(*memory), plan->min_caplen, plan->reads_ancillary);
 }
 
 }  // namespace bpfvm::classic::detail
