@@ -25,7 +25,8 @@
 // run such code on packets that carry them (reads_ancillary()).
 //
 // Programs with backward jumps (protochain), absolute loads ending beyond 2^31 (other than
-// ancillary ones) or more than max_branch_free_insns instructions are not compiled: compile()
+// ancillary ones), more than max_branch_free_insns instructions or a frame larger than
+// max_branch_free_frame are not compiled: compile()
 // says why, and the caller keeps the translation on the eBPF JIT for them.
 #pragma once
 
@@ -43,6 +44,11 @@ namespace bpfvm::classic::detail {
 // Longer programs usually take a short path through many instructions: evaluating all of them
 // would cost more than the branches it saves.
 inline constexpr std::size_t max_branch_free_insns = 256;
+
+// Jumps that skip stores to many scratch words live at their target each save them all: a
+// program of 256 instructions could need 17 KB of stack. The code runs on the caller's stack,
+// which may be a small thread's: larger frames are not compiled.
+inline constexpr std::int32_t max_branch_free_frame = 4096;
 
 class BranchFreeFilter {
  public:

@@ -222,6 +222,11 @@ Result<BranchFreePlan> plan_branch_free(const Program& program) {
     }
   }
   plan.frame = (next_slot + 15) & ~15;
+  if (plan.frame > max_branch_free_frame)
+    return make_error(Error::Kind::usage,
+                      fmt::format("a stack frame of {} bytes (jumps that restore {} values), more "
+                                  "than the {} compiled branch-free",
+                                  plan.frame, plan.edges.size(), max_branch_free_frame));
   allocate_pending_registers(plan, n);
   return plan;
 }

@@ -259,6 +259,26 @@ TEST(BranchFree, RefusesWhatItDoesNotCompile) {
   long_program.erase(long_program.begin());
   auto program = Program::load(long_program);
   EXPECT_TRUE(BranchFreeFilter::compile(*program).ok());
+  // Too large a frame: 200 jumps over stores to all sixteen scratch words, which the target
+  // reads, each save all sixteen. The translation still gives the right verdicts.
+  std::vector<Insn> stores{{0x30, 0, 0, 0}};  // ldb [0]
+  constexpr std::uint8_t jumps = 200;
+  for (std::uint8_t j = 0; j < jumps; ++j)  // jeq #j jt (the loads) jf next
+    stores.push_back({0x15, static_cast<std::uint8_t>(jumps - 1 - j + 16), 0, j});
+  for (std::uint32_t m = 0; m < 16; ++m) stores.push_back({0x02, 0, 0, m});  // st M[m]
+  for (std::uint32_t m = 0; m < 16; ++m) {
+    stores.push_back({0x60, 0, 0, m});  // ld M[m]
+    stores.push_back({0x07, 0, 0, 0});  // tax
+  }
+  stores.push_back({0x16, 0, 0, 0});  // ret a
+  refused(stores);
+  program = Program::load(stores);
+  ASSERT_TRUE(program) << program.error().to_string();
+  auto filter = Filter::create(*program, Engine::jit);
+  for (std::uint8_t first : {0, 5, 250}) {
+    std::vector<std::uint8_t> bytes = {first, 1, 2, 3};
+    EXPECT_EQ(filter->run(Packet::whole(bytes)), run(*program, Packet::whole(bytes)));
+  }
 }
 
 TEST(BranchFree, AncillaryLoads) {
