@@ -185,6 +185,11 @@ struct TranslateOptions {
   // as Linux does. Without it they are ordinary (always out-of-bounds) packet loads, as in
   // libpcap's bpf_filter().
   bool ancillary = true;
+  // Engine::jit only: run packets through the branch-free compiler's code (straight-line
+  // x86-64 without data-dependent branches, src/classic/branch_free.hpp) when it compiles the
+  // program and the packet is long enough for it; the translation on the JIT runs the rest.
+  // Off: every packet takes the translation on the JIT (for tests of that path).
+  bool branch_free = true;
 };
 
 // Translates a loaded classic program into an eBPF program with the same result on every
@@ -220,6 +225,17 @@ class Filter {
                                const TranslateOptions& options = {});
   // Returns the filter's verdict: the number of bytes to keep, 0 to reject.
   std::uint32_t run(const Packet& packet) const;
+
+  // Runs the filter on each of `packets`, writing its verdict at the same index of `verdicts`
+  // (which must be at least as long). The same verdicts as run() one by one; faster for
+  // captures read in batches (a pcap file, a bpf(4) buffer): the loop fetches the headers of
+  // packets a few places ahead into the cache while the filter works on the current one.
+  void run(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const;
+
+  // Engine::jit: whether the branch-free code runs this filter's long-enough packets, and the
+  // shortest captured length it takes (docs/classic.md, "Branch-free code").
+  bool branch_free() const;
+  std::uint64_t branch_free_min_caplen() const;
 
   Engine engine() const { return engine_; }
   const Program& program() const { return program_; }

@@ -3,7 +3,11 @@
 
 #include <bpfvm/jit.hpp>
 
+#include "classic/branch_free.hpp"
+
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace bpfvm::classic {
 
@@ -11,6 +15,10 @@ struct Filter::Compiled {
   std::optional<bpfvm::Program> ebpf;  // the translation, for the eBPF engines
   std::optional<JitProgram> jit;       // its machine code, for the JIT
   bool direct = false;                 // jit->direct_supported(), asked once
+  // Engine::jit: the branch-free code, for packets of at least its min_caplen().
+  std::optional<detail::BranchFreeFilter> branch_free;
+  // It loads ancillary values as packet bytes: only right for packets without them.
+  bool branch_free_needs_no_ancillary = false;
 };
 
 std::string_view engine_name(Engine engine) {
@@ -45,12 +53,24 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
     if (!jit) return jit.error();
     compiled->jit = std::move(*jit);
     compiled->direct = compiled->jit->direct_supported();
+    // The translation stays: it runs programs and packets the branch-free code does not take.
+    if (options.branch_free) {
+      auto branch_free = detail::BranchFreeFilter::compile(program);
+      if (branch_free) {
+        compiled->branch_free_needs_no_ancillary =
+            options.ancillary && branch_free->reads_ancillary();
+        compiled->branch_free.emplace(std::move(*branch_free));
+      }
+    }
   }
   return Filter(program, engine, std::move(compiled));
 }
 
 std::uint32_t Filter::run(const Packet& packet) const {
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
+  if (compiled_->branch_free && packet.data.size() >= compiled_->branch_free->min_caplen() &&
+      (packet.ancillary == nullptr || !compiled_->branch_free_needs_no_ancillary))
+    return compiled_->branch_free->run(packet.data.data(), packet.data.size(), packet.wire_length);
   auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
     // Unchecked: the translation bounds-checks every packet access itself and reads the
     // context only at fixed offsets inside it, so the engines need no regions (and the JIT
@@ -84,6 +104,37 @@ std::uint32_t Filter::run(const Packet& packet) const {
   static thread_local TranslatedContext per_thread;
   per_thread.set(packet);
   return run_translated(per_thread);
+}
+
+void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const {
+  // How far ahead to prefetch: far enough for a miss to the last-level cache (or memory) to
+  // land before the filter gets there, near enough to stay in L1 meanwhile.
+  constexpr std::size_t ahead = 16;
+  auto prefetch = [&](std::size_t i) {
+    if (i >= packets.size() || packets[i].data.empty()) return;
+    std::span<const std::uint8_t> data = packets[i].data;
+    __builtin_prefetch(data.data());
+    // The headers often straddle two cache lines (pointers stay inside the packet).
+    __builtin_prefetch(data.data() + std::min<std::size_t>(data.size() - 1, 63));
+  };
+  for (std::size_t i = 0; i < ahead; ++i) prefetch(i);
+  const detail::BranchFreeFilter* code =
+      engine_ == Engine::jit && compiled_->branch_free ? &*compiled_->branch_free : nullptr;
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    prefetch(i + ahead);
+    const Packet& packet = packets[i];
+    if (code != nullptr && packet.data.size() >= code->min_caplen() &&
+        (packet.ancillary == nullptr || !compiled_->branch_free_needs_no_ancillary))
+      verdicts[i] = code->run(packet.data.data(), packet.data.size(), packet.wire_length);
+    else
+      verdicts[i] = run(packet);
+  }
+}
+
+bool Filter::branch_free() const { return compiled_->branch_free.has_value(); }
+
+std::uint64_t Filter::branch_free_min_caplen() const {
+  return compiled_->branch_free ? compiled_->branch_free->min_caplen() : 0;
 }
 
 }  // namespace bpfvm::classic

@@ -1,0 +1,562 @@
+// The branch-free compiler (branch_free.hpp): the plan (branch_free_plan.hpp: liveness, the
+// jumps that must restore values, where flags live, the frame), then one pass emitting
+// straight-line x86-64 through asmjit.
+//
+// Machine state (System V; a leaf, so its frame may sit in the red zone):
+//   rdi  data          rsi  caplen (64-bit)      eax  A        r8d  X
+//   r9d  the current instruction's "reached" flag (0 or 1)     r10d the result
+//   ecx, edx, r11  scratch
+//   r15d 0, for cmov; rbx, rbp, r12-r14 the or-ed flags of jumps to a target, while free
+// and a frame, in the red zone below rsp when it fits (offsets from the frame's base):
+//   [0 .. 63]  M[0..15]      [64] the slot out-of-bounds indirect loads read
+//   [72]       the wire length
+//   [76 ...]   per jump target without a register, the flags of the jumps to it (or-ed
+//              together); per jump that needs a merge, its flag and the values it saves
+#include "classic/branch_free.hpp"
+
+#include "classic/branch_free_plan.hpp"
+
+#include "classic/code.hpp"
+
+#include <asmjit/x86.h>
+#include <fmt/format.h>
+
+#include <bit>
+#include <limits>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace bpfvm::classic::detail {
+namespace {
+
+namespace x86 = asmjit::x86;
+using CC = x86::CondCode;
+
+constexpr std::uint32_t swap32(std::uint32_t v) {
+  return (v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
+}
+
+// Always 0: what cmov writes into a flag whose condition failed.
+const x86::Gp zero = x86::r15d;
+
+// System V: a leaf function may use the 128 bytes below rsp without moving it.
+constexpr std::int32_t red_zone = 128;
+
+// Pending flags live in these (callee-saved) registers, by BranchFreePlan::pending_register.
+const x86::Gp pending_registers[pending_register_count] = {x86::ebx, x86::ebp, x86::r12d, x86::r13d,
+                                                           x86::r14d};
+
+class Compiler {
+ public:
+  Compiler(const Program& program, const BranchFreePlan& plan, x86::Assembler& a)
+      : insns_(program.insns()),
+        steps_(program.code().steps),
+        a_(a),
+        rejects_(plan.rejects),
+        live_in_(plan.live_in),
+        pending_register_(plan.pending_register),
+        pending_slot_(plan.pending_slot),
+        incoming_(plan.incoming),
+        edges_(plan.edges),
+        edge_of_(plan.edge_of),
+        min_caplen_(plan.min_caplen),
+        reads_wire_length_(plan.reads_wire_length),
+        frame_(plan.frame) {
+    saved_registers_.push_back(zero.r64());
+    for (std::size_t r = 0; r < pending_register_count; ++r)
+      if ((plan.used_registers & (1u << r)) != 0)
+        saved_registers_.push_back(pending_registers[r].r64());
+  }
+
+  void emit() { emit_body(); }
+
+ private:
+  // Where target t's pending flags are: a register, or its stack slot.
+  asmjit::Operand pending(std::size_t t) const {
+    if (pending_register_[t] >= 0) return pending_registers[pending_register_[t]];
+    return slot(pending_slot_[t]);
+  }
+
+  x86::Mem slot(std::int32_t offset) const {
+    return x86::dword_ptr(x86::rsp, frame_ > red_zone ? offset : offset - frame_);
+  }
+
+  // The register holding value `bit` (A or X), or the scratch word's slot.
+  void save_value(int bit, std::int32_t to) {
+    if (bit == 0) {
+      a_.mov(slot(to), x86::eax);
+    } else if (bit == 1) {
+      a_.mov(slot(to), x86::r8d);
+    } else {
+      a_.mov(x86::r11d, slot(scratch_slot(static_cast<std::uint32_t>(bit - 2))));
+      a_.mov(slot(to), x86::r11d);
+    }
+  }
+
+  // The jump i -> t was taken when `flag` (a register holding 0 or 1) is 1.
+  void take_edge(std::size_t i, std::uint32_t t, const x86::Gp& flag) {
+    if (t == i + 1) {
+      if (flag != x86::r9d) a_.mov(x86::r9d, flag);
+      falls_through_ = true;
+      return;
+    }
+    if (rejects_[t]) return;
+    const BranchFreeEdge& edge = edges_[edge_of_.at({static_cast<std::uint32_t>(i), t})];
+    if (!pending_written_[t]) {
+      if (!(pending(t).isReg() && pending(t).as<x86::Gp>() == flag))
+        a_.emit(x86::Inst::kIdMov, pending(t), flag);
+      pending_written_[t] = true;
+    } else {
+      a_.emit(x86::Inst::kIdOr, pending(t), flag);
+    }
+    if (edge.merged == 0) return;
+    a_.mov(slot(edge.flag), flag);
+    for (int bit = 0; bit < 2 + static_cast<int>(scratch_words); ++bit)
+      if ((edge.merged & (1u << bit)) != 0) save_value(bit, edge.saved[bit]);
+  }
+
+  // r9d = whether instruction i is reached; restores the values a taken jump saved.
+  void enter(std::size_t i) {
+    bool from_previous = falls_through_;
+    falls_through_ = true;  // unless the instruction says otherwise
+    if (i == 0) {
+      a_.mov(x86::r9d, 1);
+      return;
+    }
+    if (pending_slot_[i] >= 0) {
+      if (from_previous)
+        a_.emit(x86::Inst::kIdOr, x86::r9d, pending(i));
+      else
+        a_.emit(x86::Inst::kIdMov, x86::r9d, pending(i));
+    } else if (!from_previous) {
+      a_.xor_(x86::r9d, x86::r9d);  // unreachable: its code runs, its flag stays 0
+    }
+    for (std::size_t e : incoming_[i]) {
+      const BranchFreeEdge& edge = edges_[e];
+      if (edge.merged == 0) continue;
+      a_.cmp(slot(edge.flag), 0);
+      for (int bit = 0; bit < 2 + static_cast<int>(scratch_words); ++bit) {
+        if ((edge.merged & (1u << bit)) == 0) continue;
+        if (bit == 0) {
+          a_.cmov(CC::kNE, x86::eax, slot(edge.saved[bit]));
+        } else if (bit == 1) {
+          a_.cmov(CC::kNE, x86::r8d, slot(edge.saved[bit]));
+        } else {
+          std::int32_t m = scratch_slot(static_cast<std::uint32_t>(bit - 2));
+          a_.mov(x86::r11d, slot(m));
+          a_.cmov(CC::kNE, x86::r11d, slot(edge.saved[bit]));
+          a_.mov(slot(m), x86::r11d);
+        }
+      }
+    }
+  }
+
+  // dst = the big-endian value of `size` bytes at `at`.
+  void load(const x86::Gp& dst, x86::Mem at, int size) {
+    if (size == 4) {
+      at.setSize(4);
+      a_.mov(dst, at);
+      a_.bswap(dst);
+    } else if (size == 2) {
+      at.setSize(2);
+      a_.movzx(dst, at);
+      a_.bswap(dst);
+      a_.shr(dst, 16);
+    } else {
+      at.setSize(1);
+      a_.movzx(dst, at);
+    }
+  }
+
+  // A = [X + k] (or [k] when not indexed), size bytes, X + k + size compared with caplen
+  // without 32-bit wrap; out of bounds reads the packet's first bytes (or the safe slot) and
+  // clears the flag.
+  // Leaves the address in rdx when a fused comparison reads it (see fusable()).
+  void checked_load(bool indexed, std::uint32_t k, int size, bool fused) {
+    const x86::Gp address = fused ? x86::rdx : x86::rcx, other = fused ? x86::rcx : x86::rdx;
+    const std::uint64_t end = std::uint64_t{k} + static_cast<std::uint64_t>(size);
+    if (indexed && end <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()) &&
+        min_caplen_ >= 4) {
+      // The short form: r8 holds X zero-extended (every write to it is a 32-bit one), so
+      // X + k + size and data + X + k are one lea each; out of bounds reads the packet's first
+      // bytes, which exist (min_caplen >= 4), instead.
+      a_.lea(other, x86::ptr(x86::r8, static_cast<std::int32_t>(end)));
+      a_.lea(address, x86::ptr(x86::rdi, x86::r8, 0, static_cast<std::int32_t>(k)));
+      a_.cmp(other, x86::rsi);
+      a_.cmov(CC::kA, address, x86::rdi);
+      a_.cmov(CC::kA, x86::r9d, zero);
+      if (fused)
+        fused_operand_ = x86::ptr(address), fused_width_ = size;
+      else
+        load(x86::eax, x86::ptr(address), size);
+      return;
+    }
+    if (indexed)
+      a_.mov(address.r32(), x86::r8d);
+    else
+      a_.xor_(address.r32(), address.r32());
+    if (k <= static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max())) {
+      a_.add(address, static_cast<std::int32_t>(k));
+    } else {
+      a_.mov(other.r32(), k);
+      a_.add(address, other);
+    }
+    a_.lea(other, x86::ptr(address, size));
+    a_.add(address, x86::rdi);
+    a_.cmp(other, x86::rsi);
+    a_.lea(other, x86::ptr(x86::rsp, slot(safe_slot).offsetLo32()));
+    a_.cmov(CC::kA, address, other);
+    a_.cmov(CC::kA, x86::r9d, zero);
+    if (fused)
+      fused_operand_ = x86::ptr(address), fused_width_ = size;
+    else
+      load(x86::eax, x86::ptr(address), size);
+  }
+
+  // A = A / X or A % X; X = 0 divides by 1 and clears the flag (the packet is rejected).
+  void divide_by_x(bool modulo) {
+    a_.mov(x86::ecx, 1);
+    a_.test(x86::r8d, x86::r8d);
+    a_.cmov(CC::kNE, x86::ecx, x86::r8d);
+    a_.cmov(CC::kE, x86::r9d, zero);
+    a_.xor_(x86::edx, x86::edx);
+    a_.div(x86::edx, x86::eax, x86::ecx);
+    if (modulo) a_.mov(x86::eax, x86::edx);
+  }
+
+  void divide_by_k(std::uint32_t k, bool modulo) {
+    a_.xor_(x86::edx, x86::edx);
+    a_.mov(x86::ecx, k);
+    a_.div(x86::edx, x86::eax, x86::ecx);
+    if (modulo) a_.mov(x86::eax, x86::edx);
+  }
+
+  // Shifts by X: X >= 32 gives 0, as libpcap (x86 would use X mod 32).
+  void shift_by_x(bool left) {
+    a_.mov(x86::ecx, x86::r8d);
+    if (left)
+      a_.shl(x86::eax, x86::cl);
+    else
+      a_.shr(x86::eax, x86::cl);
+    a_.xor_(x86::edx, x86::edx);
+    a_.cmp(x86::r8d, 32);
+    a_.cmov(CC::kAE, x86::eax, x86::edx);
+  }
+
+  static CC negate(CC cc) {
+    switch (cc) {
+      case CC::kE: return CC::kNE;
+      case CC::kNE: return CC::kE;
+      case CC::kA: return CC::kBE;
+      case CC::kBE: return CC::kA;
+      case CC::kAE: return CC::kB;
+      default: return CC::kAE;  // kB
+    }
+  }
+
+  // Sets the flags for the jump's comparison; returns the condition code meaning "true". A
+  // fused comparison reads the loaded value from memory, with the constant in the packet's
+  // byte order (equality and bit tests do not care about byte order).
+  CC compare(const Step& step, std::uint32_t k) {
+    auto imm = static_cast<std::int32_t>(k);
+    if (fused_operand_) {
+      x86::Mem at = *fused_operand_;
+      fused_operand_.reset();
+      at.setSize(static_cast<std::uint32_t>(fused_width_));
+      std::uint32_t raw = fused_width_ == 4   ? swap32(k)
+                          : fused_width_ == 2 ? ((k & 0xff) << 8) | ((k >> 8) & 0xff)
+                                              : (k & 0xff);
+      if (step.op == Exec::JEQ_K) {
+        a_.cmp(at, static_cast<std::int32_t>(raw));
+        return CC::kE;
+      }
+      a_.test(at, static_cast<std::int32_t>(raw));
+      return CC::kNE;
+    }
+    switch (step.op) {
+      case Exec::JEQ_K: a_.cmp(x86::eax, imm); return CC::kE;
+      case Exec::JGT_K: a_.cmp(x86::eax, imm); return CC::kA;
+      case Exec::JGE_K: a_.cmp(x86::eax, imm); return CC::kAE;
+      case Exec::JSET_K: a_.test(x86::eax, imm); return CC::kNE;
+      case Exec::JEQ_X: a_.cmp(x86::eax, x86::r8d); return CC::kE;
+      case Exec::JGT_X: a_.cmp(x86::eax, x86::r8d); return CC::kA;
+      case Exec::JGE_X: a_.cmp(x86::eax, x86::r8d); return CC::kAE;
+      default: a_.test(x86::eax, x86::r8d); return CC::kNE;  // JSET_X
+    }
+  }
+
+  // Whether instruction i - 1, a packet load, and i, a jeq or jset against a constant, can be
+  // one comparison with memory: A is dead after the jump (so it need not be loaded), i is
+  // reached from i - 1 only (no jump brings another A), and for jeq the constant fits in the
+  // load's width (else it never matches, which the ordinary code gets right).
+  bool fusable(std::size_t i) const {
+    if (i == 0 || i >= steps_.size() || pending_slot_[i] >= 0) return false;
+    const Step& step = steps_[i];
+    if (step.op != Exec::JEQ_K && step.op != Exec::JSET_K) return false;
+    if (step.jt == step.jf) return false;
+    if (((live_in_[step.jt] | live_in_[step.jf]) & value_a) != 0) return false;
+    int size = load_width(steps_[i - 1].op);
+    if (size == 0) return false;
+    if (step.op == Exec::JEQ_K && size < 4 && insns_[i].k >= (1u << (8 * size))) return false;
+    return true;
+  }
+
+  // The width of a packet load into A (absolute or indirect), else 0.
+  static int load_width(Exec op) {
+    switch (op) {
+      case Exec::LD_W_ABS:
+      case Exec::LD_W_ABS_PROVEN:
+      case Exec::LD_W_IND: return 4;
+      case Exec::LD_H_ABS:
+      case Exec::LD_H_ABS_PROVEN:
+      case Exec::LD_H_IND: return 2;
+      case Exec::LD_B_ABS:
+      case Exec::LD_B_ABS_PROVEN:
+      case Exec::LD_B_IND: return 1;
+      default: return 0;
+    }
+  }
+
+  // `flag` = r9d if `cc` holds, else 0.
+  void flag_if(const x86::Gp& flag, CC cc) {
+    if (flag != x86::r9d) a_.mov(flag, x86::r9d);
+    a_.cmov(negate(cc), flag, zero);
+  }
+
+  void conditional(std::size_t i, const Step& step, std::uint32_t k) {
+    falls_through_ = false;
+    if (step.jt == step.jf) return take_edge(i, step.jt, x86::r9d);
+    bool keep_true = !rejects_[step.jt], keep_false = !rejects_[step.jf];
+    if (!keep_true && !keep_false) {
+      fused_operand_.reset();
+      return;
+    }
+    CC cc = compare(step, k);
+    if (keep_true != keep_false) {  // one way leads to `ret #0`: only the other one matters
+      std::uint32_t target = keep_true ? step.jt : step.jf;
+      CC holds = keep_true ? cc : negate(cc);
+      if (target == i + 1) {
+        flag_if(x86::r9d, holds);
+        falls_through_ = true;
+        return;
+      }
+      x86::Gp flag = first_pending_register(target).value_or(x86::ecx);
+      flag_if(flag, holds);
+      return take_edge(i, target, flag);
+    }
+    if (step.jt == i + 1 || step.jf == i + 1) {
+      // The other edge first, from r9d; then r9d itself becomes the next instruction's flag.
+      bool next_is_true = step.jt == i + 1;
+      std::uint32_t other = next_is_true ? step.jf : step.jt;
+      CC other_holds = next_is_true ? negate(cc) : cc;
+      x86::Gp flag = first_pending_register(other).value_or(x86::ecx);
+      flag_if(flag, other_holds);
+      a_.cmov(other_holds, x86::r9d, zero);  // before take_edge's `or` changes the flags
+      take_edge(i, other, flag);
+      falls_through_ = true;
+      return;
+    }
+    flag_if(x86::ecx, cc);          // taken
+    flag_if(x86::edx, negate(cc));  // not taken
+    take_edge(i, step.jt, x86::ecx);
+    take_edge(i, step.jf, x86::edx);
+  }
+
+  // The register holding target t's flags, when the next write to it is the first one: a
+  // jump's flag can then be computed there directly.
+  std::optional<x86::Gp> first_pending_register(std::uint32_t t) const {
+    if (rejects_[t] || pending_written_[t] || pending_register_[t] < 0) return std::nullopt;
+    return pending_registers[pending_register_[t]];
+  }
+
+  // result |= reached ? value : 0.
+  // (At most one `ret` is reached, so "result = value when reached" is the same.)
+  void ret(const x86::Gp* value, std::uint32_t k) {
+    falls_through_ = false;
+    if (value == nullptr) {
+      a_.mov(x86::ecx, k);
+      value = &x86::ecx;
+    }
+    a_.test(x86::r9d, x86::r9d);
+    a_.cmov(CC::kNE, x86::r10d, *value);
+  }
+
+  void absolute_load(std::size_t i, std::int32_t k, int size) {
+    if (fusable(i + 1))
+      fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;  // the jump compares memory
+    else
+      load(x86::eax, x86::ptr(x86::rdi, k), size);
+  }
+
+  void instruction(std::size_t i) {
+    const Step& step = steps_[i];
+    const std::uint32_t k = insns_[i].k;
+    const auto imm = static_cast<std::int32_t>(k);
+    const x86::Mem m = slot(scratch_slot(k & 15));
+    switch (step.op) {
+      case Exec::LD_W_ABS:
+      case Exec::LD_W_ABS_PROVEN: return absolute_load(i, imm, 4);
+      case Exec::LD_H_ABS:
+      case Exec::LD_H_ABS_PROVEN: return absolute_load(i, imm, 2);
+      case Exec::LD_B_ABS:
+      case Exec::LD_B_ABS_PROVEN: return absolute_load(i, imm, 1);
+      case Exec::LD_W_IND: return checked_load(true, k, 4, fusable(i + 1));
+      case Exec::LD_H_IND: return checked_load(true, k, 2, fusable(i + 1));
+      case Exec::LD_B_IND: return checked_load(true, k, 1, fusable(i + 1));
+      // Without ancillary values, an ordinary load that is out of bounds (the caller does not
+      // run this code on packets with ancillary values, see reads_ancillary()).
+      case Exec::LD_ANCILLARY: return checked_load(false, k, step.size, false);
+      case Exec::LDX_B_MSH:
+      case Exec::LDX_B_MSH_PROVEN:
+        load(x86::r8d, x86::ptr(x86::rdi, imm), 1);
+        a_.and_(x86::r8d, 0xf);
+        a_.shl(x86::r8d, 2);
+        return;
+      case Exec::LD_W_LEN: a_.mov(x86::eax, slot(wire_slot)); return;
+      case Exec::LDX_W_LEN: a_.mov(x86::r8d, slot(wire_slot)); return;
+      case Exec::LD_IMM: a_.mov(x86::eax, k); return;
+      case Exec::LDX_IMM: a_.mov(x86::r8d, k); return;
+      case Exec::LD_MEM: a_.mov(x86::eax, m); return;
+      case Exec::LDX_MEM: a_.mov(x86::r8d, m); return;
+      case Exec::ST: a_.mov(m, x86::eax); return;
+      case Exec::STX: a_.mov(m, x86::r8d); return;
+      case Exec::ADD_K: a_.add(x86::eax, imm); return;
+      case Exec::SUB_K: a_.sub(x86::eax, imm); return;
+      case Exec::MUL_K: a_.imul(x86::eax, x86::eax, imm); return;
+      case Exec::DIV_K: return divide_by_k(k, false);
+      case Exec::MOD_K: return divide_by_k(k, true);
+      case Exec::AND_K: a_.and_(x86::eax, imm); return;
+      case Exec::OR_K: a_.or_(x86::eax, imm); return;
+      case Exec::XOR_K: a_.xor_(x86::eax, imm); return;
+      case Exec::LSH_K: a_.shl(x86::eax, static_cast<int>(step.k)); return;
+      case Exec::RSH_K: a_.shr(x86::eax, static_cast<int>(step.k)); return;
+      case Exec::ADD_X: a_.add(x86::eax, x86::r8d); return;
+      case Exec::SUB_X: a_.sub(x86::eax, x86::r8d); return;
+      case Exec::MUL_X: a_.imul(x86::eax, x86::r8d); return;
+      case Exec::DIV_X: return divide_by_x(false);
+      case Exec::MOD_X: return divide_by_x(true);
+      case Exec::AND_X: a_.and_(x86::eax, x86::r8d); return;
+      case Exec::OR_X: a_.or_(x86::eax, x86::r8d); return;
+      case Exec::XOR_X: a_.xor_(x86::eax, x86::r8d); return;
+      case Exec::LSH_X: return shift_by_x(true);
+      case Exec::RSH_X: return shift_by_x(false);
+      case Exec::NEG: a_.neg(x86::eax); return;
+      case Exec::TAX: a_.mov(x86::r8d, x86::eax); return;
+      case Exec::TXA: a_.mov(x86::eax, x86::r8d); return;
+      case Exec::JA: falls_through_ = false; return take_edge(i, step.jt, x86::r9d);
+      case Exec::JEQ_K:
+      case Exec::JGT_K:
+      case Exec::JGE_K:
+      case Exec::JSET_K:
+      case Exec::JEQ_X:
+      case Exec::JGT_X:
+      case Exec::JGE_X:
+      case Exec::JSET_X: return conditional(i, step, k);
+      case Exec::RET_K: return ret(nullptr, k);
+      case Exec::RET_A: return ret(&x86::eax, 0);
+      case Exec::JA_BACKWARD: return;  // refused by plan_branch_free()
+    }
+  }
+
+  void emit_body() {
+    for (const x86::Gp& reg : saved_registers_) a_.push(reg);
+    // The frame lies in the red zone below rsp when it fits (the code calls nothing), so rsp
+    // moves only for larger ones.
+    if (frame_ > red_zone) a_.sub(x86::rsp, frame_);
+    a_.xor_(zero, zero);
+    if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
+    // A starts at 0 (only its value on the path taken matters, and that path reads it before
+    // writing it only when it is live at the start).
+    if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
+    // X always: indirect loads use all of r8 in addresses, and on paths not taken it must not
+    // hold the caller's 64-bit garbage.
+    a_.xor_(x86::r8d, x86::r8d);
+    a_.xor_(x86::r10d, x86::r10d);
+    for (std::uint32_t k = 0; k < scratch_words; ++k)
+      if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
+    pending_written_.assign(steps_.size(), false);
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      if (rejects_[i]) {  // `ret #0` adds nothing
+        falls_through_ = false;
+        continue;
+      }
+      enter(i);
+      instruction(i);
+    }
+    a_.mov(x86::eax, x86::r10d);
+    if (frame_ > red_zone) a_.add(x86::rsp, frame_);
+    for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
+    a_.ret();
+  }
+
+  std::span<const Insn> insns_;
+  std::span<const Step> steps_;
+  x86::Assembler& a_;
+  // The plan's parts.
+  const std::vector<bool>& rejects_;
+  const std::vector<Values>& live_in_;
+  const std::vector<int>& pending_register_;
+  const std::vector<std::int32_t>& pending_slot_;
+  const std::vector<std::vector<std::size_t>>& incoming_;
+  const std::vector<BranchFreeEdge>& edges_;
+  const std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t>& edge_of_;
+  const std::uint64_t min_caplen_;
+  const bool reads_wire_length_;
+  const std::int32_t frame_;
+  // The emission's state.
+  std::vector<x86::Gp> saved_registers_;  // pushed at entry, popped at exit
+  std::vector<bool> pending_written_;     // per target: a jump to it has written its flags
+  bool falls_through_ = false;            // r9d holds the previous instruction's flag for this one
+  // A packet load fused into the next instruction's comparison: its operand and width.
+  std::optional<x86::Mem> fused_operand_;
+  int fused_width_ = 0;
+};
+
+class ErrorRecorder : public asmjit::ErrorHandler {
+ public:
+  void handleError(asmjit::Error, const char* message, asmjit::BaseEmitter*) override {
+    if (message_.empty()) message_ = message;
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_ = {};
+};
+
+}  // namespace
+
+Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::string* log) {
+  asmjit::CodeHolder holder;
+  holder.init(asmjit::Environment(asmjit::Arch::kX64));
+  ErrorRecorder errors;
+  holder.setErrorHandler(&errors);
+  asmjit::StringLogger logger;
+  if (log != nullptr) holder.setLogger(&logger);
+  x86::Assembler assembler(&holder);
+  auto plan = plan_branch_free(program);
+  if (!plan) return plan.error();
+  Compiler(program, *plan, assembler).emit();
+  auto failed = [&](std::string_view what) {
+    return make_error(
+        Error::Kind::invalid_program,
+        fmt::format("branch-free compiler: asmjit failed while {}: {}", what, errors.message()));
+  };
+  if (!errors.message().empty()) return failed("emitting");
+  if (holder.flatten() != asmjit::kErrorOk || holder.resolveUnresolvedLinks() != asmjit::kErrorOk)
+    return failed("resolving labels");
+  if (log != nullptr) *log = std::string(logger.data(), logger.dataSize());
+  const std::size_t size = holder.codeSize();
+  auto memory =
+      jit::ExecMemory::create(size, [&](std::uint8_t* data, std::uint64_t address) -> Status {
+        if (holder.relocateToBase(address) != asmjit::kErrorOk) return failed("relocating");
+        if (holder.copyFlattenedData(data, size, asmjit::CopySectionFlags::kPadTargetBuffer) !=
+            asmjit::kErrorOk)
+          return failed("copying the code");
+        return Ok{};
+      });
+  if (!memory) return memory.error();
+  return BranchFreeFilter(std::move(*memory), plan->min_caplen, plan->reads_ancillary);
+}
+
+}  // namespace bpfvm::classic::detail

@@ -1,0 +1,91 @@
+// Classic filters compiled straight to x86-64 without data-dependent branches.
+//
+// A filter from pcap_compile is a forward DAG of comparisons of packet fields against
+// constants. On mixed traffic its branches depend on random header values (EtherType, IP
+// protocol, ports), and each mispredicted one costs more than the whole comparison; the eBPF
+// translation on the JIT and libpcap's interpreter take the same branches, so they run at
+// about the same speed. This compiler if-converts the whole program instead: every
+// instruction runs, in order, and a 0/1 "reached" flag per instruction, copied from its
+// predecessors' with cmov (cleared when a jump's condition goes the other way) and or,
+// says whether the packet's path goes through it. A `ret` sets the result with cmov when its
+// flag is set (exactly one `ret` is reached, or none when the packet is rejected). Values that
+// differ between paths (A, X, M[k] live at a join and overwritten by the instructions skipped by a
+// jump) are saved at the jump and restored with cmov when that edge was the one taken.
+//
+// Packet loads must not fault on paths not taken: the code requires caplen >= min_caplen()
+// (the furthest end of every absolute load, checked once by the caller, which runs the
+// branchy engine on shorter packets); an indirect load compares X + k + size with caplen,
+// reads the packet's first bytes (or a stack slot, when min_caplen() < 4) instead of the
+// packet when it is out of bounds, and clears the flag of
+// its path (the packet is rejected when that path is the one taken). Division and modulo by
+// X divide by 1 when X is 0 and clear the flag the same way.
+//
+// A Linux ancillary load (k >= SKF_AD_OFF) is compiled as an ordinary load checked like an
+// indirect one, which is what it is on a packet without ancillary values: callers must not
+// run such code on packets that carry them (reads_ancillary()).
+//
+// Programs with backward jumps (protochain), absolute loads ending beyond 2^31 (other than
+// ancillary ones), more than max_branch_free_insns instructions or a frame larger than
+// max_branch_free_frame are not compiled: compile()
+// says why, and the caller keeps the translation on the eBPF JIT for them.
+#pragma once
+
+#include <bpfvm/classic.hpp>
+#include <bpfvm/result.hpp>
+
+#include "jit/exec_memory.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bpfvm::classic::detail {
+
+// Longer programs usually take a short path through many instructions: evaluating all of them
+// would cost more than the branches it saves.
+inline constexpr std::size_t max_branch_free_insns = 256;
+
+// Jumps that skip stores to many scratch words live at their target each save them all: a
+// program of 256 instructions could need 17 KB of stack. The code runs on the caller's stack,
+// which may be a small thread's: larger frames are not compiled.
+inline constexpr std::int32_t max_branch_free_frame = 4096;
+
+class BranchFreeFilter {
+ public:
+  // data, caplen (at least min_caplen()), wire length; returns the verdict.
+  using Entry = std::uint32_t (*)(const std::uint8_t* data, std::uint64_t caplen,
+                                  std::uint32_t wire_length);
+
+  // Compiles `program`, or says why it does not (Error::Kind::usage for a program outside
+  // what this compiler handles, see above).
+  // `log`, when not null, receives the generated code as assembly text.
+  static Result<BranchFreeFilter> compile(const Program& program, std::string* log = nullptr);
+
+  // The shortest captured length the code may run on: packets shorter than this go to
+  // another engine.
+  std::uint64_t min_caplen() const { return min_caplen_; }
+
+  std::uint32_t run(const std::uint8_t* data, std::uint64_t caplen,
+                    std::uint32_t wire_length) const {
+    return entry_(data, caplen, wire_length);
+  }
+
+  // Whether the program has ancillary loads, which this code treats as packet loads.
+  bool reads_ancillary() const { return reads_ancillary_; }
+
+  std::size_t code_size() const { return memory_.size(); }
+
+ private:
+  BranchFreeFilter(jit::ExecMemory memory, std::uint64_t min_caplen, bool reads_ancillary)
+      : memory_(std::move(memory)),
+        entry_(reinterpret_cast<Entry>(const_cast<std::uint8_t*>(memory_.data()))),
+        min_caplen_(min_caplen),
+        reads_ancillary_(reads_ancillary) {}
+
+  jit::ExecMemory memory_;
+  Entry entry_;
+  std::uint64_t min_caplen_;
+  bool reads_ancillary_;
+};
+
+}  // namespace bpfvm::classic::detail

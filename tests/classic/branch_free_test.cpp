@@ -1,0 +1,411 @@
+// The branch-free compiler (src/classic/branch_free.hpp) against libpcap's bpf_filter() and
+// the classic interpreter: random programs on random packets (at least the code's minimum
+// captured length, so the code itself runs, not the fallback), hand-written edge cases (values
+// merged at joins, loads at the end of the capture, division by zero, scratch memory, short
+// packets, ancillary loads), the programs it must refuse, and every pcap-corpus filter on
+// every corpus capture. Filter::run (Engine::jit) is checked on the same packets, short ones
+// included, to cover its choice between this code and the translation.
+#include <bpfvm/capture.hpp>
+#include <bpfvm/classic.hpp>
+#include <bpfvm/jit.hpp>
+
+#include "classic/branch_free.hpp"
+#include "classic/pcap_corpus.hpp"
+#include "classic/random_classic.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bpfvm::classic::test {
+namespace {
+
+using detail::BranchFreeFilter;
+
+std::uint64_t base_seed() {
+  const char* text = std::getenv("BPFVM_CLASSIC_SEED");
+  return (text ? std::strtoull(text, nullptr, 0) : 0x5eed'c1a5'51c0'0001ull) ^ 0xb4a9c4f4ee;
+}
+
+std::uint32_t libpcap_verdict(const std::vector<Insn>& insns,
+                              const std::vector<std::uint8_t>& bytes, std::uint32_t wire_length) {
+  std::vector<bpf_insn> code;
+  for (const Insn& insn : insns) code.push_back(bpf_insn{insn.code, insn.jt, insn.jf, insn.k});
+  return bpf_filter(code.data(), bytes.data(), wire_length, static_cast<u_int>(bytes.size()));
+}
+
+std::string describe(const std::vector<Insn>& insns, const std::vector<std::uint8_t>& bytes,
+                     std::uint32_t wire_length) {
+  std::string hex;
+  for (auto byte : bytes) hex += fmt::format("{:02x}", byte);
+  return fmt::format("{}packet ({} bytes, wire length {}): {}", listing(insns, Listing::text),
+                     bytes.size(), wire_length, hex);
+}
+
+bool is_far_absolute_load(const Insn& insn) {
+  std::uint16_t mode = insn.code & 0xe0, cls = insn.code & 0x07;
+  bool absolute = (cls == 0x00 && mode == 0x20) || (cls == 0x01 && mode == 0xa0);  // abs, msh
+  return absolute && insn.k > 200 && insn.k < ancillary_base;
+}
+
+constexpr int programs_per_run = 12000;
+constexpr int packets_per_program = 8;
+
+TEST(BranchFree, RandomProgramsMatchLibpcap) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  Random random(base_seed());
+  int compiled = 0, mismatches = 0, accepted = 0;
+  for (int n = 0; n < programs_per_run && mismatches < 5; ++n) {
+    std::vector<Insn> insns = random_program(random);
+    // Absolute loads far past any packet make the minimum captured length too large to test
+    // the code itself: bring most of them near.
+    for (Insn& insn : insns)
+      if (is_far_absolute_load(insn) && random.chance(90)) insn.k = random.below(100);
+    auto program = Program::load(insns);
+    ASSERT_TRUE(program) << program.error().to_string();
+    auto code = BranchFreeFilter::compile(*program);
+    if (!code) {
+      // Only the refusals the compiler documents.
+      EXPECT_EQ(code.error().kind, Error::Kind::usage) << code.error().to_string();
+      continue;
+    }
+    // Filter (its choice between this code and the translation) on every fourth program:
+    // creating one also translates and JITs the program, which is most of this test's time.
+    std::optional<Filter> filter;
+    if (n % 4 == 0) {
+      auto created = Filter::create(*program, Engine::jit);
+      ASSERT_TRUE(created) << created.error().to_string();
+      ASSERT_TRUE(created->branch_free());
+      ASSERT_EQ(created->branch_free_min_caplen(), code->min_caplen());
+      filter = std::move(*created);
+    }
+    ++compiled;
+    for (int p = 0; p < packets_per_program; ++p) {
+      RandomPacket packet = random_packet(random);
+      // Through Filter first, at the generated length (the translation takes short packets).
+      std::uint32_t expected = libpcap_verdict(insns, packet.bytes, packet.wire_length);
+      std::uint32_t through_filter =
+          filter ? filter->run(Packet{packet.bytes, packet.wire_length, nullptr}) : expected;
+      // Then the code itself, the packet grown to its minimum length or a little more.
+      if (code->min_caplen() <= 4096 && packet.bytes.size() < code->min_caplen()) {
+        std::size_t size = code->min_caplen() + random.below(6);
+        while (packet.bytes.size() < size)
+          packet.bytes.push_back(static_cast<std::uint8_t>(random.next()));
+      }
+      std::uint32_t grown_expected = libpcap_verdict(insns, packet.bytes, packet.wire_length);
+      std::uint32_t interpreted = run(*program, Packet{packet.bytes, packet.wire_length, nullptr});
+      std::uint32_t ours = grown_expected;
+      if (packet.bytes.size() >= code->min_caplen())
+        ours = code->run(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
+      accepted += grown_expected != 0;
+      if (through_filter != expected || ours != grown_expected || interpreted != grown_expected) {
+        ++mismatches;
+        ADD_FAILURE() << fmt::format(
+            "Filter (jit) {} libpcap {} on the generated packet; branch-free {} interpreter {} "
+            "libpcap {} on\n{}",
+            through_filter, expected, ours, interpreted, grown_expected,
+            describe(insns, packet.bytes, packet.wire_length));
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  // Most programs must compile, and both verdicts must be common, or this proves little.
+  EXPECT_GE(compiled, 10000);
+  EXPECT_GT(accepted, compiled * packets_per_program / 10);
+  fmt::print("{} random programs, {} compiled branch-free, {} packets accepted\n", programs_per_run,
+             compiled, accepted);
+}
+
+// Runs `source` (the -d syntax, jump targets absolute) on every length of `bytes` from 0 up,
+// through the branch-free code (lengths it takes), Filter (jit), and libpcap; or the classic
+// interpreter, for programs that read a scratch word before storing it (libpcap 1.10.3 reads
+// uninitialised memory there, bpfvm reads 0).
+enum class Oracle { libpcap, interpreter };
+void check_all_lengths(const std::string& source, std::vector<std::uint8_t> bytes,
+                       Oracle oracle = Oracle::libpcap) {
+  SCOPED_TRACE(source);
+  auto insns = parse_program(source);
+  ASSERT_TRUE(insns) << insns.error().to_string();
+  auto program = Program::load(*insns);
+  ASSERT_TRUE(program) << program.error().to_string();
+  auto code = BranchFreeFilter::compile(*program);
+  ASSERT_TRUE(code) << code.error().to_string();
+  auto filter = Filter::create(*program, Engine::jit);
+  ASSERT_TRUE(filter);
+  for (std::size_t length = 0; length <= bytes.size(); ++length) {
+    std::vector<std::uint8_t> packet(bytes.begin(), bytes.begin() + static_cast<long>(length));
+    for (std::uint32_t wire : {static_cast<std::uint32_t>(length), 1000u}) {
+      std::uint32_t expected = oracle == Oracle::libpcap
+                                   ? libpcap_verdict(*insns, packet, wire)
+                                   : run(*program, Packet{packet, wire, nullptr});
+      EXPECT_EQ(filter->run(Packet{packet, wire, nullptr}), expected) << "length " << length;
+      if (code && length >= code->min_caplen()) {
+        EXPECT_EQ(code->run(packet.data(), packet.size(), wire), expected) << "length " << length;
+      }
+    }
+  }
+}
+
+std::vector<std::uint8_t> bytes_counting(std::size_t n, std::uint8_t first = 0) {
+  std::vector<std::uint8_t> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(first + i);
+  return out;
+}
+
+TEST(BranchFree, ValuesMergedAtJoins) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  // A reaches (3) from (1) as the packet byte, or from (2) as 99.
+  for (std::uint8_t first : {0, 1, 2}) {
+    check_all_lengths("ldb [0]\njeq #1 jt 3 jf 2\nld #99\nret a", bytes_counting(4, first));
+    // X, and a scratch word, the same way.
+    check_all_lengths("ldxb 4*([0]&0xf)\nldb [0]\njeq #1 jt 4 jf 3\nldx #7\ntxa\nret a",
+                      bytes_counting(4, first));
+    check_all_lengths("ldb [0]\nst M[3]\njeq #2 jt 5 jf 3\nld #99\nst M[3]\nld M[3]\nadd #1\nret a",
+                      bytes_counting(4, first));
+    // Two jumps into one join, each skipping different writes.
+    check_all_lengths(
+        "ldb [0]\ntax\njeq #0 jt 7 jf 3\njeq #1 jt 6 jf 4\nld #50\nst M[0]\nldx #3\n"
+        "txa\nadd #1000\nret a",
+        bytes_counting(3, first));
+  }
+  // A scratch word read before any store is 0, on every path.
+  check_all_lengths("ldb [0]\njeq #0 jt 3 jf 2\nst M[5]\nld M[5]\nret a", bytes_counting(3, 0),
+                    Oracle::interpreter);
+  check_all_lengths("ldb [0]\njeq #0 jt 3 jf 2\nst M[5]\nld M[5]\nret a", bytes_counting(3, 4),
+                    Oracle::interpreter);
+}
+
+TEST(BranchFree, LoadsAtTheEndOfTheCapture) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  std::vector<std::uint8_t> bytes = bytes_counting(24, 0x42);  // ldxb 4*(0x42&0xf) = 8
+  check_all_lengths("ld [20]\nret a", bytes);
+  check_all_lengths("ldh [22]\nret a", bytes);
+  check_all_lengths("ldxb 4*([0]&0xf)\nld [x + 12]\nret a", bytes);
+  check_all_lengths("ldxb 4*([0]&0xf)\nldh [x + 14]\nret a", bytes);
+  check_all_lengths("ldxb 4*([0]&0xf)\nldb [x + 15]\nret a", bytes);
+  // X + k wraps in 32 bits: still out of bounds.
+  check_all_lengths("ldx #0xffffffff\nldb [x + 1]\nret #1", bytes);
+  check_all_lengths("ldx #1\nldb [x + 0xffffffff]\nret #1", bytes);
+  check_all_lengths("ld [x + 0x80000000]\nret #1", bytes);
+  // An out-of-bounds load on a path not taken does not reject.
+  check_all_lengths("ldb [0]\njeq #0x42 jt 4 jf 2\nldx #200\nld [x + 0]\nret #7", bytes);
+  // Wire length.
+  check_all_lengths("ld #pktlen\nret a", bytes);
+  check_all_lengths("ldx #pktlen\ntxa\nret a", bytes);
+}
+
+TEST(BranchFree, DivisionByZero) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0, 1, 7}) {
+    std::vector<std::uint8_t> bytes = bytes_counting(4, first);
+    check_all_lengths("ldb [0]\ntax\nld #100\ndiv x\nret a", bytes);
+    check_all_lengths("ldb [0]\ntax\nld #100\nmod x\nret a", bytes);
+    check_all_lengths("ldb [0]\ntax\nld #100\nmod x\nret #5", bytes);
+    // Division by zero on a path not taken.
+    check_all_lengths("ldb [0]\ntax\njeq #0 jt 6 jf 3\nld #100\ndiv x\nret a\nret #3", bytes);
+    check_all_lengths("ld #100\ndiv #7\nret a", bytes);
+    check_all_lengths("ld #100\nmod #7\nret a", bytes);
+  }
+}
+
+TEST(BranchFree, ArithmeticAndJumps) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  std::vector<std::uint8_t> bytes = {0x81, 0x20, 0x03, 0xff, 0x00, 0x10};
+  const char* programs[] = {
+      "ld [0]\nlsh #4\nret a",
+      "ld [0]\nrsh #31\nret a",
+      "ldb [1]\ntax\nld [0]\nlsh x\nret a",
+      "ldb [1]\ntax\nld [0]\nrsh x\nret a",  // X = 32: 0
+      "ldb [2]\ntax\nld [0]\nrsh x\nret a",
+      "ld [0]\nneg\nret a",
+      "ld [0]\nmul #3\nret a",
+      "ldb [2]\ntax\nld [0]\nmul x\nsub x\nret a",
+      "ld [0]\nxor #0xffffffff\nor #1\nand #0xf0f0f0f1\nret a",
+      "ld [0]\njgt #0x81200000 jt 2 jf 3\nret #1\nret #2",
+      "ld [0]\njge #0x812003ff jt 2 jf 3\nret #1\nret #2",
+      "ldb [0]\njset #0x80 jt 2 jf 3\nret #1\nret #2",
+      "ldb [0]\njset #0x40 jt 2 jf 3\nret #1\nret #2",
+      "ldb [2]\ntax\nldb [2]\njeq x jt 4 jf 5\nret #9\nret #1\nret #2",
+      "ldb [2]\ntax\nldb [1]\njgt x jt 4 jf 5\nret #9\nret #1\nret #2",
+      "ldb [2]\ntax\nldb [2]\njge x jt 4 jf 5\nret #9\nret #1\nret #2",
+      "ldb [2]\ntax\nldb [1]\njset x jt 4 jf 5\nret #9\nret #1\nret #2",
+      "ldb [0]\nja 3\nret #1\nret a",
+      "ldb [0]\njeq #0x81 jt 2 jf 2\nret #4",
+      "ldb [0]\njeq #0x81 jt 3 jf 3\nret #4\nret #5",
+      "ret #0xffffffff",
+      "ret #0",
+  };
+  for (const char* source : programs) check_all_lengths(source, bytes);
+}
+
+TEST(BranchFree, RefusesWhatItDoesNotCompile) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  auto refused = [](const std::vector<Insn>& insns) {
+    auto program = Program::load(insns);
+    EXPECT_TRUE(program) << program.error().to_string();
+    auto code = BranchFreeFilter::compile(*program);
+    EXPECT_FALSE(code.ok());
+    if (!code) {
+      EXPECT_EQ(code.error().kind, Error::Kind::usage);
+    }
+    auto filter = Filter::create(*program, Engine::jit);
+    EXPECT_TRUE(filter && !filter->branch_free());
+  };
+  // A backward jump (libpcap's protochain loops).
+  refused({{0x05, 0, 0, 1}, {0x05, 0, 0, 0xfffffffe}, {0x06, 0, 0, 1}});
+  // An absolute load ending beyond 2^31.
+  refused({{0x20, 0, 0, 0x7ffffffe}, {0x06, 0, 0, 1}});
+  // Too many instructions.
+  std::vector<Insn> long_program(detail::max_branch_free_insns, Insn{0x04, 0, 0, 1});  // add #1
+  long_program.push_back({0x16, 0, 0, 0});                                             // ret a
+  refused(long_program);
+  long_program.erase(long_program.begin());
+  auto program = Program::load(long_program);
+  EXPECT_TRUE(BranchFreeFilter::compile(*program).ok());
+  // Too large a frame: 200 jumps over stores to all sixteen scratch words, which the target
+  // reads, each save all sixteen. The translation still gives the right verdicts.
+  std::vector<Insn> stores{{0x30, 0, 0, 0}};  // ldb [0]
+  constexpr std::uint8_t jumps = 200;
+  for (std::uint8_t j = 0; j < jumps; ++j)  // jeq #j jt (the loads) jf next
+    stores.push_back({0x15, static_cast<std::uint8_t>(jumps - 1 - j + 16), 0, j});
+  for (std::uint32_t m = 0; m < 16; ++m) stores.push_back({0x02, 0, 0, m});  // st M[m]
+  for (std::uint32_t m = 0; m < 16; ++m) {
+    stores.push_back({0x60, 0, 0, m});  // ld M[m]
+    stores.push_back({0x07, 0, 0, 0});  // tax
+  }
+  stores.push_back({0x16, 0, 0, 0});  // ret a
+  refused(stores);
+  program = Program::load(stores);
+  ASSERT_TRUE(program) << program.error().to_string();
+  auto filter = Filter::create(*program, Engine::jit);
+  for (std::uint8_t first : {0, 5, 250}) {
+    std::vector<std::uint8_t> bytes = {first, 1, 2, 3};
+    EXPECT_EQ(filter->run(Packet::whole(bytes)), run(*program, Packet::whole(bytes)));
+  }
+}
+
+TEST(BranchFree, AncillaryLoads) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  // Without ancillary values an ancillary load is an out-of-bounds load; with them it reads
+  // the value, which the branch-free code does not: Filter must not use it then.
+  auto insns = parse_program("ldb [0]\njeq #1 jt 2 jf 4\nld [proto]\nret a\nret #9");
+  ASSERT_TRUE(insns) << insns.error().to_string();
+  auto program = Program::load(*insns);
+  auto filter = Filter::create(*program, Engine::jit);
+  ASSERT_TRUE(filter && filter->branch_free());
+  Ancillary ancillary;
+  ancillary.protocol = 0x86dd;
+  std::vector<std::uint8_t> one = {1, 2, 3}, two = {2, 2, 3};
+  EXPECT_EQ(filter->run(Packet{one, 3, nullptr}), 0u);
+  EXPECT_EQ(filter->run(Packet{two, 3, nullptr}), 9u);
+  EXPECT_EQ(filter->run(Packet{one, 3, &ancillary}), 0x86ddu);
+  EXPECT_EQ(filter->run(Packet{two, 3, &ancillary}), 9u);
+  // Translated without ancillary values, the loads stay packet loads whatever the packet has.
+  auto plain = Filter::create(*program, Engine::jit, TranslateOptions{.ancillary = false});
+  ASSERT_TRUE(plain && plain->branch_free());
+  EXPECT_EQ(plain->run(Packet{one, 3, &ancillary}), 0u);
+  check_all_lengths("ld [proto]\nret a", bytes_counting(8));
+  check_all_lengths("ldb [0]\njeq #0 jt 2 jf 3\nldh [vlan_tci]\nret #1", bytes_counting(8, 1));
+}
+
+TEST(BranchFree, PcapFiltersUseIt) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  const char* expressions[] = {
+      "tcp and port 80",
+      "tcp port 80 and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)",
+      "(udp port 53 or tcp port 443 or ip6) and not net 10.0.0.0/8",
+      "vlan 101 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or icmp[icmptype] == icmp-echo",
+      "host 192.168.1.1 and not arp",
+      "ip6 and tcp port 22",
+  };
+  for (const char* expression : expressions) {
+    auto insns = compile(expression);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    auto program = Program::load(*insns);
+    auto code = BranchFreeFilter::compile(*program);
+    ASSERT_TRUE(code) << expression << ": " << code.error().to_string();
+    EXPECT_LE(code->min_caplen(), 60u) << expression;  // every Ethernet frame takes it
+  }
+}
+
+// Every corpus filter on every corpus capture: the branch-free code (packets it takes), with
+// libpcap's verdict on each packet; most filters must compile.
+TEST(BranchFree, PcapCorpus) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  if (!corpus_present()) GTEST_SKIP() << corpus_absent_message;
+  int filters = 0, compiled = 0, runs = 0;
+  for (const std::string& file : corpus_files()) {
+    auto reader = capture::SavefileReader::open((corpus_dir() / file).string());
+    if (!reader) continue;  // unreadable captures are the corpus test's business
+    std::vector<std::pair<std::vector<std::uint8_t>, std::uint32_t>> packets;
+    for (;;) {
+      auto record = reader->next();
+      if (!record || !*record) break;
+      packets.push_back({{(*record)->data.begin(), (*record)->data.end()}, (*record)->wire_length});
+    }
+    for (const std::string& expression : corpus_filters()) {
+      auto insns = reader->compile(expression, true, PCAP_NETMASK_UNKNOWN);
+      if (!insns) continue;
+      ++filters;
+      auto program = Program::load(*insns);
+      ASSERT_TRUE(program) << program.error().to_string();
+      auto code = BranchFreeFilter::compile(*program);
+      if (!code) continue;
+      ++compiled;
+      for (const auto& [bytes, wire] : packets) {
+        if (bytes.size() < code->min_caplen()) continue;
+        ++runs;
+        ASSERT_EQ(code->run(bytes.data(), bytes.size(), wire), libpcap_verdict(*insns, bytes, wire))
+            << file << ": " << expression << "\n"
+            << describe(*insns, bytes, wire);
+      }
+    }
+  }
+  EXPECT_GT(compiled, filters * 8 / 10) << compiled << " of " << filters;
+  fmt::print("{} corpus filter x capture pairs, {} compiled branch-free, {} packet runs\n", filters,
+             compiled, runs);
+}
+
+}  // namespace
+}  // namespace bpfvm::classic::test
+
+namespace bpfvm::classic::test {
+namespace {
+
+// Filter::run(span, span) gives run()'s verdict on every packet, on every engine: long and
+// short packets, with and without ancillary values, in one batch.
+TEST(BranchFree, BatchesGiveTheVerdictsOfSingleRuns) {
+  Random random(base_seed() ^ 0xba7c4);
+  Ancillary ancillary;
+  ancillary.protocol = 0x0800;
+  std::vector<RandomPacket> packets;
+  for (int p = 0; p < 64; ++p) packets.push_back(random_packet(random));
+  for (const char* expression :
+       {"tcp and port 80", "ip and len > 70", "udp or icmp", "ip[0] & 0xf != 5"}) {
+    auto insns = compile(expression);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    auto program = Program::load(*insns);
+    std::vector<Engine> engines = {Engine::interpreter, Engine::ebpf_interpreter};
+    if (jit_supported()) engines.push_back(Engine::jit);
+    for (Engine engine : engines) {
+      auto filter = Filter::create(*program, engine);
+      ASSERT_TRUE(filter) << filter.error().to_string();
+      std::vector<Packet> batch;
+      for (std::size_t p = 0; p < packets.size(); ++p)
+        batch.push_back(
+            Packet{packets[p].bytes, packets[p].wire_length, p % 3 == 0 ? &ancillary : nullptr});
+      std::vector<std::uint32_t> verdicts(batch.size(), 0xdeadbeef);
+      filter->run(batch, verdicts);
+      for (std::size_t p = 0; p < batch.size(); ++p)
+        EXPECT_EQ(verdicts[p], filter->run(batch[p])) << expression << " packet " << p;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bpfvm::classic::test
