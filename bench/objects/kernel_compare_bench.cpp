@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +37,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::uint32_t entries = 1024;
 constexpr double ops_per_run = 64;
+constexpr int batches = 5;  // each timing is the best of this many batches of repeat / 5 runs
 
 struct Key16 {
   std::uint64_t high;
@@ -97,16 +99,22 @@ class KernelSide {
     bpf_map* found = bpf_object__find_map_by_name(object_.get(), map);
     if (found != nullptr) bpf_map_update_elem(bpf_map__fd(found), key, value, BPF_ANY);
   }
-  // Mean nanoseconds per run, as test_run measures it.
+  // Mean nanoseconds per run, as test_run measures it: the best of `batches` test runs of
+  // repeat / batches each (the machine is shared; the fastest batch is the least disturbed).
   std::optional<double> time(const char* program, const Bytes& packet, int repeat) {
     bpf_program* found = bpf_object__find_program_by_name(object_.get(), program);
     if (found == nullptr) return std::nullopt;
     Bytes out(packet.size() + 256);
-    LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = packet.data(), .data_out = out.data(),
-                .data_size_in = static_cast<__u32>(packet.size()),
-                .data_size_out = static_cast<__u32>(out.size()), .repeat = repeat);
-    if (bpf_prog_test_run_opts(bpf_program__fd(found), &options) != 0) return std::nullopt;
-    return static_cast<double>(options.duration);
+    std::optional<double> best;
+    for (int batch = 0; batch < batches; ++batch) {
+      LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = packet.data(), .data_out = out.data(),
+                  .data_size_in = static_cast<__u32>(packet.size()),
+                  .data_size_out = static_cast<__u32>(out.size()),
+                  .repeat = std::max(1, repeat / batches));
+      if (bpf_prog_test_run_opts(bpf_program__fd(found), &options) != 0) return std::nullopt;
+      best = std::min(best.value_or(1e300), static_cast<double>(options.duration));
+    }
+    return best;
   }
 
  private:
@@ -175,11 +183,17 @@ class BpfvmSide {
     ProgramRunner runner = [&](const RunInput& run_input, const RunOptions& run_options) {
       return jit ? jit->run(run_input, run_options) : interpret(*program, run_input, run_options);
     };
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < repeat; ++i)
-      if (!run_packet(runner, input, options)) return std::nullopt;
-    std::chrono::duration<double, std::nano> elapsed = std::chrono::steady_clock::now() - start;
-    return elapsed.count() / repeat;
+    // As the kernel side: the best of `batches` batches.
+    std::optional<double> best;
+    const int runs = std::max(1, repeat / batches);
+    for (int batch = 0; batch < batches; ++batch) {
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < runs; ++i)
+        if (!run_packet(runner, input, options)) return std::nullopt;
+      std::chrono::duration<double, std::nano> elapsed = std::chrono::steady_clock::now() - start;
+      best = std::min(best.value_or(1e300), elapsed.count() / runs);
+    }
+    return best;
   }
 
  private:

@@ -72,6 +72,10 @@ struct JitRunState {
 
   const detail::Code* code = nullptr;
   detail::RunState* run_state = nullptr;
+
+  // Inline array lookups (emit_map_lookup.cpp): bit k is set once the value storage of the
+  // k-th inlined array map has been granted in this run, as the helper's first lookup does.
+  std::uint64_t inline_grants = 0;
 };
 static_assert(std::is_standard_layout_v<JitRunState>);
 

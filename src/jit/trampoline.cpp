@@ -7,7 +7,10 @@
 #include "vm/run_errors.hpp"
 #include "vm/run_state.hpp"
 
+#include <bpfvm/map.hpp>
+
 #include <algorithm>
+#include <span>
 
 namespace bpfvm::jit {
 namespace {
@@ -27,6 +30,31 @@ u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r
   state->budget = run.budget;
   if (run.helper_failure || run.end_requested || run.pending_error) state->stop = 1;
   return r0;
+}
+
+// bpf_map_lookup_elem with r1 a map from lddw (Helper::fast_path, emit_map_lookup.cpp): the
+// emitter proved r1 is one of the program's maps, so the helper's map check holds; what is
+// left of helpers::map_lookup_elem is the key check, the lookup and the grant, without a
+// HelperCall or publishing the run state. A key the run may not read goes to the helper
+// itself, which fails the run with its message.
+u64 map_lookup_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
+  Map& map = *reinterpret_cast<Map*>(r1);
+  detail::RunState& run = *state->run_state;
+  if (run.checked) {
+    run.stack_begin = state->frame_pointer - stack_frame_size;
+    if (!run.admits_range(r2, map.spec().key_size, false))
+      return call_helper_bridge(state, r1, r2, r3, r4, r5);
+  }
+  void* value = map.lookup(reinterpret_cast<const void*>(r2));
+  if (value == nullptr) return 0;
+  // As the helper: the whole value storage of maps that have one, else the value.
+  const bool writable = (map.spec().flags & map_flag::rdonly_prog) == 0;
+  HelperCall call(run, nullptr);
+  if (std::span<std::uint8_t> storage = map.value_storage(); !storage.empty())
+    call.grant(storage.data(), storage.size(), writable);
+  else
+    call.grant(value, map.spec().value_size, writable);
+  return reinterpret_cast<u64>(value);
 }
 
 u64 callx_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
@@ -83,7 +111,8 @@ Error stop_error(const JitRunState& state, const detail::Code& code, detail::Run
 Bridges default_bridges() {
   return {reinterpret_cast<std::uint64_t>(&call_helper_bridge),
           reinterpret_cast<std::uint64_t>(&callx_bridge),
-          reinterpret_cast<std::uint64_t>(&access_slow_bridge)};
+          reinterpret_cast<std::uint64_t>(&access_slow_bridge),
+          reinterpret_cast<std::uint64_t>(&map_lookup_bridge)};
 }
 
 Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::Code& code,
