@@ -39,10 +39,24 @@ struct Region {
 // without a scan.
 class RegionList {
  public:
+  RegionList() = default;
+  RegionList(const RegionList&) = delete;
+  RegionList& operator=(const RegionList&) = delete;
+  // The heap buffers go back to this thread's spare, for the next run that spills.
+  ~RegionList() {
+    if (spilled_.capacity() > spare_.spilled.capacity()) {
+      spilled_.clear();
+      spare_.spilled.swap(spilled_);
+      table_.clear();
+      spare_.table.swap(table_);
+    }
+  }
+
   void push_back(const Region& region) {
     if (inline_count_ < inline_.size()) {
       inline_[inline_count_++] = region;
     } else {
+      if (spilled_.capacity() == 0) take_spare();
       spilled_.push_back(region);
       index_spilled(spilled_.size() - 1);
     }
@@ -81,6 +95,12 @@ class RegionList {
       if (entry == 0) return false;
       if (same(spilled_[entry - 1], region)) return true;
     }
+  }
+  // push_back unless contains(): what a helper granting memory does, with one probe.
+  void add_unique(const Region& region) {
+    if (has_last_ && same(last_, region)) return;  // the same value again, as in a loop
+    if (contains(region)) return;
+    push_back(region);
   }
   // Withdraws the most recent region equal to `region`, keeping the list compact (a ring
   // buffer record reserved and submitted in a loop must not grow it).
@@ -123,8 +143,13 @@ class RegionList {
     while (table_[slot] != 0) slot = (slot + 1) & mask();
     table_[slot] = static_cast<std::uint32_t>(position + 1);
   }
+  void take_spare() {
+    spilled_.swap(spare_.spilled);
+    table_.swap(spare_.table);
+    spilled_.clear();
+  }
   void reindex() {
-    std::size_t size = 16;
+    std::size_t size = 64;
     while (size < 2 * spilled_.size()) size *= 2;
     table_.assign(size, 0);
     for (std::size_t i = 0; i < spilled_.size(); ++i) insert(i);
@@ -139,6 +164,12 @@ class RegionList {
   // The last region that admitted an access (or was added); forgotten on revoke.
   mutable Region last_;
   mutable bool has_last_ = false;
+
+  struct Spare {
+    std::vector<Region> spilled;
+    std::vector<std::uint32_t> table;
+  };
+  static inline thread_local Spare spare_;
 };
 
 struct RunState {
