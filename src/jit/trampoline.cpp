@@ -17,6 +17,24 @@ namespace {
 
 using u64 = std::uint64_t;
 
+// Valid start positions of an access of `size` bytes in `length` bytes.
+u64 starts(u64 length, u64 size) { return length >= size ? length - size + 1 : 0; }
+
+// JitRunState's recent region (checked by the access stubs before they call C++).
+void set_recent(JitRunState& state, const detail::Region& region) {
+  const u64 length = region.end - region.begin;
+  state.recent_begin = region.begin;
+  for (u64 size : {1, 2, 4, 8}) {
+    int i = size_index(static_cast<int>(size));
+    state.recent_starts[0][i] = starts(length, size);
+    state.recent_starts[1][i] = region.writable ? state.recent_starts[0][i] : 0;
+  }
+}
+void clear_recent(JitRunState& state) {
+  for (auto& row : state.recent_starts)
+    for (u64& count : row) count = 0;
+}
+
 // Helpers run with the run's RunState, which knows the active stack frames from r10.
 u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
   detail::RunState& run = *state->run_state;
@@ -28,6 +46,7 @@ u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r
   HelperCall call(run, state->helper->user);
   u64 r0 = state->helper->function(call, r1, r2, r3, r4, r5);
   state->budget = run.budget;
+  if (run.checked) clear_recent(*state);  // the helper may have revoked the recent region
   if (run.helper_failure || run.end_requested || run.pending_error) state->stop = 1;
   return r0;
 }
@@ -49,11 +68,15 @@ u64 map_lookup_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5
   if (value == nullptr) return 0;
   // As the helper: the whole value storage of maps that have one, else the value.
   const bool writable = (map.spec().flags & map_flag::rdonly_prog) == 0;
-  HelperCall call(run, nullptr);
-  if (std::span<std::uint8_t> storage = map.value_storage(); !storage.empty())
-    call.grant(storage.data(), storage.size(), writable);
-  else
-    call.grant(value, map.spec().value_size, writable);
+  std::span<std::uint8_t> storage = map.value_storage();
+  auto begin = reinterpret_cast<std::uintptr_t>(storage.empty() ? value : storage.data());
+  const detail::Region granted{
+      begin, begin + (storage.empty() ? map.spec().value_size : storage.size()), writable};
+  if (granted.end != granted.begin) {
+    run.regions.add_unique(granted);
+    // The program reads the value next, most likely.
+    if (run.checked) set_recent(*state, granted);
+  }
   return reinterpret_cast<u64>(value);
 }
 
@@ -75,12 +98,14 @@ std::uint32_t access_slow_bridge(JitRunState* state) {
   const OpcodeInfo& row = info(insn.op);
   detail::RunState& run = *state->run_state;
   run.stack_begin = state->frame_pointer - stack_frame_size;
-  return run.admits(state->error_address, static_cast<std::size_t>(access_size(row)),
-                    row.shape != Shape::Load);
+  const auto size = static_cast<std::size_t>(access_size(row));
+  if (!run.admits(state->error_address, size, row.shape != Shape::Load)) return 0;
+  // The region that admitted it serves the next accesses inline (when it was not the stack).
+  const detail::Region* hit = run.regions.last();
+  if (hit != nullptr && state->error_address - hit->begin < hit->end - hit->begin)
+    set_recent(*state, *hit);
+  return 1;
 }
-
-// Valid start positions of an access of `size` bytes in `length` bytes.
-u64 starts(u64 length, u64 size) { return length >= size ? length - size + 1 : 0; }
 
 Error stop_error(const JitRunState& state, const detail::Code& code, detail::RunState& run,
                  u64 budget) {

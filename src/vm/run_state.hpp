@@ -84,6 +84,8 @@ class RegionList {
     });
   }
   std::size_t size() const { return inline_count_ + spilled_.size(); }
+  // The region admits() last found (or push_back last added), if it is still admitted.
+  const Region* last() const { return has_last_ ? &last_ : nullptr; }
   // Whether exactly this region is already admitted (helpers granting the same map value on
   // every iteration of a loop must not grow the list).
   bool contains(const Region& region) const {

@@ -504,6 +504,36 @@ TEST(JitMapLookup, BudgetsCountTheLookupAsOneInstruction) {
   }
 }
 
+TEST(JitRecentRegion, ForgetsARegionAHelperRevoked) {
+  // A ring buffer record is written (the JIT's out-of-line check remembers its region),
+  // submitted (the helper revokes it), then written again: checked mode must refuse the
+  // second store in both engines, at the same instruction.
+  MapSpec spec;
+  spec.type = MapType::ringbuf;
+  spec.max_entries = 4096;
+  auto ring = Map::create(spec);
+  ASSERT_TRUE(ring) << ring.error().to_string();
+  Program program = load(R"(
+    lddw %r1, 0
+    mov %r2, 8
+    mov %r3, 0
+    call 131
+    jeq %r0, 0, out
+    mov %r6, %r0
+    stdw [%r6], 1
+    stdw [%r6], 2
+    mov %r1, %r6
+    mov %r2, 0
+    call 132
+    stdw [%r6], 3
+  out:
+    exit
+  )",
+                         {*ring});
+  EXPECT_BOTH_FAIL(run_both(program, {}, options_with(MemoryMode::checked)),
+                   Error::Kind::out_of_bounds, "instruction 12");
+}
+
 TEST(RegionList, ManyRegionsDedupeAdmitAndRevoke) {
   detail::RegionList regions;
   std::vector<std::uint8_t> memory(64 * 200);
