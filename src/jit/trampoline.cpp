@@ -183,6 +183,17 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   detail::RunGuard guard;
   guard.enter(run, code);
   if (options.memory_mode == MemoryMode::checked) {
+    // The first region the caller gave (run_packet's packet buffer: what packet programs
+    // read most) starts as the recent region, else the packet LD_ABS reads.
+    if (!options.regions.empty() && options.regions.front().base != nullptr &&
+        options.regions.front().size != 0) {
+      auto begin = reinterpret_cast<std::uintptr_t>(options.regions.front().base);
+      set_recent(state,
+                 {begin, begin + options.regions.front().size, options.regions.front().writable});
+    } else if (!input.packet.empty()) {
+      auto begin = reinterpret_cast<std::uintptr_t>(input.packet.data());
+      set_recent(state, {begin, begin + input.packet.size(), false});
+    }
     // The context is the inline fast path.
     if (input.context != nullptr && input.context_size != 0) {
       state.context_begin = reinterpret_cast<std::uintptr_t>(input.context);

@@ -44,7 +44,8 @@ class RegionList {
   RegionList& operator=(const RegionList&) = delete;
   // The heap buffers go back to this thread's spare, for the next run that spills.
   ~RegionList() {
-    if (spilled_.capacity() > spare_.spilled.capacity()) {
+    // Most runs never spill: they must not touch the thread-local (its guard costs).
+    if (spilled_.capacity() != 0 && spilled_.capacity() > spare_.spilled.capacity()) {
       spilled_.clear();
       spare_.spilled.swap(spilled_);
       table_.clear();
@@ -53,13 +54,10 @@ class RegionList {
   }
 
   void push_back(const Region& region) {
-    if (inline_count_ < inline_.size()) {
+    if (inline_count_ < inline_.size())
       inline_[inline_count_++] = region;
-    } else {
-      if (spilled_.capacity() == 0) take_spare();
-      spilled_.push_back(region);
-      index_spilled(spilled_.size() - 1);
-    }
+    else
+      spill(region);
     // The newest region is the likeliest target of the next access (a value just looked up).
     last_ = region;
     has_last_ = true;
@@ -144,6 +142,12 @@ class RegionList {
     std::size_t slot = hash(spilled_[position]) & mask();
     while (table_[slot] != 0) slot = (slot + 1) & mask();
     table_[slot] = static_cast<std::uint32_t>(position + 1);
+  }
+  // Out of line: most runs never get here, and push_back stays small enough to inline.
+  [[gnu::noinline]] void spill(const Region& region) {
+    if (spilled_.capacity() == 0) take_spare();
+    spilled_.push_back(region);
+    index_spilled(spilled_.size() - 1);
   }
   void take_spare() {
     spilled_.swap(spare_.spilled);
