@@ -78,7 +78,9 @@ void Emitter::find_constant_maps() {
   r1_map_.assign(count, nullptr);
   Map* r1 = nullptr;
   for (std::size_t i = 0; i < count; ++i) {
-    if (jump_target_[i]) r1 = nullptr;  // another path may arrive with anything in r1
+    // Another path may arrive here with anything in r1: a jump, a local call, a callback.
+    if (jump_target_[i] || std::binary_search(code_.functions.begin(), code_.functions.end(), i))
+      r1 = nullptr;
     r1_map_[i] = r1;
     const CodeInsn& insn = code_.slots[i];
     if (insn.op == Op::LDDW) {
