@@ -5,6 +5,7 @@
 #include <bpfvm/program.hpp>
 #include <bpfvm/result.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -99,8 +100,10 @@ class RegionList {
   // push_back unless contains(): what a helper granting memory does, with one probe.
   void add_unique(const Region& region) {
     if (has_last_ && same(last_, region)) return;  // the same value again, as in a loop
-    if (contains(region)) return;
-    push_back(region);
+    for (std::size_t i = 0; i < inline_count_; ++i)
+      if (same(inline_[i], region)) return;
+    if (inline_count_ < inline_.size()) return push_back(region);
+    add_unique_spilled(region);
   }
   // Withdraws the most recent region equal to `region`, keeping the list compact (a ring
   // buffer record reserved and submitted in a loop must not grow it).
@@ -143,6 +146,19 @@ class RegionList {
     while (table_[slot] != 0) slot = (slot + 1) & mask();
     table_[slot] = static_cast<std::uint32_t>(position + 1);
   }
+  // add_unique past the inline regions: the probe that finds no equal region ends on the
+  // empty slot the new one takes (the table is grown first, so that slot stays valid).
+  [[gnu::noinline]] void add_unique_spilled(const Region& region) {
+    if (spilled_.capacity() == 0) take_spare();
+    if (2 * (spilled_.size() + 1) > table_.size()) reindex(spilled_.size() + 1);
+    std::size_t slot = hash(region) & mask();
+    for (; table_[slot] != 0; slot = (slot + 1) & mask())
+      if (same(spilled_[table_[slot] - 1], region)) return;
+    spilled_.push_back(region);
+    table_[slot] = static_cast<std::uint32_t>(spilled_.size());
+    last_ = region;
+    has_last_ = true;
+  }
   // Out of line: most runs never get here, and push_back stays small enough to inline.
   [[gnu::noinline]] void spill(const Region& region) {
     if (spilled_.capacity() == 0) take_spare();
@@ -154,9 +170,10 @@ class RegionList {
     table_.swap(spare_.table);
     spilled_.clear();
   }
-  void reindex() {
-    std::size_t size = 64;
-    while (size < 2 * spilled_.size()) size *= 2;
+  // Rebuilds the table for spilled_, sized for at least `count` regions at half load.
+  void reindex(std::size_t count = 0) {
+    std::size_t size = 128;
+    while (size < 2 * std::max(count, spilled_.size())) size *= 2;
     table_.assign(size, 0);
     for (std::size_t i = 0; i < spilled_.size(); ++i) insert(i);
   }

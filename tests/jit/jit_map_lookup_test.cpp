@@ -547,6 +547,14 @@ TEST(RegionList, ManyRegionsDedupeAdmitAndRevoke) {
     ASSERT_TRUE(regions.contains(region(i)));
   }
   EXPECT_EQ(regions.size(), 200u);
+  // add_unique adds only what is not there yet.
+  for (std::size_t i = 0; i < 200; ++i) regions.add_unique(region(199 - i));
+  EXPECT_EQ(regions.size(), 200u);
+  detail::RegionList grown;
+  for (int pass = 0; pass < 3; ++pass)
+    for (std::size_t i = 0; i < 200; ++i) grown.add_unique(region(i));
+  EXPECT_EQ(grown.size(), 200u);
+  for (std::size_t i = 0; i < 200; ++i) EXPECT_TRUE(grown.contains(region(i)));
   detail::Region other = region(7);
   other.writable = !other.writable;
   EXPECT_FALSE(regions.contains(other));
