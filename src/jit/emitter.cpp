@@ -268,9 +268,9 @@ void Emitter::emit_shared_routines() {
   // Calls out to C++: entered by `call` from the body (rsp 8 mod 16), so rsp is 16-byte
   // aligned at entry; five pushes and 8 bytes keep it aligned for the bridge. r1-r5 are
   // restored after, as the interpreter keeps them.
-  for (auto [label, bridge] : {std::pair{helper_routine_, bridges_.call_helper},
-                               std::pair{callx_routine_, bridges_.callx},
-                               std::pair{map_lookup_routine_, bridges_.map_lookup}}) {
+  for (auto [label, bridge] :
+       {std::pair{helper_routine_, bridges_.call_helper}, std::pair{callx_routine_, bridges_.callx},
+        std::pair{map_lookup_routine_, bridges_.map_lookup}}) {
     if (!referenced(label)) continue;
     a_.bind(label);
     for (int r : caller_saved_ebpf) a_.push(reg64(r));
