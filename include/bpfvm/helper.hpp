@@ -139,6 +139,15 @@ using HelperFunction = std::uint64_t (*)(HelperCall& call, std::uint64_t r1, std
 // Linux's MAX_TAIL_CALL_CNT: tail calls one run may make (the 34th fails).
 inline constexpr std::uint32_t max_tail_calls = 33;
 
+// What an engine may do instead of calling a helper's function, because the function is
+// known to be one of Linux's as linux_helpers() registers it (docs/benchmarks.md): with r1 a
+// map from `lddw`, the JIT inlines array lookups (Linux: array_map_gen_lookup) and calls the
+// map's lookup directly for other maps, with the helper's checks and grants.
+enum class HelperFastPath : std::uint8_t {
+  none,             // always call `function`
+  map_lookup_elem,  // bpf_map_lookup_elem (1) as helpers/map_helpers.cpp implements it
+};
+
 struct Helper {
   std::uint32_t id = 0;
   std::string name;
@@ -149,6 +158,8 @@ struct Helper {
   std::optional<HelperPrototype> prototype = std::nullopt;
   // Keeps what `user` points at alive as long as any registry (or program) holds the helper.
   std::shared_ptr<const void> owner = nullptr;
+  // Set by linux_helpers() only: an embedder's own function under the same id keeps `none`.
+  HelperFastPath fast_path = HelperFastPath::none;
 };
 
 // Helpers by id. Programs resolve their `call` instructions against a registry at load;

@@ -57,6 +57,10 @@ struct PacketRunInput {
   std::span<const std::uint8_t> packet;
   SkbMetadata skb;
   XdpMetadata xdp;
+  // Runs of the program, as BPF_PROG_TEST_RUN's `repeat`: the buffer and context are built
+  // once and every run sees what the previous one left (test_run does not rebuild them
+  // either); the output is the last run's. 0 counts as 1. A failing run ends the repeat.
+  std::uint32_t repeat = 1;
 };
 
 // Where bpf_redirect_map sent the packet (XDP_REDIRECT).

@@ -90,7 +90,10 @@ Status add_linux_helpers(HelperRegistry& registry, const HelperOptions& options)
                                  .function = entry.function,
                                  .user = state.get(),
                                  .prototype = entry.prototype,
-                                 .owner = state});
+                                 .owner = state,
+                                 .fast_path = entry.function == helpers::map_lookup_elem
+                                                  ? HelperFastPath::map_lookup_elem
+                                                  : HelperFastPath::none});
     if (!added) return added;
   }
   return Ok{};

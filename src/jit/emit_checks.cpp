@@ -9,7 +9,9 @@
 //      (one unsigned comparison: the count of valid start addresses is 0 when the context is
 //      smaller than the access or, for a store, read-only);
 //   3. out of line, against the active stack frames [r10 - 512, stack_top);
-//   4. out of line, in C++ (jit_access_slow), against every region of the run: the packet,
+//   4. out of line, against the recent region: the last one that admitted an access in
+//      step 5 or that a map lookup granted (JitRunState::recent_begin);
+//   5. out of line, in C++ (jit_access_slow), against every region of the run: the packet,
 //      RunOptions::regions and the regions helpers granted during the run.
 // Only when all of these refuse does the run stop, with the interpreter's error.
 #include "jit/emitter.hpp"
@@ -23,6 +25,11 @@ namespace {
 
 std::int32_t context_starts_field(bool write, int size) {
   return BPFVM_JIT_FIELD(context_starts) +
+         static_cast<std::int32_t>((write ? 4 : 0) + size_index(size)) * 8;
+}
+
+std::int32_t recent_starts_field(bool write, int size) {
+  return BPFVM_JIT_FIELD(recent_starts) +
          static_cast<std::int32_t>((write ? 4 : 0) + size_index(size)) * 8;
 }
 
@@ -75,8 +82,13 @@ void Emitter::emit_access_stub(const Stub& stub) {
   a_.jb(slow);
   a_.cmp(address, state_field(stack_last_field(shape.size)));
   a_.jbe(stub.resume);
-  // Every other region, in C++.
+  // The recent region: address - recent_begin < recent_starts[write][size], unsigned.
   a_.bind(slow);
+  a_.mov(scratch_b(), address);
+  a_.sub(scratch_b(), state_field(BPFVM_JIT_FIELD(recent_begin)));
+  a_.cmp(scratch_b(), state_field(recent_starts_field(shape.write, shape.size)));
+  a_.jb(stub.resume);
+  // Every other region, in C++.
   a_.mov(state_field(BPFVM_JIT_FIELD(error_address)), address);
   a_.mov(state_field(BPFVM_JIT_FIELD(frame_pointer)), reg64(frame_pointer));
   a_.mov(state_field(BPFVM_JIT_FIELD(error_index), 4), stub.index);

@@ -70,6 +70,7 @@ void Emitter::emit_jump(const CodeInsn& insn, std::size_t index) {
 }
 
 void Emitter::emit_call_helper(const CodeInsn& insn, std::size_t index) {
+  if (emit_map_lookup(insn, index)) return;
   a_.mov(scratch_a(), reinterpret_cast<std::uint64_t>(insn.helper));
   a_.mov(state_field(BPFVM_JIT_FIELD(helper)), scratch_a());
   a_.mov(state_field(BPFVM_JIT_FIELD(frame_pointer)), reg64(frame_pointer));

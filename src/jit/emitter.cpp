@@ -83,6 +83,7 @@ Status Emitter::emit() {
   helper_routine_ = a_.newLabel();
   callx_routine_ = a_.newLabel();
   access_slow_routine_ = a_.newLabel();
+  map_lookup_routine_ = a_.newLabel();
 
   layout_.insn_begin.assign(count, EmitLayout::none);
   layout_.log_begin.assign(count, 0);
@@ -90,6 +91,7 @@ Status Emitter::emit() {
   layout_.body_begin = static_cast<std::uint32_t>(a_.offset());
 
   mark_jump_targets();
+  find_constant_maps();
   for (std::size_t i = 0; i < count; ++i) {
     layout_.insn_begin[i] = static_cast<std::uint32_t>(a_.offset());
     a_.bind(labels_[i]);
@@ -266,8 +268,9 @@ void Emitter::emit_shared_routines() {
   // Calls out to C++: entered by `call` from the body (rsp 8 mod 16), so rsp is 16-byte
   // aligned at entry; five pushes and 8 bytes keep it aligned for the bridge. r1-r5 are
   // restored after, as the interpreter keeps them.
-  for (auto [label, bridge] : {std::pair{helper_routine_, bridges_.call_helper},
-                               std::pair{callx_routine_, bridges_.callx}}) {
+  for (auto [label, bridge] :
+       {std::pair{helper_routine_, bridges_.call_helper}, std::pair{callx_routine_, bridges_.callx},
+        std::pair{map_lookup_routine_, bridges_.map_lookup}}) {
     if (!referenced(label)) continue;
     a_.bind(label);
     for (int r : caller_saved_ebpf) a_.push(reg64(r));

@@ -39,6 +39,7 @@ struct Bridges {
   std::uint64_t call_helper = 0;  // u64 (JitRunState*, r1, ..., r5)
   std::uint64_t callx = 0;        // u64 (JitRunState*, r1, ..., r5)
   std::uint64_t access_slow = 0;  // u32 (JitRunState*)
+  std::uint64_t map_lookup = 0;   // u64 (JitRunState*, r1 = a Map* from lddw, r2, ..., r5)
 };
 Bridges default_bridges();
 
@@ -114,6 +115,11 @@ class Emitter {
   void emit_call_local(const detail::CodeInsn& insn, std::size_t index);
   void emit_exit();
 
+  // bpf_map_lookup_elem with r1 a map from lddw (emit_map_lookup.cpp).
+  void find_constant_maps();
+  bool emit_map_lookup(const detail::CodeInsn& insn, std::size_t index);
+  void emit_inline_array_lookup(const Map& map, std::size_t index, int grant_bit);
+
   // Constant blinding (emit_alu.cpp): `value` sign-extended to 64 bits in `scratch`, never
   // appearing in the code as such when blinding is on.
   x86::Gp blinded(std::int64_t value, x86::Gp scratch);
@@ -129,10 +135,12 @@ class Emitter {
 
   std::vector<asmjit::Label> labels_;  // one per slot
   std::vector<bool> jump_target_;      // slots a jump or local call may reach
+  std::vector<Map*> r1_map_;           // per slot: the map r1 holds on entry, from lddw; or null
+  std::vector<Map*> inlined_maps_;     // arrays whose lookups are inline: grant bit = position
   std::vector<Stub> stubs_;
   asmjit::Label epilogue_, error_exit_, packet_out_of_bounds_;
   asmjit::Label fail_[6];  // by StopReason: set state->status and leave through error_exit_
-  asmjit::Label helper_routine_, callx_routine_, access_slow_routine_;
+  asmjit::Label helper_routine_, callx_routine_, access_slow_routine_, map_lookup_routine_;
   EmitLayout layout_;
 };
 

@@ -72,6 +72,17 @@ struct JitRunState {
 
   const detail::Code* code = nullptr;
   detail::RunState* run_state = nullptr;
+
+  // Inline array lookups (emit_map_lookup.cpp): bit k is set once the value storage of the
+  // k-th inlined array map has been granted in this run, as the helper's first lookup does.
+  std::uint64_t inline_grants = 0;
+
+  // A second fast region, checked by the out-of-line access path before it calls C++: the
+  // last region that admitted an access there, or that a map lookup granted (a value the
+  // program reads right after looking it up). Same encoding as the context's; all zero
+  // when there is none. Cleared after every call of a helper, which may revoke regions.
+  std::uint64_t recent_begin = 0;
+  std::uint64_t recent_starts[2][4] = {};
 };
 static_assert(std::is_standard_layout_v<JitRunState>);
 

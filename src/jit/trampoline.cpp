@@ -7,12 +7,33 @@
 #include "vm/run_errors.hpp"
 #include "vm/run_state.hpp"
 
+#include <bpfvm/map.hpp>
+
 #include <algorithm>
+#include <span>
 
 namespace bpfvm::jit {
 namespace {
 
 using u64 = std::uint64_t;
+
+// Valid start positions of an access of `size` bytes in `length` bytes.
+u64 starts(u64 length, u64 size) { return length >= size ? length - size + 1 : 0; }
+
+// JitRunState's recent region (checked by the access stubs before they call C++).
+void set_recent(JitRunState& state, const detail::Region& region) {
+  const u64 length = region.end - region.begin;
+  state.recent_begin = region.begin;
+  for (u64 size : {1, 2, 4, 8}) {
+    int i = size_index(static_cast<int>(size));
+    state.recent_starts[0][i] = starts(length, size);
+    state.recent_starts[1][i] = region.writable ? state.recent_starts[0][i] : 0;
+  }
+}
+void clear_recent(JitRunState& state) {
+  for (auto& row : state.recent_starts)
+    for (u64& count : row) count = 0;
+}
 
 // Helpers run with the run's RunState, which knows the active stack frames from r10.
 u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
@@ -25,8 +46,38 @@ u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r
   HelperCall call(run, state->helper->user);
   u64 r0 = state->helper->function(call, r1, r2, r3, r4, r5);
   state->budget = run.budget;
+  if (run.checked) clear_recent(*state);  // the helper may have revoked the recent region
   if (run.helper_failure || run.end_requested || run.pending_error) state->stop = 1;
   return r0;
+}
+
+// bpf_map_lookup_elem with r1 a map from lddw (Helper::fast_path, emit_map_lookup.cpp): the
+// emitter proved r1 is one of the program's maps, so the helper's map check holds; what is
+// left of helpers::map_lookup_elem is the key check, the lookup and the grant, without a
+// HelperCall or publishing the run state. A key the run may not read goes to the helper
+// itself, which fails the run with its message.
+u64 map_lookup_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
+  Map& map = *reinterpret_cast<Map*>(r1);
+  detail::RunState& run = *state->run_state;
+  if (run.checked) {
+    run.stack_begin = state->frame_pointer - stack_frame_size;
+    if (!run.admits_range(r2, map.spec().key_size, false))
+      return call_helper_bridge(state, r1, r2, r3, r4, r5);
+  }
+  void* value = map.lookup(reinterpret_cast<const void*>(r2));
+  if (value == nullptr) return 0;
+  // As the helper: the whole value storage of maps that have one, else the value.
+  const bool writable = (map.spec().flags & map_flag::rdonly_prog) == 0;
+  std::span<std::uint8_t> storage = map.value_storage();
+  auto begin = reinterpret_cast<std::uintptr_t>(storage.empty() ? value : storage.data());
+  const detail::Region granted{
+      begin, begin + (storage.empty() ? map.spec().value_size : storage.size()), writable};
+  if (granted.end != granted.begin) {
+    run.regions.add_unique(granted);
+    // The program reads the value next, most likely.
+    if (run.checked) set_recent(*state, granted);
+  }
+  return reinterpret_cast<u64>(value);
 }
 
 u64 callx_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5) {
@@ -47,12 +98,14 @@ std::uint32_t access_slow_bridge(JitRunState* state) {
   const OpcodeInfo& row = info(insn.op);
   detail::RunState& run = *state->run_state;
   run.stack_begin = state->frame_pointer - stack_frame_size;
-  return run.admits(state->error_address, static_cast<std::size_t>(access_size(row)),
-                    row.shape != Shape::Load);
+  const auto size = static_cast<std::size_t>(access_size(row));
+  if (!run.admits(state->error_address, size, row.shape != Shape::Load)) return 0;
+  // The region that admitted it serves the next accesses inline (when it was not the stack).
+  const detail::Region* hit = run.regions.last();
+  if (hit != nullptr && state->error_address - hit->begin < hit->end - hit->begin)
+    set_recent(*state, *hit);
+  return 1;
 }
-
-// Valid start positions of an access of `size` bytes in `length` bytes.
-u64 starts(u64 length, u64 size) { return length >= size ? length - size + 1 : 0; }
 
 Error stop_error(const JitRunState& state, const detail::Code& code, detail::RunState& run,
                  u64 budget) {
@@ -83,7 +136,8 @@ Error stop_error(const JitRunState& state, const detail::Code& code, detail::Run
 Bridges default_bridges() {
   return {reinterpret_cast<std::uint64_t>(&call_helper_bridge),
           reinterpret_cast<std::uint64_t>(&callx_bridge),
-          reinterpret_cast<std::uint64_t>(&access_slow_bridge)};
+          reinterpret_cast<std::uint64_t>(&access_slow_bridge),
+          reinterpret_cast<std::uint64_t>(&map_lookup_bridge)};
 }
 
 Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::Code& code,
@@ -129,6 +183,17 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   detail::RunGuard guard;
   guard.enter(run, code);
   if (options.memory_mode == MemoryMode::checked) {
+    // The first region the caller gave (run_packet's packet buffer: what packet programs
+    // read most) starts as the recent region, else the packet LD_ABS reads.
+    if (!options.regions.empty() && options.regions.front().base != nullptr &&
+        options.regions.front().size != 0) {
+      auto begin = reinterpret_cast<std::uintptr_t>(options.regions.front().base);
+      set_recent(state,
+                 {begin, begin + options.regions.front().size, options.regions.front().writable});
+    } else if (!input.packet.empty()) {
+      auto begin = reinterpret_cast<std::uintptr_t>(input.packet.data());
+      set_recent(state, {begin, begin + input.packet.size(), false});
+    }
     // The context is the inline fast path.
     if (input.context != nullptr && input.context_size != 0) {
       state.context_begin = reinterpret_cast<std::uintptr_t>(input.context);

@@ -5,7 +5,15 @@
 #include <vector>
 
 namespace bpfvm::maps::epoch {
+
+namespace detail {
+thread_local constinit Local local;
+}  // namespace detail
+
 namespace {
+
+using detail::local;
+using detail::ThreadRecord;
 
 struct Retired {
   void* object;
@@ -13,9 +21,11 @@ struct Retired {
   std::uint64_t epoch;
 };
 
+}  // namespace
+
 // One per thread that ever pinned or retired; records are reused after their thread exits
 // and never freed, so the registry can be walked without locks.
-struct ThreadRecord {
+struct detail::ThreadRecord {
   // 0 when not pinned, else (epoch << 1) | 1.
   std::atomic<std::uint64_t> state{0};
   std::atomic<bool> in_use{true};
@@ -23,6 +33,8 @@ struct ThreadRecord {
   std::vector<Retired> retired;  // touched only by the thread that owns the record
   unsigned unpins_since_collect = 0;
 };
+
+namespace {
 
 // Never destroyed: threads may exit (and unpin, retire) after static destructors ran, and
 // objects still pending at exit stay reachable from here rather than look leaked.
@@ -42,13 +54,6 @@ constexpr std::size_t kCollectEvery = 64;
 
 ThreadRecord* acquire_record();
 void release_record(ThreadRecord* record);
-
-// Trivially constructible and destructible, so the hot path reads it without a TLS guard.
-struct Local {
-  ThreadRecord* record = nullptr;
-  unsigned depth = 0;
-};
-thread_local Local local;
 
 // Hands the record back when the thread exits.
 struct Releaser {
@@ -128,8 +133,8 @@ void release_record(ThreadRecord* r) {
 
 }  // namespace
 
-void pin() {
-  if (local.depth++ != 0) return;
+// pin() of the outermost pin (depth is 1 now).
+void detail::pin_outermost() {
   ThreadRecord& r = record();
   Globals& g = globals();
   std::uint64_t e = g.epoch.load(std::memory_order_seq_cst);
@@ -143,8 +148,8 @@ void pin() {
   }
 }
 
-void unpin() {
-  if (--local.depth != 0) return;
+// unpin() of the outermost pin (depth is 0 now).
+void detail::unpin_outermost() {
   ThreadRecord& r = *local.record;
   r.state.store(0, std::memory_order_release);
   // A thread that retired a few elements and then only reads would otherwise keep them until

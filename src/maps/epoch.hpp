@@ -14,9 +14,27 @@
 
 namespace bpfvm::maps::epoch {
 
+namespace detail {
+struct ThreadRecord;
+// This thread's record and pin depth. Constant-initialised, so the inline pin() and unpin()
+// below reach it without a TLS guard: a nested pin (a map lookup inside a run that already
+// holds a MapReadGuard) is an increment, not a call.
+struct Local {
+  ThreadRecord* record = nullptr;
+  unsigned depth = 0;
+};
+extern thread_local constinit Local local;
+void pin_outermost();
+void unpin_outermost();
+}  // namespace detail
+
 // Pins this thread (nesting is counted; only the outermost pin publishes an epoch).
-void pin();
-void unpin();
+inline void pin() {
+  if (detail::local.depth++ == 0) detail::pin_outermost();
+}
+inline void unpin() {
+  if (--detail::local.depth == 0) detail::unpin_outermost();
+}
 bool pinned();
 
 // Frees `object` with `release(object)` once no thread pinned now can still reach it.

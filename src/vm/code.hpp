@@ -46,6 +46,11 @@ struct Code {
   std::vector<std::uint32_t> functions;
 
   bool uses_maps() const { return !maps.empty(); }
+  // Whether a run must hold a MapReadGuard (an epoch pin): some map the code names by `lddw`
+  // may free values a lookup returned (hash, LRU, LPM maps; maps of maps, whose inner maps
+  // may be any of these). Arrays never free theirs, and a run that names only arrays (or no
+  // map) skips the pin, whose atomic exchange costs more than a small program's run.
+  bool needs_read_guard = false;
   // The map whose address is `value`, or nullptr.
   Map* map_at(std::uint64_t value) const {
     for (const auto& map : maps)

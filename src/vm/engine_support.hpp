@@ -17,13 +17,13 @@
 namespace bpfvm::detail {
 
 // Held for the whole of a run. enter() is called for the program a run starts with and for
-// every tail-call target: it takes a MapReadGuard the first time a program that uses maps
-// runs (map values helpers return stay valid until the run ends), and admits the program's
-// global data (`lddw` src 2/6) as regions.
+// every tail-call target: it takes a MapReadGuard the first time a program whose maps may
+// free values runs (Code::needs_read_guard) (map values helpers return stay valid until the run
+// ends), and admits the program's global data (`lddw` src 2/6) as regions.
 class RunGuard {
  public:
   void enter(RunState& state, const Code& code) {
-    if (code.uses_maps() && !maps_) maps_.emplace();
+    if (code.needs_read_guard && !maps_) maps_.emplace();
     for (const Region& region : code.global_regions)
       if (!state.regions.contains(region)) state.regions.push_back(region);
   }

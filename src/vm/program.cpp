@@ -20,8 +20,8 @@ std::int64_t widened_imm(const DecodedInsn& decoded) {
   return decoded.insn.imm;  // sign-extended; 32-bit operations truncate it again
 }
 
-Result<Ok> resolve_call(std::size_t index, const DecodedInsn& decoded, const HelperRegistry& helpers,
-                        detail::CodeInsn& out) {
+Result<Ok> resolve_call(std::size_t index, const DecodedInsn& decoded,
+                        const HelperRegistry& helpers, detail::CodeInsn& out) {
   switch (decoded.row->shape) {
     case Shape::CallHelper: {
       auto id = static_cast<std::uint32_t>(decoded.insn.imm);
@@ -142,7 +142,8 @@ std::vector<std::uint8_t> bytes_from_insns(std::span<const Insn> insns) {
     bytes.push_back(static_cast<std::uint8_t>(insn.dst | (insn.src << 4)));
     bytes.push_back(static_cast<std::uint8_t>(offset));
     bytes.push_back(static_cast<std::uint8_t>(offset >> 8));
-    for (int shift = 0; shift < 32; shift += 8) bytes.push_back(static_cast<std::uint8_t>(imm >> shift));
+    for (int shift = 0; shift < 32; shift += 8)
+      bytes.push_back(static_cast<std::uint8_t>(imm >> shift));
   }
   return bytes;
 }
@@ -171,10 +172,21 @@ Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& op
       if (auto ok = resolve_lddw(i, d, insns.size(), *decoded, *code, slot); !ok) return ok.error();
   }
   std::sort(code->functions.begin(), code->functions.end());
+  code->needs_read_guard =
+      std::any_of(code->slots.begin(), code->slots.end(), [](const auto& slot) {
+        if (slot.op != Op::LDDW || slot.src == lddw_src::imm64 || slot.src == lddw_src::func)
+          return false;
+        // src 1/5 hold the map's address; src 2/6 point into an array's values.
+        if (slot.src != lddw_src::map_fd && slot.src != lddw_src::map_idx) return false;
+        const MapType type =
+            reinterpret_cast<const Map*>(static_cast<std::uint64_t>(slot.imm))->type();
+        return type != MapType::array && type != MapType::percpu_array;
+      });
   return Program(std::move(code));
 }
 
-Result<Program> Program::load_bytes(std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+Result<Program> Program::load_bytes(std::span<const std::uint8_t> bytes,
+                                    const LoadOptions& options) {
   auto insns = insns_from_bytes(bytes);
   if (!insns) return insns.error();
   return load(*insns, options);

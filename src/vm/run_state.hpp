@@ -5,6 +5,7 @@
 #include <bpfvm/program.hpp>
 #include <bpfvm/result.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -31,14 +32,36 @@ struct Region {
 };
 
 // The admitted regions of a run. Most runs have a handful (context, packet, a map value or
-// two), so they live inline and a run does not allocate; more spill to the heap.
+// two), so they live inline and a run does not allocate; more spill to the heap. A program
+// that looks up many hash-map values holds one region per value: the spilled ones are also
+// indexed by a small open-addressing table, so that granting one more (which asks whether
+// it is already there) stays O(1) instead of scanning the list, and a one-entry cache of the
+// last region that admitted an access answers the common "look up, then read the value"
+// without a scan.
 class RegionList {
  public:
+  RegionList() = default;
+  RegionList(const RegionList&) = delete;
+  RegionList& operator=(const RegionList&) = delete;
+  // The heap buffers go back to this thread's spare, for the next run that spills.
+  ~RegionList() {
+    // Most runs never spill: they must not touch the thread-local (its guard costs).
+    if (spilled_.capacity() != 0 && spilled_.capacity() > spare_.spilled.capacity()) {
+      spilled_.clear();
+      spare_.spilled.swap(spilled_);
+      table_.clear();
+      spare_.table.swap(table_);
+    }
+  }
+
   void push_back(const Region& region) {
     if (inline_count_ < inline_.size())
       inline_[inline_count_++] = region;
     else
-      spilled_.push_back(region);
+      spill(region);
+    // The newest region is the likeliest target of the next access (a value just looked up).
+    last_ = region;
+    has_last_ = true;
   }
   template <class Visit>
   bool any_of(Visit&& visit) const {
@@ -48,25 +71,56 @@ class RegionList {
       if (visit(region)) return true;
     return false;
   }
+  // The first region for which `admit` holds, trying the last one found first.
+  template <class Admit>
+  bool admits(Admit&& admit) const {
+    if (has_last_ && admit(last_)) return true;
+    return any_of([&](const Region& region) {
+      if (!admit(region)) return false;
+      last_ = region;
+      has_last_ = true;
+      return true;
+    });
+  }
   std::size_t size() const { return inline_count_ + spilled_.size(); }
+  // The region admits() last found (or push_back last added), if it is still admitted.
+  const Region* last() const { return has_last_ ? &last_ : nullptr; }
   // Whether exactly this region is already admitted (helpers granting the same map value on
   // every iteration of a loop must not grow the list).
   bool contains(const Region& region) const {
-    return any_of([&](const Region& r) {
-      return r.begin == region.begin && r.end == region.end && r.writable == region.writable;
-    });
+    for (std::size_t i = 0; i < inline_count_; ++i)
+      if (same(inline_[i], region)) return true;
+    if (spilled_.empty()) return false;
+    for (std::size_t slot = hash(region) & mask();; slot = (slot + 1) & mask()) {
+      std::uint32_t entry = table_[slot];
+      if (entry == 0) return false;
+      if (same(spilled_[entry - 1], region)) return true;
+    }
+  }
+  // push_back unless contains(): what a helper granting memory does, with one probe.
+  void add_unique(const Region& region) {
+    if (has_last_ && same(last_, region)) return;  // the same value again, as in a loop
+    for (std::size_t i = 0; i < inline_count_; ++i)
+      if (same(inline_[i], region)) return;
+    if (inline_count_ < inline_.size()) return push_back(region);
+    add_unique_spilled(region);
   }
   // Withdraws the most recent region equal to `region`, keeping the list compact (a ring
   // buffer record reserved and submitted in a loop must not grow it).
   void revoke(const Region& region) {
-    for (std::size_t i = spilled_.size(); i-- > 0;)
-      if (same(spilled_[i], region)) return void(spilled_.erase(spilled_.begin() + i));
+    has_last_ = false;
+    for (std::size_t i = spilled_.size(); i-- > 0;) {
+      if (!same(spilled_[i], region)) continue;
+      spilled_.erase(spilled_.begin() + static_cast<std::ptrdiff_t>(i));
+      return reindex();
+    }
     for (std::size_t i = inline_count_; i-- > 0;) {
       if (!same(inline_[i], region)) continue;
       inline_[i] = inline_[--inline_count_];
       if (!spilled_.empty()) {
         inline_[inline_count_++] = spilled_.back();
         spilled_.pop_back();
+        reindex();
       }
       return;
     }
@@ -76,10 +130,69 @@ class RegionList {
   static bool same(const Region& a, const Region& b) {
     return a.begin == b.begin && a.end == b.end && a.writable == b.writable;
   }
+  static std::size_t hash(const Region& region) {
+    std::uint64_t h =
+        (region.begin ^ (region.end << 1) ^ (region.writable ? 1 : 0)) * 0x9e3779b97f4a7c15ull;
+    return static_cast<std::size_t>(h >> 32);
+  }
+  std::size_t mask() const { return table_.size() - 1; }
+  // Adds spilled_[position] to the table, doubling it to stay at most half full.
+  void index_spilled(std::size_t position) {
+    if (2 * spilled_.size() > table_.size()) return reindex();
+    insert(position);
+  }
+  void insert(std::size_t position) {
+    std::size_t slot = hash(spilled_[position]) & mask();
+    while (table_[slot] != 0) slot = (slot + 1) & mask();
+    table_[slot] = static_cast<std::uint32_t>(position + 1);
+  }
+  // add_unique past the inline regions: the probe that finds no equal region ends on the
+  // empty slot the new one takes (the table is grown first, so that slot stays valid).
+  [[gnu::noinline]] void add_unique_spilled(const Region& region) {
+    if (spilled_.capacity() == 0) take_spare();
+    if (2 * (spilled_.size() + 1) > table_.size()) reindex(spilled_.size() + 1);
+    std::size_t slot = hash(region) & mask();
+    for (; table_[slot] != 0; slot = (slot + 1) & mask())
+      if (same(spilled_[table_[slot] - 1], region)) return;
+    spilled_.push_back(region);
+    table_[slot] = static_cast<std::uint32_t>(spilled_.size());
+    last_ = region;
+    has_last_ = true;
+  }
+  // Out of line: most runs never get here, and push_back stays small enough to inline.
+  [[gnu::noinline]] void spill(const Region& region) {
+    if (spilled_.capacity() == 0) take_spare();
+    spilled_.push_back(region);
+    index_spilled(spilled_.size() - 1);
+  }
+  void take_spare() {
+    spilled_.swap(spare_.spilled);
+    table_.swap(spare_.table);
+    spilled_.clear();
+  }
+  // Rebuilds the table for spilled_, sized for at least `count` regions at half load.
+  void reindex(std::size_t count = 0) {
+    std::size_t size = 128;
+    while (size < 2 * std::max(count, spilled_.size())) size *= 2;
+    table_.assign(size, 0);
+    for (std::size_t i = 0; i < spilled_.size(); ++i) insert(i);
+  }
+
   // Only the first inline_count_ are set: zeroing all six cost a `rep stos` on every run.
   std::array<Region, 6> inline_;
   std::size_t inline_count_ = 0;
   std::vector<Region> spilled_;
+  // Open addressing over spilled_: position + 1, 0 for an empty slot. Empty until a spill.
+  std::vector<std::uint32_t> table_;
+  // The last region that admitted an access (or was added); forgotten on revoke.
+  mutable Region last_;
+  mutable bool has_last_ = false;
+
+  struct Spare {
+    std::vector<Region> spilled;
+    std::vector<std::uint32_t> table;
+  };
+  static inline thread_local Spare spare_;
 };
 
 struct RunState {
@@ -138,7 +251,7 @@ struct RunState {
       return address >= begin && end - begin >= size && address - begin <= (end - begin) - size;
     };
     if (inside(stack_begin, stack_end)) return true;
-    return regions.any_of([&](const Region& region) {
+    return regions.admits([&](const Region& region) {
       return inside(region.begin, region.end) && (region.writable || !write);
     });
   }
@@ -150,7 +263,7 @@ struct RunState {
     // whenever address + size would wrap or run past the end (size is at most 8 here and
     // never larger than a frame; regions smaller than the access fail the first test).
     if (address - stack_begin <= (stack_end - stack_begin) - size) return true;
-    return regions.any_of([&](const Region& region) {
+    return regions.admits([&](const Region& region) {
       std::uintptr_t length = region.end - region.begin;
       return length >= size && address - region.begin <= length - size &&
              (region.writable || !write);

@@ -45,6 +45,34 @@ TEST(Harness, XdpPacketPointersAndDefaults) {
   EXPECT_EQ(run->return_value, 3u);
 }
 
+TEST(Harness, XdpRepeatKeepsTheFrameAsTestRunDoes) {
+  // r0 = the tailroom byte 100 bytes past data; then it is set to 7. With test_run's repeat
+  // the later runs see the earlier runs' write; separate run_packet calls each get a zeroed
+  // page (the page is reused per thread, and must not leak one packet's bytes into the next).
+  const std::vector<Insn> insns = {ldx(4, 2, 1, 0), ldx(1, 0, 2, 100), st(1, 2, 100, 7),
+                                   exit_insn()};
+  const auto packet = test::packets::ipv4(6);
+  auto program = test::load_typed(ProgramType::xdp, insns);
+  ASSERT_TRUE(program) << program.error().to_string();
+  for (Engine engine : {Engine::interpreter, Engine::jit}) {
+    PacketRunInput input{.type = ProgramType::xdp, .packet = packet, .skb = {}, .xdp = {}};
+    for (int i = 0; i < 2; ++i) {
+      auto run = run_packet(*program, input, engine);
+      ASSERT_TRUE(run) << run.error().to_string();
+      EXPECT_EQ(run->return_value, 0u);
+    }
+    input.repeat = 3;
+    auto run = run_packet(*program, input, engine);
+    ASSERT_TRUE(run) << run.error().to_string();
+    EXPECT_EQ(run->return_value, 7u);
+    EXPECT_EQ(run->packet, packet);
+    input.repeat = 1;
+    run = run_packet(*program, input, engine);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->return_value, 0u);
+  }
+}
+
 TEST(Harness, XdpMetadataPrecedesThePacket) {
   auto input = test::packets::ipv4(17);
   input.insert(input.begin(), {0xaa, 0xbb, 0xcc, 0xdd});
