@@ -72,7 +72,8 @@ struct Measured {
   }
 };
 
-Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& name) {
+Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& name,
+                 std::optional<ProgramType> untyped) {
   Measured out{name, spec.programs[index].insns.size(), std::nullopt, "", std::nullopt};
   int fds[2];
   if (::pipe(fds) != 0) {
@@ -87,7 +88,7 @@ Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& n
     { std::ofstream("/proc/self/clear_refs") << "5"; }
     ChildReport report;
     report.rss_before_kb = status_kb("VmRSS:");
-    SampleVerdict verdict = verify_program(spec, index);
+    SampleVerdict verdict = verify_program(spec, index, untyped);
     report.peak_kb = status_kb("VmHWM:");
     report.seconds = verdict.seconds;
     report.accepted = verdict.accepted();
@@ -148,7 +149,8 @@ int main(int argc, char** argv) {
       continue;
     }
     auto index = static_cast<std::size_t>(program - object->second->programs.data());
-    Measured one = measure(*object->second, index, file + " " + row.section);
+    Measured one = measure(*object->second, index, file + " " + row.section,
+                           untyped_section_type(row.project));
     if (kernel) one.kernel_seconds = kernel_verification_seconds(*object->second, index);
     measured.push_back(std::move(one));
   }

@@ -4,6 +4,7 @@
 #include "verifier/callbacks.hpp"
 #include "verifier/cfg.hpp"
 #include "verifier/context_access.hpp"
+#include "verifier/liveness.hpp"
 #include "verifier/step.hpp"
 
 #include <bpfvm/disassembler.hpp>
@@ -64,6 +65,27 @@ bool same_registers(const VerifierState& a, const VerifierState& b) {
   return true;
 }
 
+// What may be read after `pc` in each frame of `st` (liveness.hpp): the current frame as at
+// `pc`; a caller's registers as at the instruction its callee returns to (after a local call,
+// r0-r5 are overwritten there; a callback's exit resumes the helper call itself), its stack
+// wholly (the callee may hold pointers into it).
+LiveMask live_mask(const Liveness& live, const VerifierState& st, std::size_t pc) {
+  LiveMask m = LiveMask::all();
+  const std::size_t top = st.frames.size() - 1;
+  if (top >= max_call_frames) return m;
+  m.regs[top] = live.regs[pc];
+  m.stack[top] = live.stack[pc];
+  for (std::size_t f = 0; f < top; ++f) {
+    const Frame& callee = st.frames[f + 1];
+    if (callee.callback_of >= 0) {
+      m.regs[f] = live.regs[callee.callsite];
+    } else if (callee.callsite + 1 < live.regs.size()) {
+      m.regs[f] = static_cast<std::uint16_t>(live.regs[callee.callsite + 1] & ~0x3fu);
+    }
+  }
+  return m;
+}
+
 class Explorer {
  public:
   Explorer(std::span<const Insn> insns, const std::vector<DecodedInsn>& program, const Cfg& cfg,
@@ -73,6 +95,7 @@ class Explorer {
         cfg_(cfg),
         options_(options),
         result_(result),
+        liveness_(compute_liveness(program)),
         cache_(program.size()) {}
 
   void run() {
@@ -112,6 +135,7 @@ class Explorer {
     for (;;) {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
+        const LiveMask live = live_mask(liveness_, p.state, p.pc);
         const bool callback_call = calls_callback(options_, program_[p.pc]);
         if (callback_call)
           for (int id : cache_[p.pc])
@@ -122,7 +146,7 @@ class Explorer {
           if (c.branches > 0) {
             // At a callback call, a state inside one still in progress is a fixed point of
             // the callback's iterations: its successors are that state's (callbacks.hpp).
-            if (callback_call && includes(c.state, p.state)) {
+            if (callback_call && includes(c.state, p.state, live)) {
               pruned = true;
               break;
             }
@@ -132,7 +156,7 @@ class Explorer {
             }
             continue;
           }
-          if (includes(c.state, p.state)) {
+          if (includes(c.state, p.state, live)) {
             pruned = true;
             break;
           }
@@ -181,6 +205,7 @@ class Explorer {
   const Cfg& cfg_;
   const VerifyOptions& options_;
   VerifyResult& result_;
+  Liveness liveness_;
   std::vector<CachedState> nodes_;
   std::vector<std::vector<int>> cache_;
 };

@@ -1,0 +1,164 @@
+#include "verifier/liveness.hpp"
+
+#include <bpfvm/insn.hpp>
+
+namespace bpfvm::verifier {
+
+namespace {
+
+constexpr std::uint16_t bit(int r) { return static_cast<std::uint16_t>(1u << r); }
+constexpr std::uint16_t args = bit(1) | bit(2) | bit(3) | bit(4) | bit(5);
+constexpr std::uint16_t scratch = bit(0) | args;
+constexpr std::uint64_t all_slots = ~std::uint64_t{0};
+constexpr int slot_size = 8;
+constexpr int frame_bytes = static_cast<int>(stack_frame_size);
+
+// The slots an access of `size` bytes at r10 + `off` touches; every slot when the access
+// is not inside the frame (the exploration rejects it anyway).
+std::uint64_t slots(int off, int size) {
+  if (off < -frame_bytes || off + size > 0 || size <= 0) return all_slots;
+  const int first = (off + frame_bytes) / slot_size;
+  const int last = (off + size - 1 + frame_bytes) / slot_size;
+  std::uint64_t m = 0;
+  for (int s = first; s <= last; ++s) m |= std::uint64_t{1} << s;
+  return m;
+}
+
+int access_size(const DecodedInsn& d) {
+  switch (d.insn.opcode & 0x18) {
+    case 0x00: return 4;  // BPF_W
+    case 0x08: return 2;  // BPF_H
+    case 0x10: return 1;  // BPF_B
+    default: return 8;    // BPF_DW
+  }
+}
+
+struct Effect {
+  std::uint16_t use = 0, def = 0;
+  std::uint64_t stack_use = 0, stack_def = 0;
+};
+
+Effect effect(const DecodedInsn& d) {
+  Effect e;
+  const int dst = d.insn.dst, src = d.insn.src;
+  const bool is_mov = d.row->op == Op::MOV64_IMM || d.row->op == Op::MOV64_REG ||
+                      d.row->op == Op::MOV32_IMM || d.row->op == Op::MOV32_REG;
+  switch (d.row->shape) {
+    case Shape::AluImm:
+      e.use = is_mov ? 0 : bit(dst);
+      e.def = bit(dst);
+      break;
+    case Shape::AluReg:
+      e.use = static_cast<std::uint16_t>(bit(src) | (is_mov ? 0 : bit(dst)));
+      e.def = bit(dst);
+      break;
+    case Shape::AluUnary:
+    case Shape::Endian:
+      e.use = bit(dst);
+      e.def = bit(dst);
+      break;
+    case Shape::MovSx:
+      e.use = bit(src);
+      e.def = bit(dst);
+      break;
+    case Shape::Lddw: e.def = bit(dst); break;
+    case Shape::Load:
+      e.use = bit(src);
+      e.def = bit(dst);
+      e.stack_use = src == frame_pointer ? slots(d.insn.offset, access_size(d)) : all_slots;
+      break;
+    case Shape::StoreImm:
+    case Shape::StoreReg:
+      e.use =
+          static_cast<std::uint16_t>(bit(dst) | (d.row->shape == Shape::StoreReg ? bit(src) : 0));
+      if (dst == frame_pointer && access_size(d) == slot_size && d.insn.offset % slot_size == 0)
+        e.stack_def = slots(d.insn.offset, slot_size);
+      break;
+    case Shape::Atomic:
+      e.use = static_cast<std::uint16_t>(bit(dst) | bit(src) | bit(0));
+      e.stack_use = dst == frame_pointer ? slots(d.insn.offset, access_size(d)) : all_slots;
+      break;
+    case Shape::LdAbs:
+    case Shape::LdInd:
+      e.use = static_cast<std::uint16_t>(bit(6) | (d.row->shape == Shape::LdInd ? bit(src) : 0));
+      e.def = bit(0);
+      break;
+    case Shape::Ja:
+    case Shape::Ja32: break;
+    case Shape::JmpImm: e.use = bit(dst); break;
+    case Shape::JmpReg: e.use = static_cast<std::uint16_t>(bit(dst) | bit(src)); break;
+    case Shape::CallHelper:
+    case Shape::CallLocal:
+      e.use = args;
+      e.def = scratch;
+      e.stack_use = all_slots;
+      break;
+    case Shape::CallBtf:
+    case Shape::Callx:
+      // Refused by the exploration; everything stays live.
+      e.use = 0x7ff;
+      e.stack_use = all_slots;
+      break;
+    case Shape::Exit: e.use = bit(0); break;
+  }
+  e.use = static_cast<std::uint16_t>(e.use | bit(frame_pointer));
+  return e;
+}
+
+}  // namespace
+
+Liveness compute_liveness(const std::vector<DecodedInsn>& program) {
+  const std::size_t n = program.size();
+  Liveness live;
+  live.regs.assign(n, bit(frame_pointer));
+  live.stack.assign(n, 0);
+  std::vector<Effect> effects(n);
+  for (std::size_t i = 0; i < n; ++i)
+    if (program[i].row != nullptr) effects[i] = effect(program[i]);
+  // Backward sweeps until nothing changes (loops need more than one); a slot's live-in is
+  // use | (live-out & ~def), live-out the union over its successors in its subprogram.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t k = n; k-- > 0;) {
+      const DecodedInsn& d = program[k];
+      if (d.row == nullptr) continue;  // lddw's second slot: never a pc
+      std::uint16_t out_regs = 0;
+      std::uint64_t out_stack = 0;
+      auto succ = [&](std::size_t s) {
+        if (s >= n) return;
+        out_regs |= live.regs[s];
+        out_stack |= live.stack[s];
+      };
+      const Shape shape = d.row->shape;
+      const std::size_t next = k + (shape == Shape::Lddw ? 2 : 1);
+      switch (shape) {
+        case Shape::Exit: break;
+        case Shape::Ja:
+        case Shape::Ja32: succ(d.target); break;
+        case Shape::JmpImm:
+        case Shape::JmpReg:
+          succ(d.target);
+          succ(next);
+          break;
+        case Shape::CallHelper:
+          // A callback's exit comes back to the call itself (callbacks.hpp); counting the
+          // call as its own successor is harmless for other helpers.
+          succ(k);
+          succ(next);
+          break;
+        default: succ(next); break;
+      }
+      const Effect& e = effects[k];
+      const auto in_regs = static_cast<std::uint16_t>(e.use | (out_regs & ~e.def));
+      const std::uint64_t in_stack = e.stack_use | (out_stack & ~e.stack_def);
+      if (in_regs != live.regs[k] || in_stack != live.stack[k]) {
+        live.regs[k] = in_regs;
+        live.stack[k] = in_stack;
+        changed = true;
+      }
+    }
+  }
+  return live;
+}
+
+}  // namespace bpfvm::verifier
