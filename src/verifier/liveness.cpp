@@ -38,8 +38,102 @@ struct Effect {
   std::uint64_t stack_use = 0, stack_def = 0;
 };
 
-Effect effect(const DecodedInsn& d) {
+// Which registers may hold a stack pointer (of any frame) before each instruction: a forward
+// dataflow, so that loads through other pointers (context, packet, map values) and helper
+// calls without stack arguments (bpf_tail_call) are not reads of the stack. r10 is one;
+// copies and arithmetic keep it; a load gives one only through a stack pointer and only if
+// the program ever stores one (a spill); a local call's r0 may be one (a callee may return a
+// pointer into its caller's stack); a subprogram's arguments may be.
+std::vector<std::uint16_t> stack_pointers(const std::vector<DecodedInsn>& program,
+                                          const std::vector<std::size_t>& entries) {
+  const std::size_t n = program.size();
+  std::vector<std::uint16_t> in(n, 0);
+  std::vector<bool> reached(n, false);
+  for (std::size_t e : entries) {
+    if (e >= n) continue;
+    in[e] = static_cast<std::uint16_t>(bit(frame_pointer) | (e == 0 ? 0 : args));
+    reached[e] = true;
+  }
+  bool spilled = false;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t k = 0; k < n; ++k) {
+      const DecodedInsn& d = program[k];
+      if (d.row == nullptr || !reached[k]) continue;
+      std::uint16_t m = in[k];
+      const int dst = d.insn.dst, src = d.insn.src;
+      const bool src_stack = ((m >> src) & 1) != 0;
+      auto set = [&](int r, bool v) {
+        m = static_cast<std::uint16_t>(v ? (m | bit(r)) : (m & ~bit(r)));
+      };
+      const bool is_mov = d.row->op == Op::MOV64_IMM || d.row->op == Op::MOV64_REG ||
+                          d.row->op == Op::MOV32_IMM || d.row->op == Op::MOV32_REG;
+      switch (d.row->shape) {
+        case Shape::AluImm:
+          if (is_mov) set(dst, false);
+          break;
+        case Shape::AluReg: set(dst, src_stack || (!is_mov && ((m >> dst) & 1) != 0)); break;
+        case Shape::MovSx: set(dst, src_stack); break;
+        case Shape::Lddw: set(dst, false); break;
+        case Shape::Load: set(dst, src_stack && spilled); break;
+        case Shape::StoreReg:
+          if (src_stack && !spilled) {
+            spilled = true;
+            changed = true;
+          }
+          break;
+        case Shape::Atomic:
+          if (src_stack && !spilled) {
+            spilled = true;
+            changed = true;
+          }
+          set(src, spilled || src_stack);
+          set(0, spilled || ((m >> 0) & 1) != 0);
+          break;
+        case Shape::LdAbs:
+        case Shape::LdInd: set(0, false); break;
+        case Shape::CallHelper: m = static_cast<std::uint16_t>(m & ~scratch); break;
+        case Shape::CallLocal:
+        case Shape::CallBtf:
+        case Shape::Callx: m = static_cast<std::uint16_t>((m & ~scratch) | bit(0)); break;
+        default: break;
+      }
+      auto flow = [&](std::size_t s) {
+        if (s >= n) return;
+        const auto merged = static_cast<std::uint16_t>(in[s] | m);
+        if (!reached[s] || merged != in[s]) {
+          in[s] = merged;
+          reached[s] = true;
+          changed = true;
+        }
+      };
+      const Shape shape = d.row->shape;
+      const std::size_t next = k + (shape == Shape::Lddw ? 2 : 1);
+      switch (shape) {
+        case Shape::Exit: break;
+        case Shape::Ja:
+        case Shape::Ja32: flow(d.target); break;
+        case Shape::JmpImm:
+        case Shape::JmpReg:
+          flow(d.target);
+          flow(next);
+          break;
+        default: flow(next); break;
+      }
+    }
+  }
+  // Instructions the sweep never reached (none in a program the CFG accepted): anything.
+  for (std::size_t k = 0; k < n; ++k)
+    if (!reached[k]) in[k] = 0x7ff;
+  return in;
+}
+
+Effect effect(const DecodedInsn& d, std::uint16_t may_stack) {
   Effect e;
+  auto through = [&](int reg, int off) -> std::uint64_t {
+    if (reg == frame_pointer) return slots(off, access_size(d));
+    return ((may_stack >> reg) & 1) != 0 ? all_slots : 0;
+  };
   const int dst = d.insn.dst, src = d.insn.src;
   const bool is_mov = d.row->op == Op::MOV64_IMM || d.row->op == Op::MOV64_REG ||
                       d.row->op == Op::MOV32_IMM || d.row->op == Op::MOV32_REG;
@@ -65,7 +159,7 @@ Effect effect(const DecodedInsn& d) {
     case Shape::Load:
       e.use = bit(src);
       e.def = bit(dst);
-      e.stack_use = src == frame_pointer ? slots(d.insn.offset, access_size(d)) : all_slots;
+      e.stack_use = through(src, d.insn.offset);
       break;
     case Shape::StoreImm:
     case Shape::StoreReg:
@@ -76,7 +170,7 @@ Effect effect(const DecodedInsn& d) {
       break;
     case Shape::Atomic:
       e.use = static_cast<std::uint16_t>(bit(dst) | bit(src) | bit(0));
-      e.stack_use = dst == frame_pointer ? slots(d.insn.offset, access_size(d)) : all_slots;
+      e.stack_use = through(dst, d.insn.offset);
       break;
     case Shape::LdAbs:
     case Shape::LdInd:
@@ -88,6 +182,11 @@ Effect effect(const DecodedInsn& d) {
     case Shape::JmpImm: e.use = bit(dst); break;
     case Shape::JmpReg: e.use = static_cast<std::uint16_t>(bit(dst) | bit(src)); break;
     case Shape::CallHelper:
+      // A helper reads the stack only through a pointer argument.
+      e.use = args;
+      e.def = scratch;
+      e.stack_use = (may_stack & args) != 0 ? all_slots : 0;
+      break;
     case Shape::CallLocal:
       e.use = args;
       e.def = scratch;
@@ -107,14 +206,16 @@ Effect effect(const DecodedInsn& d) {
 
 }  // namespace
 
-Liveness compute_liveness(const std::vector<DecodedInsn>& program) {
+Liveness compute_liveness(const std::vector<DecodedInsn>& program,
+                          const std::vector<std::size_t>& subprogram_starts) {
   const std::size_t n = program.size();
+  const std::vector<std::uint16_t> may_stack = stack_pointers(program, subprogram_starts);
   Liveness live;
   live.regs.assign(n, bit(frame_pointer));
   live.stack.assign(n, 0);
   std::vector<Effect> effects(n);
   for (std::size_t i = 0; i < n; ++i)
-    if (program[i].row != nullptr) effects[i] = effect(program[i]);
+    if (program[i].row != nullptr) effects[i] = effect(program[i], may_stack[i]);
   // Backward sweeps until nothing changes (loops need more than one); a slot's live-in is
   // use | (live-out & ~def), live-out the union over its successors in its subprogram.
   for (bool changed = true; changed;) {

@@ -14,8 +14,9 @@
 //   - the current frame's stack, per 8-byte slot: a load or atomic through r10 at a constant
 //     offset reads the slots it touches, an aligned 8-byte store through r10 writes its slot
 //     (smaller stores write nothing: the rest of the slot is still what it was); a load or
-//     atomic through any other register may be a read through a stack pointer, and a helper
-//     or local call may read the stack through its arguments: those read every slot;
+//     atomic through another register that may hold a stack pointer (a forward dataflow,
+//     liveness.cpp), a helper call with such an argument and every local call read every
+//     slot;
 //   - a helper call that runs a callback (bpf_loop...) comes back to itself, so the state at
 //     the call is also the state the callback's exit resumes.
 // Callers' frames: their registers are live as at their return point (r0-r5 excluded after a
@@ -38,6 +39,9 @@ struct Liveness {
   std::vector<std::uint64_t> stack;
 };
 
-Liveness compute_liveness(const std::vector<DecodedInsn>& program);
+// `subprogram_starts`: the first instruction of every subprogram (Cfg::subprograms), where
+// r1-r5 may hold stack pointers of the caller.
+Liveness compute_liveness(const std::vector<DecodedInsn>& program,
+                          const std::vector<std::size_t>& subprogram_starts);
 
 }  // namespace bpfvm::verifier

@@ -90,8 +90,7 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
     for (int r = 0; r < register_count; ++r) {
       const auto i = static_cast<std::size_t>(r);
       if (((live.regs[f] >> r) & 1) == 0) continue;
-      if (!ids.check(a.regs[i], b.regs[i]) || !ids.check_packet(a.regs[i], b.regs[i]))
-        return false;
+      if (!ids.check(a.regs[i], b.regs[i]) || !ids.check_packet(a.regs[i], b.regs[i])) return false;
     }
     constexpr int slots = StackState::size / StackState::slot_size;
     for (int slot = first_written_slot(a.stack); slot < slots; ++slot) {

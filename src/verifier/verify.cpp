@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace bpfvm::verifier {
 
@@ -29,10 +30,73 @@ namespace {
 // counts the paths below it still being explored; only a state whose paths are all done
 // (branches == 0) is proven safe and may prune. A state still in progress that equals a
 // new one exactly is a loop that makes no progress.
+// The current frame's registers in brief, to skip cached states that cannot include a new
+// one without touching them (most comparisons fail on a register's kind or on a constant).
+struct Summary {
+  std::size_t frames = 0;
+  std::array<RegKind, register_count> kind{};
+  // The unsigned bounds of each register's value (a scalar, or a pointer's offset).
+  std::array<std::uint64_t, register_count> umin{}, umax{};
+  // Map pointers and values: the map (cilium's conntrack paths differ in it alone).
+  std::array<const MapSpec*, register_count> map{};
+
+  // The current frame's stack, a bit per 8-byte slot: wholly spilled, spilled pointer,
+  // some byte misc, every byte written.
+  std::uint64_t spill = 0, pointer = 0, misc = 0, written = 0;
+
+  explicit Summary(const VerifierState& st) : frames(st.frames.size()) {
+    const StackState& stack = st.current().stack;
+    constexpr int slots = StackState::size / StackState::slot_size;
+    for (int slot = first_written_slot(stack); slot < slots; ++slot) {
+      const int base = -StackState::size + slot * StackState::slot_size;
+      const std::uint64_t b = std::uint64_t{1} << slot;
+      bool all = true;
+      for (int off = base; off < base + StackState::slot_size; ++off) {
+        const StackByte k = stack.byte(off);
+        all = all && k != StackByte::invalid;
+        if (k == StackByte::misc) misc |= b;
+      }
+      if (all) written |= b;
+      if (stack.byte(base) == StackByte::spill) {
+        spill |= b;
+        if (stack.spilled(base).is_pointer()) pointer |= b;
+      }
+    }
+    const auto& regs = st.current().regs;
+    for (std::size_t r = 0; r < register_count; ++r) {
+      kind[r] = regs[r].kind;
+      umin[r] = regs[r].value.umin;
+      umax[r] = regs[r].value.umax;
+      map[r] = regs[r].map;
+    }
+  }
+
+  // False when `old` cannot include `cur` for the live registers `live`: a live register
+  // of `old` that is initialised must have the same kind and map and unsigned bounds around
+  // those of `cur` (all required by includes too, so this only says "no" earlier).
+  static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
+                          std::uint64_t live_stack) {
+    if (old.frames != cur.frames) return false;
+    // Stack slots as includes(StackState) sees them: a spill must meet a spill, a misc byte
+    // no spilled pointer, a written slot no unwritten byte.
+    if ((old.spill & ~cur.spill & live_stack) != 0 || (old.misc & cur.pointer & live_stack) != 0 ||
+        (old.written & ~cur.written & live_stack) != 0)
+      return false;
+    for (std::size_t r = 0; r < register_count; ++r) {
+      if (((live >> r) & 1) == 0 || old.kind[r] == RegKind::uninit) continue;
+      if (old.kind[r] != cur.kind[r] || old.map[r] != cur.map[r] || cur.umin[r] < old.umin[r] ||
+          cur.umax[r] > old.umax[r])
+        return false;
+    }
+    return true;
+  }
+};
+
 struct CachedState {
   VerifierState state;
   int parent = -1;
   int branches = 1;
+  Summary summary;
 };
 
 struct Path {
@@ -86,6 +150,12 @@ LiveMask live_mask(const Liveness& live, const VerifierState& st, std::size_t pc
   return m;
 }
 
+std::vector<std::size_t> subprogram_starts(const Cfg& cfg) {
+  std::vector<std::size_t> starts;
+  for (const Subprogram& s : cfg.subprograms) starts.push_back(s.start);
+  return starts;
+}
+
 class Explorer {
  public:
   Explorer(std::span<const Insn> insns, const std::vector<DecodedInsn>& program, const Cfg& cfg,
@@ -95,7 +165,7 @@ class Explorer {
         cfg_(cfg),
         options_(options),
         result_(result),
-        liveness_(compute_liveness(program)),
+        liveness_(compute_liveness(program, subprogram_starts(cfg))),
         cache_(program.size()) {}
 
   void run() {
@@ -136,6 +206,11 @@ class Explorer {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
         const LiveMask live = live_mask(liveness_, p.state, p.pc);
+        const Summary summary(p.state);
+        const std::uint16_t live_regs =
+            live.regs[std::min(p.state.frames.size(), max_call_frames) - 1];
+        const std::uint64_t live_stack =
+            live.stack[std::min(p.state.frames.size(), max_call_frames) - 1];
         const bool callback_call = calls_callback(options_, program_[p.pc]);
         if (callback_call)
           for (int id : cache_[p.pc])
@@ -146,7 +221,8 @@ class Explorer {
           if (c.branches > 0) {
             // At a callback call, a state inside one still in progress is a fixed point of
             // the callback's iterations: its successors are that state's (callbacks.hpp).
-            if (callback_call && includes(c.state, p.state, live)) {
+            if (callback_call && Summary::may_include(c.summary, summary, live_regs, live_stack) &&
+                includes(c.state, p.state, live)) {
               pruned = true;
               break;
             }
@@ -156,7 +232,8 @@ class Explorer {
             }
             continue;
           }
-          if (includes(c.state, p.state, live)) {
+          if (Summary::may_include(c.summary, summary, live_regs, live_stack) &&
+              includes(c.state, p.state, live)) {
             pruned = true;
             break;
           }
@@ -169,7 +246,7 @@ class Explorer {
         }
         if (cache_[p.pc].size() < options_.max_states_per_insn &&
             nodes_.size() < options_.max_states) {
-          nodes_.push_back({p.state, p.anchor, 1});
+          nodes_.push_back({p.state, p.anchor, 1, summary});
           p.anchor = static_cast<int>(nodes_.size() - 1);
           cache_[p.pc].push_back(p.anchor);
           result_.stats.states_kept = nodes_.size();
