@@ -67,6 +67,7 @@ struct Measured {
   std::optional<ChildReport> report;  // nothing: the child crashed or ran past the alarm
   std::string failure;                // why there is no report
   std::optional<double> kernel_seconds;
+  std::uint64_t kernel_processed = 0;
   double peak_mb() const {
     return report ? static_cast<double>(report->peak_kb - report->rss_before_kb) / 1024 : 0;
   }
@@ -151,7 +152,12 @@ int main(int argc, char** argv) {
     auto index = static_cast<std::size_t>(program - object->second->programs.data());
     Measured one = measure(*object->second, index, file + " " + row.section,
                            untyped_section_type(row.project));
-    if (kernel) one.kernel_seconds = kernel_verification_seconds(*object->second, index);
+    if (kernel) {
+      if (auto k = kernel_verification(*object->second, index, untyped_section_type(row.project))) {
+        one.kernel_seconds = k->seconds;
+        one.kernel_processed = k->insns_processed;
+      }
+    }
     measured.push_back(std::move(one));
   }
 
@@ -196,13 +202,14 @@ int main(int argc, char** argv) {
       "verifier on ebpf-samples: {} programs verified ({} accepted), {} not loadable, {} "
       "failed\n",
       measured.size() - failed, accepted, load_failures, failed);
-  fmt::print("slowest 10:\n{:>10} {:>9} {:>9} {:>10} {:>10}  {}\n", "ms", "peak MB", "insns",
-             "processed", "kernel ms", "program");
+  fmt::print("slowest 10:\n{:>10} {:>9} {:>9} {:>10} {:>10} {:>10}  {}\n", "ms", "peak MB", "insns",
+             "processed", "kernel ms", "kernel prc", "program");
   for (const Measured* one : slowest)
-    fmt::print("{:>10.3f} {:>9.2f} {:>9} {:>10} {:>10}  {}{}\n", one->report->seconds * 1000,
+    fmt::print("{:>10.3f} {:>9.2f} {:>9} {:>10} {:>10} {:>10}  {}{}\n", one->report->seconds * 1000,
                one->peak_mb(), one->insns, one->report->insns_processed,
                one->kernel_seconds ? fmt::format("{:.3f}", *one->kernel_seconds * 1000) : "-",
-               one->name, one->report->accepted ? "" : " (rejected)");
+               one->kernel_seconds ? fmt::format("{}", one->kernel_processed) : "-", one->name,
+               one->report->accepted ? "" : " (rejected)");
   fmt::print("total {:.3f} s for {} processed instructions (target: under {} s): {}\n", total,
              processed, corpus_target_s, total < corpus_target_s ? "met" : "MISSED");
   fmt::print("slowest program {:.3f} s (target: none over {} s): {} over\n", max_s,
