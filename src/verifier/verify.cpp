@@ -74,6 +74,8 @@ struct Summary {
   // False when `old` cannot include `cur` for the live registers `live`: a live register
   // of `old` that is initialised must have the same kind and map and unsigned bounds around
   // those of `cur` (all required by includes too, so this only says "no" earlier).
+  friend bool operator==(const Summary&, const Summary&) = default;
+
   static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
                           std::uint64_t live_stack) {
     if (old.frames != cur.frames) return false;
@@ -226,7 +228,7 @@ class Explorer {
               pruned = true;
               break;
             }
-            if (same_registers(c.state, p.state) && c.state == p.state) {
+            if (c.summary == summary && same_registers(c.state, p.state) && c.state == p.state) {
               fail(p.pc, fmt::format("infinite loop detected at insn {}", p.pc), "");
               return false;
             }
