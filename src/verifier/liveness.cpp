@@ -36,6 +36,7 @@ int access_size(const DecodedInsn& d) {
 struct Effect {
   std::uint16_t use = 0, def = 0;
   std::uint64_t stack_use = 0, stack_def = 0;
+  bool stack_use_is_memory = false;  // a helper's: the bytes, not the values
 };
 
 // Which registers may hold a stack pointer (of any frame) before each instruction: a forward
@@ -186,6 +187,7 @@ Effect effect(const DecodedInsn& d, std::uint16_t may_stack) {
       e.use = args;
       e.def = scratch;
       e.stack_use = (may_stack & args) != 0 ? all_slots : 0;
+      e.stack_use_is_memory = true;
       break;
     case Shape::CallLocal:
       e.use = args;
@@ -213,9 +215,19 @@ Liveness compute_liveness(const std::vector<DecodedInsn>& program,
   Liveness live;
   live.regs.assign(n, bit(frame_pointer));
   live.stack.assign(n, 0);
+  live.stack_values.assign(n, 0);
+  // A helper that runs a callback (bpf_loop, for_each_map_elem) hands its context argument,
+  // maybe a pointer into this stack, to code that loads from it: in a program that takes a
+  // function's address (lddw src 4, BPF_PSEUDO_FUNC), helpers read stack values too.
+  bool callbacks = false;
+  for (const DecodedInsn& d : program)
+    if (d.row != nullptr && d.row->shape == Shape::Lddw && d.insn.src == 4) callbacks = true;
   std::vector<Effect> effects(n);
-  for (std::size_t i = 0; i < n; ++i)
-    if (program[i].row != nullptr) effects[i] = effect(program[i], may_stack[i]);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (program[i].row == nullptr) continue;
+    effects[i] = effect(program[i], may_stack[i]);
+    if (callbacks) effects[i].stack_use_is_memory = false;
+  }
   // Backward sweeps until nothing changes (loops need more than one); a slot's live-in is
   // use | (live-out & ~def), live-out the union over its successors in its subprogram.
   for (bool changed = true; changed;) {
@@ -224,11 +236,12 @@ Liveness compute_liveness(const std::vector<DecodedInsn>& program,
       const DecodedInsn& d = program[k];
       if (d.row == nullptr) continue;  // lddw's second slot: never a pc
       std::uint16_t out_regs = 0;
-      std::uint64_t out_stack = 0;
+      std::uint64_t out_stack = 0, out_values = 0;
       auto succ = [&](std::size_t s) {
         if (s >= n) return;
         out_regs |= live.regs[s];
         out_stack |= live.stack[s];
+        out_values |= live.stack_values[s];
       };
       const Shape shape = d.row->shape;
       const std::size_t next = k + (shape == Shape::Lddw ? 2 : 1);
@@ -252,9 +265,13 @@ Liveness compute_liveness(const std::vector<DecodedInsn>& program,
       const Effect& e = effects[k];
       const auto in_regs = static_cast<std::uint16_t>(e.use | (out_regs & ~e.def));
       const std::uint64_t in_stack = e.stack_use | (out_stack & ~e.stack_def);
-      if (in_regs != live.regs[k] || in_stack != live.stack[k]) {
+      const std::uint64_t in_values =
+          (e.stack_use_is_memory ? 0 : e.stack_use) | (out_values & ~e.stack_def);
+      if (in_regs != live.regs[k] || in_stack != live.stack[k] ||
+          in_values != live.stack_values[k]) {
         live.regs[k] = in_regs;
         live.stack[k] = in_stack;
+        live.stack_values[k] = in_values;
         changed = true;
       }
     }

@@ -37,6 +37,13 @@ struct Liveness {
   // the slot [-512 + 8s, -504 + 8s) of the current frame.
   std::vector<std::uint16_t> regs;
   std::vector<std::uint64_t> stack;
+  // The slots of `stack` whose values matter: some path loads them into a register (a fill,
+  // an atomic, a local call's callee) before writing them. The others are read only as
+  // helper memory, which asks only that the bytes be written and hold no spilled pointer
+  // (Linux does not mark a spilled scalar precise when a helper reads it as memory). In a
+  // program with callbacks (lddw src 4), whose helpers pass stack pointers on to code that
+  // loads through them, every read counts here.
+  std::vector<std::uint64_t> stack_values;
 };
 
 // `subprogram_starts`: the first instruction of every subprogram (Cfg::subprograms), where

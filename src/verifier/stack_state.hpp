@@ -85,8 +85,11 @@ class StackState {
 // `old` had. Only the slots set in `live` (bit s: [-512 + 8s, -504 + 8s), liveness.hpp) and
 // written in `old` (its depth) are compared: bytes `old` never wrote, or no path reads before
 // writing, constrain nothing.
+// Slots in `live` but not in `values` are read only as helper memory (liveness.hpp): there
+// a written byte must meet a written byte and a spilled pointer the same pointer, but
+// scalars need not be included in each other.
 bool includes(const StackState& old, const StackState& other,
-              std::uint64_t live = ~std::uint64_t{0});
+              std::uint64_t live = ~std::uint64_t{0}, std::uint64_t values = ~std::uint64_t{0});
 
 // The first slot `s` may have written (slots below it are all invalid).
 inline int first_written_slot(const StackState& s) {

@@ -82,7 +82,8 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
     }
   }
   for (std::size_t f = 0; f < frames; ++f)
-    if (!includes(old.frames[f].stack, other.frames[f].stack, live.stack[f])) return false;
+    if (!includes(old.frames[f].stack, other.frames[f].stack, live.stack[f], live.stack_values[f]))
+      return false;
   IdMap ids;
   for (std::size_t f = 0; f < frames; ++f) {
     const Frame& a = old.frames[f];
@@ -96,6 +97,10 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
     for (int slot = first_written_slot(a.stack); slot < slots; ++slot) {
       if (((live.stack[f] >> slot) & 1) == 0) continue;
       const int off = -StackState::size + slot * StackState::slot_size;
+      // A scalar read only as helper memory: its links to other scalars do not matter.
+      if (((live.stack_values[f] >> slot) & 1) == 0 && a.stack.byte(off) == StackByte::spill &&
+          !a.stack.spilled(off).is_pointer())
+        continue;
       if (a.stack.byte(off) == StackByte::spill &&
           (!ids.check(a.stack.spilled(off), b.stack.spilled(off)) ||
            !ids.check_packet(a.stack.spilled(off), b.stack.spilled(off))))

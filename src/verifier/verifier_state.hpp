@@ -62,10 +62,13 @@ struct VerifierState {
 struct LiveMask {
   std::array<std::uint16_t, max_call_frames> regs{};
   std::array<std::uint64_t, max_call_frames> stack{};
+  // The slots of `stack` whose values matter (the others are read only as helper memory).
+  std::array<std::uint64_t, max_call_frames> stack_values{};
   static LiveMask all() {
     LiveMask m;
     m.regs.fill(0x7ff);
     m.stack.fill(~std::uint64_t{0});
+    m.stack_values.fill(~std::uint64_t{0});
     return m;
   }
 };

@@ -77,11 +77,14 @@ struct Summary {
   friend bool operator==(const Summary&, const Summary&) = default;
 
   static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
-                          std::uint64_t live_stack) {
+                          std::uint64_t live_stack, std::uint64_t live_values) {
     if (old.frames != cur.frames) return false;
-    // Stack slots as includes(StackState) sees them: a spill must meet a spill, a misc byte
-    // no spilled pointer, a written slot no unwritten byte.
-    if ((old.spill & ~cur.spill & live_stack) != 0 || (old.misc & cur.pointer & live_stack) != 0 ||
+    // Stack slots as includes(StackState) sees them: a spilled pointer must meet one (and a
+    // spill a spill where the values matter), a misc byte no spilled pointer, a written slot
+    // no unwritten byte.
+    if ((old.spill & ~cur.spill & live_values & live_stack) != 0 ||
+        (old.pointer & ~cur.pointer & live_stack) != 0 ||
+        (old.misc & cur.pointer & live_stack) != 0 ||
         (old.written & ~cur.written & live_stack) != 0)
       return false;
     for (std::size_t r = 0; r < register_count; ++r) {
@@ -141,6 +144,7 @@ LiveMask live_mask(const Liveness& live, const VerifierState& st, std::size_t pc
   if (top >= max_call_frames) return m;
   m.regs[top] = live.regs[pc];
   m.stack[top] = live.stack[pc];
+  m.stack_values[top] = live.stack_values[pc];
   for (std::size_t f = 0; f < top; ++f) {
     const Frame& callee = st.frames[f + 1];
     if (callee.callback_of >= 0) {
@@ -213,6 +217,8 @@ class Explorer {
             live.regs[std::min(p.state.frames.size(), max_call_frames) - 1];
         const std::uint64_t live_stack =
             live.stack[std::min(p.state.frames.size(), max_call_frames) - 1];
+        const std::uint64_t live_values =
+            live.stack_values[std::min(p.state.frames.size(), max_call_frames) - 1];
         const bool callback_call = calls_callback(options_, program_[p.pc]);
         if (callback_call)
           for (int id : cache_[p.pc])
@@ -223,7 +229,8 @@ class Explorer {
           if (c.branches > 0) {
             // At a callback call, a state inside one still in progress is a fixed point of
             // the callback's iterations: its successors are that state's (callbacks.hpp).
-            if (callback_call && Summary::may_include(c.summary, summary, live_regs, live_stack) &&
+            if (callback_call &&
+                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values) &&
                 includes(c.state, p.state, live)) {
               pruned = true;
               break;
@@ -234,7 +241,7 @@ class Explorer {
             }
             continue;
           }
-          if (Summary::may_include(c.summary, summary, live_regs, live_stack) &&
+          if (Summary::may_include(c.summary, summary, live_regs, live_stack, live_values) &&
               includes(c.state, p.state, live)) {
             pruned = true;
             break;

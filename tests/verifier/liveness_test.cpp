@@ -88,6 +88,19 @@ TEST(Liveness, StackSlotsThroughR10AndThroughPointers) {
   EXPECT_EQ(helper.stack[2], ~std::uint64_t{0});  // the second call reads everything
   EXPECT_EQ(helper.stack[4], ~std::uint64_t{0});
   EXPECT_EQ(helper.stack[5], 0u);
+  // ... as memory: the bytes must be written, their values do not matter.
+  EXPECT_EQ(helper.stack_values[2], 0u);
+  EXPECT_EQ(helper.stack_values[4], 0u);
+  // A fill after the helper makes the values matter again.
+  const Liveness fill = liveness_of(
+      "stdw [%r10-8], 1\n"
+      "mov %r2, %r10\n"
+      "call 5\n"
+      "ldxdw %r0, [%r10-8]\n"
+      "exit\n");
+  EXPECT_EQ(fill.stack[1], ~std::uint64_t{0});
+  EXPECT_EQ(fill.stack_values[1], slot(-8));
+  EXPECT_EQ(fill.stack_values[0], 0u);  // written there
 }
 
 TEST(Liveness, SpilledStackPointersAreFollowed) {
@@ -121,8 +134,19 @@ TEST(Liveness, IncludesIgnoresWhatIsDead) {
   ASSERT_TRUE(std::holds_alternative<std::monostate>(
       cur.frames[0].stack.write(-8, 8, RegValue::scalar(ScalarValue::constant(2)))));
   EXPECT_FALSE(includes(old, cur, live));
+  // Read only as helper memory: written in both, so included whatever the values.
+  live.stack_values[0] &= ~slot(-8);
+  EXPECT_TRUE(includes(old, cur, live));
+  live.stack_values[0] = ~std::uint64_t{0};
   live.stack[0] &= ~slot(-8);
   EXPECT_TRUE(includes(old, cur, live));
+  // Memory that one state has not written is not included.
+  VerifierState unwritten = cur;
+  unwritten.frames[0].stack = StackState{};
+  live = LiveMask::all();
+  live.regs[0] = static_cast<std::uint16_t>(live.regs[0] & ~reg(3));
+  live.stack_values[0] &= ~slot(-8);
+  EXPECT_FALSE(includes(old, unwritten, live));
 }
 
 }  // namespace
