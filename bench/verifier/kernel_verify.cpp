@@ -32,8 +32,17 @@ std::vector<int>& kernel_maps(const ObjectSpec& spec) {
 }  // namespace
 
 std::optional<double> kernel_verification_seconds(const ObjectSpec& spec, std::size_t index) {
+  auto verification = kernel_verification(spec, index);
+  if (!verification) return std::nullopt;
+  return verification->seconds;
+}
+
+std::optional<KernelVerification> kernel_verification(const ObjectSpec& spec, std::size_t index,
+                                                      std::optional<ProgramType> untyped) {
   const ObjectProgram& program = spec.programs[index];
-  if (program.type == ProgramType::raw) return std::nullopt;  // no such Linux type
+  ProgramType type = program.type;
+  if (type == ProgramType::raw && untyped) type = *untyped;
+  if (type == ProgramType::raw) return std::nullopt;  // no such Linux type
   std::vector<int>& maps = kernel_maps(spec);
   std::vector<Insn> insns = program.insns;
   for (std::size_t i = 0; i + 1 < insns.size(); ++i) {
@@ -52,11 +61,16 @@ std::optional<double> kernel_verification_seconds(const ObjectSpec& spec, std::s
               .log_buf = log.data());
   if (spec.kernel_version) opts.kern_version = *spec.kernel_version;
   std::string license = spec.license.empty() ? "GPL" : spec.license;
-  int fd = bpf_prog_load(static_cast<bpf_prog_type>(program.type), nullptr, license.c_str(),
+  int fd = bpf_prog_load(static_cast<bpf_prog_type>(type), nullptr, license.c_str(),
                          reinterpret_cast<const bpf_insn*>(insns.data()), insns.size(), &opts);
   if (fd < 0) return std::nullopt;
   ::close(fd);
   const char* found = std::strstr(log.data(), "verification time ");
   if (found == nullptr) return std::nullopt;
-  return std::strtod(found + std::strlen("verification time "), nullptr) / 1e6;
+  KernelVerification out;
+  out.seconds = std::strtod(found + std::strlen("verification time "), nullptr) / 1e6;
+  // "processed 1234 insns (limit 1000000) max_states_per_insn ..." (log_level BPF_LOG_STATS)
+  if (const char* processed = std::strstr(log.data(), "processed "))
+    out.insns_processed = std::strtoull(processed + std::strlen("processed "), nullptr, 10);
+  return out;
 }

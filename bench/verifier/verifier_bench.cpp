@@ -67,12 +67,14 @@ struct Measured {
   std::optional<ChildReport> report;  // nothing: the child crashed or ran past the alarm
   std::string failure;                // why there is no report
   std::optional<double> kernel_seconds;
+  std::uint64_t kernel_processed = 0;
   double peak_mb() const {
     return report ? static_cast<double>(report->peak_kb - report->rss_before_kb) / 1024 : 0;
   }
 };
 
-Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& name) {
+Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& name,
+                 std::optional<ProgramType> untyped) {
   Measured out{name, spec.programs[index].insns.size(), std::nullopt, "", std::nullopt};
   int fds[2];
   if (::pipe(fds) != 0) {
@@ -87,7 +89,7 @@ Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& n
     { std::ofstream("/proc/self/clear_refs") << "5"; }
     ChildReport report;
     report.rss_before_kb = status_kb("VmRSS:");
-    SampleVerdict verdict = verify_program(spec, index);
+    SampleVerdict verdict = verify_program(spec, index, untyped);
     report.peak_kb = status_kb("VmHWM:");
     report.seconds = verdict.seconds;
     report.accepted = verdict.accepted();
@@ -148,8 +150,14 @@ int main(int argc, char** argv) {
       continue;
     }
     auto index = static_cast<std::size_t>(program - object->second->programs.data());
-    Measured one = measure(*object->second, index, file + " " + row.section);
-    if (kernel) one.kernel_seconds = kernel_verification_seconds(*object->second, index);
+    Measured one = measure(*object->second, index, file + " " + row.section,
+                           untyped_section_type(row.project));
+    if (kernel) {
+      if (auto k = kernel_verification(*object->second, index, untyped_section_type(row.project))) {
+        one.kernel_seconds = k->seconds;
+        one.kernel_processed = k->insns_processed;
+      }
+    }
     measured.push_back(std::move(one));
   }
 
@@ -194,13 +202,14 @@ int main(int argc, char** argv) {
       "verifier on ebpf-samples: {} programs verified ({} accepted), {} not loadable, {} "
       "failed\n",
       measured.size() - failed, accepted, load_failures, failed);
-  fmt::print("slowest 10:\n{:>10} {:>9} {:>9} {:>10} {:>10}  {}\n", "ms", "peak MB", "insns",
-             "processed", "kernel ms", "program");
+  fmt::print("slowest 10:\n{:>10} {:>9} {:>9} {:>10} {:>10} {:>10}  {}\n", "ms", "peak MB", "insns",
+             "processed", "kernel ms", "kernel prc", "program");
   for (const Measured* one : slowest)
-    fmt::print("{:>10.3f} {:>9.2f} {:>9} {:>10} {:>10}  {}{}\n", one->report->seconds * 1000,
+    fmt::print("{:>10.3f} {:>9.2f} {:>9} {:>10} {:>10} {:>10}  {}{}\n", one->report->seconds * 1000,
                one->peak_mb(), one->insns, one->report->insns_processed,
                one->kernel_seconds ? fmt::format("{:.3f}", *one->kernel_seconds * 1000) : "-",
-               one->name, one->report->accepted ? "" : " (rejected)");
+               one->kernel_seconds ? fmt::format("{}", one->kernel_processed) : "-", one->name,
+               one->report->accepted ? "" : " (rejected)");
   fmt::print("total {:.3f} s for {} processed instructions (target: under {} s): {}\n", total,
              processed, corpus_target_s, total < corpus_target_s ? "met" : "MISSED");
   fmt::print("slowest program {:.3f} s (target: none over {} s): {} over\n", max_s,

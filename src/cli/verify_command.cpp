@@ -83,11 +83,22 @@ void apply_common(const VerifyArgs& args, verifier::VerifyOptions& options) {
 }
 
 int verify_object(const VerifyArgs& args, const std::vector<std::uint8_t>& bytes) {
-  if (!args.type.empty() || args.context_size) {
+  if (args.context_size) {
     print_error(args.path +
-                ": --type and --context-size are for program files; an object's programs take "
-                "their type from their section");
+                ": --context-size is for program files; an object's programs take their context "
+                "from their type");
     return exit_bad_input;
+  }
+  // --type gives the programs of sections that name no type (tc's "from-netdev", "2/7": tc
+  // loads every section of an object as the type its command line says); a section that
+  // names its type keeps it.
+  std::optional<ProgramType> untyped;
+  if (!args.type.empty()) {
+    untyped = program_type_from_name(args.type);
+    if (!untyped) {
+      print_error(fmt::format("unknown program type '{}'", args.type));
+      return exit_bad_input;
+    }
   }
   auto spec = ObjectSpec::parse(bytes);
   if (!spec) {
@@ -118,9 +129,10 @@ int verify_object(const VerifyArgs& args, const std::vector<std::uint8_t>& bytes
       return exit_bad_input;
     }
     verifier::VerifyOptions options = verify_options_for(*spec, index, &*helpers);
+    if (untyped && program.type == ProgramType::raw) options.type = *untyped;
     apply_common(args, options);
     verdicts.push_back(
-        {program.name, program.section, program.type, verify_timed(program.insns, options)});
+        {program.name, program.section, options.type, verify_timed(program.insns, options)});
   }
   return report(args.path, verdicts, args);
 }
@@ -202,7 +214,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                       "Object: verify only this program (function or section name)");
   command->add_option("--type", args->type,
                       "Program file: its type (xdp, socket_filter, sched_cls, raw, ...; default "
-                      "raw)");
+                      "raw). Object: the type of programs whose section names none (as tc "
+                      "loads every section as sched_cls)");
   command
       ->add_option("--context-size", args->context_size,
                    "Raw program file: r1 points at a context of exactly this many bytes")

@@ -114,27 +114,43 @@ void StackState::clobber(int offset, int size) {
   for (int i = first; i < first + size; ++i) bytes_[static_cast<std::size_t>(i)] = StackByte::misc;
 }
 
-bool includes(const StackState& old, const StackState& other) {
-  if (old == other) return true;  // the common case, compared wholesale
-  for (int off = -StackState::size; off < 0; ++off) {
-    const StackByte o = old.byte(off);
-    const StackByte n = other.byte(off);
-    switch (o) {
-      case StackByte::invalid: break;  // the safe path never read it before writing it
-      case StackByte::misc:
-        // A read of misc bytes is an unknown scalar: anything but a pointer is included.
-        if (n == StackByte::invalid) return false;
-        if (n == StackByte::spill && other.spilled(off).is_pointer()) return false;
-        break;
-      case StackByte::zero:
-        if (n != StackByte::zero) return false;
-        break;
-      case StackByte::spill:
-        if (n != StackByte::spill) return false;
-        if ((off & (StackState::slot_size - 1)) == 0 &&
-            !includes(old.spilled(off), other.spilled(off)))
+bool includes(const StackState& old, const StackState& other, std::uint64_t live,
+              std::uint64_t values) {
+  constexpr int slots = StackState::size / StackState::slot_size;
+  for (int slot = first_written_slot(old); slot < slots; ++slot) {
+    if (((live >> slot) & 1) == 0) continue;
+    const int base = -StackState::size + slot * StackState::slot_size;
+    if (((values >> slot) & 1) == 0) {
+      // Helper memory only: written bytes stay written, spilled pointers stay the same.
+      const bool old_ptr = old.byte(base) == StackByte::spill && old.spilled(base).is_pointer();
+      const bool new_ptr = other.byte(base) == StackByte::spill && other.spilled(base).is_pointer();
+      if (old_ptr || new_ptr) {
+        if (!old_ptr || !new_ptr || !includes(old.spilled(base), other.spilled(base))) return false;
+        continue;
+      }
+      for (int off = base; off < base + StackState::slot_size; ++off)
+        if (old.byte(off) != StackByte::invalid && other.byte(off) == StackByte::invalid)
           return false;
-        break;
+      continue;
+    }
+    for (int off = base; off < base + StackState::slot_size; ++off) {
+      const StackByte o = old.byte(off);
+      const StackByte n = other.byte(off);
+      switch (o) {
+        case StackByte::invalid: break;  // the safe path never read it before writing it
+        case StackByte::misc:
+          // A read of misc bytes is an unknown scalar: anything but a pointer is included.
+          if (n == StackByte::invalid) return false;
+          if (n == StackByte::spill && other.spilled(off).is_pointer()) return false;
+          break;
+        case StackByte::zero:
+          if (n != StackByte::zero) return false;
+          break;
+        case StackByte::spill:
+          if (n != StackByte::spill) return false;
+          if (off == base && !includes(old.spilled(off), other.spilled(off))) return false;
+          break;
+      }
     }
   }
   return true;

@@ -81,9 +81,20 @@ class StackState {
   int depth_ = 0;  // bytes below the frame pointer down to the lowest one written
 };
 
-// Linux's stacksafe without liveness: every byte `old` relied on holds, in `other`, something
-// included by what `old` had.
-bool includes(const StackState& old, const StackState& other);
+// Linux's stacksafe: every byte `old` relied on holds, in `other`, something included by what
+// `old` had. Only the slots set in `live` (bit s: [-512 + 8s, -504 + 8s), liveness.hpp) and
+// written in `old` (its depth) are compared: bytes `old` never wrote, or no path reads before
+// writing, constrain nothing.
+// Slots in `live` but not in `values` are read only as helper memory (liveness.hpp): there
+// a written byte must meet a written byte and a spilled pointer the same pointer, but
+// scalars need not be included in each other.
+bool includes(const StackState& old, const StackState& other,
+              std::uint64_t live = ~std::uint64_t{0}, std::uint64_t values = ~std::uint64_t{0});
+
+// The first slot `s` may have written (slots below it are all invalid).
+inline int first_written_slot(const StackState& s) {
+  return (StackState::size - s.depth()) / StackState::slot_size;
+}
 
 // "fp-8=spill(scalar(...)) fp-16=mmmmmmmm" for the written slots, as the kernel log.
 std::string to_string(const StackState& s, int frame);

@@ -54,36 +54,58 @@ class IdMap {
 
 }  // namespace
 
-bool includes(const VerifierState& old, const VerifierState& other) {
-  if (old.frames.size() != other.frames.size()) return false;
+bool includes(const VerifierState& old, const VerifierState& other, const LiveMask& live) {
+  const std::size_t frames = old.frames.size();
+  if (frames != other.frames.size() || frames > max_call_frames) return false;
   // Held references must be the same (Linux's refsafe; ids are handed out in path order, so
   // equal ids are the common case and the strict test costs little pruning).
   if (old.refs != other.refs) return false;
-  // Registers of every frame first: they differ far more often than stacks and cost little.
-  for (std::size_t f = 0; f < old.frames.size(); ++f) {
+  // Cheap tests first: call chains, then the kinds of live registers, then whole registers,
+  // then stacks (the costliest), then ids.
+  for (std::size_t f = 0; f < frames; ++f) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
     if (a.callsite != b.callsite || a.callback_of != b.callback_of) return false;
-    for (int r = 0; r < register_count; ++r)
-      if (!includes(a.regs[static_cast<std::size_t>(r)], b.regs[static_cast<std::size_t>(r)]))
+    for (int r = 0; r < register_count; ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      if (((live.regs[f] >> r) & 1) != 0 && a.regs[i].kind != RegKind::uninit &&
+          a.regs[i].kind != b.regs[i].kind)
         return false;
+    }
   }
-  for (std::size_t f = 0; f < old.frames.size(); ++f)
-    if (!includes(old.frames[f].stack, other.frames[f].stack)) return false;
-  IdMap ids;
-  for (std::size_t f = 0; f < old.frames.size(); ++f) {
+  for (std::size_t f = 0; f < frames; ++f) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
-    for (int r = 0; r < register_count; ++r)
-      if (!ids.check(a.regs[static_cast<std::size_t>(r)], b.regs[static_cast<std::size_t>(r)]) ||
-          !ids.check_packet(a.regs[static_cast<std::size_t>(r)],
-                            b.regs[static_cast<std::size_t>(r)]))
-        return false;
-    for (int off = -StackState::size; off < 0; off += StackState::slot_size)
+    for (int r = 0; r < register_count; ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      if (((live.regs[f] >> r) & 1) != 0 && !includes(a.regs[i], b.regs[i])) return false;
+    }
+  }
+  for (std::size_t f = 0; f < frames; ++f)
+    if (!includes(old.frames[f].stack, other.frames[f].stack, live.stack[f], live.stack_values[f]))
+      return false;
+  IdMap ids;
+  for (std::size_t f = 0; f < frames; ++f) {
+    const Frame& a = old.frames[f];
+    const Frame& b = other.frames[f];
+    for (int r = 0; r < register_count; ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      if (((live.regs[f] >> r) & 1) == 0) continue;
+      if (!ids.check(a.regs[i], b.regs[i]) || !ids.check_packet(a.regs[i], b.regs[i])) return false;
+    }
+    constexpr int slots = StackState::size / StackState::slot_size;
+    for (int slot = first_written_slot(a.stack); slot < slots; ++slot) {
+      if (((live.stack[f] >> slot) & 1) == 0) continue;
+      const int off = -StackState::size + slot * StackState::slot_size;
+      // A scalar read only as helper memory: its links to other scalars do not matter.
+      if (((live.stack_values[f] >> slot) & 1) == 0 && a.stack.byte(off) == StackByte::spill &&
+          !a.stack.spilled(off).is_pointer())
+        continue;
       if (a.stack.byte(off) == StackByte::spill &&
           (!ids.check(a.stack.spilled(off), b.stack.spilled(off)) ||
            !ids.check_packet(a.stack.spilled(off), b.stack.spilled(off))))
         return false;
+    }
   }
   return true;
 }

@@ -57,11 +57,28 @@ struct VerifierState {
   }
 };
 
-// Everything `other` stands for is in `old`: same call chain, every register and stack byte
-// included, and scalars linked by an id in `old` linked in `other` too, one to one (Linux:
-// states_equal with regsafe, stacksafe and check_ids, without liveness marks, so a little
-// less pruning than Linux but never unsound).
-bool includes(const VerifierState& old, const VerifierState& other);
+// What may still be read, per frame of a state at some instruction (liveness.hpp): bit r of
+// regs[f] for register r of frame f, bit s of stack[f] for its stack slot s.
+struct LiveMask {
+  std::array<std::uint16_t, max_call_frames> regs{};
+  std::array<std::uint64_t, max_call_frames> stack{};
+  // The slots of `stack` whose values matter (the others are read only as helper memory).
+  std::array<std::uint64_t, max_call_frames> stack_values{};
+  static LiveMask all() {
+    LiveMask m;
+    m.regs.fill(0x7ff);
+    m.stack.fill(~std::uint64_t{0});
+    m.stack_values.fill(~std::uint64_t{0});
+    return m;
+  }
+};
+
+// Everything `other` stands for is in `old`: same call chain, every live register and stack
+// byte included, and scalars linked by an id in `old` linked in `other` too, one to one
+// (Linux: states_equal with regsafe, stacksafe and check_ids; liveness from `live`, a static
+// superset of Linux's read marks; no precision marks).
+bool includes(const VerifierState& old, const VerifierState& other,
+              const LiveMask& live = LiveMask::all());
 
 // "R0=scalar(...) R1=ctx() R10=fp0 fp-8=..." for the current frame, as the kernel's log.
 std::string to_string(const VerifierState& s);

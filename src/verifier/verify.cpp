@@ -4,6 +4,7 @@
 #include "verifier/callbacks.hpp"
 #include "verifier/cfg.hpp"
 #include "verifier/context_access.hpp"
+#include "verifier/liveness.hpp"
 #include "verifier/step.hpp"
 
 #include <bpfvm/disassembler.hpp>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace bpfvm::verifier {
 
@@ -28,10 +30,78 @@ namespace {
 // counts the paths below it still being explored; only a state whose paths are all done
 // (branches == 0) is proven safe and may prune. A state still in progress that equals a
 // new one exactly is a loop that makes no progress.
+// The current frame's registers in brief, to skip cached states that cannot include a new
+// one without touching them (most comparisons fail on a register's kind or on a constant).
+struct Summary {
+  std::size_t frames = 0;
+  std::array<RegKind, register_count> kind{};
+  // The unsigned bounds of each register's value (a scalar, or a pointer's offset).
+  std::array<std::uint64_t, register_count> umin{}, umax{};
+  // Map pointers and values: the map (cilium's conntrack paths differ in it alone).
+  std::array<const MapSpec*, register_count> map{};
+
+  // The current frame's stack, a bit per 8-byte slot: wholly spilled, spilled pointer,
+  // some byte misc, every byte written.
+  std::uint64_t spill = 0, pointer = 0, misc = 0, written = 0;
+
+  explicit Summary(const VerifierState& st) : frames(st.frames.size()) {
+    const StackState& stack = st.current().stack;
+    constexpr int slots = StackState::size / StackState::slot_size;
+    for (int slot = first_written_slot(stack); slot < slots; ++slot) {
+      const int base = -StackState::size + slot * StackState::slot_size;
+      const std::uint64_t b = std::uint64_t{1} << slot;
+      bool all = true;
+      for (int off = base; off < base + StackState::slot_size; ++off) {
+        const StackByte k = stack.byte(off);
+        all = all && k != StackByte::invalid;
+        if (k == StackByte::misc) misc |= b;
+      }
+      if (all) written |= b;
+      if (stack.byte(base) == StackByte::spill) {
+        spill |= b;
+        if (stack.spilled(base).is_pointer()) pointer |= b;
+      }
+    }
+    const auto& regs = st.current().regs;
+    for (std::size_t r = 0; r < register_count; ++r) {
+      kind[r] = regs[r].kind;
+      umin[r] = regs[r].value.umin;
+      umax[r] = regs[r].value.umax;
+      map[r] = regs[r].map;
+    }
+  }
+
+  // False when `old` cannot include `cur` for the live registers `live`: a live register
+  // of `old` that is initialised must have the same kind and map and unsigned bounds around
+  // those of `cur` (all required by includes too, so this only says "no" earlier).
+  friend bool operator==(const Summary&, const Summary&) = default;
+
+  static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
+                          std::uint64_t live_stack, std::uint64_t live_values) {
+    if (old.frames != cur.frames) return false;
+    // Stack slots as includes(StackState) sees them: a spilled pointer must meet one (and a
+    // spill a spill where the values matter), a misc byte no spilled pointer, a written slot
+    // no unwritten byte.
+    if ((old.spill & ~cur.spill & live_values & live_stack) != 0 ||
+        (old.pointer & ~cur.pointer & live_stack) != 0 ||
+        (old.misc & cur.pointer & live_stack) != 0 ||
+        (old.written & ~cur.written & live_stack) != 0)
+      return false;
+    for (std::size_t r = 0; r < register_count; ++r) {
+      if (((live >> r) & 1) == 0 || old.kind[r] == RegKind::uninit) continue;
+      if (old.kind[r] != cur.kind[r] || old.map[r] != cur.map[r] || cur.umin[r] < old.umin[r] ||
+          cur.umax[r] > old.umax[r])
+        return false;
+    }
+    return true;
+  }
+};
+
 struct CachedState {
   VerifierState state;
   int parent = -1;
   int branches = 1;
+  Summary summary;
 };
 
 struct Path {
@@ -64,6 +134,34 @@ bool same_registers(const VerifierState& a, const VerifierState& b) {
   return true;
 }
 
+// What may be read after `pc` in each frame of `st` (liveness.hpp): the current frame as at
+// `pc`; a caller's registers as at the instruction its callee returns to (after a local call,
+// r0-r5 are overwritten there; a callback's exit resumes the helper call itself), its stack
+// wholly (the callee may hold pointers into it).
+LiveMask live_mask(const Liveness& live, const VerifierState& st, std::size_t pc) {
+  LiveMask m = LiveMask::all();
+  const std::size_t top = st.frames.size() - 1;
+  if (top >= max_call_frames) return m;
+  m.regs[top] = live.regs[pc];
+  m.stack[top] = live.stack[pc];
+  m.stack_values[top] = live.stack_values[pc];
+  for (std::size_t f = 0; f < top; ++f) {
+    const Frame& callee = st.frames[f + 1];
+    if (callee.callback_of >= 0) {
+      m.regs[f] = live.regs[callee.callsite];
+    } else if (callee.callsite + 1 < live.regs.size()) {
+      m.regs[f] = static_cast<std::uint16_t>(live.regs[callee.callsite + 1] & ~0x3fu);
+    }
+  }
+  return m;
+}
+
+std::vector<std::size_t> subprogram_starts(const Cfg& cfg) {
+  std::vector<std::size_t> starts;
+  for (const Subprogram& s : cfg.subprograms) starts.push_back(s.start);
+  return starts;
+}
+
 class Explorer {
  public:
   Explorer(std::span<const Insn> insns, const std::vector<DecodedInsn>& program, const Cfg& cfg,
@@ -73,6 +171,7 @@ class Explorer {
         cfg_(cfg),
         options_(options),
         result_(result),
+        liveness_(compute_liveness(program, subprogram_starts(cfg))),
         cache_(program.size()) {}
 
   void run() {
@@ -112,6 +211,14 @@ class Explorer {
     for (;;) {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
+        const LiveMask live = live_mask(liveness_, p.state, p.pc);
+        const Summary summary(p.state);
+        const std::uint16_t live_regs =
+            live.regs[std::min(p.state.frames.size(), max_call_frames) - 1];
+        const std::uint64_t live_stack =
+            live.stack[std::min(p.state.frames.size(), max_call_frames) - 1];
+        const std::uint64_t live_values =
+            live.stack_values[std::min(p.state.frames.size(), max_call_frames) - 1];
         const bool callback_call = calls_callback(options_, program_[p.pc]);
         if (callback_call)
           for (int id : cache_[p.pc])
@@ -122,17 +229,20 @@ class Explorer {
           if (c.branches > 0) {
             // At a callback call, a state inside one still in progress is a fixed point of
             // the callback's iterations: its successors are that state's (callbacks.hpp).
-            if (callback_call && includes(c.state, p.state)) {
+            if (callback_call &&
+                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values) &&
+                includes(c.state, p.state, live)) {
               pruned = true;
               break;
             }
-            if (same_registers(c.state, p.state) && c.state == p.state) {
+            if (c.summary == summary && same_registers(c.state, p.state) && c.state == p.state) {
               fail(p.pc, fmt::format("infinite loop detected at insn {}", p.pc), "");
               return false;
             }
             continue;
           }
-          if (includes(c.state, p.state)) {
+          if (Summary::may_include(c.summary, summary, live_regs, live_stack, live_values) &&
+              includes(c.state, p.state, live)) {
             pruned = true;
             break;
           }
@@ -145,7 +255,7 @@ class Explorer {
         }
         if (cache_[p.pc].size() < options_.max_states_per_insn &&
             nodes_.size() < options_.max_states) {
-          nodes_.push_back({p.state, p.anchor, 1});
+          nodes_.push_back({p.state, p.anchor, 1, summary});
           p.anchor = static_cast<int>(nodes_.size() - 1);
           cache_[p.pc].push_back(p.anchor);
           result_.stats.states_kept = nodes_.size();
@@ -181,6 +291,7 @@ class Explorer {
   const Cfg& cfg_;
   const VerifyOptions& options_;
   VerifyResult& result_;
+  Liveness liveness_;
   std::vector<CachedState> nodes_;
   std::vector<std::vector<int>> cache_;
 };

@@ -141,7 +141,12 @@ TEST_F(VerifyCommand, MalformedInputIsStatusTwo) {
   Outcome unknown_type = bpfvm("verify " + pass.string() + " --type nope");
   EXPECT_EQ(unknown_type.status, 2);
   EXPECT_TRUE(has(unknown_type.err, "unknown program type 'nope'")) << unknown_type.err;
-  EXPECT_EQ(bpfvm("verify " + samples + " --type xdp").status, 2);         // objects name types
+  // For an object, --type is the type of sections that name none: a bad name is bad input,
+  // a good one leaves typed sections as they are; --context-size is for program files.
+  EXPECT_EQ(bpfvm("verify " + samples + " --type nope").status, 2);
+  EXPECT_EQ(bpfvm("verify " + samples + " --type sched_cls").status,
+            bpfvm("verify " + samples).status);
+  EXPECT_EQ(bpfvm("verify " + samples + " --context-size 8").status, 2);
   EXPECT_EQ(bpfvm("verify " + pass.string() + " --program x").status, 2);  // not an object
   EXPECT_EQ(bpfvm("verify " + pass.string() + " --type xdp --context-size 8").status, 2);
   EXPECT_EQ(bpfvm("verify " + write("odd.bin", "1234567").string()).status, 2);

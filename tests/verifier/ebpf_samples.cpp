@@ -74,10 +74,19 @@ SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row
                                      row.section == ".text" ? " (a subprogram for bpfvm)" : "");
     return verdict;
   }
-  return verify_program(*spec, static_cast<std::size_t>(program - spec->programs.data()));
+  return verify_program(*spec, static_cast<std::size_t>(program - spec->programs.data()),
+                        untyped_section_type(row.project));
 }
 
-SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index) {
+std::optional<ProgramType> untyped_section_type(const std::string& project) {
+  if (project == "cilium" || project == "cilium-core" || project == "bpf_cilium_test" ||
+      project == "ovs")
+    return ProgramType::sched_cls;
+  return std::nullopt;
+}
+
+SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
+                             std::optional<ProgramType> untyped) {
   SampleVerdict verdict;
   auto helpers = object_program_helpers(spec, index);
   if (!helpers) {
@@ -87,7 +96,9 @@ SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index) {
   const ObjectProgram& program = spec.programs[index];
   verdict.insns = program.insns.size();
   auto start = std::chrono::steady_clock::now();
-  verdict.result = verifier::verify(program.insns, verify_options_for(spec, index, &*helpers));
+  verifier::VerifyOptions options = verify_options_for(spec, index, &*helpers);
+  if (untyped && program.type == ProgramType::raw) options.type = *untyped;
+  verdict.result = verifier::verify(program.insns, options);
   verdict.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return verdict;
 }

@@ -56,8 +56,16 @@ const ObjectProgram* find_sample(const ObjectSpec& spec, const SampleRow& row);
 // Verifies the row's program of `spec` (a parse failure passed as `spec`'s error).
 SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row);
 
-// Verifies program `index` of `spec` as `bpfvm verify` does.
-SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index);
+// The type a folder's programs get when their section names none (the loader gives them
+// raw): the folders of objects tc loads (cilium's "2/7", "from-netdev", ovs's "tail-3") get
+// sched_cls, as `tc filter add ... bpf obj X.o sec S` loads every section; others none.
+// (PREVAIL's platform does the same with a per-project default.)
+std::optional<ProgramType> untyped_section_type(const std::string& project);
+
+// Verifies program `index` of `spec` as `bpfvm verify --type UNTYPED` does: `untyped` is the
+// type of a program whose section names none.
+SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
+                             std::optional<ProgramType> untyped = std::nullopt);
 
 // A message with quoted names and numbers blanked, so that like errors group together.
 std::string reason_of(const std::string& message);
