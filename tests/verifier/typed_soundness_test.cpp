@@ -20,7 +20,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
@@ -75,6 +77,9 @@ class TypedSoundness {
 
   bool kernel() const { return !fds_.empty(); }
 
+  // What we reject and Linux accepts, by reason (digits dropped).
+  const std::map<std::string, int>& linux_only() const { return linux_only_; }
+
   // Linux's verdict, with its log when asked.
   kernel::SysResult<kernel::Fd> linux_load(std::vector<Insn> insns, ProgramType type,
                                            bool with_log) const {
@@ -113,9 +118,15 @@ class TypedSoundness {
                          disassemble(insns, Syntax::llvm));
     };
     if (!ours.ok()) {
-      if (linux_ok && ++reported_ <= 5)
-        std::cout << "Linux accepts, we reject: " << ours.error->to_string() << "\n"
-                  << where() << "\n";
+      if (linux_ok) {
+        // Precision: the reason without its numbers, counted.
+        std::string reason;
+        for (char ch : ours.error->reason)
+          if (!std::isdigit(static_cast<unsigned char>(ch))) reason += ch;
+        if (++linux_only_[reason] == 1 && verbose_)
+          std::cout << "Linux accepts, we reject: " << ours.error->to_string() << "\n"
+                    << where() << "\n";
+      }
       return;
     }
     ++counts.ours;
@@ -161,7 +172,9 @@ class TypedSoundness {
   std::vector<std::shared_ptr<Map>> maps_;
   std::map<ProgramType, HelperRegistry> helpers_;
   std::vector<kernel::Fd> fds_;
-  int reported_ = 0;
+  std::map<std::string, int> linux_only_;
+  // BPFVM_TYPED_VERBOSE=1 prints the first program of each reason.
+  bool verbose_ = std::getenv("BPFVM_TYPED_VERBOSE") != nullptr;
 };
 
 void print(const char* what, const Counts& c, bool kernel) {
@@ -193,6 +206,8 @@ TEST(VerifierTypedSoundness, RandomTypedProgramsAndMutants) {
   }
   print("typed random programs", generated, harness.kernel());
   print("their mutants", mutants, harness.kernel());
+  for (const auto& [reason, n] : harness.linux_only())
+    std::cout << "  Linux accepts, we reject (" << n << "): " << reason << "\n";
   std::cout << "  in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - started)
