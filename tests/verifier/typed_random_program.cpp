@@ -135,12 +135,23 @@ class Writer {
   void packet_variable() {
     if (lay_.data < 0) return context_field();
     static constexpr int masks[] = {7, 15, 63, 255};
-    line("mov %r4, %r9");
-    if (!flaw(4)) line(fmt::format("and %r4, {}", masks[rng_.below(4)]));
+    const std::string skip = label();
+    if (rng_.chance(40)) {
+      // A header length read from the packet (IPv4's IHL: `(b & 0xf) << 2`), in 32-bit
+      // registers as clang writes it.
+      const int at = static_cast<int>(rng_.below(40));
+      check_packet(at + 1, skip);
+      line(fmt::format("ldxb %r4, [%r7+{}]", at));
+      line(fmt::format("and32 %r4, {}", flaw(3) ? 0xff : 0x0f));
+      line(fmt::format("lsh32 %r4, {}", rng_.below(3)));
+    } else {
+      line("mov %r4, %r9");
+      if (!flaw(4))
+        line(fmt::format("and{} %r4, {}", rng_.chance(30) ? "32" : "", masks[rng_.below(4)]));
+    }
     line("mov %r5, %r7");
     line("add %r5, %r4");
     const int end = 1 + static_cast<int>(rng_.below(16));
-    const std::string skip = label();
     check_packet(end, skip, "%r5");
     packet_access("%r5", 0, end);
     line(skip + ":");
