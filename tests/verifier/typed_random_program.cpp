@@ -104,7 +104,8 @@ class Writer {
   }
 
   void packet_access(const char* base, int start, int end) {
-    const int size = std::min(pick_size(), std::max(1, end - start));
+    int size = pick_size();  // a power of two that fits in [start, end)
+    while (size > 1 && size > end - start) size /= 2;
     const int off = start + static_cast<int>(rng_.below(std::max(1, end - start - size + 1)));
     const bool write = rng_.chance(35);
     if (write && (lay_.packet_writable || flaw(50))) {

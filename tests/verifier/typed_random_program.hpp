@@ -10,8 +10,8 @@
 // `ldmap %rN, I` names map I of typed_program_maps()), so a failure prints readable source.
 // Registers by convention: r6 the context, r7 data, r8 data_end (both reloaded after any
 // helper that may move the packet), r9 an accumulator every read flows into; r0-r5 scratch.
-// Every choice that makes a block unsafe is taken with a small probability, so about a
-// third of the programs break some rule (`unsafe_choices` counts them: a program with none
+// Every choice that makes a block unsafe is taken with a small probability, so about four
+// in ten programs break some rule (`unsafe_choices` counts them: a program with none
 // is meant to pass both verifiers).
 //
 // Generation is a pure function of (type, seed), the same on every platform (test::Rng).
