@@ -215,6 +215,11 @@ std::optional<std::string> finish_call(const HelperPrototype& proto, const CallM
           return fmt::format("map {} of maps has no inner map spec", meta.map->name);
         out.kind = RegKind::map_ptr_or_null;
         out.map = meta.map->inner.get();
+      } else if (meta.value_not_null) {
+        out.kind = RegKind::map_value;
+        out.map = meta.map;
+        r0 = out;
+        return std::nullopt;
       } else {
         out.kind = RegKind::map_value_or_null;
         out.map = meta.map;

@@ -23,6 +23,9 @@ struct CallMeta {
   std::optional<std::uint32_t> callback;  // the func argument's first instruction
   std::optional<std::uint64_t> alloc_size;
   std::uint32_t release_ref = 0;  // the reference a release argument gives back
+  // map_lookup_elem on an array with a key known to be in range: the value exists, r0 is
+  // not null (Linux 6.13+: can_elide_value_nullness, get_constant_map_key).
+  bool value_not_null = false;
 };
 
 // Checks `size` bytes at register `reg` (= v) readable, or writable: helper_call.cpp's

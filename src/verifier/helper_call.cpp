@@ -38,6 +38,26 @@ bool is_null(const RegValue& v) {
   return v.is_scalar() && v.value.is_const() && v.value.const_value() == 0;
 }
 
+// Whether the key `key` points at is an index the array `map` has, so that its lookup cannot
+// fail (Linux 6.13+, get_constant_map_key and can_elide_value_nullness). Only what Linux
+// proves, never more, so that we accept nothing it rejects: array and percpu_array maps; a
+// stack key at a constant offset whose bytes lie in one 8-byte slot and were all stored as
+// zero (STACK_ZERO: key 0). Linux also reads a constant from a spilled scalar of exactly the
+// key's size, which this stack does not record for 4-byte stores: those keys stay unknown.
+bool constant_array_key_in_range(const VerifierState& st, const RegValue& key, const MapSpec& map) {
+  if (map.type != MapType::array && map.type != MapType::percpu_array) return false;
+  if (key.kind != RegKind::stack || !key.value.is_const() || map.max_entries == 0) return false;
+  const auto off = static_cast<std::int64_t>(key.value.const_value());
+  const auto n = static_cast<std::int64_t>(map.key_size);
+  if (n == 0 || off < -static_cast<std::int64_t>(stack_frame_size) || off + n > 0) return false;
+  const std::int64_t base = static_cast<std::int64_t>(stack_frame_size);
+  if ((off + base) / 8 != (off + n - 1 + base) / 8) return false;  // one slot
+  const StackState& stack = st.frames[key.frame].stack;
+  for (std::int64_t i = off; i < off + n; ++i)
+    if (stack.byte(static_cast<int>(i)) != StackByte::zero) return false;
+  return true;  // key 0, and the array has at least one entry
+}
+
 // `size` bytes at pointer `p` (stack or sized context, constant offset) are readable, or
 // writable: for the stack, writable bytes become misc (the helper wrote something).
 std::optional<std::string> access(const VerifyOptions& options, VerifierState& st, int reg,
@@ -176,6 +196,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           if (auto e =
                   check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta, mem))
             return e;
+          if (kind == ArgKind::map_key && id == 1 /* map_lookup_elem */)
+            meta.value_not_null = constant_array_key_in_range(st, v, *meta.map);
           break;
         }
         return fmt::format("helper {} ({}): argument kind {} is not supported yet", id,

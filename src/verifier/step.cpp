@@ -307,8 +307,8 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
   if (auto* f = std::get_if<Failure>(&where)) return f->reason;
   const Target t = std::get<Target>(where);
   // Linux: "BPF_ATOMIC stores into R1 pkt is not allowed" (check_atomic), typed ctx likewise.
-  const bool packet = t.kind == RegKind::packet || t.kind == RegKind::packet_meta ||
-                      t.kind == RegKind::packet_end;
+  const bool packet =
+      t.kind == RegKind::packet || t.kind == RegKind::packet_meta || t.kind == RegKind::packet_end;
   if (packet || (t.kind == RegKind::ctx && ctx.options.type != ProgramType::raw))
     return fmt::format("BPF_ATOMIC stores into R{} {} is not allowed", d.insn.dst,
                        t.kind == RegKind::ctx ? "ctx" : "pkt");
@@ -434,7 +434,13 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
                               static_cast<std::int64_t>(p.value.const_value()) >=
                                   -static_cast<std::int64_t>(stack_frame_size) &&
                               static_cast<std::int64_t>(p.value.const_value()) <= 0;
-        if (in_frame && other.is_scalar() && other.value.is_const() &&
+        // A map value (not or_null: a lookup Linux proves cannot fail, or one null-checked
+        // already) at a constant offset within the value is real memory too. Linux's
+        // reg_not_null takes PTR_TO_MAP_VALUE at any offset; we keep to offsets inside the
+        // value, where no arithmetic can have brought it to 0.
+        const bool in_value = p.kind == RegKind::map_value && p.map != nullptr &&
+                              p.value.is_const() && p.value.const_value() <= p.map->value_size;
+        if ((in_frame || in_value) && other.is_scalar() && other.value.is_const() &&
             other.value.const_value() == 0 && jr && jr->bits == 64) {
           if (jr->op == CmpOp::eq) can_take = false;
           if (jr->op == CmpOp::ne) can_fall = false;
