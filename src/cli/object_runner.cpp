@@ -37,10 +37,12 @@ Result<LoadedObject> LoadedObject::load(const std::string& path) {
   for (const ObjectProgram& program : spec->programs)
     if (auto added = add_packet_helpers(*loaded.helpers_, program.type); !added)
       return added.error();
-  auto object = Object::load(*spec, ObjectLoadOptions{.helpers = loaded.helpers_.get()});
+  // Programs that call functions the object lacks are left out; running one says why.
+  auto object = Object::load(
+      *spec, ObjectLoadOptions{.helpers = loaded.helpers_.get(), .autoload = autoload_linked});
   if (!object) return object.error();
   loaded.object_ = std::make_unique<Object>(std::move(*object));
-  loaded.jit_.resize(loaded.object_->programs().size());
+  loaded.jit_.resize(loaded.object_->spec().programs.size());
   return loaded;
 }
 
@@ -69,7 +71,11 @@ Result<const ObjectProgram*> LoadedObject::find_program(const std::string& name)
 Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
                                           const std::vector<std::uint8_t>& packet, Engine engine) {
   auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
-  const Program& program = object_->programs()[index];
+  const Program* loaded = object_->program_at(index);
+  if (loaded == nullptr)
+    return make_error(Error::Kind::usage, fmt::format("program '{}' cannot load: {}",
+                                                      described.name, described.link_error));
+  const Program& program = *loaded;
   PacketRunInput input;
   input.type = described.type;
   input.packet = packet;

@@ -105,6 +105,7 @@ std::string_view relocation_kind_name(RelocationKind kind) {
     case RelocationKind::map_value: return "map_value";
     case RelocationKind::call: return "call";
     case RelocationKind::func: return "func";
+    case RelocationKind::unresolved: return "unresolved";
   }
   return "unknown";
 }
