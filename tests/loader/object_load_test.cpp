@@ -136,16 +136,6 @@ TEST(ObjectLoadTest, RunsProgramsUsingGlobalData) {
   ObjectSpec spec = parse("globals");
   testing::FakeMapFactory maps;
   HelperRegistry helpers = linux_helpers();
-  ASSERT_TRUE(helpers
-                  .add({.id = 115,
-                        .name = "probe_read_kernel_str (not run here)",
-                        .function =
-                            [](HelperCall& call, std::uint64_t, std::uint64_t, std::uint64_t,
-                               std::uint64_t, std::uint64_t) {
-                              call.fail("not provided");
-                              return std::uint64_t{0};
-                            }})
-                  .ok());
   auto object = Object::load(spec, ObjectLoadOptions{.helpers = &helpers}, maps.factory());
   ASSERT_TRUE(object.ok()) << object.error().to_string();
   std::uint8_t memory[4] = {};
