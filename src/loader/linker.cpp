@@ -225,10 +225,26 @@ class ProgramLinker {
     Insn& first = program_->insns[at];
     Insn& second = program_->insns[at + 1];
     const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
-    if (symbol.shndx == SHN_UNDEF)
-      return reloc_error(file_, reloc,
-                         "the symbol is not defined in the object (extern "
-                         "variables, __ksym and __kconfig, are not supported)");
+    if (symbol.shndx == SHN_UNDEF) {
+      auto kconfig = maps_.kconfig.find(symbol.name);
+      if (kconfig == maps_.kconfig.end() || !maps_.kconfig_map)
+        return reloc_error(file_, reloc,
+                           "the symbol is not defined in the object (extern variables other "
+                           "than __kconfig, such as __ksym, are not supported)");
+      if (first.src != lddw_src::imm64)
+        return reloc_error(file_, reloc,
+                           fmt::format("lddw already has pseudo source {}", int{first.src}));
+      // A .kconfig extern: the address of its value in the ".kconfig" map.
+      std::uint64_t offset = kconfig->second.offset + static_cast<std::uint32_t>(first.imm);
+      first.src = lddw_src::map_value;
+      first.imm = static_cast<std::int32_t>(*maps_.kconfig_map);
+      second.imm = static_cast<std::int32_t>(offset);
+      program_->relocations.push_back(
+          {at, RelocationKind::map_value, symbol.name, *maps_.kconfig_map, offset, 0});
+      if (!kconfig->second.error.empty() && program_->link_error.empty())
+        program_->link_error = reloc_error(file_, reloc, kconfig->second.error).message;
+      return Ok{};
+    }
     if (symbol.shndx >= file_.sections.size())
       return reloc_error(file_, reloc, "the symbol is in no section of the object");
     std::int64_t offset = static_cast<std::int64_t>(symbol.value) + first.imm;
