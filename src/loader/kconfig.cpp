@@ -88,11 +88,11 @@ std::uint32_t host_kernel_version() {
 // when the two do not fit (libbpf: "value ... incompatible").
 bool encode(const btf* btf, const btf_type* type, std::size_t size, const std::string& text,
             std::uint8_t* out) {
-  std::uint32_t id = 0;
-  (void)id;
   const btf_type* resolved = type;
-  while (btf_is_typedef(resolved) || btf_is_const(resolved) || btf_is_volatile(resolved))
+  while (resolved != nullptr &&
+         (btf_is_typedef(resolved) || btf_is_const(resolved) || btf_is_volatile(resolved)))
     resolved = btf__type_by_id(btf, resolved->type);
+  if (resolved == nullptr) return false;
   if (btf_is_array(resolved)) {  // char name[N]: a quoted string
     if (text.size() < 2 || text.front() != '"' || text.back() != '"') return false;
     std::string value = text.substr(1, text.size() - 2);

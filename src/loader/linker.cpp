@@ -236,6 +236,8 @@ class ProgramLinker {
                            fmt::format("lddw already has pseudo source {}", int{first.src}));
       // A .kconfig extern: the address of its value in the ".kconfig" map.
       std::uint64_t offset = kconfig->second.offset + static_cast<std::uint32_t>(first.imm);
+      if (offset > maps_.maps[*maps_.kconfig_map].spec.value_size)
+        return reloc_error(file_, reloc, fmt::format("offset {} is outside '.kconfig'", offset));
       first.src = lddw_src::map_value;
       first.imm = static_cast<std::int32_t>(*maps_.kconfig_map);
       second.imm = static_cast<std::int32_t>(offset);
