@@ -33,6 +33,13 @@ inline constexpr std::uint32_t tail_call = 12;
 inline constexpr std::uint32_t get_current_pid_tgid = 14;
 inline constexpr std::uint32_t get_current_uid_gid = 15;
 inline constexpr std::uint32_t get_current_comm = 16;
+inline constexpr std::uint32_t perf_event_output = 25;
+inline constexpr std::uint32_t get_current_task = 35;
+inline constexpr std::uint32_t probe_read_str = 45;
+inline constexpr std::uint32_t probe_read_user = 112;
+inline constexpr std::uint32_t probe_read_kernel = 113;
+inline constexpr std::uint32_t probe_read_user_str = 114;
+inline constexpr std::uint32_t probe_read_kernel_str = 115;
 inline constexpr std::uint32_t map_push_elem = 87;
 inline constexpr std::uint32_t map_pop_elem = 88;
 inline constexpr std::uint32_t map_peek_elem = 89;
@@ -62,6 +69,11 @@ struct HelperOptions {
   // sequence reproducible (one sequence shared by every program and thread using this
   // registry).
   std::uint64_t prandom_seed = 0;
+  // What bpf_get_current_task returns. Linux gives the address of the current task_struct,
+  // which programs pass to bpf_probe_read_kernel; bpfvm has none, and 0 makes such reads fail
+  // with -EFAULT (zeroed destination). An embedder may give the address of memory it admits to
+  // the run (HelperCall::grant, RunInput regions) to serve its own task layout.
+  std::uint64_t current_task = 0;
 };
 
 // A registry with every helper above. Embedders add their own with HelperRegistry::add,

@@ -215,6 +215,32 @@ class RingBufferMap : public Map {
   using Map::Map;
 };
 
+// perf_event_array: BPF_MAP_TYPE_PERF_EVENT_ARRAY as bpf_perf_event_output uses it, with the
+// host's reader built in. In Linux each slot holds a perf event fd whose ring buffer the host
+// reads (libbpf's perf_buffer); bpfvm has no perf events, so each slot owns a record buffer
+// of perf_buffer_bytes. Every slot starts open, as if libbpf's perf_buffer__new had attached
+// one to every CPU; host_erase closes a slot (output then fails with -ENOENT, as for an empty
+// slot in Linux) and host_update with any 4-byte value opens it again.
+class PerfEventArrayMap : public Map {
+ public:
+  // A slot's buffer, counted as perf counts it: each record takes an 8-byte perf_event_header
+  // and a 4-byte size before its data, padded to 8 bytes (PERF_SAMPLE_RAW). 64 KiB, the 16
+  // pages libbpf's examples give perf_buffer__new.
+  static constexpr std::size_t perf_buffer_bytes = 64 * 1024;
+  // bpf_perf_event_output's write into slot `index`: 0, -E2BIG (index >= max_entries),
+  // -ENOENT (slot closed) or -ENOSPC (buffer full: the record is lost and counted).
+  virtual int output(std::uint32_t index, const void* data, std::uint64_t size) = 0;
+  // The host's reader (perf_buffer__consume): calls sample(slot, data, size) for each record,
+  // slot by slot, oldest first, until it returns non-zero; returns the records consumed.
+  virtual long consume(
+      const std::function<int(std::uint32_t slot, const void* data, std::size_t size)>& sample) = 0;
+  // Records dropped at `index` because its buffer was full (perf's PERF_RECORD_LOST count).
+  virtual std::uint64_t lost(std::uint32_t index) const = 0;
+
+ protected:
+  using Map::Map;
+};
+
 // Pinning by name, as bpffs paths: maps pinned here outlive the objects that created them.
 Status pin_map(const std::string& name, std::shared_ptr<Map> map);
 std::shared_ptr<Map> pinned_map(const std::string& name);

@@ -57,11 +57,17 @@ struct ObjectMap {
 };
 
 enum class RelocationKind : std::uint8_t {
-  map,        // lddw src 1: the map itself (imm = map index)
-  map_value,  // lddw src 2: address of the map's value + offset (global data)
-  call,       // call src 1: a bpf-to-bpf call (imm = target - insn - 1)
-  func,       // lddw src 4: a function address, for callbacks (bpf_loop, for_each_map_elem)
+  map,         // lddw src 1: the map itself (imm = map index)
+  map_value,   // lddw src 2: address of the map's value + offset (global data)
+  call,        // call src 1: a bpf-to-bpf call (imm = target - insn - 1)
+  func,        // lddw src 4: a function address, for callbacks (bpf_loop, for_each_map_elem)
+  unresolved,  // call to a function not in the object: poisoned (call poison_helper_id)
 };
+
+// The helper id libbpf writes into an instruction it could not relocate (an unresolved CO-RE
+// relocation, a call to a function the object lacks): no helper has it, so a program that
+// reaches it cannot load.
+inline constexpr std::uint32_t poison_helper_id = 0xbad2310;
 std::string_view relocation_kind_name(RelocationKind kind);
 
 // One relocation the loader applied, for listings (`bpfvm object show`) and tests.
@@ -82,6 +88,10 @@ struct ObjectProgram {
   std::size_t own_insns = 0;            // slots of the function itself; subprograms follow
   std::vector<Insn> insns;
   std::vector<ObjectRelocation> relocations;
+  // Why the program cannot load although the object parsed, "" when it can: it reaches a call
+  // to a function the object does not define (the first such relocation, named with its
+  // section, offset and symbol). Object::load refuses it; the object's other programs load.
+  std::string link_error;
 };
 
 struct ObjectSpec {
@@ -116,7 +126,13 @@ struct ObjectLoadOptions {
   // The type of programs whose section names none (iproute2's tc and cilium load these as
   // sched_cls); raw by default.
   ProgramType unnamed_section_type = ProgramType::raw;
+  // Which programs to load (libbpf's bpf_program__set_autoload); every program when empty.
+  // A program left out is not loaded: Object::program(name) and program_at give nullptr.
+  std::function<bool(const ObjectProgram&)> autoload = nullptr;
 };
+
+// Loads the programs that can load: those without a link error (ObjectProgram::link_error).
+bool autoload_linked(const ObjectProgram& program);
 
 class Object {
  public:
@@ -138,7 +154,11 @@ class Object {
 
   const ObjectSpec& spec() const { return *spec_; }
   const std::vector<std::shared_ptr<Map>>& maps() const { return maps_; }
+  // The loaded programs in the order of spec().programs: parallel to it when every program is
+  // loaded (ObjectLoadOptions::autoload left empty); use program_at otherwise.
   const std::vector<Program>& programs() const { return programs_; }
+  // The program of spec().programs[index]; nullptr when it was not loaded or out of range.
+  const Program* program_at(std::size_t index) const;
 
   // By name; nullptr when there is none.
   const Program* program(std::string_view name) const;
@@ -148,7 +168,9 @@ class Object {
   Object() = default;
   std::shared_ptr<const ObjectSpec> spec_;
   std::vector<std::shared_ptr<Map>> maps_;
-  std::vector<Program> programs_;  // parallel to spec_->programs
+  std::vector<Program> programs_;  // the loaded ones, in spec_->programs order
+  // spec_->programs index -> index in programs_, or npos when not loaded.
+  std::vector<std::size_t> program_slots_;
 };
 
 }  // namespace bpfvm

@@ -243,13 +243,16 @@ int ebpf_load_object(ebpf_vm* vm, const char* path, const char* program_name) {
     ProgramType type = spec->programs[index].type;
     auto helpers = vm->make_helpers(type);
     if (!helpers) return vm->fail(helpers.error());
-    auto object = Object::load(*spec, ObjectLoadOptions{.helpers = helpers->get()});
+    if (!spec->programs[index].link_error.empty())
+      return vm->fail(-ENOEXEC, std::string(path) + ": " + spec->programs[index].link_error);
+    auto object = Object::load(
+        *spec, ObjectLoadOptions{.helpers = helpers->get(), .autoload = autoload_linked});
     if (!object) return vm->fail(object.error());
     vm->forget_program();
     vm->type = type;
     vm->helpers = std::move(*helpers);
     vm->object = std::make_unique<Object>(std::move(*object));
-    vm->program = vm->object->programs()[index];
+    vm->program = *vm->object->program_at(index);
     for (const std::shared_ptr<Map>& map : vm->object->maps())
       vm->object_maps.push_back(std::make_unique<ebpf_map>(ebpf_map{map}));
     return vm->prepare_engine();

@@ -37,6 +37,8 @@ std::string relocation_target(const ObjectSpec& spec, const ObjectRelocation& re
     case RelocationKind::call:
     case RelocationKind::func:
       return fmt::format("{} (insn {})", relocation.symbol, relocation.target);
+    case RelocationKind::unresolved:
+      return fmt::format("{} (not in the object)", relocation.symbol);
   }
   return "";
 }
@@ -60,12 +62,15 @@ nlohmann::json to_json(const ObjectSpec& spec) {
         entry["target"] = relocation.target;
       relocations.push_back(entry);
     }
-    out["programs"].push_back({{"name", program.name},
-                               {"section", program.section},
-                               {"type", std::string(program_type_name(program.type))},
-                               {"insns", program.insns.size()},
-                               {"own_insns", program.own_insns},
-                               {"relocations", relocations}});
+    out["programs"].push_back(
+        {{"name", program.name},
+         {"section", program.section},
+         {"type", std::string(program_type_name(program.type))},
+         {"insns", program.insns.size()},
+         {"own_insns", program.own_insns},
+         {"relocations", relocations},
+         {"link_error", program.link_error.empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(program.link_error)}});
   }
   out["maps"] = nlohmann::json::array();
   for (const ObjectMap& map : spec.maps) {

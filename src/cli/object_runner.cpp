@@ -38,10 +38,12 @@ Result<LoadedObject> LoadedObject::load(const std::string& path) {
   for (const ObjectProgram& program : spec->programs)
     if (auto added = add_packet_helpers(*loaded.helpers_, program.type); !added)
       return added.error();
-  auto object = Object::load(*spec, ObjectLoadOptions{.helpers = loaded.helpers_.get()});
+  // Programs that call functions the object lacks are left out; running one says why.
+  auto object = Object::load(
+      *spec, ObjectLoadOptions{.helpers = loaded.helpers_.get(), .autoload = autoload_linked});
   if (!object) return object.error();
   loaded.object_ = std::make_unique<Object>(std::move(*object));
-  loaded.jit_.resize(loaded.object_->programs().size());
+  loaded.jit_.resize(loaded.object_->spec().programs.size());
   return loaded;
 }
 
@@ -88,7 +90,11 @@ Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
                                           const std::vector<std::uint8_t>& packet, Engine engine,
                                           MemoryMode memory_mode) {
   auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
-  const Program& program = object_->programs()[index];
+  const Program* loaded = object_->program_at(index);
+  if (loaded == nullptr)
+    return make_error(Error::Kind::usage, fmt::format("program '{}' cannot load: {}",
+                                                      described.name, described.link_error));
+  const Program& program = *loaded;
   PacketRunInput input;
   input.type = described.type;
   input.packet = packet;
@@ -191,6 +197,7 @@ bool has_keys(const Map& map) {
     case MapType::queue:
     case MapType::stack:
     case MapType::ringbuf:
+    case MapType::perf_event_array:
     case MapType::bloom_filter: return false;
     default: return true;
   }
@@ -207,6 +214,24 @@ std::vector<Element> elements(Map& map) {
     key = next;
     previous = key.data();
   }
+  return out;
+}
+
+struct PerfRecord {
+  std::uint32_t slot;
+  std::vector<std::uint8_t> data;
+};
+
+// The records bpf_perf_event_output wrote, read as libbpf's perf_buffer__consume reads them:
+// showing them consumes them.
+std::vector<PerfRecord> perf_records(Map& map) {
+  std::vector<PerfRecord> out;
+  if (auto* perf = dynamic_cast<PerfEventArrayMap*>(&map))
+    perf->consume([&](std::uint32_t slot, const void* data, std::size_t size) {
+      const auto* bytes = static_cast<const std::uint8_t*>(data);
+      out.push_back({slot, std::vector<std::uint8_t>(bytes, bytes + size)});
+      return 0;
+    });
   return out;
 }
 
@@ -230,6 +255,12 @@ std::string maps_as_text(const Object& object, const std::string& only) {
   for_each_map(object, only, [&](Map& map) {
     std::vector<Element> rows = elements(map);
     text += map_heading(map, rows.size()) + "\n";
+    if (map.type() == MapType::perf_event_array) {
+      for (const PerfRecord& record : perf_records(map))
+        text +=
+            fmt::format("  record on slot {}: {}\n", record.slot, format_hex_bytes(record.data));
+      return;
+    }
     if (!has_keys(map)) {
       text += fmt::format("  ({} has no keys to list)\n", map_type_name(map.type()));
       return;
@@ -248,12 +279,19 @@ nlohmann::json maps_as_json(const Object& object, const std::string& only) {
     for (const Element& row : elements(map))
       entries.push_back(
           {{"key", format_hex_bytes(row.key)}, {"value", format_hex_bytes(row.value)}});
-    out.push_back({{"name", spec.name},
-                   {"type", map_type_name(spec.type)},
-                   {"key_size", spec.key_size},
-                   {"value_size", spec.value_size},
-                   {"max_entries", spec.max_entries},
-                   {"entries", std::move(entries)}});
+    nlohmann::json entry{{"name", spec.name},
+                         {"type", map_type_name(spec.type)},
+                         {"key_size", spec.key_size},
+                         {"value_size", spec.value_size},
+                         {"max_entries", spec.max_entries},
+                         {"entries", std::move(entries)}};
+    if (map.type() == MapType::perf_event_array) {
+      nlohmann::json records = nlohmann::json::array();
+      for (const PerfRecord& record : perf_records(map))
+        records.push_back({{"slot", record.slot}, {"data", format_hex_bytes(record.data)}});
+      entry["records"] = std::move(records);
+    }
+    out.push_back(std::move(entry));
   });
   return out;
 }

@@ -47,6 +47,17 @@ BPFVM_HELPER(get_current_pid_tgid);
 BPFVM_HELPER(get_current_uid_gid);
 BPFVM_HELPER(get_current_comm);
 
+// probe_helpers.cpp: probe reads past probe_read, the current task
+BPFVM_HELPER(probe_read_str);
+BPFVM_HELPER(probe_read_user);
+BPFVM_HELPER(probe_read_kernel);
+BPFVM_HELPER(probe_read_user_str);
+BPFVM_HELPER(probe_read_kernel_str);
+BPFVM_HELPER(get_current_task);
+
+// perf_helpers.cpp
+BPFVM_HELPER(perf_event_output);
+
 #undef BPFVM_HELPER
 
 }  // namespace bpfvm::helpers

@@ -245,9 +245,20 @@ void Emitter::emit_stub(const Stub& stub) {
     case StubKind::misaligned:
       a_.mov(state_field(BPFVM_JIT_FIELD(error_address)), scratch_a());
       break;
+    case StubKind::helper_stop: {
+      // stop 2: a tail call from a subprogram ran its target (trampoline.cpp); rax holds its
+      // r0 and the subprogram returns it. Stubs are jumped to at the body's stack depth, so
+      // this `ret` is the subprogram's exit.
+      asmjit::Label stop = a_.newLabel();
+      a_.cmp(state_field(BPFVM_JIT_FIELD(stop), 1), 2);
+      a_.jne(stop);
+      a_.mov(state_field(BPFVM_JIT_FIELD(stop), 1), 0);
+      a_.ret();
+      a_.bind(stop);
+      break;
+    }
     case StubKind::budget:
-    case StubKind::call_depth:
-    case StubKind::helper_stop: break;
+    case StubKind::call_depth: break;
   }
   a_.mov(state_field(BPFVM_JIT_FIELD(error_index), 4), stub.index);
   StopReason status = stub.kind == StubKind::misaligned   ? StopReason::misaligned_atomic

@@ -47,6 +47,15 @@ u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r
   u64 r0 = state->helper->function(call, r1, r2, r3, r4, r5);
   state->budget = run.budget;
   if (run.checked) clear_recent(*state);  // the helper may have revoked the recent region
+  if (run.frame_return && !run.helper_failure && !run.pending_error) {
+    // A tail call from a subprogram ran its target: the helper_stop stub returns from the
+    // subprogram with this r0 (stop 2).
+    r0 = *run.frame_return;
+    run.frame_return.reset();
+    run.end_requested = false;
+    state->stop = 2;
+    return r0;
+  }
   if (run.helper_failure || run.end_requested || run.pending_error) state->stop = 1;
   return r0;
 }
@@ -149,6 +158,7 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   auto stack_top = stack_floor + sizeof stack;
   run.stack_end = stack_top;
   run.stack_begin = stack_top - stack_frame_size;
+  run.entry_frame = stack_top;
 
   JitRunState state;
   state.code = &code;

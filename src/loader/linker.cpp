@@ -149,10 +149,7 @@ class ProgramLinker {
   Status relocate_call(const Reloc& reloc, const Function& function, std::size_t at) {
     const Insn& insn = program_->insns[at];
     const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
-    if (symbol.shndx == SHN_UNDEF)
-      return reloc_error(file_, reloc,
-                         "calls a function that is not in the object (extern "
-                         "functions are not supported)");
+    if (symbol.shndx == SHN_UNDEF) return poison_call(reloc, at);
     if (insn.src != pseudo_call)
       return reloc_error(file_, reloc,
                          fmt::format("a call with source {} cannot be relocated "
@@ -165,6 +162,26 @@ class ProgramLinker {
     std::int64_t target = static_cast<std::int64_t>(symbol.value / sizeof(Insn)) + insn.imm + 1;
     (void)function;
     return link_call_reloc(reloc, at, symbol.shndx, target, symbol.name);
+  }
+
+  // A call to a function the object does not define (clang leaves memset/memcpy undefined
+  // when it cannot inline them; an extern declared without __ksym): only the programs that
+  // reach it are refused, as Linux's verifier would refuse them, and the object's other
+  // programs load. The call becomes a helper call to libbpf's poison id (0xbad2310) so the
+  // instructions stay well formed; ObjectProgram::link_error tells why the program cannot load.
+  Status poison_call(const Reloc& reloc, std::size_t at) {
+    Insn& insn = program_->insns[at];
+    insn.src = 0;
+    insn.imm = static_cast<std::int32_t>(poison_helper_id);
+    const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
+    program_->relocations.push_back({at, RelocationKind::unresolved, symbol.name, 0, 0, 0});
+    if (program_->link_error.empty())
+      program_->link_error =
+          reloc_error(file_, reloc,
+                      "calls a function that is not in the object (extern functions are not "
+                      "supported)")
+              .message;
+    return Ok{};
   }
 
   Status link_call_reloc(const Reloc& reloc, std::size_t at, std::size_t section,
@@ -208,10 +225,28 @@ class ProgramLinker {
     Insn& first = program_->insns[at];
     Insn& second = program_->insns[at + 1];
     const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
-    if (symbol.shndx == SHN_UNDEF)
-      return reloc_error(file_, reloc,
-                         "the symbol is not defined in the object (extern "
-                         "variables, __ksym and __kconfig, are not supported)");
+    if (symbol.shndx == SHN_UNDEF) {
+      auto kconfig = maps_.kconfig.find(symbol.name);
+      if (kconfig == maps_.kconfig.end() || !maps_.kconfig_map)
+        return reloc_error(file_, reloc,
+                           "the symbol is not defined in the object (extern variables other "
+                           "than __kconfig, such as __ksym, are not supported)");
+      if (first.src != lddw_src::imm64)
+        return reloc_error(file_, reloc,
+                           fmt::format("lddw already has pseudo source {}", int{first.src}));
+      // A .kconfig extern: the address of its value in the ".kconfig" map.
+      std::uint64_t offset = kconfig->second.offset + static_cast<std::uint32_t>(first.imm);
+      if (offset > maps_.maps[*maps_.kconfig_map].spec.value_size)
+        return reloc_error(file_, reloc, fmt::format("offset {} is outside '.kconfig'", offset));
+      first.src = lddw_src::map_value;
+      first.imm = static_cast<std::int32_t>(*maps_.kconfig_map);
+      second.imm = static_cast<std::int32_t>(offset);
+      program_->relocations.push_back(
+          {at, RelocationKind::map_value, symbol.name, *maps_.kconfig_map, offset, 0});
+      if (!kconfig->second.error.empty() && program_->link_error.empty())
+        program_->link_error = reloc_error(file_, reloc, kconfig->second.error).message;
+      return Ok{};
+    }
     if (symbol.shndx >= file_.sections.size())
       return reloc_error(file_, reloc, "the symbol is in no section of the object");
     std::int64_t offset = static_cast<std::int64_t>(symbol.value) + first.imm;

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -23,9 +25,18 @@ struct MapLocation {
   std::optional<std::uint64_t> values_offset;
 };
 
+// A `.kconfig` extern: where its value sits in the ".kconfig" map, or why it has none.
+struct KconfigExtern {
+  std::uint64_t offset = 0;
+  std::string error;  // "" when resolved
+};
+
 struct MapTable {
   std::vector<ObjectMap> maps;
   std::vector<MapLocation> locations;  // parallel to maps
+  // `.kconfig` externs by name, and the map that holds their values (kconfig.cpp).
+  std::map<std::string, KconfigExtern> kconfig;
+  std::optional<std::size_t> kconfig_map;
 
   void add(ObjectMap map, MapLocation location) {
     maps.push_back(std::move(map));

@@ -36,7 +36,7 @@ Status fill_global_data(const ObjectMap& spec, Map& map) {
 }
 
 Status set_initial_slots(const ObjectSpec& spec, const std::vector<std::shared_ptr<Map>>& maps,
-                         const std::vector<Program>& programs) {
+                         const Object& object) {
   for (std::size_t m = 0; m < spec.maps.size(); ++m) {
     const ObjectMap& object_map = spec.maps[m];
     for (const auto& [slot, name] : object_map.initial_slots) {
@@ -51,10 +51,11 @@ Status set_initial_slots(const ObjectSpec& spec, const std::vector<std::shared_p
       } else if (auto* table = dynamic_cast<ProgramArrayMap*>(maps[m].get())) {
         const Program* program = nullptr;
         for (std::size_t p = 0; p < spec.programs.size(); ++p)
-          if (spec.programs[p].name == name) program = &programs[p];
+          if (spec.programs[p].name == name) program = object.program_at(p);
         if (program == nullptr)
           return make_error(Error::Kind::usage, fmt::format("map '{}': slot {} names '{}', "
-                                                            "which is no program of the object",
+                                                            "which is no loaded program of the "
+                                                            "object",
                                                             object_map.name, slot, name));
         error = table->set(slot, std::make_shared<const Program>(*program));
       }
@@ -84,6 +85,14 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
     object.maps_.push_back(std::move(*map));
   }
   for (const ObjectProgram& program_spec : spec.programs) {
+    if (options.autoload && !options.autoload(program_spec)) {
+      object.program_slots_.push_back(static_cast<std::size_t>(-1));
+      continue;
+    }
+    if (!program_spec.link_error.empty())
+      return make_error(Error::Kind::parse,
+                        fmt::format("program '{}' (section '{}'): {}", program_spec.name,
+                                    program_spec.section, program_spec.link_error));
     LoadOptions load;
     load.helpers = options.helpers;
     load.type = program_type_from_section(program_spec.section) ? program_spec.type
@@ -97,9 +106,10 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
       return object_error(
           fmt::format("program '{}' (section '{}')", program_spec.name, program_spec.section),
           program.error());
+    object.program_slots_.push_back(object.programs_.size());
     object.programs_.push_back(std::move(*program));
   }
-  Status slots = set_initial_slots(spec, object.maps_, object.programs_);
+  Status slots = set_initial_slots(spec, object.maps_, object);
   if (!slots) return slots.error();
   return object;
 }
@@ -114,10 +124,17 @@ Object::~Object() {
 }
 
 const Program* Object::program(std::string_view name) const {
-  for (std::size_t i = 0; i < programs_.size(); ++i)
-    if (spec_->programs[i].name == name) return &programs_[i];
+  for (std::size_t i = 0; i < spec_->programs.size(); ++i)
+    if (spec_->programs[i].name == name) return program_at(i);
   return nullptr;
 }
+
+const Program* Object::program_at(std::size_t index) const {
+  if (index >= program_slots_.size() || program_slots_[index] >= programs_.size()) return nullptr;
+  return &programs_[program_slots_[index]];
+}
+
+bool autoload_linked(const ObjectProgram& program) { return program.link_error.empty(); }
 
 std::shared_ptr<Map> Object::map(std::string_view name) const {
   auto index = spec_->map_index(name);

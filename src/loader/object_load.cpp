@@ -11,6 +11,9 @@ Result<std::shared_ptr<Map>> create_linux_map(const ObjectMap& map) {
     if (auto pinned = pinned_map(map.name)) return pinned;
   }
   MapSpec spec = map.spec;
+  // libbpf hands the kernel at most BPF_OBJ_NAME_LEN - 1 = 15 characters of the name (Falco's
+  // syscall_code_routing_table); the object keeps the full name for lookups.
+  if (spec.name.size() > 15) spec.name.resize(15);
   // libbpf: a perf event array without max_entries gets one slot per possible CPU.
   if (spec.type == MapType::perf_event_array && spec.max_entries == 0)
     spec.max_entries = possible_cpus();

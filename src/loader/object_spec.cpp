@@ -3,6 +3,7 @@
 
 #include "loader/elf_file.hpp"
 #include "loader/functions.hpp"
+#include "loader/kconfig.hpp"
 #include "loader/linker.hpp"
 #include "loader/map_checks.hpp"
 #include "loader/map_table.hpp"
@@ -62,6 +63,7 @@ Result<ObjectSpec> ObjectSpec::parse(std::span<const std::uint8_t> bytes) {
   Status status = loader::add_legacy_maps(*file, maps);
   if (status) status = loader::add_btf_maps(*file, btf->get(), maps);
   if (status) status = loader::add_global_data(*file, maps);
+  if (status) status = loader::add_kconfig(*file, btf->get(), maps);
   if (status) status = loader::add_initial_slots(*file, maps);
   if (!status) return status.error();
 
@@ -105,6 +107,7 @@ std::string_view relocation_kind_name(RelocationKind kind) {
     case RelocationKind::map_value: return "map_value";
     case RelocationKind::call: return "call";
     case RelocationKind::func: return "func";
+    case RelocationKind::unresolved: return "unresolved";
   }
   return "unknown";
 }

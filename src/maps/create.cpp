@@ -233,6 +233,29 @@ std::optional<Error> check_inner(const MapSpec& spec) {
   return std::nullopt;
 }
 
+// dev_map_alloc_check, cpu_map_alloc, xsk_map_alloc, sock_map_alloc / sock_hash_alloc: a
+// 4-byte key (any size for sockhash), the value an id (4 bytes) or the uapi struct that adds
+// a program fd (8 bytes: bpf_devmap_val, bpf_cpumap_val; sockets: a u64 cookie).
+std::optional<Error> check_device_map(const MapSpec& spec) {
+  const bool eight_ok = spec.type != MapType::xskmap;
+  if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
+  if (spec.type == MapType::sockhash ? spec.key_size == 0 : spec.key_size != 4) {
+    return spec_error(
+        "EINVAL", fmt::format("key_size {} not allowed for {} maps", spec.key_size, type_of(spec)));
+  }
+  if (spec.value_size != 4 && !(eight_ok && spec.value_size == 8)) {
+    return spec_error("EINVAL", fmt::format("value_size {} not allowed for {} maps",
+                                            spec.value_size, type_of(spec)));
+  }
+  std::uint32_t allowed = maps::kNumaNode | maps::kAccessMask;
+  if (spec.type == MapType::cpumap) allowed = maps::kNumaNode;
+  if ((spec.flags & ~allowed) != 0 || !access_ok(spec.flags)) {
+    return spec_error(
+        "EINVAL", fmt::format("flags {:#x} not allowed for {} maps", spec.flags, type_of(spec)));
+  }
+  return std::nullopt;
+}
+
 bool name_ok(const std::string& name) {
   // bpf_obj_name_cpy: at most BPF_OBJ_NAME_LEN - 1 = 15 characters of [A-Za-z0-9_.].
   if (name.size() > 15) return false;
@@ -299,6 +322,25 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec) {
     case MapType::bloom_filter:
       error = check_bloom(spec);
       factory = maps::make_bloom_filter;
+      break;
+    case MapType::perf_event_array:
+      // perf_event_array_map_alloc is array_map_alloc with the fd-array checks (value 4);
+      // BPF_F_PRESERVE_ELEMS is its own flag.
+      {
+        MapSpec as_fd_array = spec;
+        as_fd_array.flags &= ~maps::kPreserveElems;
+        error = check_fd_array(as_fd_array);
+      }
+      factory = maps::make_perf_event_array;
+      break;
+    case MapType::devmap:
+    case MapType::devmap_hash:
+    case MapType::cpumap:
+    case MapType::xskmap:
+    case MapType::sockmap:
+    case MapType::sockhash:
+      error = check_device_map(spec);
+      factory = maps::make_device_map;
       break;
     default:
       if (map_type_name(spec.type) == "unknown" || spec.type == MapType::unspec) {

@@ -42,4 +42,10 @@ Result<std::uint64_t> run_function(RunState& state, std::size_t entry,
 // and r1 = the context, until one ends without a tail call; its r0 is the run's result.
 Result<std::uint64_t> run_tail_calls(RunState& state, RunGuard& guard);
 
+// bpf_tail_call from a subprogram, as Linux's x86-64 JIT does it since 5.10: `target` (and the
+// targets it tail-calls in turn) run now, in the frame of the subprogram that called the
+// helper (published in state.frame_pointer), with r1 = the context; the last one's r0 is
+// what the subprogram returns to its caller (HelperCall::tail_call sets state.frame_return).
+Result<std::uint64_t> run_tail_call_in_frame(RunState& state, const Program& target);
+
 }  // namespace bpfvm::detail

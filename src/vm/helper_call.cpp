@@ -71,9 +71,8 @@ int HelperCall::tail_call(std::uint64_t prog_array, std::uint64_t index) {
                     ? dynamic_cast<ProgramArrayMap*>(target_map)
                     : nullptr;
   if (array == nullptr) return -EINVAL;
-  // Linux replaces only the calling subprogram's frame; bpfvm supports tail calls from the
-  // program's entry frame, where the two agree (docs/helpers.md).
-  if (state_.frame_pointer != state_.stack_end) return -EINVAL;
+  // Callbacks cannot tail call (Linux's verifier refuses it).
+  if (state_.callback_depth != 0) return -EINVAL;
   // The order of Linux's checks (kernel/bpf/core.c, JMP_TAIL_CALL): the index is a u32;
   // the count grows even when the slot turns out to be empty.
   auto slot = static_cast<std::uint32_t>(index);
@@ -82,7 +81,23 @@ int HelperCall::tail_call(std::uint64_t prog_array, std::uint64_t index) {
   ++state_.tail_calls;
   const Program* program = array->get(slot);
   if (program == nullptr) return -ENOENT;
-  state_.tail_call = *program;
+  const std::uint64_t entry = state_.entry_frame != 0 ? state_.entry_frame : state_.stack_end;
+  if (state_.frame_pointer == entry) {
+    // From the entry frame: the engine continues with the target once the helper returns.
+    state_.tail_call = *program;
+    state_.end_requested = true;
+    return 0;
+  }
+  // From a subprogram: Linux replaces only that subprogram's frame, and the target's r0 is
+  // what the subprogram returns to its caller. The target runs now, in that frame.
+  const Program target = *program;  // the slot may change while it runs
+  Result<std::uint64_t> result = detail::run_tail_call_in_frame(state_, target);
+  if (!result) {
+    if (!state_.pending_error) state_.pending_error = result.error();
+    state_.end_requested = true;
+    return 0;
+  }
+  state_.frame_return = *result;
   state_.end_requested = true;
   return 0;
 }

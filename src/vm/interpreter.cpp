@@ -460,6 +460,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
       DISPATCH();
     }
     CASE(EXIT) {
+    exit_frame:
       if (depth == 0) {
         state.budget = budget;
         return reg[0];
@@ -480,6 +481,14 @@ helper_stop:
   if (state.pending_error) return *state.pending_error;
   if (state.helper_failure)
     return detail::helper_failed_error(INDEX, *state.helper_failure);
+  if (state.frame_return) {
+    // bpf_tail_call from a subprogram ran its target in this frame: the subprogram returns
+    // the target's r0 to its caller.
+    reg[0] = *state.frame_return;
+    state.frame_return.reset();
+    state.end_requested = false;
+    goto exit_frame;
+  }
   state.budget = budget;
   return reg[0];
 
@@ -535,6 +544,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
   state.stack_floor = reinterpret_cast<std::uintptr_t>(stack);
   state.stack_end = stack_top;
   state.stack_begin = stack_top - stack_frame_size;
+  state.entry_frame = stack_top;
   // Regions are admitted in both modes: helpers ask HelperCall::accessible either way.
   auto add_region = [&](const void* base, std::size_t size, bool writable) {
     if (base == nullptr || size == 0) return;
@@ -588,9 +598,42 @@ Result<u64> run_function(RunState& state, std::size_t entry, const u64 (&args)[5
   const u64 saved_frame = state.frame_pointer;
   state.stack_begin = frame - stack_frame_size;
   if (state.checked) zero_frame(reinterpret_cast<void*>(state.stack_begin));
+  ++state.callback_depth;
   Result<u64> result = execute_any(state, args, frame, entry);
+  --state.callback_depth;
   state.stack_begin = saved_begin;
   state.frame_pointer = saved_frame;
+  return result;
+}
+
+Result<u64> run_tail_call_in_frame(RunState& state, const Program& target) {
+  const Code* saved_code = state.code;
+  const std::uintptr_t saved_begin = state.stack_begin;
+  const u64 saved_entry = state.entry_frame;
+  const u64 frame = state.frame_pointer;
+  // Admits the targets' global data and pins map values while they run.
+  RunGuard guard;
+  std::optional<Program> current = target;
+  Result<u64> result = u64{0};
+  while (current) {
+    state.code = &current->code();
+    guard.enter(state, *state.code);
+    state.entry_frame = frame;
+    state.stack_begin = frame - stack_frame_size;
+    if (state.checked) zero_frame(reinterpret_cast<void*>(state.stack_begin));
+    const u64 args[5] = {reinterpret_cast<u64>(state.input->context), state.input->r2, 0, 0, 0};
+    result = execute_any(state, args, frame, 0);
+    // A target's own tail call from its entry frame continues the chain here.
+    std::optional<Program> next = std::move(state.tail_call);
+    state.tail_call.reset();
+    state.end_requested = false;
+    if (!result) break;
+    current = std::move(next);
+  }
+  state.code = saved_code;
+  state.stack_begin = saved_begin;
+  state.entry_frame = saved_entry;
+  state.frame_pointer = frame;
   return result;
 }
 
@@ -605,6 +648,7 @@ Result<u64> run_tail_calls(RunState& state, RunGuard& guard) {
     state.code = &state.tail_called->code();
     guard.enter(state, *state.code);
     state.stack_begin = state.stack_end - stack_frame_size;
+    state.entry_frame = state.stack_end;
     if (state.checked) zero_frame(reinterpret_cast<void*>(state.stack_begin));
     const u64 args[5] = {reinterpret_cast<u64>(state.input->context), state.input->r2, 0, 0, 0};
     result = execute_any(state, args, state.stack_end, 0);

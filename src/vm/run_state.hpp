@@ -226,6 +226,15 @@ struct RunState {
   std::optional<Program> tail_call;
   std::optional<Program> tail_called;  // the target running now, kept alive for the run
   std::uint32_t tail_calls = 0;
+  // r10 of the running program's entry frame: stack_end, or, while a tail-call target runs in
+  // the frame of the subprogram that called bpf_tail_call, that frame. A tail call from any
+  // other frame is one from a subprogram (Linux 5.10+ on x86-64).
+  std::uint64_t entry_frame = 0;
+  // Callbacks (bpf_loop, for_each_map_elem) running now: tail calls from them are refused.
+  std::uint32_t callback_depth = 0;
+  // A tail call from a subprogram ran its targets in that subprogram's frame: the engine
+  // returns from the subprogram with this r0 once the helper returns.
+  std::optional<std::uint64_t> frame_return;
   // Maps a lookup in a map of maps handed out: valid map pointers for the rest of the run.
   std::vector<Map*> inner_maps;
   // bpf_ringbuf_reserve records not yet submitted or discarded, with their map.

@@ -60,6 +60,42 @@ TEST_F(ObjectRun, ShowsMapsAfterTheRun) {
       << outcome.out;
 }
 
+// perf_probe.bpf.c writes one record with bpf_perf_event_output: --show-maps prints it with
+// its slot (the CPU of the run); the record starts with bpf_probe_read_kernel_str's result (6
+// for "hello" and its NUL) and the string.
+TEST_F(ObjectRun, ShowsPerfEventRecords) {
+  const std::string hello = "68 65 6c 6c 6f 00 00 00 00 00 00 00 00 00 00 00";
+  for (const char* engine : {"interp", "jit"}) {
+    Outcome text = bpfvm(std::string("run --engine ") + engine + " " + object("perf_probe") +
+                         " --packet-hex '" + hello + "' --show-maps");
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_NE(text.out.find("map events (perf_event_array"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find(": 06 00 00 00 00 00 00 00 68 65 6c 6c 6f 00 00 00 68 65 6c 6c 6f 00"),
+              std::string::npos)
+        << text.out;
+    EXPECT_NE(text.out.find("  record on slot "), std::string::npos) << text.out;
+  }
+  Outcome json =
+      bpfvm("run " + object("perf_probe") + " --packet-hex '" + hello + "' --show-maps --json");
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto parsed = nlohmann::json::parse(json.out);
+  const auto& records = parsed["maps"][0]["records"];
+  ASSERT_EQ(records.size(), 1u) << json.out;
+  EXPECT_EQ(records[0]["data"].get<std::string>().substr(0, 23), "06 00 00 00 00 00 00 00");
+}
+
+// extern_call.bpf.c: calls_missing reaches a function the object lacks; plain does not.
+TEST_F(ObjectRun, OnlyProgramsThatLinkRun) {
+  Outcome plain = bpfvm("run " + object("extern_call") + " --program plain");
+  EXPECT_EQ(plain.status, 0) << plain.err;
+  EXPECT_EQ(plain.out, "0x2 XDP_PASS\n");
+  Outcome missing = bpfvm("run " + object("extern_call") + " --program calls_missing");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("program 'calls_missing' cannot load"), std::string::npos)
+      << missing.err;
+  EXPECT_NE(missing.err.find("against 'not_in_this_object'"), std::string::npos) << missing.err;
+}
+
 TEST_F(ObjectRun, JsonHasTheResultThePacketAndTheMaps) {
   Outcome outcome = bpfvm("run " + object("xdp_parser") + " --program parse_flows --json " +
                           "--show-maps --packet-hex '" + udp_to_port_9 + "'");

@@ -39,6 +39,49 @@ TEST(ObjectLoadTest, LoadsProgramsByName) {
 
 // Maps only: the programs are left out so that this does not depend on Program::load
 // resolving map references.
+// extern_call.bpf.c: calls_missing reaches (through a subprogram) a function the object does
+// not define; plain does not. Only calls_missing is refused, with the symbol and relocation.
+TEST(ObjectLoadTest, OnlyProgramsReachingAnUndefinedFunctionFail) {
+  ObjectSpec spec = parse("extern_call");
+  const ObjectProgram* missing = spec.program("calls_missing");
+  const ObjectProgram* plain = spec.program("plain");
+  ASSERT_NE(missing, nullptr);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(plain->link_error.empty()) << plain->link_error;
+  EXPECT_NE(missing->link_error.find("against 'not_in_this_object': calls a function that is "
+                                     "not in the object"),
+            std::string::npos)
+      << missing->link_error;
+  EXPECT_NE(missing->link_error.find("section '.text'"), std::string::npos) << missing->link_error;
+  bool poisoned = false;
+  for (const ObjectRelocation& relocation : missing->relocations)
+    if (relocation.kind == RelocationKind::unresolved) {
+      EXPECT_EQ(relocation.symbol, "not_in_this_object");
+      EXPECT_EQ(static_cast<std::uint32_t>(missing->insns[relocation.insn].imm), poison_helper_id);
+      poisoned = true;
+    }
+  EXPECT_TRUE(poisoned);
+
+  HelperRegistry helpers = linux_helpers();
+  testing::FakeMapFactory maps;
+  // Loading every program fails on calls_missing, naming it (ebpf-samples' reject_load).
+  auto all = Object::load(spec, ObjectLoadOptions{.helpers = &helpers}, maps.factory());
+  ASSERT_FALSE(all.ok());
+  EXPECT_NE(all.error().message.find("program 'calls_missing'"), std::string::npos)
+      << all.error().message;
+  EXPECT_NE(all.error().message.find("not_in_this_object"), std::string::npos)
+      << all.error().message;
+  // Loading those that link: plain loads and runs, calls_missing is absent.
+  auto linked = Object::load(
+      spec, ObjectLoadOptions{.helpers = &helpers, .autoload = autoload_linked}, maps.factory());
+  ASSERT_TRUE(linked.ok()) << linked.error().to_string();
+  EXPECT_EQ(linked->program("calls_missing"), nullptr);
+  EXPECT_EQ(linked->program_at(0), nullptr);
+  ASSERT_NE(linked->program("plain"), nullptr);
+  EXPECT_EQ(linked->program_at(1), linked->program("plain"));
+  EXPECT_EQ(linked->programs().size(), 1u);
+}
+
 TEST(ObjectLoadTest, CreatesMapsAndFillsGlobalData) {
   ObjectSpec spec = parse("globals");
   spec.programs.clear();
@@ -93,16 +136,6 @@ TEST(ObjectLoadTest, RunsProgramsUsingGlobalData) {
   ObjectSpec spec = parse("globals");
   testing::FakeMapFactory maps;
   HelperRegistry helpers = linux_helpers();
-  ASSERT_TRUE(helpers
-                  .add({.id = 115,
-                        .name = "probe_read_kernel_str (not run here)",
-                        .function =
-                            [](HelperCall& call, std::uint64_t, std::uint64_t, std::uint64_t,
-                               std::uint64_t, std::uint64_t) {
-                              call.fail("not provided");
-                              return std::uint64_t{0};
-                            }})
-                  .ok());
   auto object = Object::load(spec, ObjectLoadOptions{.helpers = &helpers}, maps.factory());
   ASSERT_TRUE(object.ok()) << object.error().to_string();
   std::uint8_t memory[4] = {};

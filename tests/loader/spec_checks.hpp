@@ -39,6 +39,11 @@ inline std::optional<std::string> check_program(const ObjectSpec& spec,
           return fmt::format("{}+{}: value offset {}", program.name, at, insns[at + 1].imm);
         break;
       }
+      case RelocationKind::unresolved:
+        if (insn.opcode != 0x85 || insn.src != 0 ||
+            static_cast<std::uint32_t>(insn.imm) != poison_helper_id || program.link_error.empty())
+          return fmt::format("{}+{}: an unresolved call not poisoned", program.name, at);
+        break;
       case RelocationKind::call:
       case RelocationKind::func: {
         bool call = relocation.kind == RelocationKind::call;

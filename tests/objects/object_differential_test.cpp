@@ -191,6 +191,7 @@ const ProgramCase programs[] = {
     {"lpm_router", "route_by_prefix", Engine::interpreter},
     {"ringbuf_producer", "sample_packets", Engine::interpreter},
     {"tail_calls", "stage0", Engine::interpreter},
+    {"subprog_tail_calls", "from_subprogram", Engine::interpreter},
     {"global_data", "use_globals", Engine::interpreter},
     {"call_chains", "call_chain", Engine::interpreter},
     {"call_chains", "call_shared", Engine::interpreter},
