@@ -12,45 +12,17 @@ namespace {
 // bpfvm's name of a kind, with Linux's: "const_map_ptr (ARG_CONST_MAP_PTR)".
 std::string arg_name(ArgKind k) {
   const auto n = static_cast<unsigned>(k);
-  static constexpr const char* names[] = {"none",
-                                          "anything",
-                                          "const_map_ptr",
-                                          "map_key",
-                                          "map_value",
-                                          "mem",
-                                          "mem_or_null",
-                                          "uninit_mem",
-                                          "const_size",
-                                          "const_size_or_zero",
-                                          "ctx",
-                                          "func",
-                                          "stack_or_null",
-                                          "long_ptr",
-                                          "const_str",
-                                          "ringbuf_record",
-                                          "const_alloc_size",
-                                          "map_value_or_null",
-                                          "uninit_map_value",
-                                          "writable_mem",
-                                          "writable_mem_or_null",
-                                          "int_ptr",
-                                          "fixed_size_mem",
-                                          "ctx_or_null",
-                                          "spin_lock",
-                                          "timer",
-                                          "sock_common",
-                                          "socket",
-                                          "socket_or_null",
-                                          "btf_id_sock_common",
-                                          "release_sock_common",
-                                          "btf_id",
-                                          "btf_id_or_null",
-                                          "release_btf_id_or_null",
-                                          "percpu_btf_id",
-                                          "kptr_xchg_dest",
-                                          "dynptr",
-                                          "uninit_dynptr",
-                                          "release_dynptr"};
+  // clang-format off
+  static constexpr const char* names[] = {
+      "none", "anything", "const_map_ptr", "map_key", "map_value", "mem", "mem_or_null",
+      "uninit_mem", "const_size", "const_size_or_zero", "ctx", "func", "stack_or_null",
+      "long_ptr", "const_str", "ringbuf_record", "const_alloc_size", "map_value_or_null",
+      "uninit_map_value", "writable_mem", "writable_mem_or_null", "int_ptr", "fixed_size_mem",
+      "ctx_or_null", "spin_lock", "timer", "sock_common", "socket", "socket_or_null",
+      "btf_id_sock_common", "release_sock_common", "btf_id", "btf_id_or_null",
+      "release_btf_id_or_null", "percpu_btf_id", "kptr_xchg_dest", "dynptr", "uninit_dynptr",
+      "release_dynptr"};
+  // clang-format on
   static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::release_dynptr) + 1);
   return fmt::format("{} ({})", n < std::size(names) ? names[n] : "?", linux_kind_name(k));
 }

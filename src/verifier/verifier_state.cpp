@@ -43,7 +43,8 @@ class IdMap {
 bool includes(const VerifierState& old, const VerifierState& other) {
   if (old.frames.size() != other.frames.size()) return false;
   // Registers of every frame first: they differ far more often than stacks and cost little.
-  for (std::size_t f = 0; f < old.frames.size(); ++f) {
+  // Innermost frame first: the callers' frames rarely differ between states of one callee.
+  for (std::size_t f = old.frames.size(); f-- > 0;) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
     if (a.callsite != b.callsite) return false;
