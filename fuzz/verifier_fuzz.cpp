@@ -12,10 +12,10 @@
 #include <bpfvm/verifier.hpp>
 #include <bpfvm/vm.hpp>
 
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <random>
 
