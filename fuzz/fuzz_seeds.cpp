@@ -1,9 +1,14 @@
 // Writes a seed corpus for interpreter_fuzz (input layout: fuzz_input.hpp) from the
 // bpf_conformance programs.tsv and from our own tests/cases/*.data, at run time, so that no
-// seed is stored in the repository.
+// seed is stored in the repository; with --verifier, a corpus for verifier_fuzz (layout:
+// verifier_input.hpp) from the verifier cases, tests/verifier/cases/*.txt (docs/verifier.md).
 //
 //   fuzz_seeds OUT_DIR [programs.tsv] [tests/cases]
+//   fuzz_seeds --verifier OUT_DIR tests/verifier/cases
 #include "fuzz_input.hpp"
+#include "verifier_input.hpp"
+
+#include <bpfvm/assembler.hpp>
 
 #include <bpfvm/data_file.hpp>
 #include <bpfvm/program.hpp>
@@ -11,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -68,9 +74,57 @@ std::size_t seeds_from_cases(const fs::path& dir, const fs::path& out) {
   return count;
 }
 
+// One seed per case: `== name` opens a case, `@context N` and `@budget N` set its options,
+// other `@` lines are verdicts, the rest is the program's assembly.
+std::size_t seeds_from_verifier_cases(const fs::path& dir, const fs::path& out) {
+  struct Case {
+    std::string name, source;
+    std::optional<std::size_t> context;
+    bool small_budget = false;
+  };
+  std::size_t count = 0;
+  auto write = [&](const Case& c) {
+    auto insns = assemble(c.source);
+    if (!insns) return;
+    count +=
+        write_seed(out, "vcase-" + std::to_string(count),
+                   fuzz::join_verifier_input(c.context, c.small_budget, bytes_from_insns(*insns)));
+  };
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".txt") continue;
+    std::ifstream in(entry.path());
+    std::optional<Case> current;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("==", 0) == 0) {
+        if (current) write(*current);
+        current = Case{.name = line};
+      } else if (!current) {
+        continue;
+      } else if (line.rfind("@context ", 0) == 0) {
+        current->context = std::stoul(line.substr(9));
+      } else if (line.rfind("@budget ", 0) == 0) {
+        current->small_budget = std::stoull(line.substr(8)) <= fuzz::verifier_small_budget;
+      } else if (line.rfind("@", 0) != 0) {
+        current->source += line + "\n";
+      }
+    }
+    if (current) write(*current);
+  }
+  return count;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 4 && std::string(argv[1]) == "--verifier") {
+    fs::path out = argv[2];
+    fs::create_directories(out);
+    std::size_t cases = seeds_from_verifier_cases(argv[3], out);
+    std::printf("wrote %zu verifier seeds from %s into %s\n", cases, argv[3], out.string().c_str());
+    return cases == 0 ? 1 : 0;
+  }
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s OUT_DIR [programs.tsv] [tests/cases]\n", argv[0]);
     return 2;

@@ -3,7 +3,7 @@
 #
 #   fuzz/run-smoke.sh [SECONDS]        (default 60)
 #
-# Environment: FUZZER (interpreter_fuzz, the default, jit_fuzz or loader_fuzz), MAX_LEN, BUILD_DIR (default build-fuzz/smoke under the repository), CC/CXX (default
+# Environment: FUZZER (interpreter_fuzz, the default, jit_fuzz, loader_fuzz or verifier_fuzz), MAX_LEN, BUILD_DIR (default build-fuzz/smoke under the repository), CC/CXX (default
 # clang/clang++), ANCHORS (default ../shared/anchors), JOBS (parallel fuzzing jobs, default 1).
 # Seeds are generated at run time from the bpf_conformance programs.tsv (when the anchors are
 # present) and from tests/cases. Crashes are left as crash-* files in $BUILD_DIR/artifacts;
@@ -42,6 +42,9 @@ if [ "$fuzzer" = loader_fuzz ]; then
   done
   # Never an empty seed folder: libFuzzer then starts from nothing.
   printf '\177ELF' > "$seeds/elf-magic"
+elif [ "$fuzzer" = verifier_fuzz ]; then
+  # The verifier cases, each with its context and budget (fuzz/verifier_input.hpp).
+  "$build/fuzz_seeds" --verifier "$seeds" "$root/tests/verifier/cases"
 else
   "$build/fuzz_seeds" "$seeds" "$anchors/bpf_conformance/programs.tsv" "$root/tests/cases"
 fi

@@ -114,6 +114,41 @@ enum class ArgKind : std::uint8_t {
                        // (ARG_PTR_TO_CONST_STR)
   ringbuf_record,      // a record bpf_ringbuf_reserve returned (ARG_PTR_TO_ALLOC_MEM, release)
   const_alloc_size,    // a constant size for an allocation (ARG_CONST_ALLOC_SIZE_OR_ZERO)
+  // ---- Kinds of Linux helpers bpfvm does not implement (linux_prototypes.hpp). The
+  // verifier rejects calls whose arguments are of a kind it cannot check yet, naming it.
+  map_value_or_null,       // a map value of that map, or null (ARG_PTR_TO_MAP_VALUE_OR_NULL)
+  uninit_map_value,        // value_size writable bytes the helper fills
+                           // (ARG_PTR_TO_UNINIT_MAP_VALUE, now ARG_PTR_TO_MAP_VALUE | MEM_UNINIT)
+  writable_mem,            // initialised memory the helper reads and writes, size in the next
+                           // argument (ARG_PTR_TO_MEM without MEM_RDONLY)
+  writable_mem_or_null,    // the same, or null (ARG_PTR_TO_MEM | PTR_MAYBE_NULL)
+  int_ptr,                 // pointer to 4 writable bytes (ARG_PTR_TO_INT, now
+                           // ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT | MEM_ALIGNED of 4 bytes)
+  fixed_size_mem,          // pointer to HelperPrototype::arg_size readable bytes
+                           // (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_RDONLY)
+  ctx_or_null,             // the context pointer, or null (ARG_PTR_TO_CTX_OR_NULL)
+  spin_lock,               // the struct bpf_spin_lock in a map value (ARG_PTR_TO_SPIN_LOCK)
+  timer,                   // the struct bpf_timer in a map value (ARG_PTR_TO_TIMER)
+  sock_common,             // a socket of any state, from the context or a lookup
+                           // (ARG_PTR_TO_SOCK_COMMON)
+  socket,                  // a full socket (ARG_PTR_TO_SOCKET)
+  socket_or_null,          // the same, or null (ARG_PTR_TO_SOCKET | PTR_MAYBE_NULL)
+  btf_id_sock_common,      // a socket, as sock_common or as a BTF pointer to a kernel socket
+                           // (ARG_PTR_TO_BTF_ID_SOCK_COMMON)
+  release_sock_common,     // a socket reference the helper releases
+                           // (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE: sk_release)
+  btf_id,                  // a pointer to a kernel object of the helper's BTF type
+                           // (ARG_PTR_TO_BTF_ID, bpf_func_proto::arg_btf_id)
+  btf_id_or_null,          // the same, or null (ARG_PTR_TO_BTF_ID_OR_NULL)
+  release_btf_id_or_null,  // an object reference handed over, or null
+                           // (ARG_PTR_TO_BTF_ID_OR_NULL | OBJ_RELEASE: kptr_xchg)
+  percpu_btf_id,           // a per-CPU kernel variable (ARG_PTR_TO_PERCPU_BTF_ID)
+  kptr_xchg_dest,          // a kptr field of a map value (ARG_KPTR_XCHG_DEST)
+  dynptr,                  // an initialised struct bpf_dynptr on the stack (ARG_PTR_TO_DYNPTR)
+  uninit_dynptr,           // a struct bpf_dynptr on the stack the helper initialises
+                           // (ARG_PTR_TO_DYNPTR | MEM_UNINIT)
+  release_dynptr,          // a ring buffer dynptr the helper submits or discards
+                           // (ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE)
 };
 
 enum class ReturnKind : std::uint8_t {
@@ -122,6 +157,20 @@ enum class ReturnKind : std::uint8_t {
   map_value_or_null,       // a value of the map in r1, or null (RET_PTR_TO_MAP_VALUE_OR_NULL)
   ringbuf_record_or_null,  // a record of the size in r2, or null (RET_PTR_TO_ALLOC_MEM_OR_NULL)
   no_return,               // does not return on success (tail_call)
+  // ---- Return kinds of Linux helpers bpfvm does not implement (linux_prototypes.hpp).
+  map_value,                     // a value of the map in r1, never null (RET_PTR_TO_MAP_VALUE)
+  socket_or_null,                // a full socket, or null (RET_PTR_TO_SOCKET_OR_NULL)
+  acquired_socket_or_null,       // the same, a reference the program must release with
+                                 // sk_release (RET_PTR_TO_SOCKET_OR_NULL, is_acquire_function)
+  acquired_sock_common_or_null,  // a socket of any state the program must release
+                                 // (RET_PTR_TO_SOCK_COMMON_OR_NULL, is_acquire_function)
+  tcp_sock_or_null,              // a struct bpf_tcp_sock, or null (RET_PTR_TO_TCP_SOCK_OR_NULL)
+  mem_or_btf_id,                 // a per-CPU variable (RET_PTR_TO_MEM_OR_BTF_ID)
+  mem_or_btf_id_or_null,         // the same, or null (RET_PTR_TO_MEM_OR_BTF_ID | PTR_MAYBE_NULL)
+  btf_id,                        // a kernel object of the helper's BTF type (RET_PTR_TO_BTF_ID,
+                                 // RET_PTR_TO_BTF_ID_TRUSTED)
+  btf_id_or_null,                // the same, or null (RET_PTR_TO_BTF_ID_OR_NULL)
+  dynptr_mem_or_null,            // memory a dynptr covers, or null (RET_PTR_TO_DYNPTR_MEM_OR_NULL)
 };
 
 struct HelperPrototype {
@@ -130,6 +179,9 @@ struct HelperPrototype {
   // The helper may write to the packet (Linux: bpf_helper_changes_pkt_data): packet pointers
   // the program holds are invalid after the call.
   bool changes_packet = false;
+  // The byte count of each ArgKind::fixed_size_mem argument (Linux: bpf_func_proto's
+  // argN_size with ARG_PTR_TO_FIXED_SIZE_MEM); 0 for the other kinds.
+  std::uint16_t arg_size[5] = {0, 0, 0, 0, 0};
 };
 
 // Five 64-bit arguments (r1-r5), one 64-bit result (r0), as the eBPF calling convention.

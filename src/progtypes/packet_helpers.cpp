@@ -3,6 +3,7 @@
 #include "progtypes/active_context.hpp"
 #include "progtypes/checksum.hpp"
 
+#include <bpfvm/linux_prototypes.hpp>
 #include <bpfvm/map.hpp>
 #include <bpfvm/progtypes.hpp>
 
@@ -309,41 +310,24 @@ u64 redirect_map(HelperCall& call, u64 r1, u64 key, u64 flags, u64, u64) {
   return static_cast<u64>(XdpAction::redirect);
 }
 
-HelperPrototype prototype(ReturnKind returns, std::initializer_list<ArgKind> args,
-                          bool changes_packet) {
-  HelperPrototype proto;
-  proto.returns = returns;
-  std::size_t i = 0;
-  for (ArgKind arg : args) proto.args[i++] = arg;
-  proto.changes_packet = changes_packet;
-  return proto;
+// A packet helper as the registry holds it: its name and prototype from the table of every
+// Linux helper (linux_prototypes.hpp), the one source of both.
+Helper packet_helper(std::uint32_t id, HelperFunction function) {
+  const LinuxHelperInfo* info = linux_helper_info(id);
+  return {.id = id,
+          .name = std::string(info->name.substr(4)),  // no "bpf_"
+          .function = function,
+          .prototype = info->prototype};
 }
 
 }  // namespace
 
 std::vector<Helper> packet_helpers() {
-  using A = ArgKind;
-  const auto integer = ReturnKind::integer;
   return {
-      {9, "skb_store_bytes", skb_store_bytes, nullptr,
-       prototype(integer, {A::ctx, A::anything, A::mem, A::const_size, A::anything}, true)},
-      {10, "l3_csum_replace", l3_csum_replace, nullptr,
-       prototype(integer, {A::ctx, A::anything, A::anything, A::anything, A::anything}, true)},
-      {11, "l4_csum_replace", l4_csum_replace, nullptr,
-       prototype(integer, {A::ctx, A::anything, A::anything, A::anything, A::anything}, true)},
-      {26, "skb_load_bytes", skb_load_bytes, nullptr,
-       prototype(integer, {A::ctx, A::anything, A::uninit_mem, A::const_size}, false)},
-      {28, "csum_diff", csum_diff, nullptr,
-       prototype(integer,
-                 {A::mem_or_null, A::const_size_or_zero, A::mem_or_null, A::const_size_or_zero,
-                  A::anything},
-                 false)},
-      {44, "xdp_adjust_head", xdp_adjust_head, nullptr,
-       prototype(integer, {A::ctx, A::anything}, true)},
-      {51, "redirect_map", redirect_map, nullptr,
-       prototype(integer, {A::const_map_ptr, A::anything, A::anything}, false)},
-      {65, "xdp_adjust_tail", xdp_adjust_tail, nullptr,
-       prototype(integer, {A::ctx, A::anything}, true)},
+      packet_helper(9, skb_store_bytes),  packet_helper(10, l3_csum_replace),
+      packet_helper(11, l4_csum_replace), packet_helper(26, skb_load_bytes),
+      packet_helper(28, csum_diff),       packet_helper(44, xdp_adjust_head),
+      packet_helper(51, redirect_map),    packet_helper(65, xdp_adjust_tail),
   };
 }
 

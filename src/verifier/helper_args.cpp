@@ -241,8 +241,20 @@ std::optional<std::string> finish_call(const HelperPrototype& proto, const CallM
       r0 = out;
       return std::nullopt;
     }
+    default: break;  // check_helper_call refuses the others (return_kind_supported)
   }
   return std::string("unknown return kind");
+}
+
+bool return_kind_supported(ReturnKind kind) {
+  switch (kind) {
+    case ReturnKind::integer:
+    case ReturnKind::void_:
+    case ReturnKind::no_return:
+    case ReturnKind::map_value_or_null:
+    case ReturnKind::ringbuf_record_or_null: return true;
+    default: return false;
+  }
 }
 
 }  // namespace bpfvm::verifier

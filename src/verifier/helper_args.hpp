@@ -45,6 +45,9 @@ std::optional<std::string> check_map_func_compatibility(std::uint32_t helper_id,
                                                         std::string_view helper_name,
                                                         const MapSpec& map);
 
+// The return kinds finish_call gives r0 for; helpers returning others are refused.
+bool return_kind_supported(ReturnKind kind);
+
 // After the arguments: releases what a release argument gave back, refuses a tail call
 // holding references, and sets r0 from the return kind (map_value_or_null,
 // ringbuf_record_or_null, no_return; integer and void as before). r1-r5 are already unset.

@@ -4,34 +4,32 @@
 #include "verifier/map_access.hpp"
 #include "verifier/packet_access.hpp"
 
+#include <bpfvm/linux_prototypes.hpp>
 #include <bpfvm/progtypes.hpp>
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace bpfvm::verifier {
 namespace {
 
-std::string_view arg_name(ArgKind k) {
-  switch (k) {
-    case ArgKind::none: return "none";
-    case ArgKind::anything: return "anything";
-    case ArgKind::const_map_ptr: return "const_map_ptr";
-    case ArgKind::map_key: return "map_key";
-    case ArgKind::map_value: return "map_value";
-    case ArgKind::mem: return "mem";
-    case ArgKind::mem_or_null: return "mem_or_null";
-    case ArgKind::uninit_mem: return "uninit_mem";
-    case ArgKind::const_size: return "const_size";
-    case ArgKind::const_size_or_zero: return "const_size_or_zero";
-    case ArgKind::ctx: return "ctx";
-    case ArgKind::func: return "func";
-    case ArgKind::stack_or_null: return "stack_or_null";
-    case ArgKind::long_ptr: return "long_ptr";
-    case ArgKind::const_str: return "const_str";
-    case ArgKind::ringbuf_record: return "ringbuf_record";
-    case ArgKind::const_alloc_size: return "const_alloc_size";
-  }
-  return "?";
+// bpfvm's name of a kind, with Linux's: "const_map_ptr (ARG_CONST_MAP_PTR)".
+std::string arg_name(ArgKind k) {
+  const auto n = static_cast<unsigned>(k);
+  // clang-format off
+  static constexpr const char* names[] = {
+      "none", "anything", "const_map_ptr", "map_key", "map_value", "mem", "mem_or_null",
+      "uninit_mem", "const_size", "const_size_or_zero", "ctx", "func", "stack_or_null",
+      "long_ptr", "const_str", "ringbuf_record", "const_alloc_size", "map_value_or_null",
+      "uninit_map_value", "writable_mem", "writable_mem_or_null", "int_ptr", "fixed_size_mem",
+      "ctx_or_null", "spin_lock", "timer", "sock_common", "socket", "socket_or_null",
+      "btf_id_sock_common", "release_sock_common", "btf_id", "btf_id_or_null",
+      "release_btf_id_or_null", "percpu_btf_id", "kptr_xchg_dest", "dynptr", "uninit_dynptr",
+      "release_dynptr"};
+  // clang-format on
+  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::release_dynptr) + 1);
+  return fmt::format("{} ({})", n < std::size(names) ? names[n] : "?", linux_kind_name(k));
 }
 
 bool is_null(const RegValue& v) {
@@ -119,10 +117,20 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
                        id);
   const Helper* helper =
       options.helpers ? options.helpers->find(static_cast<std::uint32_t>(id)) : nullptr;
-  if (helper == nullptr) return fmt::format("invalid func unknown#{}", id);
-  if (!helper->prototype)
+  // A helper the registry lacks is checked against Linux's prototype for the id when asked
+  // (VerifyOptions::linux_prototypes): the program is meant for the kernel, or bpfvm cannot
+  // run it yet.
+  const LinuxHelperInfo* linux_info = helper == nullptr && options.linux_prototypes && id > 0
+                                          ? linux_helper_info(static_cast<std::uint32_t>(id))
+                                          : nullptr;
+  if (helper == nullptr && linux_info == nullptr) return fmt::format("invalid func unknown#{}", id);
+  if (helper != nullptr && !helper->prototype)
     return fmt::format("helper {} ({}) has no prototype: it cannot be verified", id, helper->name);
-  const HelperPrototype& proto = *helper->prototype;
+  const HelperPrototype& proto = helper != nullptr ? *helper->prototype : linux_info->prototype;
+  const std::string_view helper_name = helper != nullptr ? helper->name : linux_info->name;
+  if (!return_kind_supported(proto.returns))
+    return fmt::format("helper {} ({}): its return kind is not supported yet ({})", id, helper_name,
+                       linux_kind_name(proto.returns));
   auto& regs = st.current().regs;
   CallMeta meta;
   const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
@@ -191,6 +199,13 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           return e;
         break;
       }
+      case ArgKind::int_ptr:  // ARG_PTR_TO_INT: as long_ptr, 4 aligned bytes
+        if (v.kind != RegKind::stack)
+          return fmt::format("R{} type={} expected=fp", reg, to_string(v));
+        if (!v.value.is_const() || static_cast<std::int64_t>(v.value.const_value()) % 4 != 0)
+          return fmt::format("R{} misaligned int pointer {}", reg, to_string(v));
+        if (auto e = access(options, st, reg, v, 4, true)) return e;
+        break;
       default:
         if (is_map_arg_kind(kind)) {
           if (auto e =
@@ -201,12 +216,12 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           break;
         }
         return fmt::format("helper {} ({}): argument kind {} is not supported yet", id,
-                           helper->name, arg_name(kind));
+                           helper_name, arg_name(kind));
     }
   }
   if (meta.map != nullptr)
     if (auto e =
-            check_map_func_compatibility(static_cast<std::uint32_t>(id), helper->name, *meta.map))
+            check_map_func_compatibility(static_cast<std::uint32_t>(id), helper_name, *meta.map))
       return e;
   for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
   // The packet may have moved: no packet pointer is valid any more (clear_all_pkt_pointers).

@@ -61,8 +61,9 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
   // equal ids are the common case and the strict test costs little pruning).
   if (old.refs != other.refs) return false;
   // Cheap tests first: call chains, then the kinds of live registers, then whole registers,
-  // then stacks (the costliest), then ids.
-  for (std::size_t f = 0; f < frames; ++f) {
+  // then stacks (the costliest), then ids. Innermost frame first: the callers' frames rarely
+  // differ between states of one callee.
+  for (std::size_t f = frames; f-- > 0;) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
     if (a.callsite != b.callsite || a.callback_of != b.callback_of) return false;
@@ -73,7 +74,7 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
         return false;
     }
   }
-  for (std::size_t f = 0; f < frames; ++f) {
+  for (std::size_t f = frames; f-- > 0;) {
     const Frame& a = old.frames[f];
     const Frame& b = other.frames[f];
     for (int r = 0; r < register_count; ++r) {

@@ -125,10 +125,13 @@ VerifierState entry_state(const VerifyOptions& options) {
 }
 
 // Registers (and call sites) of every frame equal: a cheap first test before comparing
-// whole states, whose stacks are large and usually equal.
+// whole states, whose stacks are large and usually equal. Innermost frame first: callers'
+// frames are usually the same in every state cached inside a callee (a loop in a subprogram
+// compared every caller register of up to 64 cached states at each iteration first, nine
+// times the cost of the same loop in the main frame; found by fuzz/verifier_fuzz.cpp).
 bool same_registers(const VerifierState& a, const VerifierState& b) {
   if (a.frames.size() != b.frames.size()) return false;
-  for (std::size_t f = 0; f < a.frames.size(); ++f)
+  for (std::size_t f = a.frames.size(); f-- > 0;)
     if (a.frames[f].regs != b.frames[f].regs || a.frames[f].callsite != b.frames[f].callsite)
       return false;
   return true;

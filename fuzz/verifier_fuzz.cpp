@@ -1,0 +1,148 @@
+// libFuzzer target: arbitrary bytes -> program + verifier options -> verify. Whatever the
+// input, the verifier must return a verdict: no crash, no sanitizer report, never more
+// instructions processed than the budget allows, never a verification of more than 5 s of
+// processor time. Every program it accepts is then loaded and interpreted in checked mode on
+// pseudo-random memory, twice: checked mode must find nothing. An out-of-bounds access, a
+// helper refusing a pointer the verifier let through, or too deep a call chain means the
+// verifier was unsound, and the harness aborts. Input layout: fuzz/verifier_input.hpp.
+#include "verifier_input.hpp"
+
+#include <bpfvm/helper.hpp>
+#include <bpfvm/program.hpp>
+#include <bpfvm/verifier.hpp>
+#include <bpfvm/vm.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <random>
+
+namespace {
+
+using namespace bpfvm;
+using u64 = std::uint64_t;
+
+[[noreturn]] void unsound(const char* what, const std::string& detail = {}) {
+  std::fprintf(stderr, "verifier_fuzz: %s%s%s\n", what, detail.empty() ? "" : ": ", detail.c_str());
+  std::abort();
+}
+
+// Helpers with prototypes, so that fuzzed programs reach the verifier's argument checks. Each
+// one checks, through checked mode, that the memory it was given is there: a refusal fails the
+// run (Error::Kind::helper), which the harness treats as unsoundness.
+u64 sum(HelperCall& call, u64 p, u64 n, u64, u64, u64) {
+  if (n == 0) return 0;
+  if (!call.accessible(p, n, false)) call.fail("sum: memory not readable");
+  return n;
+}
+u64 fill(HelperCall& call, u64 p, u64 n, u64, u64, u64) {
+  if (n == 0) return 0;
+  if (!call.accessible(p, n, true)) {
+    call.fail("fill: memory not writable");
+    return 0;
+  }
+  std::memset(reinterpret_cast<void*>(p), 0xab, n);
+  return n;
+}
+u64 identity(HelperCall&, u64 a, u64, u64, u64, u64) { return a; }
+u64 is_context(HelperCall& call, u64 p, u64, u64, u64, u64) {
+  if (reinterpret_cast<void*>(p) != call.context()) call.fail("ctx: not the context");
+  return 0;
+}
+u64 store_long(HelperCall& call, u64 p, u64, u64, u64, u64) {
+  if (!call.accessible(p, 8, true)) {
+    call.fail("store_long: not writable");
+    return 0;
+  }
+  std::memset(reinterpret_cast<void*>(p), 0x11, 8);
+  return 0;
+}
+u64 sum_or_null(HelperCall& call, u64 p, u64 n, u64, u64, u64) {
+  if (p == 0 || n == 0) return 0;
+  if (!call.accessible(p, n, false)) call.fail("sum_or_null: memory not readable");
+  return n;
+}
+
+const HelperRegistry& helpers() {
+  static const HelperRegistry registry = [] {
+    HelperRegistry r;
+    auto add = [&r](std::uint32_t id, const char* name, HelperFunction f, ReturnKind returns,
+                    std::initializer_list<ArgKind> args) {
+      HelperPrototype p;
+      p.returns = returns;
+      int i = 0;
+      for (ArgKind a : args) p.args[i++] = a;
+      (void)r.add({.id = id, .name = name, .function = f, .prototype = p});
+    };
+    add(1, "sum", sum, ReturnKind::integer, {ArgKind::mem, ArgKind::const_size});
+    add(2, "fill", fill, ReturnKind::integer, {ArgKind::uninit_mem, ArgKind::const_size_or_zero});
+    add(3, "identity", identity, ReturnKind::integer, {ArgKind::anything});
+    add(4, "is_context", is_context, ReturnKind::integer, {ArgKind::ctx});
+    add(5, "store_long", store_long, ReturnKind::integer, {ArgKind::long_ptr});
+    add(6, "sum_or_null", sum_or_null, ReturnKind::integer,
+        {ArgKind::mem_or_null, ArgKind::const_size_or_zero});
+    add(7, "void", identity, ReturnKind::void_, {ArgKind::anything});
+    return r;
+  }();
+  return registry;
+}
+
+void run_checked(const Program& program, const fuzz::VerifierInput& input, unsigned seed) {
+  // Raw memory of unknown length: any length will do, as the verifier assumed none.
+  std::mt19937 random(seed);
+  const std::size_t n = input.context_size ? *input.context_size : random() % 48;
+  // An exact-size heap block: AddressSanitizer sees any access past it.
+  std::unique_ptr<std::uint8_t[]> memory(n == 0 ? nullptr : new std::uint8_t[n]);
+  for (std::size_t i = 0; i < n; ++i) memory[i] = static_cast<std::uint8_t>(random());
+  RunInput run_input = RunInput::raw(std::span<std::uint8_t>(memory.get(), n));
+  run_input.context_writable = input.context_writable;
+  RunOptions options;
+  options.memory_mode = MemoryMode::checked;
+  options.budget = 200'000;
+  auto result = interpret(program, run_input, options);
+  if (result.ok()) return;
+  const Error& error = result.error();
+  // A verified program may still loop longer than this run's budget.
+  if (error.kind == Error::Kind::budget_exhausted) return;
+  unsound("a program the verifier accepted failed in checked mode", error.to_string());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const fuzz::VerifierInput input = fuzz::split_verifier_input(data, size);
+  if (input.program.empty()) return 0;
+  std::vector<Insn> insns(input.program.size() / 8);
+  std::memcpy(insns.data(), input.program.data(), input.program.size());
+
+  verifier::VerifyOptions options;
+  options.context_size = input.context_size;
+  options.context_writable = input.context_writable;
+  options.helpers = &helpers();
+  options.budget = input.budget;
+  // Processor time, not wall time: the machine may be busy with other work.
+  const std::clock_t start = std::clock();
+  const verifier::VerifyResult result = verifier::verify(insns, options);
+  const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+  // verify counts the instruction that crosses the budget, then stops.
+  if (result.stats.insns_processed > input.budget + 1)
+    unsound("the verifier processed more instructions than its budget",
+            std::to_string(result.stats.insns_processed));
+  if (seconds > 5) unsound("one verification took over 5 seconds of processor time");
+  if (!result.ok()) {
+    if (result.error->reason.empty()) unsound("a rejection without a reason");
+    if (result.error->insn > insns.size()) unsound("a rejection past the program's end");
+    return 0;
+  }
+  // The verifier, like Linux, never looks at instructions behind a branch it proves never
+  // taken; Program::load resolves every `call` up front and refuses an unknown helper id even
+  // there (Linux removes such dead code after verification: opt_remove_dead_code). Not
+  // unsound: such a program cannot run at all.
+  auto program = Program::load(insns, LoadOptions{.helpers = &helpers()});
+  if (!program) return 0;
+  run_checked(*program, input, input.memory_seed);
+  run_checked(*program, input, input.memory_seed + 1000u);
+  return 0;
+}
