@@ -35,7 +35,11 @@ Error access_error(std::size_t index, std::string message) {
   return insn_error(Error::Kind::invalid_program, index, std::move(message));
 }
 
-// Checks that `base` may be dereferenced, naming what is wrong when it may not.
+// Checks that `base` may be dereferenced, naming what is wrong when it may not. A base that
+// is uninitialised on every path reaching the instruction is left alone: no path can run it
+// with that register written, so it is dead code (the verifier proves such edges impossible,
+// and Linux removes that code after verifying), or, unverified, a read of a register holding
+// no address, which checked mode refuses at run time.
 std::optional<Error> check_base(std::size_t index, int reg, const Value& base,
                                 std::int16_t offset) {
   if (base.kind == Kind::mixed)
@@ -43,10 +47,6 @@ std::optional<Error> check_base(std::size_t index, int reg, const Value& base,
                                            "another value on others: the access at offset {} "
                                            "cannot be rewritten (ambiguous context access)",
                                            register_name(reg), offset));
-  if (base.kind == Kind::uninit)
-    return access_error(index, fmt::format("{} is not initialised here (never written, or "
-                                           "clobbered by a call): it cannot be dereferenced",
-                                           register_name(reg)));
   if (base.kind == Kind::ctx_modified)
     return access_error(index, fmt::format("dereference of a modified context pointer in {} "
                                            "(offset {}): access context fields as [{}+offset]",
