@@ -215,8 +215,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
             meta.value_not_null = constant_array_key_in_range(st, v, *meta.map);
           break;
         }
-        return fmt::format("helper {} ({}): argument kind {} is not supported yet", id,
-                           helper_name, arg_name(kind));
+        return fmt::format("helper {} ({}): argument kind {} is not supported yet", id, helper_name,
+                           arg_name(kind));
     }
   }
   if (meta.map != nullptr)
