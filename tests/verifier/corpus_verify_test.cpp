@@ -33,14 +33,15 @@ namespace fs = std::filesystem;
 
 // Programs accepted today (PREVAIL passes 496 of the 686). Raise it whenever the verifier
 // learns more (map pointers, packets, program types, ...), so that nothing slips back.
-constexpr std::size_t accepted_floor = 112;
+constexpr std::size_t accepted_floor = 329;
 
-// No program may take longer (the benchmark's target is 1 s in a release build; sanitizer
-// builds are about ten times slower).
+// A hang backstop, not a speed target: the machine may be shared, so wall-clock limits stay
+// far above the benchmark's targets (1 s per program, bench/verifier), and what is asserted
+// exactly is that no program processes more than the instruction budget.
 #ifdef NDEBUG
-constexpr double seconds_limit = 5;
-#else
 constexpr double seconds_limit = 60;
+#else
+constexpr double seconds_limit = 600;
 #endif
 
 struct FolderRow {
@@ -103,6 +104,7 @@ TEST(VerifierCorpus, EbpfSamplesAgainstPrevail) {
     SampleVerdict verdict = verify_sample(object->second, row);
     std::string name = fmt::format("{} {} {}", file, row.section, row.function);
     EXPECT_LT(verdict.seconds, seconds_limit) << name << ": " << verdict.insns << " insns";
+    EXPECT_LE(verdict.result.stats.insns_processed, verifier::VerifyOptions{}.budget + 1) << name;
 
     FolderRow& folder = folders[row.project];
     ++folder.programs;
