@@ -22,10 +22,10 @@
 namespace bpfvm {
 namespace {
 
-using detail::CodeInsn;
-using detail::RunState;
 using detail::access_error;
+using detail::CodeInsn;
 using detail::misaligned_atomic_error;
+using detail::RunState;
 
 using u8 = std::uint8_t;
 using u16 = std::uint16_t;
@@ -73,7 +73,8 @@ S signed_mod(S dividend, S divisor) {
 bool load_packet(std::span<const u8> packet, s64 offset, int size, u64& out) {
   if (offset < 0 || static_cast<u64>(offset) + static_cast<u64>(size) > packet.size()) return false;
   u64 value = 0;
-  for (int i = 0; i < size; ++i) value = (value << 8) | packet[static_cast<std::size_t>(offset) + i];
+  for (int i = 0; i < size; ++i)
+    value = (value << 8) | packet[static_cast<std::size_t>(offset) + i];
   out = value;
   return true;
 }
@@ -145,63 +146,63 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 
 // A refused access jumps to the one cold block at the end (access_fault_error rebuilds the
 // details from the instruction), so the handlers keep no error path of their own.
-#define CHECK_ACCESS(address, size, write)                       \
+#define CHECK_ACCESS(address, size, write)                      \
   if constexpr (kChecked) {                                     \
     if (!state.admits((address), (size), (write))) [[unlikely]] \
       goto access_fault;                                        \
   }
-#define LOAD(T, ext)                                       \
-  {                                                        \
-    u64 address = SRC + static_cast<u64>(pc->offset);      \
-    CHECK_ACCESS(address, sizeof(T), false)                \
+#define LOAD(T, ext)                                                 \
+  {                                                                  \
+    u64 address = SRC + static_cast<u64>(pc->offset);                \
+    CHECK_ACCESS(address, sizeof(T), false)                          \
     DST = static_cast<u64>(static_cast<ext>(load_from<T>(address))); \
-    NEXT;                                                  \
+    NEXT;                                                            \
   }
-#define STORE(T, value)                                    \
-  {                                                        \
-    u64 address = DST + static_cast<u64>(pc->offset);      \
-    CHECK_ACCESS(address, sizeof(T), true)                 \
-    store_to<T>(address, static_cast<T>(value));           \
-    NEXT;                                                  \
+#define STORE(T, value)                               \
+  {                                                   \
+    u64 address = DST + static_cast<u64>(pc->offset); \
+    CHECK_ACCESS(address, sizeof(T), true)            \
+    store_to<T>(address, static_cast<T>(value));      \
+    NEXT;                                             \
   }
-#define ATOMIC_ADDRESS(T)                                                  \
-  u64 address = DST + static_cast<u64>(pc->offset);                        \
-  CHECK_ACCESS(address, sizeof(T), true)                                   \
-  if constexpr (kChecked) {                                                \
-    if (address % sizeof(T) != 0) [[unlikely]]                             \
-      goto access_fault;                                                   \
-  }                                                                        \
+#define ATOMIC_ADDRESS(T)                           \
+  u64 address = DST + static_cast<u64>(pc->offset); \
+  CHECK_ACCESS(address, sizeof(T), true)            \
+  if constexpr (kChecked) {                         \
+    if (address % sizeof(T) != 0) [[unlikely]]      \
+      goto access_fault;                            \
+  }                                                 \
   T* target = reinterpret_cast<T*>(address);
-#define ATOMIC(T, builtin, fetch)                                          \
-  {                                                                        \
-    ATOMIC_ADDRESS(T)                                                      \
-    T old = builtin(target, static_cast<T>(SRC), __ATOMIC_SEQ_CST);        \
-    if (fetch) SRC = old;                                                  \
-    NEXT;                                                                  \
+#define ATOMIC(T, builtin, fetch)                                   \
+  {                                                                 \
+    ATOMIC_ADDRESS(T)                                               \
+    T old = builtin(target, static_cast<T>(SRC), __ATOMIC_SEQ_CST); \
+    if (fetch) SRC = old;                                           \
+    NEXT;                                                           \
   }
-#define CMPXCHG(T)                                                                 \
-  {                                                                                \
-    ATOMIC_ADDRESS(T)                                                              \
-    T expected = static_cast<T>(reg[0]);                                           \
-    __atomic_compare_exchange_n(target, &expected, static_cast<T>(SRC), false,     \
-                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);               \
-    reg[0] = expected;                                                             \
-    NEXT;                                                                          \
+#define CMPXCHG(T)                                                                               \
+  {                                                                                              \
+    ATOMIC_ADDRESS(T)                                                                            \
+    T expected = static_cast<T>(reg[0]);                                                         \
+    __atomic_compare_exchange_n(target, &expected, static_cast<T>(SRC), false, __ATOMIC_SEQ_CST, \
+                                __ATOMIC_SEQ_CST);                                               \
+    reg[0] = expected;                                                                           \
+    NEXT;                                                                                        \
   }
-#define JUMP_IF(condition)             \
-  {                                    \
-    if (condition) {                   \
-      pc = base + pc->target;          \
-      DISPATCH();                      \
-    }                                  \
-    NEXT;                              \
+#define JUMP_IF(condition)    \
+  {                           \
+    if (condition) {          \
+      pc = base + pc->target; \
+      DISPATCH();             \
+    }                         \
+    NEXT;                     \
   }
-#define PACKET_LOAD(size, offset_expr)                                   \
-  {                                                                      \
-    u64 value;                                                           \
+#define PACKET_LOAD(size, offset_expr)                                               \
+  {                                                                                  \
+    u64 value;                                                                       \
     if (!load_packet(input.packet, (offset_expr), (size), value)) goto packet_fault; \
-    reg[0] = value;                                                      \
-    NEXT;                                                                \
+    reg[0] = value;                                                                  \
+    NEXT;                                                                            \
   }
 
 // What helpers see of the run at a call: the calling frame and the budget left.
@@ -209,11 +210,11 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
   state.frame_pointer = reg[frame_pointer]; \
   state.budget = budget;
 
-#define BUDGET_STEP                                                                  \
-  if constexpr (kBudget) {                                                           \
-    if (budget == 0) [[unlikely]]                                                    \
-      goto budget_fault;                                                             \
-    --budget;                                                                        \
+#define BUDGET_STEP               \
+  if constexpr (kBudget) {        \
+    if (budget == 0) [[unlikely]] \
+      goto budget_fault;          \
+    --budget;                     \
   }
 
 #if BPFVM_COMPUTED_GOTO
@@ -234,9 +235,9 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 // leave the do/while and fall into the next case.
 #define DISPATCH() goto dispatch
 #endif
-#define NEXT \
-  do {       \
-    ++pc;    \
+#define NEXT    \
+  do {          \
+    ++pc;       \
     DISPATCH(); \
   } while (0)
 
@@ -419,15 +420,16 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
     CASE(JSLT32_REG) JUMP_IF(static_cast<s32>(DST32) < static_cast<s32>(SRC32))
     CASE(JSLE32_IMM) JUMP_IF(static_cast<s32>(DST32) <= static_cast<s32>(IMM32))
     CASE(JSLE32_REG) JUMP_IF(static_cast<s32>(DST32) <= static_cast<s32>(SRC32))
-    // clang-format on
+        // clang-format on
 
-    CASE(CALL_HELPER) {
+        CASE(CALL_HELPER) {
       const Helper* helper = pc->helper;
       HelperCall call(state, helper->user);
       PUBLISH;
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
       budget = state.budget;
-      if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
+      if (state.helper_failure || state.end_requested) [[unlikely]]
+        goto helper_stop;
       NEXT;
     }
     CASE(CALLX) {
@@ -439,7 +441,8 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
       PUBLISH;
       reg[0] = helper->function(call, reg[1], reg[2], reg[3], reg[4], reg[5]);
       budget = state.budget;
-      if (state.helper_failure || state.end_requested) [[unlikely]] goto helper_stop;
+      if (state.helper_failure || state.end_requested) [[unlikely]]
+        goto helper_stop;
       NEXT;
     }
     CASE(CALL_BTF) {
@@ -454,8 +457,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
       std::memcpy(frame.callee_saved, &reg[6], sizeof frame.callee_saved);
       reg[frame_pointer] -= stack_frame_size;
       state.stack_begin -= stack_frame_size;
-      if constexpr (kChecked)
-        zero_frame(reinterpret_cast<void*>(state.stack_begin));
+      if constexpr (kChecked) zero_frame(reinterpret_cast<void*>(state.stack_begin));
       pc = base + pc->target;
       DISPATCH();
     }
@@ -473,46 +475,39 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
       DISPATCH();
     }
 #if !BPFVM_COMPUTED_GOTO
-    }
+  }
 #endif
-  }
+}
 
-helper_stop:
-  if (state.pending_error) return *state.pending_error;
-  if (state.helper_failure)
-    return detail::helper_failed_error(INDEX, *state.helper_failure);
-  if (state.frame_return) {
-    // bpf_tail_call from a subprogram ran its target in this frame: the subprogram returns
-    // the target's r0 to its caller.
-    reg[0] = *state.frame_return;
-    state.frame_return.reset();
-    state.end_requested = false;
-    goto exit_frame;
-  }
-  state.budget = budget;
-  return reg[0];
+helper_stop : if (state.pending_error) return *state.pending_error;
+if (state.helper_failure) return detail::helper_failed_error(INDEX, *state.helper_failure);
+if (state.frame_return) {
+  // bpf_tail_call from a subprogram ran its target in this frame: the subprogram returns
+  // the target's r0 to its caller.
+  reg[0] = *state.frame_return;
+  state.frame_return.reset();
+  state.end_requested = false;
+  goto exit_frame;
+}
+state.budget = budget;
+return reg[0];
 
-  // The cold exits: every handler's failure jumps here rather than returning on the spot.
-packet_fault:
-  __attribute__((unused));
-  return packet_end(state);
-budget_fault:
-  __attribute__((unused));
-  return detail::budget_error(INDEX, state.budget_limit);
-call_depth_fault:
-  __attribute__((unused));
-  return detail::call_depth_error(INDEX);
-callx_fault:
-  __attribute__((unused));
-  return detail::callx_unknown_error(INDEX, pc->dst, DST);
-access_fault:
-  __attribute__((unused));
-  if constexpr (kChecked) {
-    const OpcodeInfo& row = info(pc->op);
-    return access_fault_error(state, INDEX, *pc, row.shape == Shape::Load ? SRC : DST);
-  }
-  // Unchecked code never jumps here.
-  return u64{0};
+// The cold exits: every handler's failure jumps here rather than returning on the spot.
+packet_fault : __attribute__((unused));
+return packet_end(state);
+budget_fault : __attribute__((unused));
+return detail::budget_error(INDEX, state.budget_limit);
+call_depth_fault : __attribute__((unused));
+return detail::call_depth_error(INDEX);
+callx_fault : __attribute__((unused));
+return detail::callx_unknown_error(INDEX, pc->dst, DST);
+access_fault : __attribute__((unused));
+if constexpr (kChecked) {
+  const OpcodeInfo& row = info(pc->op);
+  return access_fault_error(state, INDEX, *pc, row.shape == Shape::Load ? SRC : DST);
+}
+// Unchecked code never jumps here.
+return u64{0};
 
 #undef DST
 #undef SRC
@@ -673,8 +668,11 @@ Result<std::uint64_t> interpret(const Program& program, const RunInput& input,
   const detail::Code& code = program.code();
   bool checked = options.memory_mode == MemoryMode::checked;
   bool budgeted = options.budget.has_value();
-  if (checked) return budgeted ? run<true, true>(code, input, options) : run<true, false>(code, input, options);
-  return budgeted ? run<false, true>(code, input, options) : run<false, false>(code, input, options);
+  if (checked)
+    return budgeted ? run<true, true>(code, input, options)
+                    : run<true, false>(code, input, options);
+  return budgeted ? run<false, true>(code, input, options)
+                  : run<false, false>(code, input, options);
 }
 
 }  // namespace bpfvm
