@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,20 @@ constexpr std::size_t accepted_floor = 329;
 // A hang backstop, not a speed target: the machine may be shared, so wall-clock limits stay
 // far above the benchmark's targets (1 s per program, bench/verifier), and what is asserted
 // exactly is that no program processes more than the instruction budget.
+//
+// Unoptimised (sanitizer) builds run about fifty times slower, and the cilium programs that
+// run to Linux's budget of a million instructions alone would take a quarter of an hour of
+// CI there. Those builds verify with a budget of 100,000 instead: every assertion about
+// crashes, hangs and unsafe programs still holds (running out of budget is a rejection), but
+// the acceptance floor, which depends on the full budget, is asserted by release builds only.
 #ifdef NDEBUG
 constexpr double seconds_limit = 60;
+constexpr std::optional<std::uint64_t> budget = std::nullopt;  // VerifyOptions' default
+constexpr bool assert_floor = true;
 #else
 constexpr double seconds_limit = 600;
+constexpr std::optional<std::uint64_t> budget = 100'000;
+constexpr bool assert_floor = false;
 #endif
 
 struct FolderRow {
@@ -101,10 +112,12 @@ TEST(VerifierCorpus, EbpfSamplesAgainstPrevail) {
     auto object = objects.find(file);
     if (object == objects.end())
       object = objects.emplace(file, ObjectSpec::parse_file((*root / file).string())).first;
-    SampleVerdict verdict = verify_sample(object->second, row);
+    SampleVerdict verdict = verify_sample(object->second, row, budget);
     std::string name = fmt::format("{} {} {}", file, row.section, row.function);
     EXPECT_LT(verdict.seconds, seconds_limit) << name << ": " << verdict.insns << " insns";
-    EXPECT_LE(verdict.result.stats.insns_processed, verifier::VerifyOptions{}.budget + 1) << name;
+    EXPECT_LE(verdict.result.stats.insns_processed,
+              budget.value_or(verifier::VerifyOptions{}.budget) + 1)
+        << name;
 
     FolderRow& folder = folders[row.project];
     ++folder.programs;
@@ -136,7 +149,7 @@ TEST(VerifierCorpus, EbpfSamplesAgainstPrevail) {
 
   std::size_t accepted = 0;
   for (const auto& [folder, row] : folders) accepted += row.accepted;
-  EXPECT_GE(accepted, accepted_floor) << "fewer programs accepted than before";
+  if (assert_floor) EXPECT_GE(accepted, accepted_floor) << "fewer programs accepted than before";
 }
 
 // Every program of every fuzzed file, whether the TSV lists it or not: parse, then verify.
@@ -153,7 +166,7 @@ TEST(VerifierCorpus, InvalidFilesNeverCrash) {
     ++parsed;
     for (std::size_t i = 0; i < spec->programs.size(); ++i) {
       ++programs;
-      SampleVerdict verdict = verify_program(*spec, i);
+      SampleVerdict verdict = verify_program(*spec, i, std::nullopt, budget);
       EXPECT_LT(verdict.seconds, seconds_limit) << entry.path() << " " << spec->programs[i].name;
       accepted += verdict.accepted() ? 1 : 0;
     }

@@ -60,7 +60,8 @@ const ObjectProgram* find_sample(const ObjectSpec& spec, const SampleRow& row) {
   return in_section == 1 ? only : nullptr;
 }
 
-SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row) {
+SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row,
+                            std::optional<std::uint64_t> budget) {
   SampleVerdict verdict;
   if (!spec) {
     verdict.load_error = spec.error().message;
@@ -75,7 +76,7 @@ SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row
     return verdict;
   }
   return verify_program(*spec, static_cast<std::size_t>(program - spec->programs.data()),
-                        untyped_section_type(row.project));
+                        untyped_section_type(row.project), budget);
 }
 
 std::optional<ProgramType> untyped_section_type(const std::string& project) {
@@ -86,7 +87,8 @@ std::optional<ProgramType> untyped_section_type(const std::string& project) {
 }
 
 SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
-                             std::optional<ProgramType> untyped) {
+                             std::optional<ProgramType> untyped,
+                             std::optional<std::uint64_t> budget) {
   SampleVerdict verdict;
   auto helpers = object_program_helpers(spec, index);
   if (!helpers) {
@@ -98,6 +100,7 @@ SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
   auto start = std::chrono::steady_clock::now();
   verifier::VerifyOptions options = verify_options_for(spec, index, &*helpers);
   if (untyped && program.type == ProgramType::raw) options.type = *untyped;
+  if (budget) options.budget = *budget;
   verdict.result = verifier::verify(program.insns, options);
   verdict.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return verdict;

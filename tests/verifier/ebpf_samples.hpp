@@ -7,6 +7,7 @@
 #include <bpfvm/result.hpp>
 #include <bpfvm/verifier.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -53,8 +54,10 @@ struct SampleVerdict {
 // The program of `spec` a row names (function and section), or nullptr.
 const ObjectProgram* find_sample(const ObjectSpec& spec, const SampleRow& row);
 
-// Verifies the row's program of `spec` (a parse failure passed as `spec`'s error).
-SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row);
+// Verifies the row's program of `spec` (a parse failure passed as `spec`'s error). `budget`,
+// when given, replaces the default budget of processed instructions.
+SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row,
+                            std::optional<std::uint64_t> budget = std::nullopt);
 
 // The type a folder's programs get when their section names none (the loader gives them
 // raw): the folders of objects tc loads (cilium's "2/7", "from-netdev", ovs's "tail-3") get
@@ -65,7 +68,8 @@ std::optional<ProgramType> untyped_section_type(const std::string& project);
 // Verifies program `index` of `spec` as `bpfvm verify --type UNTYPED` does: `untyped` is the
 // type of a program whose section names none.
 SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
-                             std::optional<ProgramType> untyped = std::nullopt);
+                             std::optional<ProgramType> untyped = std::nullopt,
+                             std::optional<std::uint64_t> budget = std::nullopt);
 
 // A message with quoted names and numbers blanked, so that like errors group together.
 std::string reason_of(const std::string& message);
