@@ -7,6 +7,8 @@
 // verifier was unsound, and the harness aborts. Input layout: fuzz/verifier_input.hpp.
 #include "verifier_input.hpp"
 
+#include "verifier/case_helpers.hpp"
+
 #include <bpfvm/helper.hpp>
 #include <bpfvm/program.hpp>
 #include <bpfvm/verifier.hpp>
@@ -29,63 +31,12 @@ using u64 = std::uint64_t;
   std::abort();
 }
 
-// Helpers with prototypes, so that fuzzed programs reach the verifier's argument checks. Each
-// one checks, through checked mode, that the memory it was given is there: a refusal fails the
-// run (Error::Kind::helper), which the harness treats as unsoundness.
-u64 sum(HelperCall& call, u64 p, u64 n, u64, u64, u64) {
-  if (n == 0) return 0;
-  if (!call.accessible(p, n, false)) call.fail("sum: memory not readable");
-  return n;
-}
-u64 fill(HelperCall& call, u64 p, u64 n, u64, u64, u64) {
-  if (n == 0) return 0;
-  if (!call.accessible(p, n, true)) {
-    call.fail("fill: memory not writable");
-    return 0;
-  }
-  std::memset(reinterpret_cast<void*>(p), 0xab, n);
-  return n;
-}
-u64 identity(HelperCall&, u64 a, u64, u64, u64, u64) { return a; }
-u64 is_context(HelperCall& call, u64 p, u64, u64, u64, u64) {
-  if (reinterpret_cast<void*>(p) != call.context()) call.fail("ctx: not the context");
-  return 0;
-}
-u64 store_long(HelperCall& call, u64 p, u64, u64, u64, u64) {
-  if (!call.accessible(p, 8, true)) {
-    call.fail("store_long: not writable");
-    return 0;
-  }
-  std::memset(reinterpret_cast<void*>(p), 0x11, 8);
-  return 0;
-}
-u64 sum_or_null(HelperCall& call, u64 p, u64 n, u64, u64, u64) {
-  if (p == 0 || n == 0) return 0;
-  if (!call.accessible(p, n, false)) call.fail("sum_or_null: memory not readable");
-  return n;
-}
-
+// The verifier cases' helpers (tests/verifier/case_helpers.hpp), so that fuzzed programs reach
+// the argument checks with the helper ids the seeds (the cases) call. Each one checks, through
+// checked mode, that the memory it was given is there: a refusal fails the run
+// (Error::Kind::helper), which the harness treats as unsoundness.
 const HelperRegistry& helpers() {
-  static const HelperRegistry registry = [] {
-    HelperRegistry r;
-    auto add = [&r](std::uint32_t id, const char* name, HelperFunction f, ReturnKind returns,
-                    std::initializer_list<ArgKind> args) {
-      HelperPrototype p;
-      p.returns = returns;
-      int i = 0;
-      for (ArgKind a : args) p.args[i++] = a;
-      (void)r.add({.id = id, .name = name, .function = f, .prototype = p});
-    };
-    add(1, "sum", sum, ReturnKind::integer, {ArgKind::mem, ArgKind::const_size});
-    add(2, "fill", fill, ReturnKind::integer, {ArgKind::uninit_mem, ArgKind::const_size_or_zero});
-    add(3, "identity", identity, ReturnKind::integer, {ArgKind::anything});
-    add(4, "is_context", is_context, ReturnKind::integer, {ArgKind::ctx});
-    add(5, "store_long", store_long, ReturnKind::integer, {ArgKind::long_ptr});
-    add(6, "sum_or_null", sum_or_null, ReturnKind::integer,
-        {ArgKind::mem_or_null, ArgKind::const_size_or_zero});
-    add(7, "void", identity, ReturnKind::void_, {ArgKind::anything});
-    return r;
-  }();
+  static const HelperRegistry registry = verifier::testing::case_helpers();
   return registry;
 }
 
