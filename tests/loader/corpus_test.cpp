@@ -15,6 +15,7 @@
 #include "isa/decoder.hpp"
 #include "loader/fake_maps.hpp"
 #include "loader/spec_checks.hpp"
+#include "support/message_reason.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -39,27 +40,6 @@ const std::map<std::string, std::string> known_link_errors{
     {"build/externalfunction.o", "calls a function that is not in the object"},
     {"falco/probe.o", "against 'memset': calls a function that is not in the object"},
 };
-
-// The message with names and numbers blanked, so that like errors group together.
-std::string reason_of(const std::string& message) {
-  std::string reason;
-  for (std::size_t i = 0; i < message.size(); ++i) {
-    char c = message[i];
-    if (c == '\'') {
-      std::size_t end = message.find('\'', i + 1);
-      if (end == std::string::npos) end = message.size() - 1;
-      reason += "'…'";
-      i = end;
-    } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      while (i + 1 < message.size() && std::isalnum(static_cast<unsigned char>(message[i + 1])))
-        ++i;
-      reason += 'N';
-    } else {
-      reason += c;
-    }
-  }
-  return reason;
-}
 
 struct Row {
   std::size_t objects = 0, parsed = 0, rejected = 0, programs = 0, loaded = 0, full_load = 0;
@@ -94,7 +74,7 @@ TEST(LoaderCorpusTest, EbpfSamples) {
     auto spec = ObjectSpec::parse_file(path.string());
     if (!spec) {
       ++row.rejected;
-      ++row.rejections[reason_of(spec.error().message)];
+      ++row.rejections[test::reason_of(spec.error().message)];
       EXPECT_TRUE(invalid) << relative << " should load: " << spec.error().message;
       continue;
     }
@@ -130,11 +110,11 @@ TEST(LoaderCorpusTest, EbpfSamples) {
         ++row.loaded;
       } else {
         std::string message = decoded.error().to_string();
-        ++row.rejections["decode: " + reason_of(message)];
+        ++row.rejections["decode: " + test::reason_of(message)];
         EXPECT_TRUE(invalid) << relative << " " << program.name << ": " << message;
       }
       if (!program.link_error.empty()) {
-        ++row.full_load_errors[reason_of(program.link_error)];
+        ++row.full_load_errors[test::reason_of(program.link_error)];
         continue;
       }
       LoadOptions options;
@@ -148,7 +128,7 @@ TEST(LoaderCorpusTest, EbpfSamples) {
         ++row.full_load;
       else {
         const std::string& message = loaded.error().message;
-        ++row.full_load_errors[reason_of(message)];
+        ++row.full_load_errors[test::reason_of(message)];
         if (std::size_t at = message.find("no helper with id "); at != std::string::npos)
           ++missing_helpers[std::stoi(message.substr(at + 18))];
       }

@@ -149,7 +149,9 @@ TEST(VerifierCorpus, EbpfSamplesAgainstPrevail) {
 
   std::size_t accepted = 0;
   for (const auto& [folder, row] : folders) accepted += row.accepted;
-  if (assert_floor) EXPECT_GE(accepted, accepted_floor) << "fewer programs accepted than before";
+  if (assert_floor) {
+    EXPECT_GE(accepted, accepted_floor) << "fewer programs accepted than before";
+  }
 }
 
 // Every program of every fuzzed file, whether the TSV lists it or not: parse, then verify.

@@ -2,6 +2,8 @@
 
 #include <bpfvm/object_verify.hpp>
 
+#include "support/message_reason.hpp"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -41,8 +43,8 @@ Result<std::vector<SampleRow>> read_expected_prevail(const std::filesystem::path
 }
 
 std::string SampleVerdict::reason() const {
-  if (load_error) return "load: " + reason_of(*load_error);
-  if (result.error) return reason_of(result.error->reason);
+  if (load_error) return "load: " + test::reason_of(*load_error);
+  if (result.error) return test::reason_of(result.error->reason);
   return "";
 }
 
@@ -104,28 +106,6 @@ SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
   verdict.result = verifier::verify(program.insns, options);
   verdict.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return verdict;
-}
-
-std::string reason_of(const std::string& message) {
-  std::string reason;
-  for (std::size_t i = 0; i < message.size(); ++i) {
-    char c = message[i];
-    // A quote opens a name after a space or a bracket, not inside a word ("context's").
-    bool opens = c == '\'' && (i == 0 || !std::isalnum(static_cast<unsigned char>(message[i - 1])));
-    if (opens) {
-      std::size_t end = message.find('\'', i + 1);
-      if (end == std::string::npos) end = message.size() - 1;
-      reason += "'…'";
-      i = end;
-    } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      while (i + 1 < message.size() && std::isalnum(static_cast<unsigned char>(message[i + 1])))
-        ++i;
-      reason += 'N';
-    } else {
-      reason += c;
-    }
-  }
-  return reason;
 }
 
 }  // namespace bpfvm::testing

@@ -71,7 +71,4 @@ SampleVerdict verify_program(const ObjectSpec& spec, std::size_t index,
                              std::optional<ProgramType> untyped = std::nullopt,
                              std::optional<std::uint64_t> budget = std::nullopt);
 
-// A message with quoted names and numbers blanked, so that like errors group together.
-std::string reason_of(const std::string& message);
-
 }  // namespace bpfvm::testing
