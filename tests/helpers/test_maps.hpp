@@ -5,6 +5,8 @@
 #include <bpfvm/map.hpp>
 #include <bpfvm/program.hpp>
 
+#include "support/map_spec.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -15,22 +17,13 @@
 
 namespace bpfvm::helper_test {
 
-inline MapSpec make_spec(MapType type, std::uint32_t key_size, std::uint32_t value_size,
-                         std::uint32_t max_entries, std::uint32_t flags = 0) {
-  MapSpec s;
-  s.type = type;
-  s.key_size = key_size;
-  s.value_size = value_size;
-  s.max_entries = max_entries;
-  s.flags = flags;
-  return s;
-}
+using test::map_spec;
 
 // BPF_MAP_TYPE_ARRAY: u32 keys, zeroed values, no delete.
 class ArrayMap : public Map {
  public:
   explicit ArrayMap(std::uint32_t value_size, std::uint32_t max_entries, std::uint32_t flags = 0)
-      : Map(make_spec(MapType::array, 4, value_size, max_entries, flags)),
+      : Map(map_spec(MapType::array, 4, value_size, max_entries, flags)),
         data_(static_cast<std::size_t>(value_size) * max_entries) {}
   void* lookup(const void* key) override {
     std::uint32_t index;
@@ -75,7 +68,7 @@ class ArrayMap : public Map {
 class HashMap : public Map {
  public:
   HashMap(std::uint32_t key_size, std::uint32_t value_size, std::uint32_t max_entries)
-      : Map(make_spec(MapType::hash, key_size, value_size, max_entries)) {}
+      : Map(map_spec(MapType::hash, key_size, value_size, max_entries)) {}
   void* lookup(const void* key) override {
     auto it = entries_.find(as_key(key));
     return it == entries_.end() ? nullptr : it->second.get();
@@ -119,7 +112,7 @@ class HashMap : public Map {
 class QueueMap : public Map {
  public:
   QueueMap(MapType type, std::uint32_t value_size, std::uint32_t max_entries)
-      : Map(make_spec(type, 0, value_size, max_entries)) {}
+      : Map(map_spec(type, 0, value_size, max_entries)) {}
   void* lookup(const void*) override { return nullptr; }
   int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
   int erase(const void*) override { return -EINVAL; }
@@ -156,8 +149,7 @@ class QueueMap : public Map {
 class ProgArray : public ProgramArrayMap {
  public:
   explicit ProgArray(std::uint32_t max_entries)
-      : ProgramArrayMap(make_spec(MapType::prog_array, 4, 4, max_entries)),
-        programs_(max_entries) {}
+      : ProgramArrayMap(map_spec(MapType::prog_array, 4, 4, max_entries)), programs_(max_entries) {}
   void* lookup(const void*) override { return nullptr; }
   int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
   int erase(const void*) override { return -EINVAL; }
@@ -179,7 +171,7 @@ class ProgArray : public ProgramArrayMap {
 class ArrayOfMaps : public MapOfMaps {
  public:
   explicit ArrayOfMaps(std::uint32_t max_entries)
-      : MapOfMaps(make_spec(MapType::array_of_maps, 4, 4, max_entries)), inner_(max_entries) {}
+      : MapOfMaps(map_spec(MapType::array_of_maps, 4, 4, max_entries)), inner_(max_entries) {}
   void* lookup(const void* key) override {
     std::uint32_t index;
     std::memcpy(&index, key, 4);
@@ -204,7 +196,7 @@ class ArrayOfMaps : public MapOfMaps {
 // bytes of records not yet consumed (8-byte header each, as Linux).
 class RingBuf : public RingBufferMap {
  public:
-  explicit RingBuf(std::uint32_t size) : RingBufferMap(make_spec(MapType::ringbuf, 0, 0, size)) {}
+  explicit RingBuf(std::uint32_t size) : RingBufferMap(map_spec(MapType::ringbuf, 0, 0, size)) {}
   void* lookup(const void*) override { return nullptr; }
   int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
   int erase(const void*) override { return -EINVAL; }

@@ -4,6 +4,8 @@
 
 #include <bpfvm/map.hpp>
 
+#include "support/map_spec.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -14,17 +16,6 @@
 #include <vector>
 
 namespace bpfvm::test {
-
-inline MapSpec map_spec(MapType type, std::uint32_t key_size, std::uint32_t value_size,
-                        std::uint32_t max_entries, std::uint32_t flags = 0) {
-  MapSpec spec;
-  spec.type = type;
-  spec.key_size = key_size;
-  spec.value_size = value_size;
-  spec.max_entries = max_entries;
-  spec.flags = flags;
-  return spec;
-}
 
 // Creates the map or fails the test (the caller ASSERT_TRUEs the pointer).
 inline std::shared_ptr<Map> make_map(const MapSpec& spec) {
