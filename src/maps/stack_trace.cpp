@@ -7,6 +7,7 @@
 // lookup gives nullptr here).
 #include "maps/map_common.hpp"
 
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -50,7 +51,7 @@ std::uint32_t jhash2(const std::uint32_t* k, std::uint32_t length, std::uint32_t
   return c;
 }
 
-std::uint32_t round_up_pow2(std::uint32_t n) {
+std::uint32_t round_up_pow2(std::uint32_t n) {  // n <= 2^31 (checked at creation)
   std::uint32_t p = 1;
   while (p < n) p <<= 1;
   return p;
@@ -61,14 +62,14 @@ class StackTrace final : public StackTraceMap {
   explicit StackTrace(const MapSpec& spec)
       : StackTraceMap(spec),
         depth_(spec.value_size / 8),
-        buckets_(round_up_pow2(spec.max_entries)) {}
+        n_buckets_(round_up_pow2(spec.max_entries)) {}
 
   long store(std::span<const std::uint64_t> ips, std::uint64_t flags) override {
     if (ips.empty() || ips.size() > depth_) return -EINVAL;
     std::vector<std::uint32_t> words(ips.size() * 2);
     std::memcpy(words.data(), ips.data(), ips.size() * 8);
     const std::uint32_t hash = jhash2(words.data(), static_cast<std::uint32_t>(words.size()), 0);
-    const std::uint32_t id = hash & static_cast<std::uint32_t>(buckets_.size() - 1);
+    const std::uint32_t id = hash & (n_buckets_ - 1);
     std::lock_guard lock(mutex_);
     Bucket& bucket = buckets_[id];
     const bool hash_matches = !bucket.ips.empty() && bucket.hash == hash;
@@ -91,8 +92,9 @@ class StackTrace final : public StackTraceMap {
     std::uint32_t id;
     std::memcpy(&id, key, 4);
     std::lock_guard lock(mutex_);
-    if (id >= buckets_.size() || buckets_[id].ips.empty()) return -ENOENT;
-    const std::vector<std::uint64_t>& ips = buckets_[id].ips;
+    auto found = buckets_.find(id);
+    if (found == buckets_.end() || found->second.ips.empty()) return -ENOENT;
+    const std::vector<std::uint64_t>& ips = found->second.ips;
     std::memset(value, 0, spec().value_size);
     std::memcpy(value, ips.data(), ips.size() * 8);
     return 0;
@@ -115,15 +117,16 @@ class StackTrace final : public StackTraceMap {
   // key starts from id 0.
   int get_next_key(const void* key, void* next_key) override {
     BPFVM_HOST_READ();
-    std::uint32_t id = 0;
+    std::uint64_t id = 0;
     if (key != nullptr) {
-      std::memcpy(&id, key, 4);
-      id = id >= buckets_.size() ? 0 : id + 1;
+      std::uint32_t given;
+      std::memcpy(&given, key, 4);
+      id = given >= n_buckets_ ? 0 : std::uint64_t{given} + 1;
     }
     std::lock_guard lock(mutex_);
-    for (; id < buckets_.size(); ++id) {
-      if (buckets_[id].ips.empty()) continue;
-      std::memcpy(next_key, &id, 4);
+    for (auto it = buckets_.lower_bound(id); it != buckets_.end(); ++it) {
+      if (it->second.ips.empty()) continue;
+      std::memcpy(next_key, &it->first, 4);
       return 0;
     }
     return -ENOENT;
@@ -140,13 +143,17 @@ class StackTrace final : public StackTraceMap {
     std::uint32_t id;
     std::memcpy(&id, key, 4);
     std::lock_guard lock(mutex_);
-    if (id >= buckets_.size() || buckets_[id].ips.empty()) return -ENOENT;
-    buckets_[id] = Bucket{};
+    auto found = buckets_.find(id);
+    if (found == buckets_.end()) return -ENOENT;
+    buckets_.erase(found);
     return 0;
   }
 
   std::size_t depth_;
-  std::vector<Bucket> buckets_;
+  std::uint32_t n_buckets_;
+  // The stacks stored, by id (ids below n_buckets_). Linux preallocates max_entries buckets;
+  // a map here grows with the stacks it holds, so a huge max_entries costs nothing up front.
+  std::map<std::uint32_t, Bucket> buckets_;
   std::mutex mutex_;
 };
 
