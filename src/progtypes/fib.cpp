@@ -3,7 +3,8 @@
 // device, ifindex 1, its whole prefix) and IPv4 subnet broadcast addresses, and connected
 // routes in the main table (254; IPv4 metric 0, IPv6 metric 256). Without
 // BPF_FIB_LOOKUP_DIRECT the default rules apply: local, then main, then default (253); with
-// it, main or the table BPF_FIB_LOOKUP_TBID names. Longest prefix wins, then lowest metric.
+// it, main (merged with local, as Linux keeps them without policy rules) or the table
+// BPF_FIB_LOOKUP_TBID names. Longest prefix wins, then lowest metric.
 #include "progtypes/fib.hpp"
 
 #include <cerrno>
@@ -68,21 +69,25 @@ class Fib {
     return false;
   }
 
-  std::optional<Found> lookup(std::uint32_t table, const IpAddress& dst) const {
+  // `oif`: with BPF_FIB_LOOKUP_OUTPUT, only next hops through that interface qualify
+  // (fib_lookup_good_nhc's flowi4_oif test); 0 for any.
+  std::optional<Found> lookup(std::uint32_t table, const IpAddress& dst, std::uint32_t oif) const {
     std::optional<Found> best;
     auto consider = [&](const Found& found) {
       if (!best || found.prefix_len > best->prefix_len ||
           (found.prefix_len == best->prefix_len && found.metric < best->metric))
         best = found;
     };
-    if (table == table_local) {
+    // Linux keeps the local and main tables merged in one trie while no policy rules were
+    // added (fib_unmerge), so a direct lookup in main finds local addresses too.
+    if (table == table_local || table == table_main) {
       for (const InterfaceAddress& local : local_)
         if (in_prefix(dst, local.address, local.prefix_len))
           consider({.local = true, .prefix_len = local.prefix_len});
     }
     if (table == table_main) {
       for (const Route& route : connected_)
-        if (in_prefix(dst, route.prefix, route.prefix_len))
+        if (in_prefix(dst, route.prefix, route.prefix_len) && (oif == 0 || route.ifindex == oif))
           consider({&route, false, route.prefix_len, route.metric});
     }
     for (const Route& route : network_.routes) {
@@ -90,6 +95,7 @@ class Fib {
       if (route.type == RouteType::unicast) {
         const NetInterface* dev = network_.find_interface(route.ifindex);
         if (dev == nullptr || !dev->up) continue;  // a dead nexthop
+        if (oif != 0 && route.ifindex != oif) continue;
       }
       consider({&route, false, route.prefix_len, route.metric});
     }
@@ -144,6 +150,7 @@ int fib_lookup_family(const Network& network, FibParams& params, std::uint32_t f
   if (!in->forwarding) return fib_ret::fwd_disabled;
 
   const Fib fib(network);
+  const std::uint32_t oif = (flags & fib_flag::output) ? params.ifindex : 0;
   std::optional<Found> found;
   if (flags & fib_flag::direct) {
     std::uint32_t table = table_main;
@@ -152,10 +159,10 @@ int fib_lookup_family(const Network& network, FibParams& params, std::uint32_t f
       params.vlan = 0;  // tbid shares bytes with the VLAN output
     }
     if (!fib.table_exists(table)) return fib_ret::not_fwded;
-    found = fib.lookup(table, dst);
+    found = fib.lookup(table, dst, oif);
   } else {
     for (std::uint32_t table : {table_local, table_main, table_default})
-      if ((found = fib.lookup(table, dst))) break;
+      if ((found = fib.lookup(table, dst, oif))) break;
   }
   // No route: -ENETUNREACH from fib_lookup (IPv6: fib6_null_entry), not forwarded.
   if (!found || found->local) return fib_ret::not_fwded;

@@ -55,7 +55,6 @@ class Dissector {
     std::size_t nhoff = 0;
     int vlans = 0;
     std::uint8_t ip_proto = 0;
-    bool fragment = false;
     for (;;) {  // proto_again
       if (proto == eth_p_8021q || proto == eth_p_8021ad) {
         const std::uint8_t* vlan = at(nhoff, 4);
@@ -89,7 +88,7 @@ class Dissector {
         if (frag & 0x3fff) {  // ip_is_fragment: IP_MF or an offset
           // Later fragments have no L4 header; the first is not parsed further either
           // without FLOW_DISSECTOR_F_PARSE_1ST_FRAG.
-          return finish(proto, ip_proto, nhoff, true, false);
+          return finish(proto, ip_proto, nhoff, true, true);
         }
       } else if (proto == eth_p_ipv6) {
         const std::uint8_t* ip = at(nhoff, 40);
@@ -122,8 +121,7 @@ class Dissector {
           if (frag == nullptr) return finish(proto, ip_proto, nhoff, false, false);
           ip_proto = frag[0];
           nhoff += 8;
-          fragment = true;
-          return finish(proto, ip_proto, nhoff, true, false);
+          return finish(proto, ip_proto, nhoff, true, true);  // as IPv4 fragments
         }
         break;
       }
@@ -131,7 +129,7 @@ class Dissector {
         proto = ip_proto == proto_ipip ? eth_p_ip : eth_p_ipv6;
         continue;  // the inner header's addresses replace the outer's
       }
-      return finish(proto, ip_proto, nhoff, true, fragment);
+      return finish(proto, ip_proto, nhoff, true, false);
     }
   }
 
