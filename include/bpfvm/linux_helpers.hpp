@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace bpfvm {
@@ -44,6 +45,8 @@ inline constexpr std::uint32_t map_push_elem = 87;
 inline constexpr std::uint32_t map_pop_elem = 88;
 inline constexpr std::uint32_t map_peek_elem = 89;
 inline constexpr std::uint32_t ktime_get_boot_ns = 125;
+inline constexpr std::uint32_t jiffies64 = 118;
+inline constexpr std::uint32_t get_stackid = 27;
 inline constexpr std::uint32_t ringbuf_output = 130;
 inline constexpr std::uint32_t ringbuf_reserve = 131;
 inline constexpr std::uint32_t ringbuf_submit = 132;
@@ -74,6 +77,14 @@ struct HelperOptions {
   // with -EFAULT (zeroed destination). An embedder may give the address of memory it admits to
   // the run (HelperCall::grant, RunInput regions) to serve its own task layout.
   std::uint64_t current_task = 0;
+  // bpf_jiffies64's tick rate (Linux: CONFIG_HZ). 0: the running kernel's CONFIG_HZ, read
+  // from /proc/config.gz or /boot/config-$(uname -r), else 250.
+  std::uint32_t config_hz = 0;
+  // bpf_get_stackid's call chain: fills `ips` with up to ips.size() instruction pointers,
+  // innermost first, of the user stack (`user`, BPF_F_USER_STACK) or the kernel's, and
+  // returns how many. Empty (the default): no frames, and get_stackid returns -EFAULT, as
+  // Linux does when there is no call chain. Called on the thread running the program.
+  std::function<std::size_t(bool user, std::span<std::uint64_t> ips)> stack_trace = {};
 };
 
 // A registry with every helper above. Embedders add their own with HelperRegistry::add,

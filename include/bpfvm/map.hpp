@@ -241,6 +241,25 @@ class PerfEventArrayMap : public Map {
   using Map::Map;
 };
 
+// stack_trace: BPF_MAP_TYPE_STACK_TRACE as bpf_get_stackid fills it (kernel/bpf/stackmap.c).
+// Keys are u32 stack ids, values arrays of value_size / 8 u64 instruction pointers (the
+// frames after the first, zero-padded); ids are the stack's jhash2 modulo the bucket count
+// (max_entries rounded up to a power of 2), so equal stacks get equal ids, as in Linux.
+class StackTraceMap : public Map {
+ public:
+  // uapi bpf_get_stackid flags this map interprets.
+  static constexpr std::uint64_t fast_stack_cmp = 1u << 9;  // BPF_F_FAST_STACK_CMP
+  static constexpr std::uint64_t reuse_stackid = 1u << 10;  // BPF_F_REUSE_STACKID
+  // Stores `ips` (at least one frame, at most value_size / 8) in its bucket and returns the
+  // id; the same stack already there returns its id (with fast_stack_cmp, any stack of the
+  // same hash does). A different stack in the bucket: -EEXIST, unless reuse_stackid replaces
+  // it. -EINVAL for an empty or too deep stack.
+  virtual long store(std::span<const std::uint64_t> ips, std::uint64_t flags) = 0;
+
+ protected:
+  using Map::Map;
+};
+
 // Pinning by name, as bpffs paths: maps pinned here outlive the objects that created them.
 Status pin_map(const std::string& name, std::shared_ptr<Map> map);
 std::shared_ptr<Map> pinned_map(const std::string& name);

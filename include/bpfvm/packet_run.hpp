@@ -6,6 +6,7 @@
 #pragma once
 
 #include <bpfvm/jit.hpp>
+#include <bpfvm/network.hpp>
 #include <bpfvm/program.hpp>
 #include <bpfvm/program_type.hpp>
 #include <bpfvm/result.hpp>
@@ -61,6 +62,10 @@ struct PacketRunInput {
   // once and every run sees what the previous one left (test_run does not rebuild them
   // either); the output is the last run's. 0 counts as 1. A failing run ends the repeat.
   std::uint32_t repeat = 1;
+  // The host network the helpers see: fib_lookup's routes and neighbours, the interfaces
+  // clone_redirect may send to, the flow hash key (docs/network.md). nullptr:
+  // Network::loopback(). Must outlive the run.
+  const Network* network = nullptr;
 };
 
 // Where bpf_redirect_map sent the packet (XDP_REDIRECT).
@@ -77,6 +82,8 @@ struct PacketRunOutput {
   std::vector<std::uint8_t> packet;
   SkbMetadata skb;  // socket_filter / sched_cls: ctx_out
   std::optional<XdpRedirect> redirect;
+  // What bpf_clone_redirect sent, in call order (every repeat's).
+  std::vector<ClonedPacket> clones;
 };
 
 // Runs the program on a RunInput with RunOptions: the interpreter, a JitProgram, or any

@@ -41,6 +41,7 @@ BPFVM_HELPER(probe_read);
 // task_helpers.cpp: time, randomness, the calling thread
 BPFVM_HELPER(ktime_get_ns);
 BPFVM_HELPER(ktime_get_boot_ns);
+BPFVM_HELPER(jiffies64);
 BPFVM_HELPER(get_prandom_u32);
 BPFVM_HELPER(get_smp_processor_id);
 BPFVM_HELPER(get_current_pid_tgid);
@@ -57,6 +58,8 @@ BPFVM_HELPER(get_current_task);
 
 // perf_helpers.cpp
 BPFVM_HELPER(perf_event_output);
+// stack_helpers.cpp
+BPFVM_HELPER(get_stackid);
 
 #undef BPFVM_HELPER
 

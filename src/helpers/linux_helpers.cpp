@@ -44,6 +44,8 @@ const Entry entries[] = {
   {linux_helper::map_pop_elem, helpers::map_pop_elem},
   {linux_helper::map_peek_elem, helpers::map_peek_elem},
   {linux_helper::ktime_get_boot_ns, helpers::ktime_get_boot_ns},
+  {linux_helper::jiffies64, helpers::jiffies64},
+  {linux_helper::get_stackid, helpers::get_stackid},
   {linux_helper::ringbuf_output, helpers::ringbuf_output},
   {linux_helper::ringbuf_reserve, helpers::ringbuf_reserve},
   {linux_helper::ringbuf_submit, helpers::ringbuf_submit},

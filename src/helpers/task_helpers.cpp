@@ -1,9 +1,10 @@
 // Helpers about time, randomness and the calling thread (Linux's "current task"):
 // bpf_ktime_get_ns (5), bpf_get_prandom_u32 (7), bpf_get_smp_processor_id (8),
 // bpf_get_current_pid_tgid (14), bpf_get_current_uid_gid (15), bpf_get_current_comm (16),
-// bpf_ktime_get_boot_ns (125).
+// bpf_ktime_get_boot_ns (125), bpf_jiffies64 (118).
 #include "helpers/helper_functions.hpp"
 #include "helpers/helper_support.hpp"
+#include "helpers/kernel_config.hpp"
 
 #include <sched.h>
 #include <sys/prctl.h>
@@ -27,6 +28,20 @@ u64 clock_ns(clockid_t clock) {
 u64 ktime_get_ns(HelperCall&, u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC); }
 
 u64 ktime_get_boot_ns(HelperCall&, u64, u64, u64, u64, u64) { return clock_ns(CLOCK_BOOTTIME); }
+
+// bpf_jiffies64: get_jiffies_64(), the timer tick count. Linux starts it at INITIAL_JIFFIES
+// ((unsigned long)(unsigned int)(-300 * HZ), so that 32-bit jiffies wrap five minutes after
+// boot) and advances it HZ times a second along CLOCK_MONOTONIC (tick_do_update_jiffies64);
+// bpfvm derives it from CLOCK_MONOTONIC the same way. HZ is HelperOptions::config_hz, or the
+// running kernel's CONFIG_HZ (250 when unknown).
+u64 jiffies64(HelperCall& call, u64, u64, u64, u64, u64) {
+  std::uint32_t hz = helper_state(call).options.config_hz;
+  if (hz == 0) hz = host_config_hz();
+  const u64 initial = static_cast<std::uint32_t>(-300 * static_cast<std::int64_t>(hz));
+  const u64 ns = clock_ns(CLOCK_MONOTONIC);
+  const u64 tick_ns = 1'000'000'000u / hz;
+  return initial + ns / tick_ns;
+}
 
 // splitmix64 over a shared counter: thread-safe, and reproducible given a seed.
 u64 get_prandom_u32(HelperCall& call, u64, u64, u64, u64, u64) {

@@ -256,6 +256,34 @@ std::optional<Error> check_device_map(const MapSpec& spec) {
   return std::nullopt;
 }
 
+// stack_map_alloc: a u32 key, a value of 1 to sysctl_perf_event_max_stack (127) u64 ips,
+// flags within STACK_CREATE_FLAG_MASK. BPF_F_STACK_BUILD_ID values (build id and offset per
+// frame) need the ELF build ids of the kernel's mappings: bpfvm has none.
+std::optional<Error> check_stack_trace(const MapSpec& spec) {
+  constexpr std::uint32_t stack_build_id = 1u << 5;  // BPF_F_STACK_BUILD_ID
+  constexpr std::uint32_t max_stack = 127;           // sysctl_perf_event_max_stack default
+  if ((spec.flags & ~(maps::kNumaNode | map_flag::rdonly | map_flag::wronly | stack_build_id)) !=
+          0 ||
+      !access_ok(spec.flags))
+    return spec_error(
+        "EINVAL", fmt::format("flags {:#x} not allowed for stack_trace maps", spec.flags));
+  if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
+  if (spec.key_size != 4)
+    return spec_error("EINVAL", fmt::format("key_size must be 4 for stack_trace maps, not {}",
+                                            spec.key_size));
+  if (spec.value_size < 8 || spec.value_size % 8 != 0 || spec.value_size / 8 > max_stack)
+    return spec_error("EINVAL",
+                      fmt::format("value_size must be 8 to {} in steps of 8 for stack_trace "
+                                  "maps, not {}",
+                                  8 * max_stack, spec.value_size));
+  if (spec.max_entries > (1u << 31))
+    return spec_error("E2BIG", fmt::format("max_entries {} too large", spec.max_entries));
+  if (spec.flags & stack_build_id)
+    return spec_error("EOPNOTSUPP",
+                      "flags: BPF_F_STACK_BUILD_ID is not supported by bpfvm (no build ids)");
+  return std::nullopt;
+}
+
 bool name_ok(const std::string& name) {
   // bpf_obj_name_cpy: at most BPF_OBJ_NAME_LEN - 1 = 15 characters of [A-Za-z0-9_.].
   if (name.size() > 15) return false;
@@ -341,6 +369,10 @@ Result<std::shared_ptr<Map>> Map::create(const MapSpec& spec) {
     case MapType::sockhash:
       error = check_device_map(spec);
       factory = maps::make_device_map;
+      break;
+    case MapType::stack_trace:
+      error = check_stack_trace(spec);
+      factory = maps::make_stack_trace;
       break;
     default:
       if (map_type_name(spec.type) == "unknown" || spec.type == MapType::unspec) {

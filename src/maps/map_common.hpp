@@ -126,6 +126,7 @@ Result<std::shared_ptr<Map>> make_bloom_filter(const MapSpec& spec);
 Result<std::shared_ptr<Map>> make_perf_event_array(const MapSpec& spec);
 // devmap, devmap_hash, cpumap, xskmap, sockmap, sockhash (device_maps.cpp).
 Result<std::shared_ptr<Map>> make_device_map(const MapSpec& spec);
+Result<std::shared_ptr<Map>> make_stack_trace(const MapSpec& spec);
 
 // "map spec: <message> (EINVAL)": the errno name Linux's BPF_MAP_CREATE returns for the same
 // spec ends every message, so callers and tests can compare with the kernel.

@@ -5,7 +5,10 @@
 
 #include "progtypes/kernel_context.hpp"
 
+#include <bpfvm/network.hpp>
 #include <bpfvm/program_type.hpp>
+
+#include <vector>
 
 namespace bpfvm::progtypes {
 
@@ -13,6 +16,10 @@ struct ActiveContext {
   ProgramType type = ProgramType::raw;
   SkbKernelContext* skb = nullptr;
   XdpKernelContext* xdp = nullptr;
+  // The network the run's helpers see (fib_lookup, clone_redirect, get_hash_recalc's key),
+  // and where clone_redirect records its clones.
+  const Network* network = nullptr;
+  std::vector<ClonedPacket>* clones = nullptr;
 };
 
 ActiveContext& active_context();

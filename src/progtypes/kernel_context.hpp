@@ -107,6 +107,9 @@ struct SkbKernelContext {
   IpSummed ip_summed = IpSummed::none;
   std::uint32_t csum = 0;  // skb->csum, meaningful for CHECKSUM_COMPLETE
   std::uint32_t hash = 0;  // skb->hash; the view's copy is what the program reads
+  bool sw_hash = false;    // skb->sw_hash: `hash` was computed (get_hash_recalc), keep it
+  bool l4_hash = false;    // skb->l4_hash: the computed hash covers ports
+  std::size_t network = 0;  // offset of the network header in the buffer
 
   std::uint8_t* packet() const { return head + data; }
   std::uint32_t& word(std::uint16_t uapi_offset) { return view.words[uapi_offset / 4]; }

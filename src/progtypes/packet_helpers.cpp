@@ -2,6 +2,7 @@
 // values and effects on the internal contexts of kernel_context.hpp.
 #include "progtypes/active_context.hpp"
 #include "progtypes/checksum.hpp"
+#include "progtypes/net_helpers.hpp"
 
 #include <bpfvm/linux_prototypes.hpp>
 #include <bpfvm/map.hpp>
@@ -119,7 +120,10 @@ u64 skb_store_bytes(HelperCall& call, u64 r1, u64 offset, u64 from, u64 len, u64
   if (complete) skb->csum = csum_sub(skb->csum, block_sum(ptr, size, off));
   if (size != 0) std::memmove(ptr, in, size);
   if (complete) skb->csum = csum_add(skb->csum, block_sum(ptr, size, off));
-  if (flags & f_invalidate_hash) skb->hash = 0;  // skb_clear_hash
+  if (flags & f_invalidate_hash) {  // skb_clear_hash
+    skb->hash = 0;
+    skb->sw_hash = skb->l4_hash = false;
+  }
   skb->publish();
   return 0;
 }
@@ -328,6 +332,8 @@ std::vector<Helper> packet_helpers() {
       packet_helper(11, l4_csum_replace), packet_helper(26, skb_load_bytes),
       packet_helper(28, csum_diff),       packet_helper(44, xdp_adjust_head),
       packet_helper(51, redirect_map),    packet_helper(65, xdp_adjust_tail),
+      packet_helper(13, clone_redirect),  packet_helper(34, get_hash_recalc),
+      packet_helper(69, fib_lookup),
   };
 }
 

@@ -134,6 +134,7 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   skb.buffer_size = buffer.size();
   skb.data = skb_headroom + (is_l2 ? 0 : eth_hlen);
   skb.len = size - (is_l2 ? 0 : eth_hlen);
+  skb.network = skb_headroom + eth_hlen;
   eth_type_trans(input.packet, skb);
   // bpf_prog_test_run_skb pulls the network header it reads the addresses from.
   const std::uint32_t protocol = skb.word(skb_off::protocol);
@@ -170,10 +171,10 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   run.packet = std::span<const std::uint8_t>(skb.packet(), skb.len);
   if (is_l2) options.regions.push_back({buffer.data(), buffer.size(), true});
 
-  ActiveContextScope scope(ActiveContext{input.type, &skb, nullptr});
+  PacketRunOutput out;
+  ActiveContextScope scope(ActiveContext{input.type, &skb, nullptr, input.network, &out.clones});
   auto r0 = run_repeated(runner, input, run, options);
   if (!r0) return r0.error();
-  PacketRunOutput out;
   out.return_value = *r0;
   if (!is_l2) out.packet.assign(eth_hlen, 0);  // test_run zeroes the pushed header back
   out.packet.insert(out.packet.end(), skb.packet(), skb.packet() + skb.len);
@@ -211,10 +212,10 @@ Result<PacketRunOutput> run_xdp(const ProgramRunner& runner, const PacketRunInpu
   // adjust_tail, and bytes outside [data, data_end) are the kernel verifier's business.
   options.regions.push_back({frame.data(), page_size, true});
 
-  ActiveContextScope scope(ActiveContext{ProgramType::xdp, nullptr, &xdp});
+  PacketRunOutput out;
+  ActiveContextScope scope(ActiveContext{ProgramType::xdp, nullptr, &xdp, input.network, nullptr});
   auto r0 = run_repeated(runner, input, run, options);
   if (!r0) return r0.error();
-  PacketRunOutput out;
   out.return_value = *r0;
   out.packet.assign(frame.data() + xdp.data_meta, frame.data() + xdp.data_end);
   if (xdp.redirect.set)

@@ -28,9 +28,9 @@ TEST(MapCreate, CasesGiveTheExpectedErrno) {
 }
 
 TEST(MapCreate, UnsupportedTypesSaySo) {
-  auto map = Map::create(map_spec(MapType::stack_trace, 4, 8, 4));
+  auto map = Map::create(map_spec(MapType::cgroup_storage, 8, 8, 0));
   ASSERT_FALSE(map.ok());
-  EXPECT_THAT(map.error().message, HasSubstr("stack_trace"));
+  EXPECT_THAT(map.error().message, HasSubstr("cgroup_storage"));
   auto bad = Map::create(map_spec(static_cast<MapType>(999), 4, 4, 4));
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.error().message, HasSubstr("999"));
