@@ -1,6 +1,7 @@
 #include "verifier/precision.hpp"
 
 #include "verifier/callbacks.hpp"
+#include "verifier/context_access.hpp"
 #include "verifier/scalar_alu.hpp"
 
 #include <bpfvm/helper.hpp>
@@ -121,7 +122,12 @@ std::uint16_t demanded_registers(const VerifyOptions& options, const DecodedInsn
     case Shape::Exit:
       // The program's return value and a callback's are checked (check_return_code,
       // prepare_func_exit); a subprogram's flows into the caller's r0.
-      if (before.frames.size() == 1 || before.current().callback_of >= 0) return scalar(0);
+      if (before.current().callback_of >= 0) return scalar(0);
+      // The program's, only where its type restricts it (Linux: check_return_code marks r0
+      // precise after the range test, which unrestricted types skip).
+      if (before.frames.size() == 1 &&
+          check_return_code(options, RegValue::scalar(ScalarValue::unknown())))
+        return scalar(0);
       return 0;
     default: return 0;
   }
