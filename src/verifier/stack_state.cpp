@@ -115,7 +115,7 @@ void StackState::clobber(int offset, int size) {
 }
 
 bool includes(const StackState& old, const StackState& other, std::uint64_t live,
-              std::uint64_t values) {
+              std::uint64_t values, std::uint64_t precise) {
   constexpr int slots = StackState::size / StackState::slot_size;
   for (int slot = first_written_slot(old); slot < slots; ++slot) {
     if (((live >> slot) & 1) == 0) continue;
@@ -148,7 +148,12 @@ bool includes(const StackState& old, const StackState& other, std::uint64_t live
           break;
         case StackByte::spill:
           if (n != StackByte::spill) return false;
-          if (off == base && !includes(old.spilled(off), other.spilled(off))) return false;
+          if (off != base) break;
+          if (((precise >> slot) & 1) == 0 && old.spilled(off).is_scalar()) {
+            if (!other.spilled(off).is_scalar()) return false;
+            break;
+          }
+          if (!includes(old.spilled(off), other.spilled(off))) return false;
           break;
       }
     }

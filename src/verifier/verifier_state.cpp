@@ -54,7 +54,8 @@ class IdMap {
 
 }  // namespace
 
-bool includes(const VerifierState& old, const VerifierState& other, const LiveMask& live) {
+bool includes(const VerifierState& old, const VerifierState& other, const LiveMask& live,
+              const Precision* precise) {
   const std::size_t frames = old.frames.size();
   if (frames != other.frames.size() || frames > max_call_frames) return false;
   // Held references must be the same (Linux's refsafe; ids are handed out in path order, so
@@ -79,11 +80,17 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
     const Frame& b = other.frames[f];
     for (int r = 0; r < register_count; ++r) {
       const auto i = static_cast<std::size_t>(r);
-      if (((live.regs[f] >> r) & 1) != 0 && !includes(a.regs[i], b.regs[i])) return false;
+      if (((live.regs[f] >> r) & 1) == 0) continue;
+      if (precise != nullptr && a.regs[i].is_scalar() && ((precise->regs[f] >> r) & 1) == 0) {
+        if (!b.regs[i].is_scalar()) return false;
+        continue;
+      }
+      if (!includes(a.regs[i], b.regs[i])) return false;
     }
   }
   for (std::size_t f = 0; f < frames; ++f)
-    if (!includes(old.frames[f].stack, other.frames[f].stack, live.stack[f], live.stack_values[f]))
+    if (!includes(old.frames[f].stack, other.frames[f].stack, live.stack[f], live.stack_values[f],
+                  precise != nullptr ? precise->slots[f] : ~std::uint64_t{0}))
       return false;
   IdMap ids;
   for (std::size_t f = 0; f < frames; ++f) {

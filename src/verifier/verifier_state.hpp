@@ -73,12 +73,36 @@ struct LiveMask {
   }
 };
 
+// Registers and stack slots per frame (precision.hpp): bit r of regs[f] for register r of
+// frame f, bit s of slots[f] for its stack slot s (liveness.hpp numbering). In a cached
+// state, the scalars marked precise (Linux: reg->precise of the registers and spilled
+// registers).
+struct Precision {
+  std::array<std::uint16_t, max_call_frames> regs{};
+  std::array<std::uint64_t, max_call_frames> slots{};
+
+  bool empty() const {
+    for (std::size_t f = 0; f < max_call_frames; ++f)
+      if (regs[f] != 0 || slots[f] != 0) return false;
+    return true;
+  }
+  static Precision all() {
+    Precision p;
+    p.regs.fill(0x7ff);
+    p.slots.fill(~std::uint64_t{0});
+    return p;
+  }
+};
+
 // Everything `other` stands for is in `old`: same call chain, every live register and stack
 // byte included, and scalars linked by an id in `old` linked in `other` too, one to one
 // (Linux: states_equal with regsafe, stacksafe and check_ids; liveness from `live`, a static
-// superset of Linux's read marks; no precision marks).
+// superset of Linux's read marks). A scalar of `old` that `precise` does not mark includes
+// any scalar (Linux: regsafe for !rold->precise); null means every scalar is precise. Ids
+// are checked whatever the precision (Linux skips imprecise ones; this keeps linked scalars
+// linked without Linux's linked-register backtracking).
 bool includes(const VerifierState& old, const VerifierState& other,
-              const LiveMask& live = LiveMask::all());
+              const LiveMask& live = LiveMask::all(), const Precision* precise = nullptr);
 
 // "R0=scalar(...) R1=ctx() R10=fp0 fp-8=..." for the current frame, as the kernel's log.
 std::string to_string(const VerifierState& s);

@@ -5,6 +5,7 @@
 #include "verifier/cfg.hpp"
 #include "verifier/context_access.hpp"
 #include "verifier/liveness.hpp"
+#include "verifier/precision.hpp"
 #include "verifier/step.hpp"
 
 #include <bpfvm/disassembler.hpp>
@@ -76,8 +77,11 @@ struct Summary {
   // those of `cur` (all required by includes too, so this only says "no" earlier).
   friend bool operator==(const Summary&, const Summary&) = default;
 
+  // `precise`: the registers of the current frame `old` has marked precise; an imprecise
+  // scalar takes any scalar, whatever its bounds.
   static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
-                          std::uint64_t live_stack, std::uint64_t live_values) {
+                          std::uint64_t live_stack, std::uint64_t live_values,
+                          std::uint16_t precise) {
     if (old.frames != cur.frames) return false;
     // Stack slots as includes(StackState) sees them: a spilled pointer must meet one (and a
     // spill a spill where the values matter), a misc byte no spilled pointer, a written slot
@@ -89,26 +93,41 @@ struct Summary {
       return false;
     for (std::size_t r = 0; r < register_count; ++r) {
       if (((live >> r) & 1) == 0 || old.kind[r] == RegKind::uninit) continue;
-      if (old.kind[r] != cur.kind[r] || old.map[r] != cur.map[r] || cur.umin[r] < old.umin[r] ||
-          cur.umax[r] > old.umax[r])
-        return false;
+      if (old.kind[r] != cur.kind[r] || old.map[r] != cur.map[r]) return false;
+      if (old.kind[r] == RegKind::scalar && ((precise >> r) & 1) == 0) continue;
+      if (cur.umin[r] < old.umin[r] || cur.umax[r] > old.umax[r]) return false;
     }
     return true;
   }
 };
 
+// A checkpoint of a path (Linux: the parent chain of bpf_verifier_state). Those at prune
+// points are cached (listed in cache_ for their instruction, `state` kept for comparison);
+// the others, made only to keep histories short, hold just what precision marks need.
 struct CachedState {
   VerifierState state;
   int parent = -1;
   int branches = 1;
   Summary summary;
+  // The instructions run from the parent checkpoint to this one (precision.hpp).
+  std::vector<HistoryEntry> history;
+  // Which registers and slots hold scalars here, and which of them are precise.
+  Precision scalars;
+  Precision precise;
+  // How often it included a new state, and failed to (eviction from cache_).
+  std::uint32_t hits = 0;
+  std::uint32_t misses = 0;
 };
 
 struct Path {
   std::size_t pc;
   VerifierState state;
-  int anchor;  // nearest cached ancestor, -1 for none
+  int anchor;                         // nearest checkpoint, -1 for none
+  std::vector<HistoryEntry> history;  // since that checkpoint
 };
+
+// A history longer than this gets a chain-only checkpoint, so that forks copy little.
+constexpr std::size_t max_history = 64;
 
 VerifierState entry_state(const VerifyOptions& options) {
   VerifierState st;
@@ -179,7 +198,7 @@ class Explorer {
 
   void run() {
     std::vector<Path> work;
-    work.push_back({0, entry_state(options_), -1});
+    work.push_back({0, entry_state(options_), -1, {}});
     while (!work.empty()) {
       result_.stats.peak_pending = std::max(result_.stats.peak_pending, work.size());
       Path path = std::move(work.back());
@@ -207,6 +226,54 @@ class Explorer {
     if (options_.log) result_.log += result_.error->to_string() + "\n";
   }
 
+  // Makes the checkpoint of `p` at its current state (cached at `pc` when `cached`).
+  void checkpoint(Path& p, const Summary& summary, bool cached) {
+    CachedState c{cached ? p.state : VerifierState{},
+                  p.anchor,
+                  1,
+                  summary,
+                  std::move(p.history),
+                  scalar_places(p.state),
+                  Precision{},
+                  0,
+                  0};
+    nodes_.push_back(std::move(c));
+    p.history.clear();
+    p.anchor = static_cast<int>(nodes_.size() - 1);
+    if (cached) {
+      cache_[p.pc].push_back(p.anchor);
+      ++cache_size_;
+      ++result_.stats.states_kept;
+    }
+  }
+
+  // Every scalar precise in every checkpoint of the path from `anchor` up (Linux:
+  // mark_all_scalars_precise): the fallback where backtracking cannot follow.
+  void mark_all_precise(int anchor) {
+    for (; anchor >= 0; anchor = nodes_[static_cast<std::size_t>(anchor)].parent)
+      nodes_[static_cast<std::size_t>(anchor)].precise = Precision::all();
+  }
+
+  // Linux's __mark_chain_precision: what `needed` names at the end of `p`'s history must be
+  // precise in every checkpoint it flows from.
+  void mark_precise(const Path& p, Precision needed) {
+    if (needed.empty()) return;
+    const std::vector<HistoryEntry>* history = &p.history;
+    int node = p.anchor;
+    for (;;) {
+      for (auto it = history->rbegin(); it != history->rend(); ++it)
+        if (!backtrack(program_[it->pc], *it, needed)) {
+          mark_all_precise(p.anchor);
+          return;
+        }
+      if (node < 0) return;
+      CachedState& c = nodes_[static_cast<std::size_t>(node)];
+      if (!mark_checkpoint(c.scalars, c.precise, needed)) return;
+      history = &c.history;
+      node = c.parent;
+    }
+  }
+
   // Explores one path until it ends; pushes the other edge of every two-way branch.
   // False when the program is rejected.
   bool follow(Path& p, std::vector<Path>& work) {
@@ -227,14 +294,21 @@ class Explorer {
           for (int id : cache_[p.pc])
             if (nodes_[static_cast<std::size_t>(id)].branches > 0)
               widen_scalars(nodes_[static_cast<std::size_t>(id)].state, p.state);
-        for (int id : cache_[p.pc]) {
-          const CachedState& c = nodes_[static_cast<std::size_t>(id)];
+        std::vector<int>& list = cache_[p.pc];
+        // Newest first (Linux's explored_state list): the states of the latest paths are the
+        // likeliest to include this one.
+        for (std::size_t i = list.size(); i-- > 0;) {
+          CachedState& c = nodes_[static_cast<std::size_t>(list[i])];
           if (c.branches > 0) {
             // At a callback call, a state inside one still in progress is a fixed point of
             // the callback's iterations: its successors are that state's (callbacks.hpp).
+            // Its precision marks are not final yet: compare every scalar, and make every
+            // scalar of this path precise (Linux: RANGE_WITHIN for loop states).
             if (callback_call &&
-                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values) &&
+                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values,
+                                     0x7ff) &&
                 includes(c.state, p.state, live)) {
+              mark_all_precise(p.anchor);
               pruned = true;
               break;
             }
@@ -244,10 +318,29 @@ class Explorer {
             }
             continue;
           }
-          if (Summary::may_include(c.summary, summary, live_regs, live_stack, live_values) &&
-              includes(c.state, p.state, live)) {
+          if (Summary::may_include(
+                  c.summary, summary, live_regs, live_stack, live_values,
+                  c.precise.regs[std::min(c.state.frames.size(), max_call_frames) - 1]) &&
+              includes(c.state, p.state, live, &c.precise)) {
+            // This path goes on as `c`'s did: what `c`'s paths needed precise, this one
+            // needs too (Linux: propagate_precision).
+            Precision needed;
+            for (std::size_t f = 0; f < max_call_frames; ++f) {
+              needed.regs[f] = static_cast<std::uint16_t>(c.precise.regs[f] & live.regs[f]);
+              needed.slots[f] = c.precise.slots[f] & live.stack[f];
+            }
+            mark_precise(p, needed);
+            ++c.hits;
             pruned = true;
             break;
+          }
+          // A state that keeps failing to include new ones costs a comparison each time for
+          // nothing: it leaves the list (Linux: miss_cnt > hit_cnt * 3 + 3 in
+          // is_state_visited). It stays in the chain of checkpoints for precision marks.
+          if (++c.misses > c.hits * 3 + 3) {
+            c.state = VerifierState{};
+            list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+            --cache_size_;
           }
         }
         if (pruned) {
@@ -256,19 +349,44 @@ class Explorer {
           finish(p.anchor, p.state);
           return true;
         }
-        if (cache_[p.pc].size() < options_.max_states_per_insn &&
-            nodes_.size() < options_.max_states) {
-          nodes_.push_back({p.state, p.anchor, 1, summary});
-          p.anchor = static_cast<int>(nodes_.size() - 1);
-          cache_[p.pc].push_back(p.anchor);
-          result_.stats.states_kept = nodes_.size();
+        // A new state is cached only after 2 jumps and 8 instructions since the last one,
+        // as Linux (add_new_state in is_state_visited), and always at a callback call, whose
+        // iterations end on a state cached there.
+        const bool worth =
+            callback_call || (jumps_ - jumps_at_last_state_ >= 2 &&
+                              result_.stats.insns_processed - insns_at_last_state_ >= 8);
+        if (worth && cache_[p.pc].size() < options_.max_states_per_insn &&
+            cache_size_ < options_.max_states) {
+          checkpoint(p, summary, true);
+          jumps_at_last_state_ = jumps_;
+          insns_at_last_state_ = result_.stats.insns_processed;
         }
       }
+      if (p.history.size() >= max_history) checkpoint(p, Summary(p.state), false);
       if (++result_.stats.insns_processed > options_.budget) {
         fail(p.pc, fmt::format("BPF program is too large. Processed {} insn", options_.budget), "");
         return false;
       }
       const std::size_t at = p.pc;
+      const DecodedInsn& d = program_[at];
+      const HistoryEntry entry = history_entry(options_, d, at, p.state);
+      // What the instruction relies on, from the state before it (a decided jump is known
+      // only after the step: the operands are kept for it).
+      const bool jump = d.row->shape == Shape::JmpImm || d.row->shape == Shape::JmpReg;
+      const std::uint16_t demanded = demanded_registers(options_, d, p.state, false);
+      const std::uint16_t demanded_if_decided =
+          jump ? demanded_registers(options_, d, p.state, true) : 0;
+      const std::size_t depth = p.state.depth();
+      switch (d.row->shape) {
+        case Shape::Ja:
+        case Shape::Ja32:
+        case Shape::JmpImm:
+        case Shape::JmpReg:
+        case Shape::CallHelper:
+        case Shape::CallLocal:
+        case Shape::Exit: ++jumps_; break;
+        default: break;
+      }
       StepResult r = step(ctx, p.pc, p.state);
       result_.stats.max_stack_depth = std::max(result_.stats.max_stack_depth, r.ended_frame_depth);
       if (r.error) {
@@ -278,13 +396,19 @@ class Explorer {
       if (options_.log)
         result_.log += fmt::format("{}: {} ; {}\n", at, disassemble_insn(insns_, at, Syntax::llvm),
                                    to_string(p.state));
+      {
+        Precision needed;
+        needed.regs[depth] = jump && !r.fork ? demanded_if_decided : demanded;
+        mark_precise(p, needed);
+      }
+      p.history.push_back(entry);
       if (r.finished) {
         finish(p.anchor, p.state);
         return true;
       }
       if (r.fork) {
         if (p.anchor >= 0) ++nodes_[static_cast<std::size_t>(p.anchor)].branches;
-        work.push_back({r.fork->first, std::move(r.fork->second), p.anchor});
+        work.push_back({r.fork->first, std::move(r.fork->second), p.anchor, p.history});
       }
     }
   }
@@ -297,6 +421,11 @@ class Explorer {
   Liveness liveness_;
   std::vector<CachedState> nodes_;
   std::vector<std::vector<int>> cache_;
+  std::size_t cache_size_ = 0;  // states listed in cache_
+  // Jumps processed, and the counts when the last state was cached (add_new_state).
+  std::uint64_t jumps_ = 0;
+  std::uint64_t jumps_at_last_state_ = 0;
+  std::uint64_t insns_at_last_state_ = 0;
 };
 
 }  // namespace
