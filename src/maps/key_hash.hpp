@@ -4,10 +4,12 @@
 // path.
 //
 // Keys of 4, 8 and 16 bytes (addresses, port pairs, IPv6 addresses: nearly every hash map)
-// take one 64x64->128 multiply of the key words, each mixed with a secret of the map, folded
-// to 64 bits (high ^ low), as wyhash's "mum" step does: about 5 cycles of latency against the
-// two or four dependent multiplies of a multiply-xorshift chain. Every bit of the product's
-// high half depends on every input bit, so the low bits that pick the bucket are mixed.
+// take wyhash's construction for inputs of up to 16 bytes: a 64x64->128 multiply of the two
+// key words, each mixed with a secret of the map, folded to 64 bits (high ^ low, "mum"), then
+// a second one of that with two more secrets. Two dependent multiplies, about 9 cycles,
+// against the four of two chained multiply-xorshift rounds for a 16-byte key before. One
+// round alone is not enough: strided keys (i << 32, i << 12) then fill a third of the buckets
+// or crowd into a sixth of them (tests/maps/pinned_lookup_test.cpp measures the spread).
 // Other sizes take hash_bytes (map_common.hpp).
 //
 // For 16-byte keys the product is zero whenever the first word equals its secret, so all
@@ -28,9 +30,9 @@ class KeyHash {
   explicit KeyHash(std::uint64_t seed)
       : seed_(seed),
         first_(mix64(seed ^ 0x243f6a8885a308d3ull)),
-        // Odd, so that the one-word forms multiply by a unit: distinct words, distinct
-        // low halves.
-        second_(mix64(seed ^ 0x13198a2e03707344ull) | 1) {}
+        second_(mix64(seed ^ 0x13198a2e03707344ull)),
+        third_(mix64(seed ^ 0xa4093822299f31d0ull)),
+        fourth_(mix64(seed ^ 0x082efa98ec4e6c89ull)) {}
 
   // Specialised for a key size known at compile time (4, 8 or 16); 0 takes `size`.
   template <std::size_t Size>
@@ -38,15 +40,15 @@ class KeyHash {
     if constexpr (Size == 4) {
       std::uint32_t v;
       std::memcpy(&v, key, 4);
-      return fold(first_ ^ v, second_);
+      return finish(fold(first_ ^ v, second_), 4);
     } else if constexpr (Size == 8) {
       std::uint64_t v;
       std::memcpy(&v, key, 8);
-      return fold(first_ ^ v, second_);
+      return finish(fold(first_ ^ v, second_), 8);
     } else if constexpr (Size == 16) {
       std::uint64_t v[2];
       std::memcpy(v, key, 16);
-      return fold(first_ ^ v[0], second_ ^ v[1]);
+      return finish(fold(first_ ^ v[0], second_ ^ v[1]), 16);
     } else {
       switch (size) {
         case 4: return operator()<4>(key);
@@ -58,6 +60,9 @@ class KeyHash {
   }
 
  private:
+  std::uint64_t finish(std::uint64_t h, std::uint64_t size) const {
+    return fold(h ^ third_, fourth_ ^ size);
+  }
   static std::uint64_t fold(std::uint64_t a, std::uint64_t b) {
     __extension__ using U128 = unsigned __int128;
     const U128 product = static_cast<U128>(a) * b;
@@ -67,6 +72,8 @@ class KeyHash {
   std::uint64_t seed_;
   std::uint64_t first_;
   std::uint64_t second_;
+  std::uint64_t third_;
+  std::uint64_t fourth_;
 };
 
 // Key equality for the sizes KeyHash specialises: word compares instead of a memcmp call.
