@@ -1,5 +1,7 @@
 #include "jit/liveness.hpp"
 
+#include <bpfvm/helper.hpp>
+
 #include <algorithm>
 
 namespace bpfvm::jit {
@@ -61,6 +63,13 @@ Effect effect(const CodeInsn& insn, bool in_subprogram) {
     case Shape::JmpImm: e.use = bit(insn.dst); break;
     case Shape::JmpReg: e.use = static_cast<std::uint16_t>(bit(insn.dst) | bit(insn.src)); break;
     case Shape::CallHelper:
+      // bpf_map_lookup_elem (Linux's own: Helper::fast_path says so) reads its two
+      // arguments; any other helper may read all five.
+      e.use = insn.helper != nullptr && insn.helper->fast_path == HelperFastPath::map_lookup_elem
+                  ? static_cast<std::uint16_t>(bit(1) | bit(2))
+                  : r1_to_r5;
+      e.def = bit(0);
+      break;
     case Shape::CallBtf:
       e.use = r1_to_r5;
       e.def = bit(0);

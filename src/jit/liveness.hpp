@@ -5,7 +5,8 @@
 // (check_helper_call: "caller saved registers ... mark as not init"), so compiled programs
 // reload them anyway and the pushes are pure cost.
 //
-// The analysis only ever errs towards "live": calls use r1-r5 and kill nothing but r0,
+// The analysis only ever errs towards "live": calls use r1-r5 (bpf_map_lookup_elem, whose
+// arguments are known, r1 and r2) and kill nothing but r0,
 // local calls use r0-r5 and kill nothing (the callee's registers flow back), an exit of a
 // subprogram or callback uses r0-r5, atomics use r0 and their operands.
 #pragma once
