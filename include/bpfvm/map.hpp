@@ -112,6 +112,13 @@ class Map {
   // ---- The program's view.
   // bpf_map_lookup_elem: the value, or nullptr when absent (or for map types without one).
   virtual void* lookup(const void* key) = 0;
+  // lookup() as one plain function, chosen when the map was created for its type and key
+  // size, for engines that call it directly from generated code (Linux's map_gen_lookup
+  // does the same by inlining): fn(this, key) returns what lookup(key) would. The caller must
+  // hold a MapReadGuard (every run of a program that names the map does): unlike lookup(),
+  // the function does not pin. nullptr for maps that have none.
+  using PinnedLookup = void* (*)(Map* map, const void* key);
+  PinnedLookup pinned_lookup() const { return pinned_lookup_; }
   // bpf_map_update_elem: 0 or a negative errno.
   virtual int update(const void* key, const void* value, std::uint64_t flags) = 0;
   // bpf_map_delete_elem: 0 or a negative errno.
@@ -153,6 +160,8 @@ class Map {
 
  protected:
   explicit Map(MapSpec spec) : spec_(std::move(spec)) {}
+  // Set by map types that have one (pinned_lookup()).
+  PinnedLookup pinned_lookup_ = nullptr;
 
  private:
   MapSpec spec_;

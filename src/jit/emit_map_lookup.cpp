@@ -18,6 +18,7 @@
 // Maps of maps (the value is an inner map the run must adopt), blinded constants and
 // registers that may hold anything else call the helper as before.
 #include "jit/emitter.hpp"
+#include "jit/liveness.hpp"
 
 #include <bpfvm/map.hpp>
 
@@ -117,6 +118,11 @@ bool Emitter::emit_map_lookup(const CodeInsn& insn, std::size_t index) {
     }
   }
 
+  if (!options_.checked && map->pinned_lookup() != nullptr && map->value_storage().empty()) {
+    emit_pinned_lookup(index);
+    return true;
+  }
+
   // Direct call: the bridge needs r10 to check the key in checked mode, and the helper to
   // fall back on when the key is not readable (the helper then fails the run).
   if (options_.checked) {
@@ -130,6 +136,25 @@ bool Emitter::emit_map_lookup(const CodeInsn& insn, std::size_t index) {
     a_.jne(add_stub(StubKind::helper_stop, index));
   }
   return true;
+}
+
+// Unchecked code, a map with a pinned lookup (hash maps): nothing to check, so the call goes
+// straight to the pinned bridge from here, saving only the argument registers something may
+// still read (liveness.hpp): r1 (rsi) and r2 (rdx) are already the bridge's map and key.
+void Emitter::emit_pinned_lookup(std::size_t index) {
+  if (live_after_.empty()) live_after_ = live_after(code_);
+  std::vector<int> saved;
+  for (int r : caller_saved_ebpf)
+    if ((live_after_[index] >> r) & 1) saved.push_back(r);
+  // rsp is 8 mod 16 in the body: an odd number of pushes aligns it for the call.
+  const bool pad = saved.size() % 2 == 0;
+  for (int r : saved) a_.push(reg64(r));
+  if (pad) a_.sub(x86::rsp, 8);
+  a_.mov(x86::rdi, state_reg());
+  a_.mov(scratch_a(), bridges_.pinned_lookup);
+  a_.call(scratch_a());
+  if (pad) a_.add(x86::rsp, 8);
+  for (auto r = saved.rbegin(); r != saved.rend(); ++r) a_.pop(reg64(*r));
 }
 
 void Emitter::emit_inline_array_lookup(const Map& map, std::size_t index, int grant_bit) {

@@ -40,6 +40,8 @@ struct Bridges {
   std::uint64_t callx = 0;        // u64 (JitRunState*, r1, ..., r5)
   std::uint64_t access_slow = 0;  // u32 (JitRunState*)
   std::uint64_t map_lookup = 0;   // u64 (JitRunState*, r1 = a Map* from lddw, r2, ..., r5)
+  // u64 (JitRunState*, r1 = a Map* from lddw with a pinned_lookup(), r2): unchecked code only.
+  std::uint64_t pinned_lookup = 0;
 };
 Bridges default_bridges();
 
@@ -119,6 +121,7 @@ class Emitter {
   void find_constant_maps();
   bool emit_map_lookup(const detail::CodeInsn& insn, std::size_t index);
   void emit_inline_array_lookup(const Map& map, std::size_t index, int grant_bit);
+  void emit_pinned_lookup(std::size_t index);
 
   // Constant blinding (emit_alu.cpp): `value` sign-extended to 64 bits in `scratch`, never
   // appearing in the code as such when blinding is on.
@@ -137,6 +140,7 @@ class Emitter {
   std::vector<bool> jump_target_;      // slots a jump or local call may reach
   std::vector<Map*> r1_map_;           // per slot: the map r1 holds on entry, from lddw; or null
   std::vector<Map*> inlined_maps_;     // arrays whose lookups are inline: grant bit = position
+  std::vector<std::uint16_t> live_after_;  // liveness.hpp; computed at the first lookup call
   std::vector<Stub> stubs_;
   asmjit::Label epilogue_, error_exit_, packet_out_of_bounds_;
   asmjit::Label fail_[6];  // by StopReason: set state->status and leave through error_exit_

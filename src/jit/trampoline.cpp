@@ -73,7 +73,10 @@ u64 map_lookup_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5
     if (!run.admits_range(r2, map.spec().key_size, false))
       return call_helper_bridge(state, r1, r2, r3, r4, r5);
   }
-  void* value = map.lookup(reinterpret_cast<const void*>(r2));
+  // The run holds a MapReadGuard: the map is named by `lddw` (Code::needs_read_guard).
+  const Map::PinnedLookup pinned = map.pinned_lookup();
+  void* value = pinned != nullptr ? pinned(&map, reinterpret_cast<const void*>(r2))
+                                  : map.lookup(reinterpret_cast<const void*>(r2));
   if (value == nullptr) return 0;
   // As the helper: the whole value storage of maps that have one, else the value.
   const bool writable = (map.spec().flags & map_flag::rdonly_prog) == 0;
@@ -82,10 +85,25 @@ u64 map_lookup_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r5
   const detail::Region granted{
       begin, begin + (storage.empty() ? map.spec().value_size : storage.size()), writable};
   if (granted.end != granted.begin) {
-    run.regions.add_unique(granted);
+    run.regions.add_deferred(granted);
     // The program reads the value next, most likely.
     if (run.checked) set_recent(*state, granted);
   }
+  return reinterpret_cast<u64>(value);
+}
+
+// Unchecked code's lookup in a map with a pinned lookup and no value storage (hash maps,
+// emit_map_lookup.cpp): the lookup and the grant (helpers still ask whether the value is
+// this run's memory, e.g. bpf_probe_read_kernel), nothing else.
+u64 pinned_lookup_bridge(JitRunState* state, u64 r1, u64 r2) {
+  Map* map = reinterpret_cast<Map*>(r1);
+  void* value = map->pinned_lookup()(map, reinterpret_cast<const void*>(r2));
+  if (value == nullptr) return 0;
+  const auto begin = reinterpret_cast<std::uintptr_t>(value);
+  const MapSpec& spec = map->spec();
+  if (spec.value_size != 0)
+    state->run_state->regions.add_deferred(
+        {begin, begin + spec.value_size, (spec.flags & map_flag::rdonly_prog) == 0});
   return reinterpret_cast<u64>(value);
 }
 
@@ -146,7 +164,8 @@ Bridges default_bridges() {
   return {reinterpret_cast<std::uint64_t>(&call_helper_bridge),
           reinterpret_cast<std::uint64_t>(&callx_bridge),
           reinterpret_cast<std::uint64_t>(&access_slow_bridge),
-          reinterpret_cast<std::uint64_t>(&map_lookup_bridge)};
+          reinterpret_cast<std::uint64_t>(&map_lookup_bridge),
+          reinterpret_cast<std::uint64_t>(&pinned_lookup_bridge)};
 }
 
 Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::Code& code,

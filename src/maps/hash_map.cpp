@@ -19,6 +19,7 @@
 // (LOCAL_FREE_TARGET), which we do not: we evict exactly one element per insert into a full
 // map, and updating an existing key never evicts. See docs/maps.md.
 #include "maps/epoch.hpp"
+#include "maps/key_hash.hpp"
 #include "maps/map_common.hpp"
 
 #include <cstdlib>
@@ -63,12 +64,20 @@ class HashMap final : public Map {
         cpus_(percpu_ ? possible_cpus() : 1),
         value_offset_(kNodeHeader + round_up8(spec.key_size)),
         node_size_(value_offset_ + elem_size_ * cpus_),
-        seed_(new_hash_seed(spec.flags)) {
+        hash_(new_hash_seed(spec.flags)) {
     std::size_t n = 1;
     while (n < spec.max_entries) n <<= 1;
     mask_ = n - 1;
     buckets_ = std::make_unique<Bucket[]>(n);
     lru_head_.lru_next = lru_head_.lru_prev = &lru_head_;
+    // Plain maps with the common key sizes get a lookup with the size, the value's offset
+    // and the key compare constant; the others one that takes them from the map.
+    const bool plain = !lru_ && !percpu_;
+    pinned_lookup_ = !plain                ? &pinned_lookup_of<0>
+                     : spec.key_size == 4  ? &pinned_lookup_of<4>
+                     : spec.key_size == 8  ? &pinned_lookup_of<8>
+                     : spec.key_size == 16 ? &pinned_lookup_of<16>
+                                           : &pinned_lookup_of<0>;
   }
 
   ~HashMap() override {
@@ -84,14 +93,7 @@ class HashMap final : public Map {
 
   void* lookup(const void* key) override {
     epoch::Guard guard;
-    Node* n = find(key, hash(key));
-    if (n == nullptr) return nullptr;
-    if (lru_ && n->referenced.load(std::memory_order_relaxed) == 0) {
-      n->referenced.store(1, std::memory_order_relaxed);
-    }
-    unsigned char* value = value_of(n);
-    if (percpu_) value += current_cpu() * elem_size_;
-    return value;
+    return pinned_lookup_(this, key);
   }
 
   int update(const void* key, const void* value, std::uint64_t flags) override {
@@ -166,7 +168,32 @@ class HashMap final : public Map {
   }
 
  private:
-  std::uint64_t hash(const void* key) const { return hash_bytes(key, key_size_, seed_); }
+  // Map::pinned_lookup(): KeySize 4, 8 or 16 for plain (not LRU, not per-CPU) maps with that
+  // key size, 0 for every other map.
+  template <std::size_t KeySize>
+  static void* pinned_lookup_of(Map* map, const void* key) {
+    auto* self = static_cast<HashMap*>(map);
+    if constexpr (KeySize != 0) {
+      const std::uint64_t h = self->hash_.operator()<KeySize>(key);
+      for (Node* n = self->buckets_[h & self->mask_].head.load(std::memory_order_acquire);
+           n != nullptr; n = n->next.load(std::memory_order_acquire)) {
+        if (n->hash == h && same_key_bytes<KeySize>(key_of(n), key))
+          return key_of(n) + round_up8(KeySize);
+      }
+      return nullptr;
+    } else {
+      Node* n = self->find(key, self->hash(key));
+      if (n == nullptr) return nullptr;
+      if (self->lru_ && n->referenced.load(std::memory_order_relaxed) == 0) {
+        n->referenced.store(1, std::memory_order_relaxed);
+      }
+      unsigned char* value = self->value_of(n);
+      if (self->percpu_) value += current_cpu() * self->elem_size_;
+      return value;
+    }
+  }
+
+  std::uint64_t hash(const void* key) const { return hash_.operator()<0>(key, key_size_); }
   static unsigned char* key_of(Node* n) {
     return reinterpret_cast<unsigned char*>(n) + kNodeHeader;
   }
@@ -175,14 +202,7 @@ class HashMap final : public Map {
   }
 
   bool same_key(Node* n, std::uint64_t h, const void* key) const {
-    if (n->hash != h) return false;
-    if (key_size_ == 4) {
-      std::uint32_t a, b;
-      std::memcpy(&a, key_of(n), 4);
-      std::memcpy(&b, key, 4);
-      return a == b;
-    }
-    return std::memcmp(key_of(n), key, key_size_) == 0;
+    return n->hash == h && same_key_bytes<0>(key_of(n), key, key_size_);
   }
 
   Node* find(const void* key, std::uint64_t h) const {
@@ -389,7 +409,7 @@ class HashMap final : public Map {
   const unsigned cpus_;
   const std::size_t value_offset_;
   const std::size_t node_size_;
-  const std::uint64_t seed_;
+  const KeyHash hash_;
   std::size_t mask_ = 0;
   std::unique_ptr<Bucket[]> buckets_;
   std::atomic<std::uint32_t> count_{0};

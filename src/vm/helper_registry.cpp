@@ -10,7 +10,7 @@ void HelperCall::grant(const void* base, std::size_t size, bool writable) {
   auto begin = reinterpret_cast<std::uintptr_t>(base);
   detail::Region region{begin, begin + size, writable};
   // A helper called in a loop grants the same value again and again: admit it once.
-  if (size != 0) state_.regions.add_unique(region);
+  if (size != 0) state_.regions.add_deferred(region);
 }
 
 bool HelperCall::accessible(std::uint64_t address, std::size_t size, bool write) const {

@@ -69,6 +69,8 @@ class RegionList {
       if (visit(inline_[i])) return true;
     for (const Region& region : spilled_)
       if (visit(region)) return true;
+    for (std::size_t i = 0; i < deferred_count_; ++i)
+      if (visit(deferred_[i])) return true;
     return false;
   }
   // The first region for which `admit` holds, trying the last one found first.
@@ -82,7 +84,10 @@ class RegionList {
       return true;
     });
   }
-  std::size_t size() const { return inline_count_ + spilled_.size(); }
+  std::size_t size() {
+    fold_deferred();
+    return inline_count_ + spilled_.size();
+  }
   // The region admits() last found (or push_back last added), if it is still admitted.
   const Region* last() const { return has_last_ ? &last_ : nullptr; }
   // Whether exactly this region is already admitted (helpers granting the same map value on
@@ -90,6 +95,8 @@ class RegionList {
   bool contains(const Region& region) const {
     for (std::size_t i = 0; i < inline_count_; ++i)
       if (same(inline_[i], region)) return true;
+    for (std::size_t i = 0; i < deferred_count_; ++i)
+      if (same(deferred_[i], region)) return true;
     if (spilled_.empty()) return false;
     for (std::size_t slot = hash(region) & mask();; slot = (slot + 1) & mask()) {
       std::uint32_t entry = table_[slot];
@@ -105,9 +112,24 @@ class RegionList {
     if (inline_count_ < inline_.size()) return push_back(region);
     add_unique_spilled(region);
   }
+  // add_unique, later: what a map lookup grants (the value it returns). A run that looks up
+  // many values mostly never asks about them (a program reads a value through its own
+  // pointer, which checked code admits through the recent region, and unchecked code does
+  // not check at all), so the grant is one store into a buffer, and the dedup and the
+  // indexing add_unique does happen only when the buffer is full or the list is asked to
+  // revoke or count. Queries look at the buffer too, so a deferred region is admitted
+  // exactly as an added one; the same value granted twice in a row is kept once.
+  void add_deferred(const Region& region) {
+    if (deferred_count_ != 0 && same(deferred_[deferred_count_ - 1], region)) return;
+    if (deferred_count_ == deferred_.size()) fold_deferred();
+    deferred_[deferred_count_++] = region;
+    last_ = region;
+    has_last_ = true;
+  }
   // Withdraws the most recent region equal to `region`, keeping the list compact (a ring
   // buffer record reserved and submitted in a loop must not grow it).
   void revoke(const Region& region) {
+    fold_deferred();  // a deferred copy would bring it back
     has_last_ = false;
     for (std::size_t i = spilled_.size(); i-- > 0;) {
       if (!same(spilled_[i], region)) continue;
@@ -159,6 +181,18 @@ class RegionList {
     last_ = region;
     has_last_ = true;
   }
+  // The deferred grants into the list proper, most recent last (so last_ stays theirs).
+  void fold_deferred() {
+    if (deferred_count_ == 0) return;
+    const bool had_last = has_last_;
+    const Region last = last_;
+    const std::size_t count = deferred_count_;
+    deferred_count_ = 0;
+    has_last_ = false;  // last_ may be one of them: add_unique would take it as added
+    for (std::size_t i = 0; i < count; ++i) add_unique(deferred_[i]);
+    last_ = last;
+    has_last_ = had_last;
+  }
   // Out of line: most runs never get here, and push_back stays small enough to inline.
   [[gnu::noinline]] void spill(const Region& region) {
     if (spilled_.capacity() == 0) take_spare();
@@ -181,6 +215,10 @@ class RegionList {
   // Only the first inline_count_ are set: zeroing all six cost a `rep stos` on every run.
   std::array<Region, 6> inline_;
   std::size_t inline_count_ = 0;
+  // add_deferred's buffer (unset past deferred_count_, as inline_): a run's worth of map
+  // lookups. Queries scan it only after last_ and the other regions missed.
+  std::array<Region, 64> deferred_;
+  std::size_t deferred_count_ = 0;
   std::vector<Region> spilled_;
   // Open addressing over spilled_: position + 1, 0 for an empty slot. Empty until a spill.
   std::vector<std::uint32_t> table_;
