@@ -58,6 +58,7 @@ class Compiler {
         a_(a),
         rejects_(plan.rejects),
         live_in_(plan.live_in),
+        a_load_(plan.a_load),
         pending_register_(plan.pending_register),
         pending_slot_(plan.pending_slot),
         incoming_(plan.incoming),
@@ -65,12 +66,7 @@ class Compiler {
         edge_of_(plan.edge_of),
         min_caplen_(plan.min_caplen),
         reads_wire_length_(plan.reads_wire_length),
-        frame_(plan.frame) {
-    saved_registers_.push_back(zero.r64());
-    for (std::size_t r = 0; r < pending_register_count; ++r)
-      if ((plan.used_registers & (1u << r)) != 0)
-        saved_registers_.push_back(pending_registers[r].r64());
-  }
+        frame_(plan.frame) {}
 
   // The whole program, from instruction 0.
   void emit() { emit_body(0); }
@@ -203,6 +199,24 @@ class Compiler {
         }
       }
     }
+    // A known to be a packet load on every path here, and eax may not hold it (a jump brought
+    // the flag, or a fused comparison read A from memory): let this instruction's comparison
+    // read it from the packet, or read it again.
+    if (a_load_[i] >= 0 && (live_in_[i] & value_a) != 0 && (pending_slot_[i] >= 0 || a_stale_)) {
+      const auto k = static_cast<std::int32_t>(a_load_[i] / 8);
+      const int size = static_cast<int>(a_load_[i] % 8);
+      if (fusable_with(i, size)) {
+        fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;
+        a_stale_ = true;
+      } else {
+        // Only when this instruction is reached: on other paths eax holds their A, which
+        // instructions after this one may read (every instruction runs).
+        load(x86::ecx, x86::ptr(x86::rdi, k), size);
+        a_.test(x86::r9d, x86::r9d);
+        a_.cmov(CC::kNE, x86::eax, x86::ecx);
+        a_stale_ = false;
+      }
+    }
   }
 
   // dst = the big-endian value of `size` bytes at `at`.
@@ -240,7 +254,7 @@ class Compiler {
       a_.cmov(CC::kA, address, x86::rdi);
       a_.cmov(CC::kA, x86::r9d, zero);
       if (fused)
-        fused_operand_ = x86::ptr(address), fused_width_ = size;
+        fused_operand_ = x86::ptr(address), fused_width_ = size, a_stale_ = true;
       else
         load(x86::eax, x86::ptr(address), size);
       return;
@@ -262,7 +276,7 @@ class Compiler {
     a_.cmov(CC::kA, address, other);
     a_.cmov(CC::kA, x86::r9d, zero);
     if (fused)
-      fused_operand_ = x86::ptr(address), fused_width_ = size;
+      fused_operand_ = x86::ptr(address), fused_width_ = size, a_stale_ = true;
     else
       load(x86::eax, x86::ptr(address), size);
   }
@@ -345,11 +359,18 @@ class Compiler {
   // load's width (else it never matches, which the ordinary code gets right).
   bool fusable(std::size_t i) const {
     if (i == 0 || i >= steps_.size() || pending_slot_[i] >= 0) return false;
+    return fusable_with(i, load_width(steps_[i - 1].op));
+  }
+
+  // Whether instruction i, a jeq or jset against a constant, can compare a load of `size`
+  // bytes (0: not a load) in memory instead of A.
+  bool fusable_with(std::size_t i, int size) const {
     const Step& step = steps_[i];
     if (step.op != Exec::JEQ_K && step.op != Exec::JSET_K) return false;
     if (step.jt == step.jf) return false;
-    if (((live_in_[step.jt] | live_in_[step.jf]) & value_a) != 0) return false;
-    int size = load_width(steps_[i - 1].op);
+    // A must be dead after the jump, or read again from the packet where it goes.
+    for (std::uint32_t s : {step.jt, step.jf})
+      if ((live_in_[s] & value_a) != 0 && a_load_[s] < 0) return false;
     if (size == 0) return false;
     if (step.op == Exec::JEQ_K && size < 4 && insns_[i].k >= (1u << (8 * size))) return false;
     return true;
@@ -427,6 +448,10 @@ class Compiler {
   // (At most one `ret` is reached, so "result = value when reached" is the same.)
   void ret(const x86::Gp* value, std::uint32_t k) {
     falls_through_ = false;
+    if (single_return_) {  // the only one, and the last instruction: eax = reached ? k : 0
+      a_.imul(x86::eax, x86::r9d, static_cast<std::int32_t>(k));
+      return;
+    }
     if (value == nullptr) {
       a_.mov(x86::ecx, k);
       value = &x86::ecx;
@@ -436,13 +461,22 @@ class Compiler {
   }
 
   void absolute_load(std::size_t i, std::int32_t k, int size) {
-    if (fusable(i + 1))
+    if (fusable(i + 1)) {
       fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;  // the jump compares memory
-    else
+      a_stale_ = true;
+    } else
       load(x86::eax, x86::ptr(x86::rdi, k), size);
   }
 
   void instruction(std::size_t i) {
+    const bool stale = a_stale_;
+    a_stale_ = false;
+    emit_instruction(i);
+    // A fused load set a_stale_ again; an instruction that leaves A alone leaves it as it was.
+    if (!a_stale_ && (defined_values(steps_[i]) & value_a) == 0) a_stale_ = stale;
+  }
+
+  void emit_instruction(std::size_t i) {
     const Step& step = steps_[i];
     const std::uint32_t k = insns_[i].k;
     const auto imm = static_cast<std::int32_t>(k);
@@ -537,6 +571,14 @@ class Compiler {
         default: reachable[i + 1] = true; break;
       }
     }
+    // The callee-saved registers this code uses: the zero, and the pending flags of the
+    // targets it reaches.
+    saved_registers_.assign(1, zero.r64());
+    std::uint32_t used = 0;
+    for (std::size_t t = entry; t < steps_.size(); ++t)
+      if (reachable[t] && pending_register_[t] >= 0) used |= 1u << pending_register_[t];
+    for (std::size_t r = 0; r < pending_register_count; ++r)
+      if ((used & (1u << r)) != 0) saved_registers_.push_back(pending_registers[r].r64());
     for (const x86::Gp& reg : saved_registers_) a_.push(reg);
     // The frame lies in the red zone below rsp when it fits (the code calls nothing), so rsp
     // moves only for larger ones.
@@ -549,12 +591,25 @@ class Compiler {
     // X always: indirect loads use all of r8 in addresses, and on paths not taken it must not
     // hold the caller's 64-bit garbage.
     a_.xor_(x86::r8d, x86::r8d);
-    a_.xor_(x86::r10d, x86::r10d);
+    // A program whose only accepting return is `ret #k` at its end (as pcap_compile ends
+    // most): the result is its flag times k, computed there, without r10d.
+    single_return_ = false;
+    {
+      std::size_t returns = 0, last = entry;
+      for (std::size_t i = entry; i < steps_.size(); ++i) {
+        if (!reachable[i] || rejects_[i]) continue;
+        last = i;
+        returns += steps_[i].op == Exec::RET_K || steps_[i].op == Exec::RET_A;
+      }
+      single_return_ = returns == 1 && steps_[last].op == Exec::RET_K;
+    }
+    if (!single_return_) a_.xor_(x86::r10d, x86::r10d);
     for (std::uint32_t k = 0; k < scratch_words; ++k)
       if ((live_in_[entry] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
     pending_written_.assign(steps_.size(), false);
     edge_written_.assign(edges_.size(), false);
     falls_through_ = false;
+    a_stale_ = false;
     for (std::size_t i = entry; i < steps_.size(); ++i) {
       if (rejects_[i] || !reachable[i]) {  // `ret #0` adds nothing; the rest never runs
         falls_through_ = false;
@@ -563,7 +618,7 @@ class Compiler {
       enter(i);
       instruction(i);
     }
-    a_.mov(x86::eax, x86::r10d);
+    if (!single_return_) a_.mov(x86::eax, x86::r10d);
     if (frame_ > red_zone) a_.add(x86::rsp, frame_);
     for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
     a_.ret();
@@ -575,6 +630,7 @@ class Compiler {
   // The plan's parts.
   const std::vector<bool>& rejects_;
   const std::vector<Values>& live_in_;
+  const std::vector<std::int64_t>& a_load_;
   const std::vector<int>& pending_register_;
   const std::vector<std::int32_t>& pending_slot_;
   const std::vector<std::vector<std::size_t>>& incoming_;
@@ -589,6 +645,10 @@ class Compiler {
   std::vector<bool> edge_written_;        // per edge: its flag and saved values are written
   std::uint32_t entry_ = 0;               // where the code being emitted starts
   bool falls_through_ = false;            // r9d holds the previous instruction's flag for this one
+  // eax does not hold A: a fused comparison read A from the packet instead (A is dead after
+  // it, or read again from the packet where it is needed: BranchFreePlan::a_load).
+  bool a_stale_ = false;
+  bool single_return_ = false;  // see emit_body()
   // A packet load fused into the next instruction's comparison: its operand and width.
   // (Not std::optional: GCC 12 then warns that the Mem may be used uninitialized.)
   struct FusedOperand {
