@@ -8,6 +8,7 @@ JOBS          ?= $(shell nproc)
 FUZZ_SECONDS  ?= 60
 LOADER_FUZZ_SECONDS ?= 30
 VERIFIER_FUZZ_SECONDS ?= 30
+CLASSIC_FUZZ_SECONDS ?= 30
 
 # Debian 12 packages the build, tests, benchmarks and examples use.
 DEBIAN_PACKAGES = build-essential cmake g++ clang llvm lld libclang-rt-14-dev \
@@ -63,6 +64,7 @@ fuzz-smoke: deps
 	FUZZER=jit_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(FUZZ_SECONDS)
 	FUZZER=loader_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(LOADER_FUZZ_SECONDS)
 	FUZZER=verifier_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(VERIFIER_FUZZ_SECONDS)
+	FUZZER=classic_branch_free_fuzz BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) ./fuzz/run-smoke.sh $(CLASSIC_FUZZ_SECONDS)
 
 # Everything CI runs: the tests with g++, again with clang under ASan and UBSan, the maps
 # under TSan, and a short fuzzing run.

@@ -3,7 +3,8 @@
 #
 #   fuzz/run-smoke.sh [SECONDS]        (default 60)
 #
-# Environment: FUZZER (interpreter_fuzz, the default, jit_fuzz, loader_fuzz or verifier_fuzz), MAX_LEN, BUILD_DIR (default build-fuzz/smoke under the repository), CC/CXX (default
+# Environment: FUZZER (interpreter_fuzz, the default, jit_fuzz, loader_fuzz, verifier_fuzz or
+# classic_branch_free_fuzz), MAX_LEN, BUILD_DIR (default build-fuzz/smoke under the repository), CC/CXX (default
 # clang/clang++), ANCHORS (default ../shared/anchors), JOBS (parallel fuzzing jobs, default 1).
 # Seeds are generated at run time from the bpf_conformance programs.tsv (when the anchors are
 # present) and from tests/cases. Crashes are left as crash-* files in $BUILD_DIR/artifacts;
@@ -20,7 +21,11 @@ fuzzer=${FUZZER:-interpreter_fuzz}
 cmake -S "$root/fuzz" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER="${CC:-clang}" -DCMAKE_CXX_COMPILER="${CXX:-clang++}" >/dev/null
-cmake --build "$build" --target "$fuzzer" fuzz_seeds
+if [ "$fuzzer" = classic_branch_free_fuzz ]; then
+  cmake --build "$build" --target "$fuzzer"
+else
+  cmake --build "$build" --target "$fuzzer" fuzz_seeds
+fi
 
 seeds="$build/seeds"
 corpus="$build/corpus/$fuzzer"
@@ -42,6 +47,13 @@ if [ "$fuzzer" = loader_fuzz ]; then
   done
   # Never an empty seed folder: libFuzzer then starts from nothing.
   printf '\177ELF' > "$seeds/elf-magic"
+elif [ "$fuzzer" = classic_branch_free_fuzz ]; then
+  # Classic programs are made from any bytes (see the target's header comment): two seeds,
+  # one with a dispatch in front and one without, each with a 60-byte packet.
+  max_len=${MAX_LEN:-1024}
+  mkdir -p "$seeds"
+  head -c 400 /dev/zero | tr '\000' '\025' > "$seeds/plain"
+  { printf '\020\001'; head -c 300 /dev/zero | tr '\000' '\050'; } > "$seeds/dispatch"
 elif [ "$fuzzer" = verifier_fuzz ]; then
   # The verifier cases, each with its context and budget (fuzz/verifier_input.hpp).
   "$build/fuzz_seeds" --verifier "$seeds" "$root/tests/verifier/cases"

@@ -14,6 +14,7 @@
 //              together); per jump that needs a merge, its flag and the values it saves
 #include "classic/branch_free.hpp"
 
+#include "classic/branch_free_dispatch.hpp"
 #include "classic/branch_free_plan.hpp"
 
 #include "classic/code.hpp"
@@ -21,7 +22,9 @@
 #include <asmjit/x86.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -55,6 +58,7 @@ class Compiler {
         a_(a),
         rejects_(plan.rejects),
         live_in_(plan.live_in),
+        a_load_(plan.a_load),
         pending_register_(plan.pending_register),
         pending_slot_(plan.pending_slot),
         incoming_(plan.incoming),
@@ -62,14 +66,56 @@ class Compiler {
         edge_of_(plan.edge_of),
         min_caplen_(plan.min_caplen),
         reads_wire_length_(plan.reads_wire_length),
-        frame_(plan.frame) {
-    saved_registers_.push_back(zero.r64());
-    for (std::size_t r = 0; r < pending_register_count; ++r)
-      if ((plan.used_registers & (1u << r)) != 0)
-        saved_registers_.push_back(pending_registers[r].r64());
-  }
+        frame_(plan.frame) {}
 
-  void emit() { emit_body(); }
+  // The whole program, from instruction 0.
+  void emit() { emit_body(0); }
+
+  // The dispatch's tests as real branches, then per exit a return or the branch-free code of
+  // the part of the program reachable from it. `exits[e]` is bound where exit e's code
+  // starts, `ends[e]` where it ends (for the cost model).
+  void emit_dispatched(const BranchFreeDispatch& dispatch, std::vector<asmjit::Label>& exits,
+                       std::vector<asmjit::Label>& ends) {
+    std::vector<asmjit::Label> tests(steps_.size());
+    for (std::uint32_t t : dispatch.tests) tests[t] = a_.newLabel();
+    exits.clear();
+    ends.clear();
+    for (std::size_t e = 0; e < dispatch.exits.size(); ++e) {
+      exits.push_back(a_.newLabel());
+      ends.push_back(a_.newLabel());
+    }
+    auto target = [&](std::uint32_t t) {
+      if (dispatch.in_prefix[t]) return tests[t];
+      auto at = std::lower_bound(dispatch.exits.begin(), dispatch.exits.end(), t);
+      return exits[static_cast<std::size_t>(at - dispatch.exits.begin())];
+    };
+    // Only eax and the flags until an exit: the callee-saved registers are pushed by the code
+    // an exit runs, so a packet the dispatch rejects costs a load and a few compares.
+    load(x86::eax, x86::ptr(x86::rdi, static_cast<std::int32_t>(dispatch.load_k)),
+         dispatch.load_size);
+    for (std::size_t j = 0; j < dispatch.tests.size(); ++j) {
+      const std::uint32_t t = dispatch.tests[j];
+      a_.bind(tests[t]);
+      CC cc = compare(steps_[t], insns_[t].k);
+      a_.j(cc, target(steps_[t].jt));
+      const bool next_is_false =
+          j + 1 < dispatch.tests.size() && dispatch.tests[j + 1] == steps_[t].jf;
+      if (!next_is_false) a_.jmp(target(steps_[t].jf));
+    }
+    for (std::size_t e = 0; e < dispatch.exits.size(); ++e) {
+      const std::uint32_t t = dispatch.exits[e];
+      a_.bind(exits[e]);
+      if (steps_[t].op == Exec::RET_K) {
+        a_.mov(x86::eax, insns_[t].k);
+        a_.ret();
+      } else if (steps_[t].op == Exec::RET_A) {
+        a_.ret();  // A is in eax
+      } else {
+        emit_body(t);
+      }
+      a_.bind(ends[e]);
+    }
+  }
 
  private:
   // Where target t's pending flags are: a register, or its stack slot.
@@ -111,6 +157,7 @@ class Compiler {
       a_.emit(x86::Inst::kIdOr, pending(t), flag);
     }
     if (edge.merged == 0) return;
+    edge_written_[edge_of_.at({static_cast<std::uint32_t>(i), t})] = true;
     a_.mov(slot(edge.flag), flag);
     for (int bit = 0; bit < 2 + static_cast<int>(scratch_words); ++bit)
       if ((edge.merged & (1u << bit)) != 0) save_value(bit, edge.saved[bit]);
@@ -120,11 +167,13 @@ class Compiler {
   void enter(std::size_t i) {
     bool from_previous = falls_through_;
     falls_through_ = true;  // unless the instruction says otherwise
-    if (i == 0) {
+    if (i == entry_) {
       a_.mov(x86::r9d, 1);
       return;
     }
-    if (pending_slot_[i] >= 0) {
+    // A target whose jumps all lie outside the code emitted (before a dispatched entry) is
+    // reached only by falling through.
+    if (pending_slot_[i] >= 0 && pending_written_[i]) {
       if (from_previous)
         a_.emit(x86::Inst::kIdOr, x86::r9d, pending(i));
       else
@@ -134,7 +183,7 @@ class Compiler {
     }
     for (std::size_t e : incoming_[i]) {
       const BranchFreeEdge& edge = edges_[e];
-      if (edge.merged == 0) continue;
+      if (edge.merged == 0 || !edge_written_[e]) continue;
       a_.cmp(slot(edge.flag), 0);
       for (int bit = 0; bit < 2 + static_cast<int>(scratch_words); ++bit) {
         if ((edge.merged & (1u << bit)) == 0) continue;
@@ -148,6 +197,24 @@ class Compiler {
           a_.cmov(CC::kNE, x86::r11d, slot(edge.saved[bit]));
           a_.mov(slot(m), x86::r11d);
         }
+      }
+    }
+    // A known to be a packet load on every path here, and eax may not hold it (a jump brought
+    // the flag, or a fused comparison read A from memory): let this instruction's comparison
+    // read it from the packet, or read it again.
+    if (a_load_[i] >= 0 && (live_in_[i] & value_a) != 0 && (pending_slot_[i] >= 0 || a_stale_)) {
+      const auto k = static_cast<std::int32_t>(a_load_[i] / 8);
+      const int size = static_cast<int>(a_load_[i] % 8);
+      if (fusable_with(i, size)) {
+        fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;
+        a_stale_ = true;
+      } else {
+        // Only when this instruction is reached: on other paths eax holds their A, which
+        // instructions after this one may read (every instruction runs).
+        load(x86::ecx, x86::ptr(x86::rdi, k), size);
+        a_.test(x86::r9d, x86::r9d);
+        a_.cmov(CC::kNE, x86::eax, x86::ecx);
+        a_stale_ = false;
       }
     }
   }
@@ -187,7 +254,7 @@ class Compiler {
       a_.cmov(CC::kA, address, x86::rdi);
       a_.cmov(CC::kA, x86::r9d, zero);
       if (fused)
-        fused_operand_ = x86::ptr(address), fused_width_ = size;
+        fused_operand_ = x86::ptr(address), fused_width_ = size, a_stale_ = true;
       else
         load(x86::eax, x86::ptr(address), size);
       return;
@@ -209,7 +276,7 @@ class Compiler {
     a_.cmov(CC::kA, address, other);
     a_.cmov(CC::kA, x86::r9d, zero);
     if (fused)
-      fused_operand_ = x86::ptr(address), fused_width_ = size;
+      fused_operand_ = x86::ptr(address), fused_width_ = size, a_stale_ = true;
     else
       load(x86::eax, x86::ptr(address), size);
   }
@@ -292,11 +359,18 @@ class Compiler {
   // load's width (else it never matches, which the ordinary code gets right).
   bool fusable(std::size_t i) const {
     if (i == 0 || i >= steps_.size() || pending_slot_[i] >= 0) return false;
+    return fusable_with(i, load_width(steps_[i - 1].op));
+  }
+
+  // Whether instruction i, a jeq or jset against a constant, can compare a load of `size`
+  // bytes (0: not a load) in memory instead of A.
+  bool fusable_with(std::size_t i, int size) const {
     const Step& step = steps_[i];
     if (step.op != Exec::JEQ_K && step.op != Exec::JSET_K) return false;
     if (step.jt == step.jf) return false;
-    if (((live_in_[step.jt] | live_in_[step.jf]) & value_a) != 0) return false;
-    int size = load_width(steps_[i - 1].op);
+    // A must be dead after the jump, or read again from the packet where it goes.
+    for (std::uint32_t s : {step.jt, step.jf})
+      if ((live_in_[s] & value_a) != 0 && a_load_[s] < 0) return false;
     if (size == 0) return false;
     if (step.op == Exec::JEQ_K && size < 4 && insns_[i].k >= (1u << (8 * size))) return false;
     return true;
@@ -374,6 +448,10 @@ class Compiler {
   // (At most one `ret` is reached, so "result = value when reached" is the same.)
   void ret(const x86::Gp* value, std::uint32_t k) {
     falls_through_ = false;
+    if (single_return_) {  // the only one, and the last instruction: eax = reached ? k : 0
+      a_.imul(x86::eax, x86::r9d, static_cast<std::int32_t>(k));
+      return;
+    }
     if (value == nullptr) {
       a_.mov(x86::ecx, k);
       value = &x86::ecx;
@@ -383,13 +461,22 @@ class Compiler {
   }
 
   void absolute_load(std::size_t i, std::int32_t k, int size) {
-    if (fusable(i + 1))
+    if (fusable(i + 1)) {
       fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;  // the jump compares memory
-    else
+      a_stale_ = true;
+    } else
       load(x86::eax, x86::ptr(x86::rdi, k), size);
   }
 
   void instruction(std::size_t i) {
+    const bool stale = a_stale_;
+    a_stale_ = false;
+    emit_instruction(i);
+    // A fused load set a_stale_ again; an instruction that leaves A alone leaves it as it was.
+    if (!a_stale_ && (defined_values(steps_[i]) & value_a) == 0) a_stale_ = stale;
+  }
+
+  void emit_instruction(std::size_t i) {
     const Step& step = steps_[i];
     const std::uint32_t k = insns_[i].k;
     const auto imm = static_cast<std::int32_t>(k);
@@ -459,7 +546,39 @@ class Compiler {
     }
   }
 
-  void emit_body() {
+  // The code of the instructions reachable from `entry` (0: the whole program), from a
+  // prologue to the return. At another entry A is already in eax (the dispatch loaded it), X
+  // and M[] are still 0.
+  void emit_body(std::uint32_t entry) {
+    entry_ = entry;
+    std::vector<bool> reachable(steps_.size(), false);
+    reachable[entry] = true;
+    for (std::size_t i = entry; i < steps_.size(); ++i) {
+      if (!reachable[i]) continue;
+      const Step& s = steps_[i];
+      switch (s.op) {
+        case Exec::RET_K:
+        case Exec::RET_A: break;
+        case Exec::JA: reachable[s.jt] = true; break;
+        case Exec::JEQ_K:
+        case Exec::JGT_K:
+        case Exec::JGE_K:
+        case Exec::JSET_K:
+        case Exec::JEQ_X:
+        case Exec::JGT_X:
+        case Exec::JGE_X:
+        case Exec::JSET_X: reachable[s.jt] = reachable[s.jf] = true; break;
+        default: reachable[i + 1] = true; break;
+      }
+    }
+    // The callee-saved registers this code uses: the zero, and the pending flags of the
+    // targets it reaches.
+    saved_registers_.assign(1, zero.r64());
+    std::uint32_t used = 0;
+    for (std::size_t t = entry; t < steps_.size(); ++t)
+      if (reachable[t] && pending_register_[t] >= 0) used |= 1u << pending_register_[t];
+    for (std::size_t r = 0; r < pending_register_count; ++r)
+      if ((used & (1u << r)) != 0) saved_registers_.push_back(pending_registers[r].r64());
     for (const x86::Gp& reg : saved_registers_) a_.push(reg);
     // The frame lies in the red zone below rsp when it fits (the code calls nothing), so rsp
     // moves only for larger ones.
@@ -468,23 +587,38 @@ class Compiler {
     if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
     // A starts at 0 (only its value on the path taken matters, and that path reads it before
     // writing it only when it is live at the start).
-    if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
+    if (entry == 0 && (live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
     // X always: indirect loads use all of r8 in addresses, and on paths not taken it must not
     // hold the caller's 64-bit garbage.
     a_.xor_(x86::r8d, x86::r8d);
-    a_.xor_(x86::r10d, x86::r10d);
+    // A program whose only accepting return is `ret #k` at its end (as pcap_compile ends
+    // most): the result is its flag times k, computed there, without r10d.
+    single_return_ = false;
+    {
+      std::size_t returns = 0, last = entry;
+      for (std::size_t i = entry; i < steps_.size(); ++i) {
+        if (!reachable[i] || rejects_[i]) continue;
+        last = i;
+        returns += steps_[i].op == Exec::RET_K || steps_[i].op == Exec::RET_A;
+      }
+      single_return_ = returns == 1 && steps_[last].op == Exec::RET_K;
+    }
+    if (!single_return_) a_.xor_(x86::r10d, x86::r10d);
     for (std::uint32_t k = 0; k < scratch_words; ++k)
-      if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
+      if ((live_in_[entry] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
     pending_written_.assign(steps_.size(), false);
-    for (std::size_t i = 0; i < steps_.size(); ++i) {
-      if (rejects_[i]) {  // `ret #0` adds nothing
+    edge_written_.assign(edges_.size(), false);
+    falls_through_ = false;
+    a_stale_ = false;
+    for (std::size_t i = entry; i < steps_.size(); ++i) {
+      if (rejects_[i] || !reachable[i]) {  // `ret #0` adds nothing; the rest never runs
         falls_through_ = false;
         continue;
       }
       enter(i);
       instruction(i);
     }
-    a_.mov(x86::eax, x86::r10d);
+    if (!single_return_) a_.mov(x86::eax, x86::r10d);
     if (frame_ > red_zone) a_.add(x86::rsp, frame_);
     for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
     a_.ret();
@@ -496,6 +630,7 @@ class Compiler {
   // The plan's parts.
   const std::vector<bool>& rejects_;
   const std::vector<Values>& live_in_;
+  const std::vector<std::int64_t>& a_load_;
   const std::vector<int>& pending_register_;
   const std::vector<std::int32_t>& pending_slot_;
   const std::vector<std::vector<std::size_t>>& incoming_;
@@ -507,9 +642,28 @@ class Compiler {
   // The emission's state.
   std::vector<x86::Gp> saved_registers_;  // pushed at entry, popped at exit
   std::vector<bool> pending_written_;     // per target: a jump to it has written its flags
+  std::vector<bool> edge_written_;        // per edge: its flag and saved values are written
+  std::uint32_t entry_ = 0;               // where the code being emitted starts
   bool falls_through_ = false;            // r9d holds the previous instruction's flag for this one
+  // eax does not hold A: a fused comparison read A from the packet instead (A is dead after
+  // it, or read again from the packet where it is needed: BranchFreePlan::a_load).
+  bool a_stale_ = false;
+  bool single_return_ = false;  // see emit_body()
   // A packet load fused into the next instruction's comparison: its operand and width.
-  std::optional<x86::Mem> fused_operand_;
+  // (Not std::optional: GCC 12 then warns that the Mem may be used uninitialized.)
+  struct FusedOperand {
+    x86::Mem mem = {};
+    bool set = false;
+    explicit operator bool() const { return set; }
+    const x86::Mem& operator*() const { return mem; }
+    void reset() { set = false; }
+    FusedOperand& operator=(const x86::Mem& at) {
+      mem = at;
+      set = true;
+      return *this;
+    }
+  };
+  FusedOperand fused_operand_;
   int fused_width_ = 0;
 };
 
@@ -526,7 +680,13 @@ class ErrorRecorder : public asmjit::ErrorHandler {
 
 }  // namespace
 
-Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::string* log) {
+namespace {
+
+// Assembles what `emit` writes into executable memory; `offsets` receives the final offsets
+// of `labels` (filled by emit) and `log`, when not null, the code as text.
+Result<jit::ExecMemory> assemble(
+    const std::function<void(x86::Assembler&, std::vector<asmjit::Label>&)>& emit,
+    std::vector<std::size_t>& offsets, std::string* log) {
   asmjit::CodeHolder holder;
   holder.init(asmjit::Environment(asmjit::Arch::kX64));
   ErrorRecorder errors;
@@ -534,9 +694,8 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   asmjit::StringLogger logger;
   if (log != nullptr) holder.setLogger(&logger);
   x86::Assembler assembler(&holder);
-  auto plan = plan_branch_free(program);
-  if (!plan) return plan.error();
-  Compiler(program, *plan, assembler).emit();
+  std::vector<asmjit::Label> labels;
+  emit(assembler, labels);
   auto failed = [&](std::string_view what) {
     return make_error(
         Error::Kind::invalid_program,
@@ -545,18 +704,59 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   if (!errors.message().empty()) return failed("emitting");
   if (holder.flatten() != asmjit::kErrorOk || holder.resolveUnresolvedLinks() != asmjit::kErrorOk)
     return failed("resolving labels");
-  if (log != nullptr) *log = std::string(logger.data(), logger.dataSize());
+  if (log != nullptr) *log += std::string(logger.data(), logger.dataSize());
+  offsets.clear();
+  for (const asmjit::Label& label : labels)
+    offsets.push_back(static_cast<std::size_t>(holder.labelOffsetFromBase(label)));
   const std::size_t size = holder.codeSize();
-  auto memory =
-      jit::ExecMemory::create(size, [&](std::uint8_t* data, std::uint64_t address) -> Status {
-        if (holder.relocateToBase(address) != asmjit::kErrorOk) return failed("relocating");
-        if (holder.copyFlattenedData(data, size, asmjit::CopySectionFlags::kPadTargetBuffer) !=
-            asmjit::kErrorOk)
-          return failed("copying the code");
-        return Ok{};
-      });
-  if (!memory) return memory.error();
-  return BranchFreeFilter(std::move(*memory), plan->min_caplen, plan->reads_ancillary);
+  return jit::ExecMemory::create(size, [&](std::uint8_t* data, std::uint64_t address) -> Status {
+    if (holder.relocateToBase(address) != asmjit::kErrorOk) return failed("relocating");
+    if (holder.copyFlattenedData(data, size, asmjit::CopySectionFlags::kPadTargetBuffer) !=
+        asmjit::kErrorOk)
+      return failed("copying the code");
+    return Ok{};
+  });
+}
+
+}  // namespace
+
+Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::string* log) {
+  auto plan = plan_branch_free(program);
+  if (!plan) return plan.error();
+  std::vector<std::size_t> offsets;
+  auto full = assemble(
+      [&](x86::Assembler& a, std::vector<asmjit::Label>&) { Compiler(program, *plan, a).emit(); },
+      offsets, log);
+  if (!full) return full.error();
+  BranchFreeFilter filter(program, std::move(*full), plan->min_caplen, plan->reads_ancillary);
+  if (auto dispatch = plan_dispatch(program)) {
+    if (log != nullptr) *log += "\n; dispatched:\n";
+    auto dispatched = assemble(
+        [&](x86::Assembler& a, std::vector<asmjit::Label>& labels) {
+          std::vector<asmjit::Label> exits, ends;
+          Compiler(program, *plan, a).emit_dispatched(*dispatch, exits, ends);
+          labels = exits;
+          labels.insert(labels.end(), ends.begin(), ends.end());
+        },
+        offsets, log);
+    if (!dispatched) return dispatched.error();
+    const std::size_t exits = dispatch->exits.size();
+    for (std::size_t e = 0; e < exits; ++e)
+      filter.exit_bytes_.push_back(offsets[exits + e] - offsets[e]);
+    filter.dispatched_memory_ = std::move(*dispatched);
+    filter.dispatched_entry_ =
+        reinterpret_cast<Entry>(const_cast<std::uint8_t*>(filter.dispatched_memory_.data()));
+    filter.dispatch_ = std::move(*dispatch);
+  }
+  return filter;
+}
+
+std::size_t BranchFreeFilter::exit_of(const std::uint8_t* data) const {
+  return detail::exit_of(program_, *dispatch_, data);
+}
+
+bool BranchFreeFilter::dispatch_pays(std::span<const std::uint32_t> histogram) const {
+  return dispatch_ && detail::dispatch_pays(histogram, exit_bytes_, memory_.size());
 }
 
 }  // namespace bpfvm::classic::detail

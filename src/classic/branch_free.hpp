@@ -33,11 +33,15 @@
 #include <bpfvm/classic.hpp>
 #include <bpfvm/result.hpp>
 
+#include "classic/branch_free_dispatch.hpp"
 #include "jit/exec_memory.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace bpfvm::classic::detail {
 
@@ -75,17 +79,41 @@ class BranchFreeFilter {
 
   std::size_t code_size() const { return memory_.size(); }
 
+  // The same function with the program's first tests as real branches in front
+  // (branch_free_dispatch.hpp), when the program starts with a dispatch: for traffic that
+  // mostly takes one way there.
+  bool has_dispatch() const { return dispatch_.has_value(); }
+  std::uint32_t run_dispatched(const std::uint8_t* data, std::uint64_t caplen,
+                               std::uint32_t wire_length) const {
+    return dispatched_entry_(data, caplen, wire_length);
+  }
+  // has_dispatch(): the number of ways out of the dispatch, the one a packet (of at least
+  // min_caplen() bytes) takes, and whether the dispatched code is expected to be the faster
+  // on traffic that takes them as often as `histogram` says.
+  Entry entry(bool dispatched) const { return dispatched ? dispatched_entry_ : entry_; }
+  std::size_t exit_count() const { return dispatch_ ? dispatch_->exits.size() : 0; }
+  std::size_t exit_of(const std::uint8_t* data) const;
+  bool dispatch_pays(std::span<const std::uint32_t> histogram) const;
+
  private:
-  BranchFreeFilter(jit::ExecMemory memory, std::uint64_t min_caplen, bool reads_ancillary)
-      : memory_(std::move(memory)),
+  BranchFreeFilter(Program program, jit::ExecMemory memory, std::uint64_t min_caplen,
+                   bool reads_ancillary)
+      : program_(std::move(program)),
+        memory_(std::move(memory)),
         entry_(reinterpret_cast<Entry>(const_cast<std::uint8_t*>(memory_.data()))),
         min_caplen_(min_caplen),
         reads_ancillary_(reads_ancillary) {}
 
+  Program program_;  // for exit_of()
   jit::ExecMemory memory_;
   Entry entry_;
   std::uint64_t min_caplen_;
   bool reads_ancillary_;
+  // The dispatched form, when there is a dispatch.
+  std::optional<BranchFreeDispatch> dispatch_;
+  jit::ExecMemory dispatched_memory_;
+  Entry dispatched_entry_ = nullptr;
+  std::vector<std::size_t> exit_bytes_;  // per exit: the size of the code it runs
 };
 
 }  // namespace bpfvm::classic::detail

@@ -128,6 +128,8 @@ Error unsupported(std::size_t index, std::string_view why) {
 
 }  // namespace
 
+Values defined_values(const Step& step) { return effect_of(step).defines; }
+
 namespace {
 
 // The flags of jumps to a target are or-ed together from the first jump to the target itself:
@@ -190,6 +192,21 @@ Result<BranchFreePlan> plan_branch_free(const Program& program) {
     Effect effect = effect_of(steps[i]);
     plan.live_in[i] = effect.uses | (out & ~effect.defines);
   }
+  // A as a known absolute load, forwards: -2 not reached yet, -1 unknown.
+  plan.a_load.assign(n, -2);
+  plan.a_load[0] = -1;  // A starts at 0
+  for (std::size_t i = 0; i < n; ++i) {
+    if (plan.a_load[i] == -2) plan.a_load[i] = -1;  // unreachable
+    std::int64_t out = plan.a_load[i];
+    if ((effect_of(steps[i]).defines & value_a) != 0) {
+      int size = absolute_size(steps[i].op);
+      out = size != 0 && steps[i].op != Exec::LDX_B_MSH && steps[i].op != Exec::LDX_B_MSH_PROVEN
+                ? static_cast<std::int64_t>(insns[i].k) * 8 + size
+                : -1;
+    }
+    for (std::uint32_t s : successors(steps[i], i))
+      plan.a_load[s] = plan.a_load[s] == -2 || plan.a_load[s] == out ? out : -1;
+  }
   // Jumps, what they must merge, and their slots.
   std::int32_t next_slot = first_free_slot;
   plan.pending_slot.assign(n, -1);
@@ -203,6 +220,7 @@ Result<BranchFreePlan> plan_branch_free(const Program& program) {
       Values skipped = 0;
       for (std::size_t s = i + 1; s < t; ++s) skipped |= effect_of(steps[s]).defines;
       edge.merged = plan.live_in[t] & skipped;
+      if (plan.a_load[t] >= 0) edge.merged &= ~value_a;  // read again at t
       if (edge.merged != 0) {
         edge.flag = next_slot;
         next_slot += 4;

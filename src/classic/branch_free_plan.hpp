@@ -44,8 +44,12 @@ struct BranchFreePlan {
   std::uint64_t min_caplen = 0;  // the furthest end of an absolute load
   bool reads_ancillary = false;
   bool reads_wire_length = false;
-  std::vector<bool> rejects;                       // per instruction: a `ret #0`
-  std::vector<Values> live_in;                     // per instruction
+  std::vector<bool> rejects;    // per instruction: a `ret #0`
+  std::vector<Values> live_in;  // per instruction
+  // Per instruction: when A holds the same absolute packet load on every path into it, that
+  // load (k * 8 + size), else -1. Such an A is read again from the packet where a jump brings
+  // it, instead of being saved at the jump and restored with cmov.
+  std::vector<std::int64_t> a_load;
   std::vector<std::int32_t> pending_slot;          // per target: the or of its jumps' flags, or -1
   std::vector<int> pending_register;               // per target: its register, or -1
   std::uint32_t used_registers = 0;                // bit r: pending register r is used
@@ -55,6 +59,9 @@ struct BranchFreePlan {
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t> edge_of;  // (from, to) -> edge
   std::int32_t frame = 0;  // bytes, a multiple of 16
 };
+
+// The values an instruction writes.
+Values defined_values(const Step& step);
 
 // The plan for `program`, or why the branch-free compiler does not take it
 // (Error::Kind::usage).

@@ -8,8 +8,22 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 
 namespace bpfvm::classic {
+namespace {
+
+// With a dispatch (branch_free_dispatch.hpp), one packet per call: whether the dispatched code
+// runs, decided once from where the first `per_call_sample` packets went. Batches decide for
+// themselves (Filter::run(span, span)).
+struct PerCallChoice {
+  std::atomic<int> choice{0};  // 0 undecided, 1 the straight-line code, 2 the dispatched code
+  std::atomic<std::uint32_t> sampled{0};
+  std::array<std::atomic<std::uint32_t>, 2 * detail::max_dispatch_tests> histogram{};
+};
+
+}  // namespace
 
 struct Filter::Compiled {
   std::optional<bpfvm::Program> ebpf;  // the translation, for the eBPF engines
@@ -19,7 +33,30 @@ struct Filter::Compiled {
   std::optional<detail::BranchFreeFilter> branch_free;
   // It loads ancillary values as packet bytes: only right for packets without them.
   bool branch_free_needs_no_ancillary = false;
+  mutable PerCallChoice per_call;
 };
+
+namespace {
+
+constexpr std::uint32_t per_call_sample = 1024;
+// A batch samples this many of its packets (spread over it) when it has at least
+// batch_sample_from; a smaller one goes by the per-call decision.
+constexpr std::size_t batch_sample = 128;
+constexpr std::size_t batch_sample_from = 512;
+
+// The first 64 bytes of a packet, where the headers are; they often straddle two cache lines.
+// The second address is computed as an integer: it may lie past a short packet, which a
+// prefetch (a hint, never a fault) does not mind, but pointer arithmetic would. No branch on
+// the packet's length either: lengths are random, and a mispredicted clamp cost more than the
+// filter (written out rather than as a lambda with an early return, which GCC 12 compiled
+// to no prefetch at all).
+inline void prefetch_headers(const Packet& packet) {
+  const std::uintptr_t data = reinterpret_cast<std::uintptr_t>(packet.data.data());
+  __builtin_prefetch(reinterpret_cast<const void*>(data));
+  __builtin_prefetch(reinterpret_cast<const void*>(data + 63));
+}
+
+}  // namespace
 
 std::string_view engine_name(Engine engine) {
   switch (engine) {
@@ -29,6 +66,35 @@ std::string_view engine_name(Engine engine) {
   }
   return "?";
 }
+
+namespace {
+
+std::uint32_t run_branch_free(const detail::BranchFreeFilter& code, PerCallChoice& state,
+                              const Packet& packet) {
+  const std::uint8_t* data = packet.data.data();
+  if (code.has_dispatch()) {
+    const int choice = state.choice.load(std::memory_order_relaxed);
+    if (choice == 2) return code.run_dispatched(data, packet.data.size(), packet.wire_length);
+    if (choice == 0) {
+      // The first packets: count where the dispatch sends them (racing threads may count a
+      // few more or fewer; either code gives the same verdicts).
+      const std::uint32_t n = state.sampled.fetch_add(1, std::memory_order_relaxed);
+      if (n < per_call_sample) {
+        state.histogram[code.exit_of(data)].fetch_add(1, std::memory_order_relaxed);
+        if (n + 1 == per_call_sample) {
+          std::array<std::uint32_t, 2 * detail::max_dispatch_tests> counts{};
+          for (std::size_t e = 0; e < code.exit_count(); ++e)
+            counts[e] = state.histogram[e].load(std::memory_order_relaxed);
+          state.choice.store(code.dispatch_pays(std::span(counts).first(code.exit_count())) ? 2 : 1,
+                             std::memory_order_relaxed);
+        }
+      }
+    }
+  }
+  return code.run(data, packet.data.size(), packet.wire_length);
+}
+
+}  // namespace
 
 std::optional<Engine> parse_engine(std::string_view name) {
   if (name == "interp" || name == "interpreter") return Engine::interpreter;
@@ -70,7 +136,7 @@ std::uint32_t Filter::run(const Packet& packet) const {
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
   if (compiled_->branch_free && packet.data.size() >= compiled_->branch_free->min_caplen() &&
       (packet.ancillary == nullptr || !compiled_->branch_free_needs_no_ancillary))
-    return compiled_->branch_free->run(packet.data.data(), packet.data.size(), packet.wire_length);
+    return run_branch_free(*compiled_->branch_free, compiled_->per_call, packet);
   auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
     // Unchecked: the translation bounds-checks every packet access itself and reads the
     // context only at fixed offsets inside it, so the engines need no regions (and the JIT
@@ -110,22 +176,43 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
   // How far ahead to prefetch: far enough for a miss to the last-level cache (or memory) to
   // land before the filter gets there, near enough to stay in L1 meanwhile.
   constexpr std::size_t ahead = 16;
-  auto prefetch = [&](std::size_t i) {
-    if (i >= packets.size() || packets[i].data.empty()) return;
-    std::span<const std::uint8_t> data = packets[i].data;
-    __builtin_prefetch(data.data());
-    // The headers often straddle two cache lines (pointers stay inside the packet).
-    __builtin_prefetch(data.data() + std::min<std::size_t>(data.size() - 1, 63));
-  };
-  for (std::size_t i = 0; i < ahead; ++i) prefetch(i);
+  const std::size_t n = packets.size();
+  for (std::size_t i = 0; i < std::min(ahead, n); ++i) prefetch_headers(packets[i]);
   const detail::BranchFreeFilter* code =
       engine_ == Engine::jit && compiled_->branch_free ? &*compiled_->branch_free : nullptr;
-  for (std::size_t i = 0; i < packets.size(); ++i) {
-    prefetch(i + ahead);
+  if (code == nullptr) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + ahead < n) prefetch_headers(packets[i + ahead]);
+      verdicts[i] = run(packets[i]);
+    }
+    return;
+  }
+  const std::uint64_t min_caplen = code->min_caplen();
+  const bool no_ancillary = compiled_->branch_free_needs_no_ancillary;
+  auto takes = [&](const Packet& packet) {
+    return packet.data.size() >= min_caplen && (packet.ancillary == nullptr || !no_ancillary);
+  };
+  // With a dispatch, a large batch samples where its own packets go (a header field of every
+  // packet_count / batch_sample-th packet) to choose between the two codes; a small one goes
+  // by the per-call decision.
+  bool dispatched = false;
+  if (code->has_dispatch()) {
+    if (packets.size() >= batch_sample_from) {
+      std::array<std::uint32_t, 2 * detail::max_dispatch_tests> counts{};
+      const std::size_t stride = packets.size() / batch_sample;
+      for (std::size_t i = 0; i < packets.size(); i += stride)
+        if (takes(packets[i])) ++counts[code->exit_of(packets[i].data.data())];
+      dispatched = code->dispatch_pays(std::span(counts).first(code->exit_count()));
+    } else {
+      dispatched = compiled_->per_call.choice.load(std::memory_order_relaxed) == 2;
+    }
+  }
+  const detail::BranchFreeFilter::Entry entry = code->entry(dispatched);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + ahead < n) prefetch_headers(packets[i + ahead]);
     const Packet& packet = packets[i];
-    if (code != nullptr && packet.data.size() >= code->min_caplen() &&
-        (packet.ancillary == nullptr || !compiled_->branch_free_needs_no_ancillary))
-      verdicts[i] = code->run(packet.data.data(), packet.data.size(), packet.wire_length);
+    if (takes(packet))
+      verdicts[i] = entry(packet.data.data(), packet.data.size(), packet.wire_length);
     else
       verdicts[i] = run(packet);
   }
