@@ -8,6 +8,7 @@
 #include "verifier/references.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
+#include "verifier/unset_registers.hpp"
 
 #include <fmt/format.h>
 
@@ -337,6 +338,13 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
   return std::nullopt;
 }
 
+// Linux's save_aux_ptr_type (access_kinds.hpp): typed programs only.
+std::optional<std::string> record_access_kind(const StepContext& ctx, std::size_t pc,
+                                              const RegValue& base) {
+  if (ctx.access_kinds == nullptr || ctx.options.type == ProgramType::raw) return std::nullopt;
+  return ctx.access_kinds->record(pc, base);
+}
+
 }  // namespace
 
 StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
@@ -376,13 +384,19 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       regs[d.insn.dst] = RegValue::scalar(ScalarValue::constant(d.imm64));
       next = pc + 2;
       break;
-    case Shape::Load:
+    case Shape::Load: {
+      const RegValue base = regs[d.insn.src];  // the load may overwrite it
       if (auto e = do_load(ctx, d, st)) return fail(*e);
+      if (auto e = record_access_kind(ctx, pc, base)) return fail(*e);
       break;
+    }
     case Shape::StoreImm:
-    case Shape::StoreReg:
+    case Shape::StoreReg: {
+      const RegValue base = regs[d.insn.dst];
       if (auto e = do_store(ctx, d, st)) return fail(*e);
+      if (auto e = record_access_kind(ctx, pc, base)) return fail(*e);
       break;
+    }
     case Shape::Atomic:
       if (auto e = do_atomic(ctx, d, st)) return fail(*e);
       break;
@@ -509,6 +523,9 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       Frame callee;
       for (int r = 1; r <= 5; ++r)
         callee.regs[static_cast<std::size_t>(r)] = regs[static_cast<std::size_t>(r)];
+      // The callee starts with the caller's r0 and r6-r9 in the engines (unset_registers.hpp).
+      for (int r : {0, 6, 7, 8, 9})
+        callee.regs[static_cast<std::size_t>(r)] = clobbered(regs[static_cast<std::size_t>(r)]);
       callee.regs[frame_pointer] =
           RegValue::stack_pointer(static_cast<std::uint8_t>(st.frames.size()), 0);
       callee.callsite = pc;
@@ -534,10 +551,13 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         return fail("cannot return stack pointer to the caller");
       const std::size_t callsite = st.current().callsite;
       out.ended_frame_depth = st.current().stack.depth();
+      const Regs callee = st.frames.back().regs;
       st.frames.pop_back();
       Regs& caller = st.current().regs;
       caller[0] = r0;
-      for (int r = 1; r <= 5; ++r) caller[static_cast<std::size_t>(r)] = RegValue::uninit();
+      // r1-r5 keep what the callee left in them (unset_registers.hpp).
+      for (int r = 1; r <= 5; ++r)
+        caller[static_cast<std::size_t>(r)] = clobbered(callee[static_cast<std::size_t>(r)]);
       next = callsite + 1;
       break;
     }
