@@ -191,6 +191,19 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
     if (auto e = check_pointer_arithmetic(dv, dst)) return e;
   if (src_val.is_pointer())
     if (auto e = check_pointer_arithmetic(src_val, d.insn.src)) return e;
+  // The difference of two pointers (Linux root: an unknown scalar, in 64 or 32 bits). Into
+  // one stack frame or the context, the base cancels out: the difference of the offsets (in
+  // 32 bits its low half, zero-extended). Map values, keys and records of the same kind may
+  // still be different objects (two lookups, two maps), whose distance nothing bounds: an
+  // unknown scalar.
+  if (row->op == AluOp::sub && dv.is_pointer() && src_val.is_pointer() && dv.kind == src_val.kind &&
+      dv.frame == src_val.frame) {
+    const bool one_region = dv.kind == RegKind::stack || dv.kind == RegKind::ctx;
+    dv = RegValue::scalar(
+        one_region ? alu(AluOp::sub, row->bits, dv.value, src_val.value)
+                   : alu(AluOp::mov, row->bits, ScalarValue::unknown(), ScalarValue::unknown()));
+    return std::nullopt;
+  }
   if (row->bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
   if (row->op == AluOp::add) {
     if (dv.is_pointer() && src_val.is_pointer())
@@ -205,12 +218,8 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
     return std::nullopt;
   }
   if (row->op == AluOp::sub) {
-    if (dv.is_pointer() && src_val.is_pointer()) {
-      if (dv.kind != src_val.kind || dv.frame != src_val.frame)
-        return fmt::format("R{} subtraction of pointers into different regions prohibited", dst);
-      dv = RegValue::scalar(alu(AluOp::sub, 64, dv.value, src_val.value));
-      return std::nullopt;
-    }
+    if (dv.is_pointer() && src_val.is_pointer())  // not of one kind (above)
+      return fmt::format("R{} subtraction of pointers into different regions prohibited", dst);
     if (src_val.is_pointer()) return fmt::format("R{} tried to subtract pointer from scalar", dst);
     dv.value = alu(AluOp::sub, 64, dv.value, src_val.value);
     return std::nullopt;

@@ -80,9 +80,13 @@ SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row
 
 std::optional<ProgramType> untyped_section_type(const std::string& project,
                                                 const std::string& object) {
-  if (project == "cilium" || project == "cilium-core" || project == "bpf_cilium_test" ||
-      project == "ovs")
-    return ProgramType::sched_cls;
+  const bool cilium =
+      project == "cilium" || project == "cilium-core" || project == "bpf_cilium_test";
+  // cilium attaches bpf_xdp*.o with `ip link set dev D xdp obj F sec from-netdev`, which
+  // loads every section of the object (its tail calls too) as XDP (PREVAIL's platform also
+  // types cilium objects by "xdp" in the file name).
+  if (cilium && object.find("xdp") != std::string::npos) return ProgramType::xdp;
+  if (cilium || project == "ovs") return ProgramType::sched_cls;
   // Objects of other folders by how their own loaders load them (PREVAIL's linux platform
   // makes every untyped section a socket_filter, whatever loads it):
   // - tc: samples/bpf/tc_l2_redirect.sh, tcbpf1's and test_cgrp2_tc.sh's

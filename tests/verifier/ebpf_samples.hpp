@@ -58,10 +58,11 @@ SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row
 
 // The type a program gets when its section names none (the loader gives it raw): the type
 // its own loader gives it. The folders of objects tc loads (cilium's "2/7", "from-netdev",
-// ovs's "tail-3") get sched_cls, as `tc filter add ... bpf obj X.o sec S` loads every
-// section; so do the tc samples of linux and prototype-kernel; lwt_len_hist lwt_out;
-// suricata's socket filters socket_filter; others none (build/'s test programs stay raw).
-// (PREVAIL's linux platform gives untyped sections socket_filter, cilium's by file name.)
+// ovs's "tail-3") get sched_cls, cilium's XDP objects (bpf_xdp*.o) xdp, as `tc filter add ... bpf
+// obj X.o sec S` loads every section; so do the tc samples of linux and prototype-kernel;
+// lwt_len_hist lwt_out; suricata's socket filters socket_filter; others none (build/'s test
+// programs stay raw). (PREVAIL's linux platform gives untyped sections socket_filter, cilium's by
+// file name.)
 std::optional<ProgramType> untyped_section_type(const std::string& project,
                                                 const std::string& object = {});
 
