@@ -165,9 +165,10 @@ int main(int argc, char** argv) {
     }
     auto index = static_cast<std::size_t>(program - object->second->programs.data());
     Measured one = measure(*object->second, index, file + " " + row.section,
-                           untyped_section_type(row.project));
+                           untyped_section_type(row.project, row.object));
     if (kernel) {
-      if (auto k = kernel_verification(*object->second, index, untyped_section_type(row.project))) {
+      if (auto k = kernel_verification(*object->second, index,
+                                       untyped_section_type(row.project, row.object))) {
         one.kernel_seconds = k->seconds;
         one.kernel_processed = k->insns_processed;
       }

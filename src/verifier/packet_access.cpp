@@ -124,14 +124,15 @@ std::optional<std::string> check_packet_access(const VerifyOptions& options, con
 std::optional<std::string> packet_alu(AluOp op, int bits, int dst_reg, int src_reg,
                                       VerifierState& st, const RegValue& src) {
   RegValue& dst = st.current().regs[static_cast<std::size_t>(dst_reg)];
-  if (bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst_reg);
   if (dst.is_pointer() && src.is_pointer()) {
     if (op != AluOp::sub)
       return fmt::format("R{} pointer {} pointer prohibited", dst_reg,
                          op == AluOp::add ? "+=" : "op");
     // Two pointers into one packet with the same variable part: the difference of their
     // constant offsets. Otherwise (data_end - data, ...) an unknown scalar, as Linux gives
-    // root for any pointer difference.
+    // root for any pointer difference. A 32-bit subtraction (Linux root: an unknown scalar
+    // too, since pointer minus pointer is settled before the 32-bit rule) gives the low half
+    // of the same difference, zero-extended: no address, the packet's base cancels out.
     if (dst.kind == src.kind && dst.kind != RegKind::packet_end && dst.id == src.id &&
         dst.value == src.value)
       dst = RegValue::scalar(ScalarValue::constant(
@@ -140,8 +141,10 @@ std::optional<std::string> packet_alu(AluOp op, int bits, int dst_reg, int src_r
       dst = RegValue::scalar(ScalarValue::unknown());
     else
       return fmt::format("R{} subtraction of pointers into different regions prohibited", dst_reg);
+    if (bits == 32) dst.value = alu(AluOp::mov, 32, ScalarValue::unknown(), dst.value);
     return std::nullopt;
   }
+  if (bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst_reg);
   if (op != AluOp::add && op != AluOp::sub)
     return fmt::format("R{} pointer arithmetic on {} prohibited", dst_reg,
                        kind_name(dst.is_pointer() ? dst.kind : src.kind));

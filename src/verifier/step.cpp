@@ -8,6 +8,7 @@
 #include "verifier/references.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
+#include "verifier/unset_registers.hpp"
 
 #include <fmt/format.h>
 
@@ -190,6 +191,19 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
     if (auto e = check_pointer_arithmetic(dv, dst)) return e;
   if (src_val.is_pointer())
     if (auto e = check_pointer_arithmetic(src_val, d.insn.src)) return e;
+  // The difference of two pointers (Linux root: an unknown scalar, in 64 or 32 bits). Into
+  // one stack frame or the context, the base cancels out: the difference of the offsets (in
+  // 32 bits its low half, zero-extended). Map values, keys and records of the same kind may
+  // still be different objects (two lookups, two maps), whose distance nothing bounds: an
+  // unknown scalar.
+  if (row->op == AluOp::sub && dv.is_pointer() && src_val.is_pointer() && dv.kind == src_val.kind &&
+      dv.frame == src_val.frame) {
+    const bool one_region = dv.kind == RegKind::stack || dv.kind == RegKind::ctx;
+    dv = RegValue::scalar(
+        one_region ? alu(AluOp::sub, row->bits, dv.value, src_val.value)
+                   : alu(AluOp::mov, row->bits, ScalarValue::unknown(), ScalarValue::unknown()));
+    return std::nullopt;
+  }
   if (row->bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
   if (row->op == AluOp::add) {
     if (dv.is_pointer() && src_val.is_pointer())
@@ -204,12 +218,8 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
     return std::nullopt;
   }
   if (row->op == AluOp::sub) {
-    if (dv.is_pointer() && src_val.is_pointer()) {
-      if (dv.kind != src_val.kind || dv.frame != src_val.frame)
-        return fmt::format("R{} subtraction of pointers into different regions prohibited", dst);
-      dv = RegValue::scalar(alu(AluOp::sub, 64, dv.value, src_val.value));
-      return std::nullopt;
-    }
+    if (dv.is_pointer() && src_val.is_pointer())  // not of one kind (above)
+      return fmt::format("R{} subtraction of pointers into different regions prohibited", dst);
     if (src_val.is_pointer()) return fmt::format("R{} tried to subtract pointer from scalar", dst);
     dv.value = alu(AluOp::sub, 64, dv.value, src_val.value);
     return std::nullopt;
@@ -337,6 +347,13 @@ std::optional<std::string> do_atomic(const StepContext& ctx, const DecodedInsn& 
   return std::nullopt;
 }
 
+// Linux's save_aux_ptr_type (access_kinds.hpp): typed programs only.
+std::optional<std::string> record_access_kind(const StepContext& ctx, std::size_t pc,
+                                              const RegValue& base) {
+  if (ctx.access_kinds == nullptr || ctx.options.type == ProgramType::raw) return std::nullopt;
+  return ctx.access_kinds->record(pc, base);
+}
+
 }  // namespace
 
 StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
@@ -376,13 +393,19 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       regs[d.insn.dst] = RegValue::scalar(ScalarValue::constant(d.imm64));
       next = pc + 2;
       break;
-    case Shape::Load:
+    case Shape::Load: {
+      const RegValue base = regs[d.insn.src];  // the load may overwrite it
       if (auto e = do_load(ctx, d, st)) return fail(*e);
+      if (auto e = record_access_kind(ctx, pc, base)) return fail(*e);
       break;
+    }
     case Shape::StoreImm:
-    case Shape::StoreReg:
+    case Shape::StoreReg: {
+      const RegValue base = regs[d.insn.dst];
       if (auto e = do_store(ctx, d, st)) return fail(*e);
+      if (auto e = record_access_kind(ctx, pc, base)) return fail(*e);
       break;
+    }
     case Shape::Atomic:
       if (auto e = do_atomic(ctx, d, st)) return fail(*e);
       break;
@@ -509,6 +532,9 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       Frame callee;
       for (int r = 1; r <= 5; ++r)
         callee.regs[static_cast<std::size_t>(r)] = regs[static_cast<std::size_t>(r)];
+      // The callee starts with the caller's r0 and r6-r9 in the engines (unset_registers.hpp).
+      for (int r : {0, 6, 7, 8, 9})
+        callee.regs[static_cast<std::size_t>(r)] = clobbered(regs[static_cast<std::size_t>(r)]);
       callee.regs[frame_pointer] =
           RegValue::stack_pointer(static_cast<std::uint8_t>(st.frames.size()), 0);
       callee.callsite = pc;
@@ -534,10 +560,13 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         return fail("cannot return stack pointer to the caller");
       const std::size_t callsite = st.current().callsite;
       out.ended_frame_depth = st.current().stack.depth();
+      const Regs callee = st.frames.back().regs;
       st.frames.pop_back();
       Regs& caller = st.current().regs;
       caller[0] = r0;
-      for (int r = 1; r <= 5; ++r) caller[static_cast<std::size_t>(r)] = RegValue::uninit();
+      // r1-r5 keep what the callee left in them (unset_registers.hpp).
+      for (int r = 1; r <= 5; ++r)
+        caller[static_cast<std::size_t>(r)] = clobbered(callee[static_cast<std::size_t>(r)]);
       next = callsite + 1;
       break;
     }

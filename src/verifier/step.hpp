@@ -3,6 +3,7 @@
 #pragma once
 
 #include "isa/decoder.hpp"
+#include "verifier/access_kinds.hpp"
 #include "verifier/verifier_state.hpp"
 #include "verifier/verify.hpp"
 
@@ -16,6 +17,9 @@ namespace bpfvm::verifier {
 struct StepContext {
   const std::vector<DecodedInsn>& program;
   const VerifyOptions& options;
+  // The pointer kind each memory instruction was reached with (access_kinds.hpp); none: the
+  // rule is not checked.
+  AccessKinds* access_kinds = nullptr;
 };
 
 struct StepResult {

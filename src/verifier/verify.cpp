@@ -7,6 +7,7 @@
 #include "verifier/liveness.hpp"
 #include "verifier/precision.hpp"
 #include "verifier/step.hpp"
+#include "verifier/unset_registers.hpp"
 
 #include <bpfvm/disassembler.hpp>
 
@@ -129,10 +130,13 @@ struct Path {
 // A history longer than this gets a chain-only checkpoint, so that forks copy little.
 constexpr std::size_t max_history = 64;
 
-VerifierState entry_state(const VerifyOptions& options) {
+VerifierState entry_state(const VerifyOptions& options, bool stale_scalars) {
   VerifierState st;
   st.frames.emplace_back();
   auto& regs = st.frames[0].regs;
+  // The engines start every register but r1 and r10 at zero (unset_registers.hpp).
+  if (stale_scalars)
+    for (RegValue& r : regs) r.stale_scalar = true;
   regs[1] = RegValue::ctx_pointer();
   // Raw programs get the context's length in r2 (RunInput::raw).
   // (Typed programs get r1 alone, as in Linux.)
@@ -194,11 +198,12 @@ class Explorer {
         options_(options),
         result_(result),
         liveness_(compute_liveness(program, subprogram_starts(cfg))),
-        cache_(program.size()) {}
+        cache_(program.size()),
+        access_kinds_(program.size()) {}
 
   void run() {
     std::vector<Path> work;
-    work.push_back({0, entry_state(options_), -1, {}});
+    work.push_back({0, entry_state(options_, tracks_stale_registers(insns_)), -1, {}});
     while (!work.empty()) {
       result_.stats.peak_pending = std::max(result_.stats.peak_pending, work.size());
       Path path = std::move(work.back());
@@ -277,7 +282,7 @@ class Explorer {
   // Explores one path until it ends; pushes the other edge of every two-way branch.
   // False when the program is rejected.
   bool follow(Path& p, std::vector<Path>& work) {
-    const StepContext ctx{program_, options_};
+    const StepContext ctx{program_, options_, &access_kinds_};
     for (;;) {
       if (cfg_.prune_point[p.pc]) {
         bool pruned = false;
@@ -426,6 +431,7 @@ class Explorer {
   std::uint64_t jumps_ = 0;
   std::uint64_t jumps_at_last_state_ = 0;
   std::uint64_t insns_at_last_state_ = 0;
+  AccessKinds access_kinds_;
 };
 
 }  // namespace

@@ -78,13 +78,33 @@ SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row
     return verdict;
   }
   return verify_program(*spec, static_cast<std::size_t>(program - spec->programs.data()),
-                        untyped_section_type(row.project), budget);
+                        untyped_section_type(row.project, row.object), budget);
 }
 
-std::optional<ProgramType> untyped_section_type(const std::string& project) {
-  if (project == "cilium" || project == "cilium-core" || project == "bpf_cilium_test" ||
-      project == "ovs")
+std::optional<ProgramType> untyped_section_type(const std::string& project,
+                                                const std::string& object) {
+  const bool cilium =
+      project == "cilium" || project == "cilium-core" || project == "bpf_cilium_test";
+  // cilium attaches bpf_xdp*.o with `ip link set dev D xdp obj F sec from-netdev`, which
+  // loads every section of the object (its tail calls too) as XDP (PREVAIL's platform also
+  // types cilium objects by "xdp" in the file name).
+  if (cilium && object.find("xdp") != std::string::npos) return ProgramType::xdp;
+  if (cilium || project == "ovs") return ProgramType::sched_cls;
+  // Objects of other folders by how their own loaders load them (PREVAIL's linux platform
+  // makes every untyped section a socket_filter, whatever loads it):
+  // - tc: samples/bpf/tc_l2_redirect.sh, tcbpf1's and test_cgrp2_tc.sh's
+  //   `tc filter add ... bpf da obj X.o sec S`, prototype-kernel's tc_bench01_redirect.sh;
+  if ((project == "linux" && (object == "tc_l2_redirect_kern.o" || object == "tcbpf1_kern.o" ||
+                              object == "test_cgrp2_tc_kern.o")) ||
+      (project == "prototype-kernel" && object == "tc_bench01_redirect_kern.o"))
     return ProgramType::sched_cls;
+  // - lwt: samples/bpf/lwt_len_hist.sh, `ip route add ... encap bpf out obj
+  //   lwt_len_hist_kern.o section len_hist` (BPF_PROG_TYPE_LWT_OUT);
+  if (project == "linux" && object == "lwt_len_hist_kern.o") return ProgramType::lwt_out;
+  // - suricata's util-ebpf.c sets every program of its filter and load-balancing objects
+  //   to a socket filter (bpf_program__set_socket_filter) for AF_PACKET (SO_ATTACH_BPF,
+  //   PACKET_FANOUT_EBPF); its XDP object names its section.
+  if (project == "suricata") return ProgramType::socket_filter;
   return std::nullopt;
 }
 

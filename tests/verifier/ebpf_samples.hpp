@@ -59,11 +59,15 @@ const ObjectProgram* find_sample(const ObjectSpec& spec, const SampleRow& row);
 SampleVerdict verify_sample(const Result<ObjectSpec>& spec, const SampleRow& row,
                             std::optional<std::uint64_t> budget = std::nullopt);
 
-// The type a folder's programs get when their section names none (the loader gives them
-// raw): the folders of objects tc loads (cilium's "2/7", "from-netdev", ovs's "tail-3") get
-// sched_cls, as `tc filter add ... bpf obj X.o sec S` loads every section; others none.
-// (PREVAIL's platform does the same with a per-project default.)
-std::optional<ProgramType> untyped_section_type(const std::string& project);
+// The type a program gets when its section names none (the loader gives it raw): the type
+// its own loader gives it. The folders of objects tc loads (cilium's "2/7", "from-netdev",
+// ovs's "tail-3") get sched_cls, cilium's XDP objects (bpf_xdp*.o) xdp, as `tc filter add ... bpf
+// obj X.o sec S` loads every section; so do the tc samples of linux and prototype-kernel;
+// lwt_len_hist lwt_out; suricata's socket filters socket_filter; others none (build/'s test
+// programs stay raw). (PREVAIL's linux platform gives untyped sections socket_filter, cilium's by
+// file name.)
+std::optional<ProgramType> untyped_section_type(const std::string& project,
+                                                const std::string& object = {});
 
 // Verifies program `index` of `spec` as `bpfvm verify --type UNTYPED` does: `untyped` is the
 // type of a program whose section names none.

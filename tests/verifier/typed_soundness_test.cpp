@@ -33,12 +33,8 @@ namespace {
 
 namespace kernel = bpfvm::test::kernel;
 
-constexpr const char* ambiguous_linux = "same insn cannot be used with different pointers";
-constexpr const char* ambiguous_ours = "ambiguous context access";
-
 struct Counts {
   int programs = 0, ours = 0, linux_accepts = 0, both = 0, ours_only = 0, runs = 0;
-  int ambiguous = 0, ambiguous_load = 0;  // the missing rule (TypedSoundness::check)
   int flawed = 0, flawed_accepted = 0;
 };
 
@@ -144,28 +140,18 @@ class TypedSoundness {
       } else {
         auto log = linux_load(insns, p.type, true);
         const std::string why = log ? std::string("(accepted on retry)") : log.error().to_string();
-        if (why.find(ambiguous_linux) != std::string::npos) {
-          ++counts.ambiguous;  // the known missing rule (below), not counted as agreement
-        } else {
-          ++counts.ours_only;
-          ADD_FAILURE() << "we accept, Linux rejects: " << where() << "\n" << why;
-        }
+        ++counts.ours_only;
+        ADD_FAILURE() << "we accept, Linux rejects: " << where() << "\n" << why;
       }
     }
     LoadOptions load;
     load.type = p.type;
     load.helpers = &helpers_.at(p.type);
     load.maps = maps_;
+    // What we accept loads: in particular no instruction reaches the context on one path and
+    // other memory on another (verify's "same insn cannot be used with different pointers",
+    // Linux's rule), which load_typed_program could not rewrite.
     auto program = load_typed_program(insns, load);
-    // A missing rule, known: Linux refuses an instruction that accesses memory through the
-    // context on one path and through another pointer on another ("same insn cannot be used
-    // with different pointers": context accesses are rewritten per instruction). We accept
-    // such programs; load_typed_program then refuses to rewrite them, so they never run.
-    // The fix needs a per-instruction record of pointer kinds across paths in verify.cpp.
-    if (!program && program.error().to_string().find(ambiguous_ours) != std::string::npos) {
-      ++counts.ambiguous_load;
-      return;
-    }
     ASSERT_TRUE(program) << program.error().to_string() << "\n" << where();
     // xdp_adjust_head/tail, skb_pull_data, skb_change_head/tail move the packet's bounds.
     bool moves_data = false;
@@ -235,11 +221,7 @@ void print(const char* what, const Counts& c, bool kernel) {
   if (kernel)
     std::cout << "  Linux accepts " << c.linux_accepts << ", we accept " << c.both << " of those ("
               << (c.linux_accepts ? 100.0 * c.both / c.linux_accepts : 0.0) << "%); we accept "
-              << c.ours_only << " that Linux rejects (and " << c.ambiguous
-              << " for the known missing rule: " << ambiguous_linux << ")\n";
-  if (c.ambiguous_load != 0)
-    std::cout << "  " << c.ambiguous_load
-              << " accepted programs load_typed_program refuses: " << ambiguous_ours << "\n";
+              << c.ours_only << " that Linux rejects\n";
 }
 
 TEST(VerifierTypedSoundness, RandomTypedProgramsAndMutants) {
