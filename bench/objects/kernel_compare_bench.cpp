@@ -181,6 +181,14 @@ class BpfvmSide {
     input.packet = packet;
     RunOptions options;
     options.memory_mode = mode;
+    // BENCH_JIT_DUMP=<program>: its unchecked JIT code on stderr (what a lookup compiles to).
+    if (const char* dump = std::getenv("BENCH_JIT_DUMP");
+        dump != nullptr && dump == std::string(name) && engine == Engine::jit &&
+        mode == MemoryMode::unchecked) {
+      JitOptions dump_options;
+      dump_options.memory_mode = mode;
+      if (auto text = jit_dump(*program, dump_options)) fmt::print(stderr, "{}\n", *text);
+    }
     std::optional<JitProgram> jit;
     if (engine == Engine::jit) {
       JitOptions jit_options;
