@@ -105,7 +105,8 @@ struct Network {
   static Network loopback();
 
   // Reads `text` as lines of a small `ip` command subset (docs/network.md):
-  //   link <ifindex> <name> [mac aa:bb:cc:dd:ee:ff] [mtu N] [down] [noforward]
+  //   link <ifindex> <name> [mac aa:bb:cc:dd:ee:ff] [mtu N] [up|down] [forward|noforward]
+  //        (an ifindex already there is changed: `link 1 lo forward`)
   //   addr <ifindex> <address>/<prefix_len>
   //   route <prefix>/<len> [via <gateway>] dev <ifindex> [metric N] [table N] [mtu N]
   //         [src <address>] [blackhole|unreachable|prohibit]

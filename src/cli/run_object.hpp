@@ -16,6 +16,7 @@ struct RunObjectArgs {
   bool json = false;
   bool show_maps = false;
   bool verify = true;  // false: --no-verify
+  std::string network_file;  // --network: the host network (docs/network.md); empty: loopback
 };
 
 int run_object(const RunObjectArgs& args);
