@@ -22,11 +22,10 @@ int run_object(const RunObjectArgs& args) {
   }
   int status = exit_ok;
   Engine engine = engine_from_name(args.engine);
-  std::optional<ObjectRun> ran =
-      run_once(*loaded, args.object_path,
-               {args.program, args.packet_file, args.packet_hex, engine, args.verify,
-                args.network_file},
-               status);
+  std::optional<ObjectRun> ran = run_once(
+      *loaded, args.object_path,
+      {args.program, args.packet_file, args.packet_hex, engine, args.verify, args.network_file},
+      status);
   if (!ran) return status;
   const ObjectProgram& described = *ran->program;
   const PacketRunOutput& output = ran->output;

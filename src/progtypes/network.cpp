@@ -108,7 +108,7 @@ Status Network::add_lines(std::string_view text) {
       // one added.
       auto existing = std::find_if(interfaces.begin(), interfaces.end(),
                                    [&](const NetInterface& i) { return i.ifindex == *ifindex; });
-      NetInterface interface{.ifindex = *ifindex, .name = w[2]};
+      NetInterface interface { .ifindex = *ifindex, .name = w[2] };
       if (existing != interfaces.end()) {
         interface = *existing;
         interface.name = w[2];

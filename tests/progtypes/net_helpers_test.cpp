@@ -220,23 +220,23 @@ Bytes arp(std::uint8_t last) {
 
 std::vector<Bytes> hash_packets() {
   return {
-      tcp4("192.168.1.10", "10.0.0.1", 43210, 80),             // 0: a flow
-      tcp4("10.0.0.1", "192.168.1.10", 80, 43210),             // 1: its reply
+      tcp4("192.168.1.10", "10.0.0.1", 43210, 80),                // 0: a flow
+      tcp4("10.0.0.1", "192.168.1.10", 80, 43210),                // 1: its reply
       tcp4("192.168.1.10", "10.0.0.1", 43210, 80, 6, 0x4000, 7),  // 2: other payload
-      tcp4("192.168.1.10", "10.0.0.1", 43210, 81),             // 3: other port
-      tcp4("192.168.1.10", "10.0.0.1", 43210, 80, 17),         // 4: UDP
-      tcp4("192.168.1.10", "10.0.0.2", 43210, 80),             // 5: other address
-      tcp4("192.168.1.10", "10.0.0.1", 1, 2, 6, 0x0010),       // 6: a later fragment
-      tcp4("192.168.1.10", "10.0.0.1", 3, 4, 6, 0x0010),       // 7: another (no ports)
-      tcp4("192.168.1.10", "10.0.0.1", 5, 6, 6, 0x2000),       // 8: a first fragment
-      tcp6(0, 1, 2),                                           // 9: IPv6 flow
-      tcp6(0, 2, 1, true),                                     // 10: its reply
-      tcp6(0, 1, 3),                                           // 11: other port
-      tcp6(0x12345, 1, 2),                                     // 12: a flow label
-      tcp6(0x12345, 7, 9),                                     // 13: same label, no ports
-      tcp6(0x54321, 1, 2),                                     // 14: other label
-      arp(1),                                                  // 15: not IP
-      arp(2),                                                  // 16
+      tcp4("192.168.1.10", "10.0.0.1", 43210, 81),                // 3: other port
+      tcp4("192.168.1.10", "10.0.0.1", 43210, 80, 17),            // 4: UDP
+      tcp4("192.168.1.10", "10.0.0.2", 43210, 80),                // 5: other address
+      tcp4("192.168.1.10", "10.0.0.1", 1, 2, 6, 0x0010),          // 6: a later fragment
+      tcp4("192.168.1.10", "10.0.0.1", 3, 4, 6, 0x0010),          // 7: another (no ports)
+      tcp4("192.168.1.10", "10.0.0.1", 5, 6, 6, 0x2000),          // 8: a first fragment
+      tcp6(0, 1, 2),                                              // 9: IPv6 flow
+      tcp6(0, 2, 1, true),                                        // 10: its reply
+      tcp6(0, 1, 3),                                              // 11: other port
+      tcp6(0x12345, 1, 2),                                        // 12: a flow label
+      tcp6(0x12345, 7, 9),                                        // 13: same label, no ports
+      tcp6(0x54321, 1, 2),                                        // 14: other label
+      arp(1),                                                     // 15: not IP
+      arp(2),                                                     // 16
       with_vlan(tcp4("192.168.1.10", "10.0.0.1", 43210, 80), 5),  // 17: VLAN 5
       with_vlan(tcp4("10.0.0.1", "192.168.1.10", 80, 43210), 5),  // 18: its reply
       with_vlan(tcp4("192.168.1.10", "10.0.0.1", 43210, 80), 6),  // 19: VLAN 6
@@ -315,7 +315,8 @@ void child_runs(int fd, const std::vector<Insn>& fib_tc, const std::vector<Insn>
     write_all(fd, &size, 4);
     write_all(fd, why.data(), why.size());
   };
-  if (unshare(CLONE_NEWNET) != 0) return skip(fmt::format("unshare(CLONE_NEWNET): {}", strerror(errno)));
+  if (unshare(CLONE_NEWNET) != 0)
+    return skip(fmt::format("unshare(CLONE_NEWNET): {}", strerror(errno)));
   std::string script = std::string(kernel_setup);
   if (std::system(("sh -c '" + script + "' >/dev/null 2>&1").c_str()) != 0)
     return skip("the ip/sysctl commands setting up the namespace failed");
