@@ -70,12 +70,13 @@ struct Route {
   std::optional<IpAddress> gateway = std::nullopt;  // none: the destination is on the link
   std::uint32_t ifindex = 0;
   RouteType type = RouteType::unicast;
-  std::uint32_t metric = 0;  // `metric` (IPv4 fib_priority; IPv6 routes default to 1024)
+  std::uint32_t metric = 0;   // `metric` (IPv4 fib_priority; IPv6 routes default to 1024)
   std::uint32_t table = 254;  // RT_TABLE_MAIN
   // `mtu lock N`: the path MTU bpf_fib_lookup checks tot_len against; 0 uses the device's
   // MTU (Linux ignores an unlocked route MTU when forwarding).
   std::uint32_t mtu = 0;
-  std::optional<IpAddress> source = std::nullopt;  // `src`: the preferred source (BPF_FIB_LOOKUP_SRC)
+  // `src`: the preferred source (BPF_FIB_LOOKUP_SRC).
+  std::optional<IpAddress> source = std::nullopt;
 };
 
 // A resolved neighbour (`ip neigh add ... lladdr ... nud permanent`).
@@ -105,7 +106,8 @@ struct Network {
   static Network loopback();
 
   // Reads `text` as lines of a small `ip` command subset (docs/network.md):
-  //   link <ifindex> <name> [mac aa:bb:cc:dd:ee:ff] [mtu N] [down] [noforward]
+  //   link <ifindex> <name> [mac aa:bb:cc:dd:ee:ff] [mtu N] [up|down] [forward|noforward]
+  //        (an ifindex already there is changed: `link 1 lo forward`)
   //   addr <ifindex> <address>/<prefix_len>
   //   route <prefix>/<len> [via <gateway>] dev <ifindex> [metric N] [table N] [mtu N]
   //         [src <address>] [blackhole|unreachable|prohibit]

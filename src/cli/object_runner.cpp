@@ -88,7 +88,7 @@ TimedVerification LoadedObject::verify(const ObjectProgram& described) const {
 
 Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
                                           const std::vector<std::uint8_t>& packet, Engine engine,
-                                          MemoryMode memory_mode) {
+                                          MemoryMode memory_mode, const Network* network) {
   auto index = static_cast<std::size_t>(&described - object_->spec().programs.data());
   const Program* loaded = object_->program_at(index);
   if (loaded == nullptr)
@@ -98,6 +98,7 @@ Result<PacketRunOutput> LoadedObject::run(const ObjectProgram& described,
   PacketRunInput input;
   input.type = described.type;
   input.packet = packet;
+  input.network = network;
   RunOptions options;
   options.memory_mode = memory_mode;
   if (engine == Engine::interpreter || (engine == Engine::automatic && !jit_supported()))
@@ -132,6 +133,15 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
                                packet.error()));
     return std::nullopt;
   }
+  std::shared_ptr<const Network> network;
+  if (!request.network_file.empty()) {
+    auto read = read_network(request.network_file);
+    if (!read) {
+      print_error(describe_error(request.network_file, read.error()));
+      return std::nullopt;
+    }
+    network = *read;
+  }
   std::optional<TimedVerification> verification;
   MemoryMode memory_mode = MemoryMode::checked;
   if (request.verify) {
@@ -143,7 +153,7 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
                  "bpfvm: note: the verifier rejected {}, so it runs with memory checks: {}\n",
                  (*program)->name, verification->result.error->to_string());
   }
-  auto output = loaded.run(**program, *packet, request.engine, memory_mode);
+  auto output = loaded.run(**program, *packet, request.engine, memory_mode, network.get());
   if (!output) {
     print_error(describe_error(object_path, output.error()));
     // A packet the harness refuses (too short, too long) is bad input; a trap is a failed run.
@@ -154,8 +164,17 @@ std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& objec
     return std::nullopt;
   }
   exit_status = exit_ok;
-  return ObjectRun{*program, std::move(*packet), std::move(*output), std::move(verification),
-                   memory_mode};
+  return ObjectRun{*program,    std::move(*packet), std::move(*output), std::move(verification),
+                   memory_mode, std::move(network)};
+}
+
+Result<std::shared_ptr<const Network>> read_network(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return make_error(Error::Kind::io, "cannot open the network file");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  auto network = std::make_shared<Network>(Network::loopback());
+  if (auto added = network->add_lines(text); !added) return added.error();
+  return std::shared_ptr<const Network>(std::move(network));
 }
 
 void add_verification_json(nlohmann::json& out, const ObjectRun& run) {

@@ -41,7 +41,8 @@ class LoadedObject {
   // Runs `program` on `packet` with the engine (a JIT is compiled once per program and kept),
   // with memory checks or, for a program the verifier accepted, without.
   Result<PacketRunOutput> run(const ObjectProgram& program, const std::vector<std::uint8_t>& packet,
-                              Engine engine, MemoryMode memory_mode = MemoryMode::checked);
+                              Engine engine, MemoryMode memory_mode = MemoryMode::checked,
+                              const Network* network = nullptr);
 
  private:
   std::unique_ptr<HelperRegistry> helpers_;
@@ -58,6 +59,7 @@ struct ObjectRunRequest {
   // Verify first: a program the verifier accepts runs unchecked, one it rejects runs checked
   // (with a note on stderr saying why). false (--no-verify): checked, not verified.
   bool verify = true;
+  std::string network_file = {};  // the host network (Network::add_lines); empty: loopback
 };
 struct ObjectRun {
   const ObjectProgram* program = nullptr;
@@ -65,6 +67,7 @@ struct ObjectRun {
   PacketRunOutput output;
   std::optional<TimedVerification> verification;  // nothing: --no-verify
   MemoryMode memory_mode = MemoryMode::checked;   // what the run used
+  std::shared_ptr<const Network> network = {};    // the run's network; null: loopback
   bool verified() const { return verification && verification->result.ok(); }
 };
 // The "verified" and "verify_error" fields `bpfvm run --json` adds.
@@ -75,6 +78,9 @@ void add_verification_json(nlohmann::json& out, const ObjectRun& run);
 // run itself failed.
 std::optional<ObjectRun> run_once(LoadedObject& loaded, const std::string& object_path,
                                   const ObjectRunRequest& request, int& exit_status);
+
+// Reads a Network::add_lines file over Network::loopback().
+Result<std::shared_ptr<const Network>> read_network(const std::string& path);
 
 // "XDP_PASS", "TC_ACT_SHOT", ... for a program type's return value; "" when it has no name.
 std::string action_name(ProgramType type, std::uint64_t value);

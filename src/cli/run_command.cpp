@@ -35,6 +35,7 @@ struct RunArgs {
   bool json = false;
   bool show_maps = false;
   bool no_verify = false;
+  std::string network_file;
 };
 
 // ELF objects go to run_object; the options that only make sense for one kind are refused for
@@ -43,10 +44,10 @@ std::optional<int> run_if_object(const RunArgs& args) {
   auto bytes = read_binary_file(args.program_path);
   if (!bytes || !is_elf(*bytes)) {
     if (!args.program_name.empty() || !args.packet_file.empty() || !args.packet_hex.empty() ||
-        args.json || args.show_maps) {
+        args.json || args.show_maps || !args.network_file.empty()) {
       print_error(args.program_path +
-                  ": --program, --packet, --packet-hex, --json and --show-maps are for ELF "
-                  "objects; this is not one");
+                  ": --program, --packet, --packet-hex, --json, --show-maps and --network are "
+                  "for ELF objects; this is not one");
       return exit_bad_input;
     }
     return std::nullopt;
@@ -66,7 +67,8 @@ std::optional<int> run_if_object(const RunArgs& args) {
                                   .repeat = args.repeat,
                                   .json = args.json,
                                   .show_maps = args.show_maps,
-                                  .verify = !args.no_verify});
+                                  .verify = !args.no_verify,
+                                  .network_file = args.network_file});
 }
 
 // --repeat N: runs the program N more times on the engine chosen once (the JIT compiled once,
@@ -215,6 +217,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
   command->add_option("--packet-hex", args->packet_hex, "Object: the packet as hex bytes")
       ->excludes(packet);
   command->add_flag("--json", args->json, "Object: print the result (and maps) as JSON");
+  command->add_option("--network", args->network_file,
+                      "Object: a file describing the host network fib_lookup and "
+                      "clone_redirect see (docs/network.md; default: loopback only)");
   command->add_flag("--show-maps", args->show_maps, "Object: print every map after the run");
   command->add_option("--budget", args->budget,
                       "Stop with an error after this many instructions (0: no limit)");

@@ -22,9 +22,10 @@ int run_object(const RunObjectArgs& args) {
   }
   int status = exit_ok;
   Engine engine = engine_from_name(args.engine);
-  std::optional<ObjectRun> ran =
-      run_once(*loaded, args.object_path,
-               {args.program, args.packet_file, args.packet_hex, engine, args.verify}, status);
+  std::optional<ObjectRun> ran = run_once(
+      *loaded, args.object_path,
+      {args.program, args.packet_file, args.packet_hex, engine, args.verify, args.network_file},
+      status);
   if (!ran) return status;
   const ObjectProgram& described = *ran->program;
   const PacketRunOutput& output = ran->output;
@@ -33,7 +34,8 @@ int run_object(const RunObjectArgs& args) {
   if (args.repeat > 1) {
     auto start = std::chrono::steady_clock::now();
     for (std::uint64_t i = 0; i < args.repeat; ++i) {
-      auto again = loaded->run(described, ran->packet, engine, ran->memory_mode);
+      auto again =
+          loaded->run(described, ran->packet, engine, ran->memory_mode, ran->network.get());
       if (!again) {
         print_error(describe_error(args.object_path, again.error()));
         return exit_run_failed;
@@ -56,6 +58,14 @@ int run_object(const RunObjectArgs& args) {
     if (!action.empty()) out["action"] = action;
     add_verification_json(out, *ran);
     if (changed) out["packet"] = format_hex_bytes(output.packet);
+    if (!output.clones.empty()) {
+      nlohmann::json clones = nlohmann::json::array();
+      for (const ClonedPacket& clone : output.clones)
+        clones.push_back({{"ifindex", clone.ifindex},
+                          {"ingress", clone.ingress},
+                          {"packet", format_hex_bytes(clone.packet)}});
+      out["clones"] = clones;
+    }
     if (mean_ns) out["mean_ns_per_run"] = *mean_ns;
     if (args.show_maps) out["maps"] = maps_as_json(loaded->object());
     fmt::print("{}\n", out.dump(2));
@@ -64,6 +74,10 @@ int run_object(const RunObjectArgs& args) {
   fmt::print("0x{:x}{}\n", output.return_value, action.empty() ? "" : " " + action);
   if (changed)
     fmt::print("packet ({} bytes): {}\n", output.packet.size(), format_hex_bytes(output.packet));
+  for (const ClonedPacket& clone : output.clones)
+    fmt::print("clone to ifindex {} ({}, {} bytes): {}\n", clone.ifindex,
+               clone.ingress ? "ingress" : "egress", clone.packet.size(),
+               format_hex_bytes(clone.packet));
   if (args.show_maps) fmt::print("{}", maps_as_text(loaded->object()));
   if (mean_ns) fmt::print(stderr, "{} runs: {:.3f} us per run\n", args.repeat, *mean_ns / 1000);
   return exit_ok;

@@ -15,7 +15,8 @@ struct RunObjectArgs {
   std::uint64_t repeat = 1;
   bool json = false;
   bool show_maps = false;
-  bool verify = true;  // false: --no-verify
+  bool verify = true;        // false: --no-verify
+  std::string network_file;  // --network: the host network (docs/network.md); empty: loopback
 };
 
 int run_object(const RunObjectArgs& args);

@@ -16,8 +16,8 @@ namespace bpfvm::helpers {
 namespace {
 
 // uapi bpf_get_stackid flags.
-constexpr u64 f_skip_field_mask = 0xff;   // BPF_F_SKIP_FIELD_MASK
-constexpr u64 f_user_stack = 1u << 8;     // BPF_F_USER_STACK
+constexpr u64 f_skip_field_mask = 0xff;    // BPF_F_SKIP_FIELD_MASK
+constexpr u64 f_user_stack = 1u << 8;      // BPF_F_USER_STACK
 constexpr u64 f_fast_stack_cmp = 1u << 9;  // BPF_F_FAST_STACK_CMP
 constexpr u64 f_reuse_stackid = 1u << 10;  // BPF_F_REUSE_STACKID
 constexpr std::size_t max_stack = 127;     // sysctl_perf_event_max_stack

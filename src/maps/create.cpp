@@ -265,12 +265,12 @@ std::optional<Error> check_stack_trace(const MapSpec& spec) {
   if ((spec.flags & ~(maps::kNumaNode | map_flag::rdonly | map_flag::wronly | stack_build_id)) !=
           0 ||
       !access_ok(spec.flags))
-    return spec_error(
-        "EINVAL", fmt::format("flags {:#x} not allowed for stack_trace maps", spec.flags));
+    return spec_error("EINVAL",
+                      fmt::format("flags {:#x} not allowed for stack_trace maps", spec.flags));
   if (spec.max_entries == 0) return spec_error("EINVAL", "max_entries must not be 0");
   if (spec.key_size != 4)
-    return spec_error("EINVAL", fmt::format("key_size must be 4 for stack_trace maps, not {}",
-                                            spec.key_size));
+    return spec_error(
+        "EINVAL", fmt::format("key_size must be 4 for stack_trace maps, not {}", spec.key_size));
   if (spec.value_size < 8 || spec.value_size % 8 != 0 || spec.value_size / 8 > max_stack)
     return spec_error("EINVAL",
                       fmt::format("value_size must be 8 to {} in steps of 8 for stack_trace "

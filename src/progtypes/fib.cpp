@@ -49,9 +49,9 @@ class Fib {
                               .ifindex = interface.ifindex,
                               .metric = v4 ? 0u : 256u});
         const bool loopback = interface.ifindex == 1;  // LOOPBACK_IFINDEX
-        local_.push_back({address.address,
-                          loopback ? address.prefix_len : static_cast<std::uint8_t>(
-                                                              address.address.size() * 8)});
+        local_.push_back(
+            {address.address, loopback ? address.prefix_len
+                                       : static_cast<std::uint8_t>(address.address.size() * 8)});
         if (v4 && address.prefix_len < 31) {  // the subnet's broadcast address
           IpAddress broadcast = address.address;
           for (std::size_t bit = address.prefix_len; bit < 32; ++bit)

@@ -20,7 +20,7 @@ struct FibParams {
   std::uint32_t tos;  // in: tos (AF_INET) / flowinfo (AF_INET6); out: rt_metric
   std::uint8_t src[16];
   std::uint8_t dst[16];
-  std::uint32_t vlan;  // out: h_vlan_proto, h_vlan_TCI; in: tbid
+  std::uint32_t vlan;    // out: h_vlan_proto, h_vlan_TCI; in: tbid
   std::uint8_t smac[6];  // in: mark (the first 4 bytes)
   std::uint8_t dmac[6];
 };

@@ -19,9 +19,8 @@ constexpr std::uint16_t eth_p_ip = 0x0800, eth_p_ipv6 = 0x86dd, eth_p_8021q = 0x
                         eth_p_8021ad = 0x88a8;
 constexpr std::uint8_t proto_icmp = 1, proto_ipip = 4, proto_tcp = 6, proto_udp = 17,
                        proto_dccp = 33, proto_ipv6 = 41, proto_esp = 50, proto_ah = 51,
-                       proto_icmpv6 = 58, proto_sctp = 132, proto_udplite = 136,
-                       nexthdr_hop = 0, nexthdr_routing = 43, nexthdr_fragment = 44,
-                       nexthdr_dest = 60;
+                       proto_icmpv6 = 58, proto_sctp = 132, proto_udplite = 136, nexthdr_hop = 0,
+                       nexthdr_routing = 43, nexthdr_fragment = 44, nexthdr_dest = 60;
 
 std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
 
@@ -100,7 +99,7 @@ class Dissector {
         const std::uint32_t label =
             (static_cast<std::uint32_t>(ip[1] & 0xf) << 16) | (ip[2] << 8) | ip[3];
         if (label != 0) {
-          std::memcpy(keys_ + at_flow_label, &label, 4);  // ntohl(flow label), host order
+          std::memcpy(keys_ + at_flow_label, &label, 4);      // ntohl(flow label), host order
           return finish(proto, ip_proto, nhoff, true, true);  // F_STOP_AT_FLOW_LABEL
         }
       } else {

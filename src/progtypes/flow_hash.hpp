@@ -21,6 +21,7 @@ FlowHash flow_hash(std::span<const std::uint8_t> frame, std::uint16_t protocol_b
                    const std::array<std::uint64_t, 2>& key);
 
 // SipHash-2-4 (Aumasson and Bernstein, as lib/siphash.c) of `data` with a 128-bit key.
-std::uint64_t siphash24(std::span<const std::uint8_t> data, const std::array<std::uint64_t, 2>& key);
+std::uint64_t siphash24(std::span<const std::uint8_t> data,
+                        const std::array<std::uint64_t, 2>& key);
 
 }  // namespace bpfvm::progtypes

@@ -105,10 +105,10 @@ struct SkbKernelContext {
   std::size_t data = 0;  // offset of skb->data in the buffer
   std::size_t len = 0;   // skb->len (linear: every byte is in the buffer)
   IpSummed ip_summed = IpSummed::none;
-  std::uint32_t csum = 0;  // skb->csum, meaningful for CHECKSUM_COMPLETE
-  std::uint32_t hash = 0;  // skb->hash; the view's copy is what the program reads
-  bool sw_hash = false;    // skb->sw_hash: `hash` was computed (get_hash_recalc), keep it
-  bool l4_hash = false;    // skb->l4_hash: the computed hash covers ports
+  std::uint32_t csum = 0;   // skb->csum, meaningful for CHECKSUM_COMPLETE
+  std::uint32_t hash = 0;   // skb->hash; the view's copy is what the program reads
+  bool sw_hash = false;     // skb->sw_hash: `hash` was computed (get_hash_recalc), keep it
+  bool l4_hash = false;     // skb->l4_hash: the computed hash covers ports
   std::size_t network = 0;  // offset of the network header in the buffer
 
   std::uint8_t* packet() const { return head + data; }

@@ -20,7 +20,7 @@ constexpr u64 errno_result(int error) {
   return static_cast<u64>(-static_cast<std::int64_t>(error));
 }
 
-constexpr u64 f_ingress = 1;         // BPF_F_INGRESS
+constexpr u64 f_ingress = 1;          // BPF_F_INGRESS
 constexpr std::size_t eth_hlen = 14;  // ETH_HLEN: every bpfvm interface is Ethernet-like
 constexpr std::size_t vlan_hlen = 4;  // VLAN_HLEN
 
@@ -53,8 +53,7 @@ u64 clone_redirect(HelperCall& call, u64 r1, u64 ifindex, u64 flags, u64, u64) {
   if (skb == nullptr) return 0;
   if (flags & ~f_ingress) return errno_result(EINVAL);
   const ActiveContext& active = active_context();
-  const NetInterface* dev =
-      network_of(active).find_interface(static_cast<std::uint32_t>(ifindex));
+  const NetInterface* dev = network_of(active).find_interface(static_cast<std::uint32_t>(ifindex));
   if (dev == nullptr) return errno_result(EINVAL);
   const bool ingress = flags & f_ingress;
   // The frame from the MAC header: sched_cls runs with skb->data there.
@@ -80,8 +79,8 @@ u64 get_hash_recalc(HelperCall& call, u64 r1, u64, u64, u64, u64) {
   if (!skb->sw_hash && !skb->l4_hash) {
     const std::uint8_t* l3 = skb->head + skb->network;
     const std::uint8_t* end = skb->packet() + skb->len;
-    const std::span<const std::uint8_t> network(l3, end > l3 ? static_cast<std::size_t>(end - l3)
-                                                             : 0);
+    const std::span<const std::uint8_t> network(l3,
+                                                end > l3 ? static_cast<std::size_t>(end - l3) : 0);
     const auto protocol = static_cast<std::uint16_t>(skb->view.words[skb_off::protocol / 4]);
     FlowHash hash = flow_hash(network, protocol, network_of(active_context()).flow_hash_key);
     skb->hash = hash.hash;

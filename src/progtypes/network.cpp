@@ -104,12 +104,20 @@ Status Network::add_lines(std::string_view text) {
       if (w.size() < 3) return fail("expected: link <ifindex> <name> ...");
       auto ifindex = number(w[1]);
       if (!ifindex || *ifindex == 0) return fail("bad ifindex");
-      NetInterface interface{.ifindex = *ifindex, .name = w[2]};
+      // A known ifindex is changed (`link 1 lo forward` turns forwarding on for lo), a new
+      // one added.
+      auto existing = std::find_if(interfaces.begin(), interfaces.end(),
+                                   [&](const NetInterface& i) { return i.ifindex == *ifindex; });
+      NetInterface interface { .ifindex = *ifindex, .name = w[2] };
+      if (existing != interfaces.end()) {
+        interface = *existing;
+        interface.name = w[2];
+      }
       for (std::size_t i = 3; i < w.size(); ++i) {
-        if (w[i] == "down") {
-          interface.up = false;
-        } else if (w[i] == "noforward") {
-          interface.forwarding = false;
+        if (w[i] == "down" || w[i] == "up") {
+          interface.up = w[i] == "up";
+        } else if (w[i] == "noforward" || w[i] == "forward") {
+          interface.forwarding = w[i] == "forward";
         } else if (w[i] == "mac") {
           auto v = value_after(i);
           auto mac = v ? parse_mac(*v) : std::nullopt;
@@ -124,8 +132,10 @@ Status Network::add_lines(std::string_view text) {
           return fail(fmt::format("unknown word '{}'", w[i]));
         }
       }
-      if (find_interface(interface.ifindex) != nullptr) return fail("ifindex already used");
-      interfaces.push_back(std::move(interface));
+      if (existing != interfaces.end())
+        *existing = std::move(interface);
+      else
+        interfaces.push_back(std::move(interface));
     } else if (w[0] == "addr") {
       auto ifindex = w.size() == 3 ? number(w[1]) : std::nullopt;
       auto prefix = w.size() == 3 ? parse_prefix(w[2]) : std::nullopt;

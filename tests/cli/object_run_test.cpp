@@ -168,4 +168,42 @@ TEST_F(ObjectRun, ErrorsSayWhatIsWrong) {
   EXPECT_FALSE(junk.err.empty());
 }
 
+// --network: fib_lookup routes over the described network (xdp_router forwards the frame
+// with new MACs and TTL), clone_redirect sends to its interfaces (tc_mirror); without it only
+// lo exists, with forwarding off.
+TEST_F(ObjectRun, NetworkFileDrivesFibLookupAndClones) {
+  auto network = write("net.txt", R"(# a router between lo and eth1
+link 1 lo forward
+link 3 eth1 mac 02:00:00:00:00:03
+addr 3 192.168.9.1/24
+neigh 3 192.168.9.9 02:00:00:00:00:99
+route 10.0.0.0/8 via 192.168.9.9 dev 3
+)");
+  Outcome routed = bpfvm("run " + object("xdp_router") + " --packet-hex '" + udp_to_port_9 +
+                         "' --network " + network.string());
+  ASSERT_EQ(routed.status, 0) << routed.err;
+  EXPECT_EQ(routed.out,
+            "0x3 XDP_TX\npacket (43 bytes): 02 00 00 00 00 99 02 00 00 00 00 03 08 00 45 00 00 1d "
+            "12 34 00 00 3f 11 01 00 c0 a8 00 01 0a 00 00 01 9c 40 00 09 00 09 00 00 2a\n");
+  Outcome alone = bpfvm("run " + object("xdp_router") + " --packet-hex '" + udp_to_port_9 + "'");
+  EXPECT_EQ(alone.out, "0x1 XDP_DROP\n") << alone.err;  // BPF_FIB_LKUP_RET_FWD_DISABLED
+
+  auto mirror = write("mirror.txt", "link 2 eth0\n");
+  Outcome cloned = bpfvm("run " + object("tc_mirror") + " --packet-hex '" + udp_to_port_9 +
+                         "' --network " + mirror.string() + " --json");
+  ASSERT_EQ(cloned.status, 0) << cloned.err;
+  auto json = nlohmann::json::parse(cloned.out);
+  ASSERT_EQ(json["clones"].size(), 1u) << cloned.out;
+  EXPECT_EQ(json["clones"][0]["ifindex"], 2);
+  EXPECT_EQ(json["clones"][0]["ingress"], false);
+  EXPECT_EQ(json["clones"][0]["packet"], udp_to_port_9);
+  Outcome no_mirror = bpfvm("run " + object("tc_mirror") + " --packet-hex '" + udp_to_port_9 + "'");
+  EXPECT_EQ(no_mirror.out.find("clone"), std::string::npos) << no_mirror.out;
+
+  auto bad = write("bad.txt", "route 10.0.0.0/8\n");
+  Outcome refused = bpfvm("run " + object("xdp_router") + " --network " + bad.string());
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_NE(refused.err.find("network line 1"), std::string::npos) << refused.err;
+}
+
 }  // namespace

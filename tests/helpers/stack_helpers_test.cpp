@@ -15,8 +15,8 @@ namespace {
 
 // r0 = get_stackid(ctx, map, flags).
 Program stackid_program(const HelperRegistry& helpers, std::shared_ptr<Map> map, u64 flags) {
-  auto insns = assemble_or_fail("lddw %r2, 0\nlddw %r3, " + std::to_string(flags) +
-                                "\ncall 27\nexit\n");
+  auto insns =
+      assemble_or_fail("lddw %r2, 0\nlddw %r3, " + std::to_string(flags) + "\ncall 27\nexit\n");
   set_pseudo(insns, 0, lddw_src::map_fd, 0);
   auto program = Program::load(insns, {.helpers = &helpers, .maps = {map}});
   EXPECT_TRUE(program) << program.error().to_string();
@@ -171,8 +171,8 @@ TEST(TimeHelpers, Jiffies64MatchesTheKernels) {
   ASSERT_TRUE(kernel) << kernel.error().to_string();
   auto ours = interpret(*program, {});
   ASSERT_TRUE(ours);
-  const auto difference = static_cast<std::int32_t>(static_cast<std::uint32_t>(*ours) -
-                                                    kernel->retval);
+  const auto difference =
+      static_cast<std::int32_t>(static_cast<std::uint32_t>(*ours) - kernel->retval);
   EXPECT_GE(difference, -50) << "bpfvm " << *ours << ", kernel (low 32 bits) " << kernel->retval;
   EXPECT_LE(difference, 50) << "bpfvm " << *ours << ", kernel (low 32 bits) " << kernel->retval;
 }

@@ -4,6 +4,7 @@
 // same way. fib_lookup: return codes and every byte of struct bpf_fib_lookup must match.
 // get_hash_recalc: Linux keys its hash with a random per-boot secret, so the values differ;
 // what must match is which packets hash alike (the flow, in both directions) and which do not.
+#include "progtypes/insn_builders.hpp"
 #include "progtypes/typed_run.hpp"
 #include "support/kernel_bpf.hpp"
 
@@ -220,23 +221,23 @@ Bytes arp(std::uint8_t last) {
 
 std::vector<Bytes> hash_packets() {
   return {
-      tcp4("192.168.1.10", "10.0.0.1", 43210, 80),             // 0: a flow
-      tcp4("10.0.0.1", "192.168.1.10", 80, 43210),             // 1: its reply
+      tcp4("192.168.1.10", "10.0.0.1", 43210, 80),                // 0: a flow
+      tcp4("10.0.0.1", "192.168.1.10", 80, 43210),                // 1: its reply
       tcp4("192.168.1.10", "10.0.0.1", 43210, 80, 6, 0x4000, 7),  // 2: other payload
-      tcp4("192.168.1.10", "10.0.0.1", 43210, 81),             // 3: other port
-      tcp4("192.168.1.10", "10.0.0.1", 43210, 80, 17),         // 4: UDP
-      tcp4("192.168.1.10", "10.0.0.2", 43210, 80),             // 5: other address
-      tcp4("192.168.1.10", "10.0.0.1", 1, 2, 6, 0x0010),       // 6: a later fragment
-      tcp4("192.168.1.10", "10.0.0.1", 3, 4, 6, 0x0010),       // 7: another (no ports)
-      tcp4("192.168.1.10", "10.0.0.1", 5, 6, 6, 0x2000),       // 8: a first fragment
-      tcp6(0, 1, 2),                                           // 9: IPv6 flow
-      tcp6(0, 2, 1, true),                                     // 10: its reply
-      tcp6(0, 1, 3),                                           // 11: other port
-      tcp6(0x12345, 1, 2),                                     // 12: a flow label
-      tcp6(0x12345, 7, 9),                                     // 13: same label, no ports
-      tcp6(0x54321, 1, 2),                                     // 14: other label
-      arp(1),                                                  // 15: not IP
-      arp(2),                                                  // 16
+      tcp4("192.168.1.10", "10.0.0.1", 43210, 81),                // 3: other port
+      tcp4("192.168.1.10", "10.0.0.1", 43210, 80, 17),            // 4: UDP
+      tcp4("192.168.1.10", "10.0.0.2", 43210, 80),                // 5: other address
+      tcp4("192.168.1.10", "10.0.0.1", 1, 2, 6, 0x0010),          // 6: a later fragment
+      tcp4("192.168.1.10", "10.0.0.1", 3, 4, 6, 0x0010),          // 7: another (no ports)
+      tcp4("192.168.1.10", "10.0.0.1", 5, 6, 6, 0x2000),          // 8: a first fragment
+      tcp6(0, 1, 2),                                              // 9: IPv6 flow
+      tcp6(0, 2, 1, true),                                        // 10: its reply
+      tcp6(0, 1, 3),                                              // 11: other port
+      tcp6(0x12345, 1, 2),                                        // 12: a flow label
+      tcp6(0x12345, 7, 9),                                        // 13: same label, no ports
+      tcp6(0x54321, 1, 2),                                        // 14: other label
+      arp(1),                                                     // 15: not IP
+      arp(2),                                                     // 16
       with_vlan(tcp4("192.168.1.10", "10.0.0.1", 43210, 80), 5),  // 17: VLAN 5
       with_vlan(tcp4("10.0.0.1", "192.168.1.10", 80, 43210), 5),  // 18: its reply
       with_vlan(tcp4("192.168.1.10", "10.0.0.1", 43210, 80), 6),  // 19: VLAN 6
@@ -315,7 +316,8 @@ void child_runs(int fd, const std::vector<Insn>& fib_tc, const std::vector<Insn>
     write_all(fd, &size, 4);
     write_all(fd, why.data(), why.size());
   };
-  if (unshare(CLONE_NEWNET) != 0) return skip(fmt::format("unshare(CLONE_NEWNET): {}", strerror(errno)));
+  if (unshare(CLONE_NEWNET) != 0)
+    return skip(fmt::format("unshare(CLONE_NEWNET): {}", strerror(errno)));
   std::string script = std::string(kernel_setup);
   if (std::system(("sh -c '" + script + "' >/dev/null 2>&1").c_str()) != 0)
     return skip("the ip/sysctl commands setting up the namespace failed");
@@ -557,6 +559,47 @@ TEST_F(NetHelpers, WithoutANetworkOnlyLoopbackExists) {
   auto out = run_packet(*program, input);
   ASSERT_TRUE(out);
   EXPECT_EQ(static_cast<std::uint32_t>(out->return_value), static_cast<std::uint32_t>(-EINVAL));
+}
+
+// skb_store_bytes with BPF_F_INVALIDATE_HASH clears the computed hash (__sk_buff.hash reads 0)
+// and the next get_hash_recalc computes it again, from the changed packet.
+TEST(HashRecalc, InvalidatedHashIsComputedAgain) {
+  using namespace test::build;
+  const std::vector<Insn> insns = {
+      mov_reg(6, 1),
+      call(34),
+      mov_reg(7, 0),              // r7: the first hash
+      st(4, 10, -4, 0x0403020a),  // 10.2.3.4 as the new source address
+      mov_reg(1, 6),
+      mov(2, 14 + 12),
+      mov_reg(3, 10),
+      add(3, -4),
+      mov(4, 4),
+      mov(5, 2),  // BPF_F_INVALIDATE_HASH
+      call(9),
+      ldx(4, 9, 6, 68),  // __sk_buff.hash: 0 now
+      mov_reg(1, 6),
+      call(34),
+      mov_reg(8, 0),     // r8: the new hash
+      ldx(4, 2, 6, 68),  // __sk_buff.hash: r8 again
+      mov(0, 100),
+      jeq(9, 0, 1),
+      exit_insn(),
+      mov(0, 200),
+      alu_reg(0xa0, 2, 8),  // xor: 0 when __sk_buff.hash == r8
+      jeq(2, 0, 1),
+      exit_insn(),
+      mov(0, 1),
+      alu_reg(0xa0, 8, 7),  // 0 when the hash did not change
+      jeq(8, 0, 1),
+      exit_insn(),
+      mov(0, 300),
+      exit_insn(),
+  };
+  const Bytes packet = tcp4("192.168.1.10", "10.0.0.1", 43210, 80);
+  auto out = test::run_typed(ProgramType::sched_cls, insns, packet);
+  ASSERT_TRUE(out) << out.error().to_string();
+  EXPECT_EQ(out->return_value, 1u);  // 100: hash not cleared; 200: not stored; 300: unchanged
 }
 
 }  // namespace

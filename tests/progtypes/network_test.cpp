@@ -61,10 +61,19 @@ TEST(Network, LinesDescribeInterfacesRoutesAndNeighbours) {
   EXPECT_EQ(net.neighbours[0].mac[5], 0xfe);
 }
 
+TEST(Network, LinkChangesAKnownInterface) {
+  Network net = Network::loopback();
+  ASSERT_TRUE(net.add_lines("link 1 lo forward mtu 1500"));
+  ASSERT_EQ(net.interfaces.size(), 1u);
+  EXPECT_TRUE(net.interfaces[0].forwarding);
+  EXPECT_EQ(net.interfaces[0].mtu, 1500u);
+  EXPECT_EQ(net.interfaces[0].addresses.size(), 2u);  // kept
+}
+
 TEST(Network, BadLinesNameTheLine) {
   for (const char* text : {"link 0 eth0", "link 2", "addr 9 10.0.0.1/24", "addr 1 10.0.0.1/33",
                            "route 10.0.0.0/8", "route 10.0.0.0/8 via 2001:db8::1 dev 1",
-                           "neigh 1 10.0.0.1 02:00:00:00:00", "frobnicate", "link 1 lo2"}) {
+                           "neigh 1 10.0.0.1 02:00:00:00:00", "frobnicate", "link 2 eth0 mtu"}) {
     Network net = Network::loopback();
     auto ok = net.add_lines(std::string("\n") + text);
     ASSERT_FALSE(ok) << text;
