@@ -54,9 +54,12 @@ struct VerifyOptions {
   std::uint64_t budget = 1'000'000;
   // Keep a per-instruction log of states like the kernel's verbose log (log_level 2).
   bool log = false;
-  // States cached per instruction and in all, to bound memory; past either no more are
-  // kept (pruning only gets weaker, never unsound).
-  std::size_t max_states_per_insn = 64;
+  // States cached per instruction and in all (listed at once: states evicted after
+  // repeated misses no longer count), to bound memory; past either no more are kept
+  // (pruning only gets weaker, never unsound). Linux caps a list at 64 states
+  // (BPF_COMPLEXITY_LIMIT_STATES) only for unprivileged loaders; 1024 lets a loop run its
+  // ~1000 distinct iterations as root's verifier does.
+  std::size_t max_states_per_insn = 1024;
   std::size_t max_states = 16384;
 };
 
