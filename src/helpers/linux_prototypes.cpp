@@ -19,8 +19,11 @@ using R = ReturnKind;
 // sizeof(struct ipv6hdr) = 40, sizeof(struct tcphdr) = 20).
 //
 // Notes on single entries (Linux's kinds where the table differs, and why):
-//  - 6 trace_printk: Linux declares only arg1/arg2 (the rest are ARG_DONTCARE); bpfvm's
-//    implementation reads three more values, so they must be initialised (stricter).
+//  - 6 trace_printk: as Linux's bpf_trace_printk_proto, only arg1 (ARG_PTR_TO_MEM |
+//    MEM_RDONLY) and arg2 (ARG_CONST_SIZE); r3-r5 are unchecked (ARG_DONTCARE), so
+//    bpf_printk("x") with r3-r5 never set verifies. The implementation reads the values the
+//    format names and reaches memory only through HelperCall::accessible (%s, %pks, %pi4):
+//    an unset or forged pointer prints as an empty string, never a fault.
 //  - 12 tail_call: RET_VOID in Linux; no_return tells the verifier the path ends on success.
 //  - 17 get_cgroup_classid: tc's proto (ARG_PTR_TO_CTX); the other types get
 //    bpf_get_cgroup_classid_curr_proto, which takes no argument.
@@ -44,7 +47,7 @@ constexpr LinuxHelperInfo table[] = {
   {3, "bpf_map_delete_elem", {R::integer, {A::const_map_ptr, A::map_key}}},
   {4, "bpf_probe_read", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
   {5, "bpf_ktime_get_ns", {R::integer, {}}},
-  {6, "bpf_trace_printk", {R::integer, {A::mem, A::const_size, A::anything, A::anything, A::anything}}},
+  {6, "bpf_trace_printk", {R::integer, {A::mem, A::const_size}}},
   {7, "bpf_get_prandom_u32", {R::integer, {}}},
   {8, "bpf_get_smp_processor_id", {R::integer, {}}},
   {9, "bpf_skb_store_bytes", {R::integer, {A::ctx, A::anything, A::mem, A::const_size, A::anything}, true}},
