@@ -27,9 +27,9 @@ std::string arg_name(ArgKind k) {
       "ctx_or_null", "spin_lock", "timer", "sock_common", "socket", "socket_or_null",
       "btf_id_sock_common", "release_sock_common", "btf_id", "btf_id_or_null",
       "release_btf_id_or_null", "percpu_btf_id", "kptr_xchg_dest", "dynptr", "uninit_dynptr",
-      "release_dynptr"};
+      "release_dynptr", "unsafe_ptr"};
   // clang-format on
-  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::release_dynptr) + 1);
+  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::unsafe_ptr) + 1);
   return fmt::format("{} ({})", n < std::size(names) ? names[n] : "?", linux_kind_name(k));
 }
 
@@ -171,6 +171,8 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
       case ArgKind::ctx:
         if (v.kind != RegKind::ctx || !v.value.is_const() || v.value.const_value() != 0)
           return fmt::format("R{} type={} expected=ctx", reg, to_string(v));
+        break;
+      case ArgKind::unsafe_ptr:  // any value: the helper probes the address (probe_read)
         break;
       case ArgKind::ctx_or_null:  // ARG_PTR_TO_CTX_OR_NULL: r1 unmoved, or the constant 0
         if (is_null(v)) break;

@@ -172,6 +172,7 @@ bool buildable(ArgKind kind) {
   switch (kind) {
     case ArgKind::none:
     case ArgKind::anything:
+    case ArgKind::unsafe_ptr:
     case ArgKind::ctx:
     case ArgKind::mem:
     case ArgKind::mem_or_null:
@@ -225,7 +226,8 @@ std::vector<Insn> program(const HelperPrototype& proto, std::uint32_t id, int ma
     }
     switch (kind) {
       case ArgKind::none: break;
-      case ArgKind::anything: insns.push_back(mov(reg, 0)); break;
+      case ArgKind::anything:
+      case ArgKind::unsafe_ptr: insns.push_back(mov(reg, 0)); break;
       case ArgKind::ctx:
       case ArgKind::ctx_or_null: insns.push_back(mov_reg(reg, 6)); break;
       case ArgKind::const_size:
@@ -261,7 +263,7 @@ std::optional<bool> expected(ArgKind kind, Value value) {
   switch (value) {
     case Value::right: return true;
     case Value::scalar_one:
-      if (kind == ArgKind::anything || kind == ArgKind::const_size ||
+      if (kind == ArgKind::anything || kind == ArgKind::unsafe_ptr || kind == ArgKind::const_size ||
           kind == ArgKind::const_size_or_zero)
         return std::nullopt;
       return false;

@@ -252,7 +252,8 @@ TEST(LinuxPrototypesVerifier, KindsTheVerifierCannotCheckAreRejectedByName) {
                    info.prototype.returns == ReturnKind::void_;
     for (ArgKind kind : info.prototype.args)
       zero_ok = zero_ok && (kind == ArgKind::none || kind == ArgKind::anything ||
-                            kind == ArgKind::mem_or_null || kind == ArgKind::writable_mem_or_null ||
+                            kind == ArgKind::unsafe_ptr || kind == ArgKind::mem_or_null ||
+                            kind == ArgKind::writable_mem_or_null ||
                             kind == ArgKind::const_size_or_zero || kind == ArgKind::ctx_or_null);
     EXPECT_EQ(result.ok(), zero_ok)
         << info.name << ": " << (result.ok() ? "accepted" : result.error->reason);
