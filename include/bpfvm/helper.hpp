@@ -149,6 +149,11 @@ enum class ArgKind : std::uint8_t {
                            // (ARG_PTR_TO_DYNPTR | MEM_UNINIT)
   release_dynptr,          // a ring buffer dynptr the helper submits or discards
                            // (ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE)
+  // ---- Added after the kinds above (their numbering is kept).
+  unsafe_ptr,  // any initialised value, pointers included: an address the helper only reads
+               // through HelperCall::accessible, never trusting it (probe_read's unsafe_ptr;
+               // Linux: ARG_ANYTHING, where root may pass pointers). Reading through it is no
+               // leak: the pointer's value reaches no memory the program or host can read.
 };
 
 enum class ReturnKind : std::uint8_t {

@@ -62,6 +62,11 @@ Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<con
 bool helper_allowed(ProgramType type, std::uint32_t id);
 // The allowed ids in increasing order (none for raw, where every id is allowed).
 std::span<const std::uint32_t> allowed_helpers(ProgramType type);
+// Whether helper_allowed(type, id) holds only on kernels built or booted to offer the helper:
+// bpf_probe_write_user (36) for the tracing types (refused under lockdown) and
+// bpf_override_return (58) for kprobe (CONFIG_BPF_KPROBE_OVERRIDE). The lists admit them, as
+// Linux's *_func_proto do where the kernel has them.
+bool helper_depends_on_kernel_config(ProgramType type, std::uint32_t id);
 
 // The packet helpers with Linux's ids, semantics and prototypes: skb_store_bytes (9),
 // l3_csum_replace (10), l4_csum_replace (11), skb_load_bytes (26), csum_diff (28),

@@ -19,8 +19,15 @@ using R = ReturnKind;
 // sizeof(struct ipv6hdr) = 40, sizeof(struct tcphdr) = 20).
 //
 // Notes on single entries (Linux's kinds where the table differs, and why):
-//  - 6 trace_printk: Linux declares only arg1/arg2 (the rest are ARG_DONTCARE); bpfvm's
-//    implementation reads three more values, so they must be initialised (stricter).
+//  - 4, 45, 112-115 (the probe_read family): unsafe_ptr for Linux's ARG_ANYTHING source
+//    address. bpfvm refuses pointers in ARG_ANYTHING arguments (the unprivileged rule); the
+//    source of a probe read is an address by design, which root Linux accepts as a pointer
+//    and bpfvm's implementations only read through HelperCall::accessible.
+//  - 6 trace_printk: as Linux's bpf_trace_printk_proto, only arg1 (ARG_PTR_TO_MEM |
+//    MEM_RDONLY) and arg2 (ARG_CONST_SIZE); r3-r5 are unchecked (ARG_DONTCARE), so
+//    bpf_printk("x") with r3-r5 never set verifies. The implementation reads the values the
+//    format names and reaches memory only through HelperCall::accessible (%s, %pks, %pi4):
+//    an unset or forged pointer prints as an empty string, never a fault.
 //  - 12 tail_call: RET_VOID in Linux; no_return tells the verifier the path ends on success.
 //  - 17 get_cgroup_classid: tc's proto (ARG_PTR_TO_CTX); the other types get
 //    bpf_get_cgroup_classid_curr_proto, which takes no argument.
@@ -42,9 +49,9 @@ constexpr LinuxHelperInfo table[] = {
   {1, "bpf_map_lookup_elem", {R::map_value_or_null, {A::const_map_ptr, A::map_key}}},
   {2, "bpf_map_update_elem", {R::integer, {A::const_map_ptr, A::map_key, A::map_value, A::anything}}},
   {3, "bpf_map_delete_elem", {R::integer, {A::const_map_ptr, A::map_key}}},
-  {4, "bpf_probe_read", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
+  {4, "bpf_probe_read", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::unsafe_ptr}}},
   {5, "bpf_ktime_get_ns", {R::integer, {}}},
-  {6, "bpf_trace_printk", {R::integer, {A::mem, A::const_size, A::anything, A::anything, A::anything}}},
+  {6, "bpf_trace_printk", {R::integer, {A::mem, A::const_size}}},
   {7, "bpf_get_prandom_u32", {R::integer, {}}},
   {8, "bpf_get_smp_processor_id", {R::integer, {}}},
   {9, "bpf_skb_store_bytes", {R::integer, {A::ctx, A::anything, A::mem, A::const_size, A::anything}, true}},
@@ -83,7 +90,7 @@ constexpr LinuxHelperInfo table[] = {
   {42, "bpf_get_numa_node_id", {R::integer, {}}},
   {43, "bpf_skb_change_head", {R::integer, {A::ctx, A::anything, A::anything}, true}},
   {44, "bpf_xdp_adjust_head", {R::integer, {A::ctx, A::anything}, true}},
-  {45, "bpf_probe_read_str", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
+  {45, "bpf_probe_read_str", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::unsafe_ptr}}},
   {46, "bpf_get_socket_cookie", {R::integer, {A::ctx}}},
   {47, "bpf_get_socket_uid", {R::integer, {A::ctx}}},
   {48, "bpf_set_hash", {R::integer, {A::ctx, A::anything}}},
@@ -150,10 +157,10 @@ constexpr LinuxHelperInfo table[] = {
   {109, "bpf_send_signal", {R::integer, {A::anything}}},
   {110, "bpf_tcp_gen_syncookie", {R::integer, {A::btf_id_sock_common, A::mem, A::const_size, A::mem, A::const_size}}},
   {111, "bpf_skb_output", {R::integer, {A::btf_id, A::const_map_ptr, A::anything, A::mem, A::const_size_or_zero}}},
-  {112, "bpf_probe_read_user", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
-  {113, "bpf_probe_read_kernel", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
-  {114, "bpf_probe_read_user_str", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
-  {115, "bpf_probe_read_kernel_str", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::anything}}},
+  {112, "bpf_probe_read_user", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::unsafe_ptr}}},
+  {113, "bpf_probe_read_kernel", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::unsafe_ptr}}},
+  {114, "bpf_probe_read_user_str", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::unsafe_ptr}}},
+  {115, "bpf_probe_read_kernel_str", {R::integer, {A::uninit_mem, A::const_size_or_zero, A::unsafe_ptr}}},
   {116, "bpf_tcp_send_ack", {R::integer, {A::btf_id, A::anything}}},
   {117, "bpf_send_signal_thread", {R::integer, {A::anything}}},
   {118, "bpf_jiffies64", {R::integer, {}}},
@@ -330,6 +337,7 @@ std::string_view linux_kind_name(ArgKind kind) {
     case ArgKind::dynptr: return "ARG_PTR_TO_DYNPTR";
     case ArgKind::uninit_dynptr: return "ARG_PTR_TO_DYNPTR | MEM_UNINIT";
     case ArgKind::release_dynptr: return "ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE";
+    case ArgKind::unsafe_ptr: return "ARG_ANYTHING";
   }
   return "ARG_?";
 }

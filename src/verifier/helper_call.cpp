@@ -6,6 +6,7 @@
 #include "verifier/unset_registers.hpp"
 
 #include <bpfvm/linux_prototypes.hpp>
+#include <bpfvm/object.hpp>
 #include <bpfvm/progtypes.hpp>
 
 #include <fmt/format.h>
@@ -27,9 +28,9 @@ std::string arg_name(ArgKind k) {
       "ctx_or_null", "spin_lock", "timer", "sock_common", "socket", "socket_or_null",
       "btf_id_sock_common", "release_sock_common", "btf_id", "btf_id_or_null",
       "release_btf_id_or_null", "percpu_btf_id", "kptr_xchg_dest", "dynptr", "uninit_dynptr",
-      "release_dynptr"};
+      "release_dynptr", "unsafe_ptr"};
   // clang-format on
-  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::release_dynptr) + 1);
+  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::unsafe_ptr) + 1);
   return fmt::format("{} ({})", n < std::size(names) ? names[n] : "?", linux_kind_name(k));
 }
 
@@ -57,15 +58,25 @@ bool constant_array_key_in_range(const VerifierState& st, const RegValue& key, c
   return true;  // key 0, and the array has at least one entry
 }
 
-// `size` bytes at pointer `p` (stack or sized context, constant offset) are readable, or
-// writable: for the stack, writable bytes become misc (the helper wrote something).
+// How a helper uses the memory an argument points at.
+enum class MemUse : std::uint8_t {
+  read,        // ARG_PTR_TO_MEM | MEM_RDONLY: every byte initialised
+  write,       // ARG_PTR_TO_UNINIT_MEM, ARG_PTR_TO_LONG/INT: filled, need not be initialised
+  read_write,  // ARG_PTR_TO_MEM without MEM_RDONLY (bpf_fib_lookup's params): both
+};
+
+// `size` bytes at pointer `p` (stack or sized context, constant offset) used as `use` says:
+// read bytes must be initialised; written stack bytes become misc (the helper wrote
+// something: Linux's check_stack_range_initialized with clobber).
 std::optional<std::string> access(const VerifyOptions& options, VerifierState& st, int reg,
-                                  const RegValue& p, std::uint64_t size, bool write) {
+                                  const RegValue& p, std::uint64_t size, MemUse use) {
+  const bool write = use != MemUse::read;
+  const bool read = use != MemUse::write;
   if (size == 0) return std::nullopt;
   if (p.kind == RegKind::packet || p.kind == RegKind::packet_meta)  // the proven range
     return check_packet_access(options, p, reg, 0, static_cast<std::int64_t>(size), write);
   if (p.is_pointer() && p.kind != RegKind::stack && p.kind != RegKind::ctx)
-    return check_object_access(p, reg, 0, static_cast<std::int64_t>(size), !write, write);
+    return check_object_access(p, reg, 0, static_cast<std::int64_t>(size), read, write);
   if (!p.value.is_const())
     return fmt::format("R{} variable-offset pointer passed to a helper: not supported", reg);
   const auto off = static_cast<std::int64_t>(p.value.const_value());
@@ -74,6 +85,13 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
     if (off < -static_cast<std::int64_t>(stack_frame_size) || off + n > 0)
       return fmt::format("invalid indirect access to stack R{} off={} size={}", reg, off, n);
     StackState& stack = st.frames[p.frame].stack;
+    if (read)
+      for (std::int64_t i = off; i < off + n; ++i)
+        if (stack.byte(static_cast<int>(i)) == StackByte::invalid)
+          return fmt::format(
+              "invalid indirect read from stack R{} off={} size={} (byte fp{} "
+              "never written)",
+              reg, off, n, i);
     if (write) {
       // Linux: helpers may not overwrite spilled pointers with data.
       for (std::int64_t i = off; i < off + n; ++i)
@@ -81,14 +99,7 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
             stack.spilled(static_cast<int>(i)).is_pointer())
           return fmt::format("helper would overwrite spilled pointer at fp{}", i);
       stack.clobber(static_cast<int>(off), static_cast<int>(n));
-      return std::nullopt;
     }
-    for (std::int64_t i = off; i < off + n; ++i)
-      if (stack.byte(static_cast<int>(i)) == StackByte::invalid)
-        return fmt::format(
-            "invalid indirect read from stack R{} off={} size={} (byte fp{} "
-            "never written)",
-            reg, off, n, i);
     return std::nullopt;
   }
   if (p.kind == RegKind::ctx) {
@@ -111,6 +122,13 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
 
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
                                              VerifierState& st, std::size_t pc) {
+  // The loader's poison (libbpf's id): a call to a function the object does not define, such
+  // as a memset or memcpy clang left as a call. Linux refuses such objects at load; say so
+  // rather than blame the program type.
+  if (static_cast<std::uint32_t>(id) == poison_helper_id)
+    return fmt::format(
+        "call {:#x}: a call to a function the object does not define (poisoned by the loader)",
+        poison_helper_id);
   // The helpers the program type may call (Linux: the type's get_func_proto).
   if (options.type != ProgramType::raw &&
       !helper_allowed(options.type, static_cast<std::uint32_t>(id)))
@@ -137,7 +155,7 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
   const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
     if (!p.is_pointer())
       return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
-    return access(options, st, r, p, size, write);
+    return access(options, st, r, p, size, write ? MemUse::write : MemUse::read);
   };
   for (int i = 0; i < 5; ++i) {
     const int reg = i + 1;
@@ -156,6 +174,13 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
         if (v.kind != RegKind::ctx || !v.value.is_const() || v.value.const_value() != 0)
           return fmt::format("R{} type={} expected=ctx", reg, to_string(v));
         break;
+      case ArgKind::unsafe_ptr:  // any value: the helper probes the address (probe_read)
+        break;
+      case ArgKind::ctx_or_null:  // ARG_PTR_TO_CTX_OR_NULL: r1 unmoved, or the constant 0
+        if (is_null(v)) break;
+        if (v.kind != RegKind::ctx || !v.value.is_const() || v.value.const_value() != 0)
+          return fmt::format("R{} type={} expected=ctx or null", reg, to_string(v));
+        break;
       case ArgKind::stack_or_null:
         if (v.kind != RegKind::stack && !is_null(v))
           return fmt::format("R{} type={} expected=fp or null", reg, to_string(v));
@@ -165,11 +190,13 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           return fmt::format("R{} type={} expected=fp", reg, to_string(v));
         if (!v.value.is_const() || static_cast<std::int64_t>(v.value.const_value()) % 8 != 0)
           return fmt::format("R{} misaligned long pointer {}", reg, to_string(v));
-        if (auto e = access(options, st, reg, v, 8, true)) return e;
+        if (auto e = access(options, st, reg, v, 8, MemUse::write)) return e;
         break;
       case ArgKind::mem:
       case ArgKind::mem_or_null:
-      case ArgKind::uninit_mem: {
+      case ArgKind::uninit_mem:
+      case ArgKind::writable_mem:
+      case ArgKind::writable_mem_or_null: {
         const ArgKind size_kind = i < 4 ? proto.args[i + 1] : ArgKind::none;
         if (size_kind != ArgKind::const_size && size_kind != ArgKind::const_size_or_zero)
           return fmt::format("helper {}: argument {} ({}) is not followed by a size", id, reg,
@@ -190,15 +217,28 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
               "R{} unbounded memory access, use 'var &= const' or 'if (var < "
               "const)': {}",
               reg + 1, to_string(size.value));
-        if (kind == ArgKind::mem_or_null && is_null(v)) {
+        const bool nullable = kind == ArgKind::mem_or_null || kind == ArgKind::writable_mem_or_null;
+        if (nullable && is_null(v)) {
           if (size.value.umax != 0)
             return fmt::format("R{} is null but R{} may be nonzero", reg, reg + 1);
           break;
         }
         if (!v.is_pointer())
           return fmt::format("R{} type={} expected=fp or ctx", reg, to_string(v));
-        if (auto e = access(options, st, reg, v, size.value.umax, kind == ArgKind::uninit_mem))
-          return e;
+        const MemUse use = kind == ArgKind::uninit_mem ? MemUse::write
+                           : kind == ArgKind::writable_mem || kind == ArgKind::writable_mem_or_null
+                               ? MemUse::read_write
+                               : MemUse::read;
+        if (auto e = access(options, st, reg, v, size.value.umax, use)) return e;
+        break;
+      }
+      case ArgKind::fixed_size_mem: {  // ARG_PTR_TO_FIXED_SIZE_MEM | MEM_RDONLY: arg_size bytes
+        const std::uint16_t size = proto.arg_size[i];
+        if (size == 0)
+          return fmt::format("helper {}: argument {} (fixed_size_mem) has no size", id, reg);
+        if (!v.is_pointer())
+          return fmt::format("R{} type={} expected=fp, pkt, map_value", reg, to_string(v));
+        if (auto e = access(options, st, reg, v, size, MemUse::read)) return e;
         break;
       }
       case ArgKind::int_ptr:  // ARG_PTR_TO_INT: as long_ptr, 4 aligned bytes
@@ -206,7 +246,7 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           return fmt::format("R{} type={} expected=fp", reg, to_string(v));
         if (!v.value.is_const() || static_cast<std::int64_t>(v.value.const_value()) % 4 != 0)
           return fmt::format("R{} misaligned int pointer {}", reg, to_string(v));
-        if (auto e = access(options, st, reg, v, 4, true)) return e;
+        if (auto e = access(options, st, reg, v, 4, MemUse::write)) return e;
         break;
       default:
         if (is_map_arg_kind(kind)) {

@@ -1,11 +1,13 @@
 // A helper call checked against its prototype (Linux: check_helper_call, check_func_arg,
-// check_helper_mem_access): each argument register's kind, memory arguments readable (or,
-// for uninit_mem and long_ptr, writable) over the size the next argument gives, then r1-r5
-// unset and r0 set from the return kind.
+// check_helper_mem_access): each argument register's kind, memory arguments readable (mem),
+// writable (uninit_mem, long_ptr, int_ptr) or both (writable_mem: initialised, then written
+// by the helper) over the size the next argument gives, then r1-r5 unset and r0 set from the
+// return kind.
 //
-// Supported argument kinds: none, anything, mem, mem_or_null, uninit_mem, const_size,
-// const_size_or_zero, ctx, stack_or_null, long_ptr; return kinds integer and void_. The map,
-// callback, string and ring buffer kinds, and their return kinds, are helper_args.hpp's.
+// Supported argument kinds: none, anything, mem, mem_or_null, uninit_mem, writable_mem,
+// writable_mem_or_null, fixed_size_mem, const_size, const_size_or_zero, ctx, ctx_or_null,
+// stack_or_null, long_ptr, int_ptr; return kinds integer and void_. The map, callback,
+// string and ring buffer kinds, and their return kinds, are helper_args.hpp's.
 #pragma once
 
 #include "verifier/verifier_state.hpp"

@@ -2,6 +2,8 @@
 #include "helpers/harness.hpp"
 #include "helpers/test_maps.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -110,6 +112,45 @@ TEST(TracePrintk, RejectsWhatLinuxRejects) {
   auto unterminated = bytes("abcdefgh", 8);
   std::vector<std::uint8_t> memory = unterminated;
   EXPECT_BOTH_EQ(run_raw(helpers, "mov %r2, 8\ncall 6\nexit\n", memory, unterminated), neg(EINVAL));
+}
+
+// Linux leaves trace_printk's r3-r5 unchecked (ARG_DONTCARE), so a verified program may pass
+// any number there, a %s included: the helper must read strings only where the run admits
+// memory, in unchecked mode too (never through the raw pointer). r3 is the context's string,
+// r4 a host string the run never granted (a plain dereference would print "secret"), r5 an
+// address nothing maps (a plain dereference would crash).
+TEST(TracePrintk, StringsAreReadOnlyFromAdmittedMemoryInEveryMode) {
+  static const char secret[] = "secret";
+  std::vector<std::string> lines;
+  HelperRegistry helpers =
+      linux_helpers({.trace_sink = [&](std::string_view line) { lines.emplace_back(line); }});
+  const std::string source = fmt::format(R"(
+    mov %r6, %r1
+    mov %r2, 24
+    mov %r3, %r6
+    add %r3, 64
+    lddw %r4, {}
+    mov %r5, 16
+    call 6
+    exit
+  )",
+                                         reinterpret_cast<std::uintptr_t>(secret));
+  auto program = Program::load(assemble_or_fail(source), {.helpers = &helpers});
+  ASSERT_TRUE(program) << program.error().to_string();
+  const std::string expected = "a=hi b= c=\n";
+  for (MemoryMode mode : {MemoryMode::checked, MemoryMode::unchecked}) {
+    SCOPED_TRACE(mode == MemoryMode::checked ? "checked" : "unchecked");
+    lines.clear();
+    auto initial = bytes("a=%s b=%s c=%s\n", 128);
+    std::memcpy(initial.data() + 64, "hi", 3);
+    std::vector<std::uint8_t> memory = initial;
+    EXPECT_BOTH_EQ(
+        run_both(*program, RunInput::raw(memory), options_with(mode), [&] { memory = initial; }),
+        expected.size());
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0], expected);
+    EXPECT_EQ(lines[1], expected);
+  }
 }
 
 // snprintf(ctx+64, ctx[56], fmt = ctx, data = ctx+32, 24): the output lands in ctx+64.

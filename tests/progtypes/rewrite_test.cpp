@@ -196,6 +196,27 @@ TEST(Rewrite, HelpersOutsideTheTypesListAreRefusedAtLoad) {
   EXPECT_FALSE(helper_allowed(ProgramType::sched_cls, 44));
 }
 
+// bpf_probe_write_user (36) and bpf_override_return (58) are in Linux's lists where the kernel
+// is built and booted to offer them: every tracing type for 36 (bpf_tracing_func_proto,
+// unless locked down), kprobe alone for 58 (kprobe_prog_func_proto with
+// CONFIG_BPF_KPROBE_OVERRIDE); never for the networking types.
+TEST(Rewrite, ConfigurationDependentTracingHelpers) {
+  for (ProgramType type : {ProgramType::kprobe, ProgramType::tracepoint,
+                           ProgramType::raw_tracepoint, ProgramType::perf_event}) {
+    EXPECT_TRUE(helper_allowed(type, 36)) << program_type_name(type);
+    EXPECT_TRUE(helper_depends_on_kernel_config(type, 36)) << program_type_name(type);
+    EXPECT_EQ(helper_allowed(type, 58), type == ProgramType::kprobe) << program_type_name(type);
+  }
+  EXPECT_TRUE(helper_depends_on_kernel_config(ProgramType::kprobe, 58));
+  EXPECT_FALSE(helper_depends_on_kernel_config(ProgramType::tracepoint, 58));
+  for (ProgramType type : {ProgramType::xdp, ProgramType::sched_cls, ProgramType::socket_filter}) {
+    EXPECT_FALSE(helper_allowed(type, 36)) << program_type_name(type);
+    EXPECT_FALSE(helper_allowed(type, 58)) << program_type_name(type);
+    EXPECT_FALSE(helper_depends_on_kernel_config(type, 36)) << program_type_name(type);
+  }
+  EXPECT_FALSE(helper_depends_on_kernel_config(ProgramType::kprobe, 6));
+}
+
 SkbMetadata sample_metadata() {
   SkbMetadata meta;
   meta.mark = 0x11223344;

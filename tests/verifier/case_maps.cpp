@@ -61,7 +61,11 @@ Result<bool> parse_map_directive(std::string_view line, CaseMaps& maps) {
   const auto w = words(line);
   if (w.empty()) return false;
   if (w[0] == "@helpers") {
-    if (w.size() != 2 || w[1] != "linux") return bad("@helpers takes `linux`");
+    if (w.size() == 2 && w[1] == "prototypes") {
+      maps.linux_prototypes = true;
+      return true;
+    }
+    if (w.size() != 2 || w[1] != "linux") return bad("@helpers takes `linux` or `prototypes`");
     maps.linux_helpers = true;
     return true;
   }

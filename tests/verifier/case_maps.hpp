@@ -6,6 +6,9 @@
 //       ringbuf, queue, array_of_maps, ...; inner=I: the inner spec is map I's)
 //   @contents I HEX      entry 0 of map I (an array) holds these bytes (frozen, for const_str)
 //   @helpers linux       calls reach linux_helpers() (implied by any @map)
+//   @helpers prototypes  calls to helpers bpfvm does not implement are checked against
+//                        Linux's prototypes (VerifyOptions::linux_prototypes); verified
+//                        only, never run (the kernel comparison is their oracle)
 //
 //   ldmap %rN, I         lddw %rN with src 1 (BPF_PSEUDO_MAP_FD): map I
 //   ldmapval %rN, I, OFF lddw %rN with src 2 (BPF_PSEUDO_MAP_VALUE): map I's value + OFF
@@ -30,6 +33,7 @@ struct CaseMaps {
   std::vector<MapSpec> specs;
   std::vector<std::vector<std::uint8_t>> contents;  // per map, empty when not given
   bool linux_helpers = false;
+  bool linux_prototypes = false;  // @helpers prototypes
 };
 
 // Consumes a `@map`, `@contents` or `@helpers` line: nothing when it is not one, else
