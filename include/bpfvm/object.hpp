@@ -117,6 +117,11 @@ struct ObjectSpec {
 // ("socket1", "xdp_prog"); nullopt when the name names no type.
 std::optional<ProgramType> program_type_from_section(std::string_view section);
 
+// The expected_attach_type (enum bpf_attach_type) libbpf loads a SEC() name's program with,
+// for the cgroup and socket hooks whose context fields or return values depend on it
+// ("cgroup/post_bind4": BPF_CGROUP_INET4_POST_BIND = 12); 0 for every other name.
+std::uint32_t attach_type_from_section(std::string_view section);
+
 // Creates one map of the object (Map::create in Object::load; a test double in tests).
 using MapFactory = std::function<Result<std::shared_ptr<Map>>(const ObjectMap& map)>;
 

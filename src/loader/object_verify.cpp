@@ -19,6 +19,9 @@ verifier::VerifyOptions verify_options_for(const ObjectSpec& spec, std::size_t p
   assert(program < spec.programs.size());
   verifier::VerifyOptions options;
   options.type = spec.programs[program].type;
+  // As libbpf loads it: the hook its section names decides which context fields it may read
+  // (bpf_sock's src_ip4 for post_bind4) and the return range (cgroup_skb egress).
+  options.expected_attach_type = attach_type_from_section(spec.programs[program].section);
   options.helpers = helpers;
   // Linux checks calls to helpers bpfvm lacks against their prototypes too: an object meant
   // for the kernel is judged whole, even where bpfvm could not run every call yet.

@@ -125,7 +125,50 @@ bool matches(const SectionDef& def, std::string_view section) {
          section[def.name.size()] == '/';
 }
 
+// The expected_attach_type libbpf's section_defs[] give the cgroup and socket hooks whose
+// context fields or return values depend on it (enum bpf_attach_type, uapi/linux/bpf.h):
+// libbpf loads `SEC("cgroup/post_bind4")` with BPF_CGROUP_INET4_POST_BIND, and the kernel
+// lets such a program read bpf_sock's src_ip4 (cgroup_sock_is_valid_access). Exact names
+// only, as libbpf. The unix socket hooks are left out (0: no family's fields).
+struct SectionAttach {
+  std::string_view name;
+  std::uint32_t attach;
+};
+
+constexpr std::array section_attach{
+    SectionAttach{"cgroup_skb/ingress", 0},    // BPF_CGROUP_INET_INGRESS
+    SectionAttach{"cgroup_skb/egress", 1},     // BPF_CGROUP_INET_EGRESS
+    SectionAttach{"sockops", 3},               // BPF_CGROUP_SOCK_OPS
+    SectionAttach{"cgroup/sock_create", 2},    // BPF_CGROUP_INET_SOCK_CREATE
+    SectionAttach{"cgroup/sock_release", 34},  // BPF_CGROUP_INET_SOCK_RELEASE
+    SectionAttach{"cgroup/sock", 2},           // BPF_CGROUP_INET_SOCK_CREATE
+    SectionAttach{"cgroup/post_bind4", 12},    // BPF_CGROUP_INET4_POST_BIND
+    SectionAttach{"cgroup/post_bind6", 13},    // BPF_CGROUP_INET6_POST_BIND
+    SectionAttach{"cgroup/bind4", 8},          // BPF_CGROUP_INET4_BIND
+    SectionAttach{"cgroup/bind6", 9},          // BPF_CGROUP_INET6_BIND
+    SectionAttach{"cgroup/connect4", 10},      // BPF_CGROUP_INET4_CONNECT
+    SectionAttach{"cgroup/connect6", 11},      // BPF_CGROUP_INET6_CONNECT
+    SectionAttach{"cgroup/sendmsg4", 14},      // BPF_CGROUP_UDP4_SENDMSG
+    SectionAttach{"cgroup/sendmsg6", 15},      // BPF_CGROUP_UDP6_SENDMSG
+    SectionAttach{"cgroup/recvmsg4", 19},      // BPF_CGROUP_UDP4_RECVMSG
+    SectionAttach{"cgroup/recvmsg6", 20},      // BPF_CGROUP_UDP6_RECVMSG
+    SectionAttach{"cgroup/getpeername4", 29},  // BPF_CGROUP_INET4_GETPEERNAME
+    SectionAttach{"cgroup/getpeername6", 30},  // BPF_CGROUP_INET6_GETPEERNAME
+    SectionAttach{"cgroup/getsockname4", 31},  // BPF_CGROUP_INET4_GETSOCKNAME
+    SectionAttach{"cgroup/getsockname6", 32},  // BPF_CGROUP_INET6_GETSOCKNAME
+    SectionAttach{"cgroup/sysctl", 18},        // BPF_CGROUP_SYSCTL
+    SectionAttach{"cgroup/getsockopt", 21},    // BPF_CGROUP_GETSOCKOPT
+    SectionAttach{"cgroup/setsockopt", 22},    // BPF_CGROUP_SETSOCKOPT
+    SectionAttach{"cgroup/dev", 6},            // BPF_CGROUP_DEVICE
+};
+
 }  // namespace
+
+std::uint32_t attach_type_from_section(std::string_view section) {
+  for (const SectionAttach& def : section_attach)
+    if (section == def.name) return def.attach;
+  return 0;
+}
 
 std::optional<ProgramType> program_type_from_section(std::string_view section) {
   for (const SectionDef& def : section_defs)

@@ -3,7 +3,6 @@
 #include "verifier/helper_args.hpp"
 #include "verifier/map_access.hpp"
 #include "verifier/packet_access.hpp"
-#include "verifier/unset_registers.hpp"
 
 #include <bpfvm/linux_prototypes.hpp>
 #include <bpfvm/object.hpp>
@@ -162,8 +161,7 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
     const ArgKind kind = proto.args[i];
     const RegValue v = regs[static_cast<std::size_t>(reg)];
     if (kind == ArgKind::none) continue;
-    if (unset_argument_allowed(id, i, v)) continue;  // unset_registers.hpp
-    if (!v.is_init()) return fmt::format("R{} !read_ok{}", reg, unset_argument_note(id, i));
+    if (!v.is_init()) return fmt::format("R{} !read_ok", reg);
     switch (kind) {
       case ArgKind::anything:
       case ArgKind::const_size:
@@ -266,7 +264,7 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
             check_map_func_compatibility(static_cast<std::uint32_t>(id), helper_name, *meta.map))
       return e;
   for (int r = 1; r <= 5; ++r)
-    regs[static_cast<std::size_t>(r)] = clobbered(regs[static_cast<std::size_t>(r)]);
+    regs[static_cast<std::size_t>(r)] = RegValue::uninit();
   // The packet may have moved: no packet pointer is valid any more (clear_all_pkt_pointers).
   if (proto.changes_packet) clear_packet_pointers(st);
   return finish_call(proto, meta, pc, st);

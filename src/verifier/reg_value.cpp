@@ -8,9 +8,7 @@
 namespace bpfvm::verifier {
 
 bool includes(const RegValue& old, const RegValue& other) {
-  if (old.kind == RegKind::uninit)
-    return !old.stale_scalar || other.is_scalar() ||
-           (other.kind == RegKind::uninit && other.stale_scalar);
+  if (old.kind == RegKind::uninit) return true;
   if (old.kind != other.kind) return false;
   if (old.kind == RegKind::stack && old.frame != other.frame) return false;
   // Linux's regsafe for packet pointers: the same constant offset, no more proven range in

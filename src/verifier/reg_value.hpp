@@ -64,12 +64,6 @@ struct RegValue {
   std::uint32_t ref_obj_id = 0;
   // ringbuf_mem(_or_null): the record's size; func: the callback's first instruction.
   std::uint32_t mem_size = 0;
-  // uninit: what the engines hold there is a number, never a pointer (zero since entry, or a
-  // scalar the register kept when a call clobbered it for the program: the interpreter and
-  // the JIT leave r1-r5 as they were across helper calls). Only bpf_trace_printk may read such
-  // a register (Linux declares its last three arguments ARG_DONTCARE); see
-  // unset_registers.hpp. Set only in programs that call it, so pruning elsewhere is unchanged.
-  bool stale_scalar = false;
 
   static RegValue uninit() { return RegValue{}; }
   static RegValue scalar(const ScalarValue& v) { return of(RegKind::scalar, v, 0); }
@@ -99,8 +93,7 @@ struct RegValue {
 
 // Everything `other` stands for is in `old` (Linux: regsafe without liveness). An
 // uninitialised register in `old` includes anything: the path that proved `old` safe never
-// read it (unless it is a `stale_scalar`, which bpf_trace_printk may have printed: then
-// only numbers). Pointers must agree on type and frame and the offset range must include. Ids are
+// read it. Pointers must agree on type and frame and the offset range must include. Ids are
 // the state's business (verifier_state.hpp): they relate registers to each other.
 bool includes(const RegValue& old, const RegValue& other);
 

@@ -8,7 +8,6 @@
 #include "verifier/references.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
-#include "verifier/unset_registers.hpp"
 
 #include <fmt/format.h>
 
@@ -532,9 +531,6 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
       Frame callee;
       for (int r = 1; r <= 5; ++r)
         callee.regs[static_cast<std::size_t>(r)] = regs[static_cast<std::size_t>(r)];
-      // The callee starts with the caller's r0 and r6-r9 in the engines (unset_registers.hpp).
-      for (int r : {0, 6, 7, 8, 9})
-        callee.regs[static_cast<std::size_t>(r)] = clobbered(regs[static_cast<std::size_t>(r)]);
       callee.regs[frame_pointer] =
           RegValue::stack_pointer(static_cast<std::uint8_t>(st.frames.size()), 0);
       callee.callsite = pc;
@@ -560,13 +556,10 @@ StepResult step(const StepContext& ctx, std::size_t& pc, VerifierState& st) {
         return fail("cannot return stack pointer to the caller");
       const std::size_t callsite = st.current().callsite;
       out.ended_frame_depth = st.current().stack.depth();
-      const Regs callee = st.frames.back().regs;
       st.frames.pop_back();
       Regs& caller = st.current().regs;
       caller[0] = r0;
-      // r1-r5 keep what the callee left in them (unset_registers.hpp).
-      for (int r = 1; r <= 5; ++r)
-        caller[static_cast<std::size_t>(r)] = clobbered(callee[static_cast<std::size_t>(r)]);
+      for (int r = 1; r <= 5; ++r) caller[static_cast<std::size_t>(r)] = RegValue::uninit();
       next = callsite + 1;
       break;
     }

@@ -7,7 +7,6 @@
 #include "verifier/liveness.hpp"
 #include "verifier/precision.hpp"
 #include "verifier/step.hpp"
-#include "verifier/unset_registers.hpp"
 
 #include <bpfvm/disassembler.hpp>
 
@@ -130,13 +129,10 @@ struct Path {
 // A history longer than this gets a chain-only checkpoint, so that forks copy little.
 constexpr std::size_t max_history = 64;
 
-VerifierState entry_state(const VerifyOptions& options, bool stale_scalars) {
+VerifierState entry_state(const VerifyOptions& options) {
   VerifierState st;
   st.frames.emplace_back();
   auto& regs = st.frames[0].regs;
-  // The engines start every register but r1 and r10 at zero (unset_registers.hpp).
-  if (stale_scalars)
-    for (RegValue& r : regs) r.stale_scalar = true;
   regs[1] = RegValue::ctx_pointer();
   // Raw programs get the context's length in r2 (RunInput::raw).
   // (Typed programs get r1 alone, as in Linux.)
@@ -203,7 +199,7 @@ class Explorer {
 
   void run() {
     std::vector<Path> work;
-    work.push_back({0, entry_state(options_, tracks_stale_registers(insns_)), -1, {}});
+    work.push_back({0, entry_state(options_), -1, {}});
     while (!work.empty()) {
       result_.stats.peak_pending = std::max(result_.stats.peak_pending, work.size());
       Path path = std::move(work.back());

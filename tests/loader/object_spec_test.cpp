@@ -315,5 +315,25 @@ TEST(ObjectSpecTest, SectionNamesGiveLibbpfTypes) {
   EXPECT_EQ(program_type_from_section("from-netdev"), std::nullopt);
 }
 
+// libbpf itself is the oracle: for each hook whose attach type matters to the verifier, the
+// expected_attach_type libbpf_prog_type_by_name gives the name.
+TEST(ObjectSpecTest, SectionNamesGiveLibbpfAttachTypes) {
+  for (const char* name : {"cgroup_skb/ingress",  "cgroup_skb/egress",   "sockops",
+                           "cgroup/sock_create",  "cgroup/sock_release", "cgroup/sock",
+                           "cgroup/post_bind4",   "cgroup/post_bind6",   "cgroup/bind4",
+                           "cgroup/bind6",        "cgroup/connect4",     "cgroup/connect6",
+                           "cgroup/sendmsg4",     "cgroup/sendmsg6",     "cgroup/recvmsg4",
+                           "cgroup/recvmsg6",     "cgroup/getpeername4", "cgroup/getpeername6",
+                           "cgroup/getsockname4", "cgroup/getsockname6", "cgroup/sysctl",
+                           "cgroup/getsockopt",   "cgroup/setsockopt",   "cgroup/dev"}) {
+    bpf_prog_type type{};
+    bpf_attach_type attach{};
+    ASSERT_EQ(libbpf_prog_type_by_name(name, &type, &attach), 0) << name;
+    EXPECT_EQ(attach_type_from_section(name), static_cast<std::uint32_t>(attach)) << name;
+  }
+  EXPECT_EQ(attach_type_from_section("xdp"), 0u);
+  EXPECT_EQ(attach_type_from_section("cgroup/post_bind4/extra"), 0u);
+}
+
 }  // namespace
 }  // namespace bpfvm
