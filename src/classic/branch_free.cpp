@@ -556,19 +556,13 @@ class Compiler {
     for (std::size_t i = entry; i < steps_.size(); ++i) {
       if (!reachable[i]) continue;
       const Step& s = steps_[i];
-      switch (s.op) {
-        case Exec::RET_K:
-        case Exec::RET_A: break;
-        case Exec::JA: reachable[s.jt] = true; break;
-        case Exec::JEQ_K:
-        case Exec::JGT_K:
-        case Exec::JGE_K:
-        case Exec::JSET_K:
-        case Exec::JEQ_X:
-        case Exec::JGT_X:
-        case Exec::JGE_X:
-        case Exec::JSET_X: reachable[s.jt] = reachable[s.jf] = true; break;
-        default: reachable[i + 1] = true; break;
+      if (s.op == Exec::RET_K || s.op == Exec::RET_A) continue;
+      if (s.op == Exec::JA) {
+        reachable[s.jt] = true;
+      } else if (is_conditional(s.op)) {
+        reachable[s.jt] = reachable[s.jf] = true;
+      } else {
+        reachable[i + 1] = true;
       }
     }
     // The callee-saved registers this code uses: the zero, and the pending flags of the

@@ -1,6 +1,8 @@
 // Branchy dispatch in front of branch-free code (branch_free_dispatch.hpp).
 #include "classic/branch_free_dispatch.hpp"
 
+#include "classic/branch_free_plan.hpp"
+
 #include "classic/code.hpp"
 
 #include <algorithm>
@@ -8,16 +10,9 @@
 namespace bpfvm::classic::detail {
 namespace {
 
+// The bytes an absolute load into A reads (ldxb's MSH loads into X), 0 for others.
 int load_size(Exec op) {
-  switch (op) {
-    case Exec::LD_W_ABS:
-    case Exec::LD_W_ABS_PROVEN: return 4;
-    case Exec::LD_H_ABS:
-    case Exec::LD_H_ABS_PROVEN: return 2;
-    case Exec::LD_B_ABS:
-    case Exec::LD_B_ABS_PROVEN: return 1;
-    default: return 0;
-  }
+  return op == Exec::LDX_B_MSH || op == Exec::LDX_B_MSH_PROVEN ? 0 : absolute_size(op);
 }
 
 bool is_test_of_a(Exec op) {

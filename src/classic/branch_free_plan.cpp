@@ -80,6 +80,26 @@ Effect effect_of(const Step& step) {
   return {};
 }
 
+bool is_return(Exec op) { return op == Exec::RET_K || op == Exec::RET_A; }
+
+// Where control can go after instruction i (forward only: the program has no backward jump).
+std::vector<std::uint32_t> successors(const Step& step, std::size_t i) {
+  if (is_return(step.op)) return {};
+  if (step.op == Exec::JA) return {step.jt};
+  if (is_conditional(step.op)) {
+    if (step.jt == step.jf) return {step.jt};
+    return {step.jt, step.jf};
+  }
+  return {static_cast<std::uint32_t>(i + 1)};
+}
+
+Error unsupported(std::size_t index, std::string_view why) {
+  return make_error(Error::Kind::usage,
+                    fmt::format("instruction {}: {}: not compiled branch-free", index, why));
+}
+
+}  // namespace
+
 bool is_conditional(Exec op) {
   switch (op) {
     case Exec::JEQ_K:
@@ -92,19 +112,6 @@ bool is_conditional(Exec op) {
     case Exec::JSET_X: return true;
     default: return false;
   }
-}
-
-bool is_return(Exec op) { return op == Exec::RET_K || op == Exec::RET_A; }
-
-// Where control can go after instruction i (forward only: the program has no backward jump).
-std::vector<std::uint32_t> successors(const Step& step, std::size_t i) {
-  if (is_return(step.op)) return {};
-  if (step.op == Exec::JA) return {step.jt};
-  if (is_conditional(step.op)) {
-    if (step.jt == step.jf) return {step.jt};
-    return {step.jt, step.jf};
-  }
-  return {static_cast<std::uint32_t>(i + 1)};
 }
 
 int absolute_size(Exec op) {
@@ -120,13 +127,6 @@ int absolute_size(Exec op) {
     default: return 0;
   }
 }
-
-Error unsupported(std::size_t index, std::string_view why) {
-  return make_error(Error::Kind::usage,
-                    fmt::format("instruction {}: {}: not compiled branch-free", index, why));
-}
-
-}  // namespace
 
 Values defined_values(const Step& step) { return effect_of(step).defines; }
 

@@ -63,6 +63,12 @@ struct BranchFreePlan {
 // The values an instruction writes.
 Values defined_values(const Step& step);
 
+// Whether `op` is a conditional jump (jt and jf both successors).
+bool is_conditional(Exec op);
+
+// The bytes an absolute packet load reads (ld/ldh/ldb [k], ldxb 4*([k]&0xf)), 0 for others.
+int absolute_size(Exec op);
+
 // The plan for `program`, or why the branch-free compiler does not take it
 // (Error::Kind::usage).
 Result<BranchFreePlan> plan_branch_free(const Program& program);

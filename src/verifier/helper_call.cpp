@@ -263,8 +263,7 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
     if (auto e =
             check_map_func_compatibility(static_cast<std::uint32_t>(id), helper_name, *meta.map))
       return e;
-  for (int r = 1; r <= 5; ++r)
-    regs[static_cast<std::size_t>(r)] = RegValue::uninit();
+  for (int r = 1; r <= 5; ++r) regs[static_cast<std::size_t>(r)] = RegValue::uninit();
   // The packet may have moved: no packet pointer is valid any more (clear_all_pkt_pointers).
   if (proto.changes_packet) clear_packet_pointers(st);
   return finish_call(proto, meta, pc, st);

@@ -3,6 +3,7 @@
 // packets and contexts, then rewritten and run by bpfvm's harness (interpreter and JIT). Same
 // verdict at load, same return value, same output packet, same ctx_out. Skips, saying why,
 // where bpf() is refused.
+#include "progtypes/clang_programs.hpp"
 #include "progtypes/insn_builders.hpp"
 #include "progtypes/packets.hpp"
 #include "support/kernel_bpf.hpp"
@@ -752,26 +753,7 @@ TEST(KernelOracle, AllowedHelpersMatchTheKernel) {
 namespace bpfvm {
 namespace {
 
-// Programs clang built from tests/progtypes/bpf/*.bpf.c, on the kernel and on bpfvm.
-std::optional<std::vector<Insn>> clang_program(const char* name) {
-#ifdef BPFVM_PROGTYPES_BPF_DIR
-  std::FILE* file =
-      std::fopen((std::string(BPFVM_PROGTYPES_BPF_DIR) + "/" + name + ".bin").c_str(), "rb");
-  if (file == nullptr) return std::nullopt;
-  std::vector<std::uint8_t> bytes;
-  std::uint8_t buffer[4096];
-  std::size_t got;
-  while ((got = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
-    bytes.insert(bytes.end(), buffer, buffer + got);
-  std::fclose(file);
-  auto insns = insns_from_bytes(bytes);
-  if (!insns) return std::nullopt;
-  return *insns;
-#else
-  (void)name;
-  return std::nullopt;
-#endif
-}
+using test::clang_program;
 
 #define CLANG_PROGRAM_OR_SKIP(variable, name)                                       \
   auto variable##_loaded = clang_program(name);                                     \

@@ -4,6 +4,7 @@
 // same way. fib_lookup: return codes and every byte of struct bpf_fib_lookup must match.
 // get_hash_recalc: Linux keys its hash with a random per-boot secret, so the values differ;
 // what must match is which packets hash alike (the flow, in both directions) and which do not.
+#include "progtypes/clang_programs.hpp"
 #include "progtypes/insn_builders.hpp"
 #include "progtypes/typed_run.hpp"
 #include "support/kernel_bpf.hpp"
@@ -30,25 +31,7 @@ namespace {
 namespace k = test::kernel;
 using Bytes = std::vector<std::uint8_t>;
 
-std::optional<std::vector<Insn>> clang_program(const char* name) {
-#ifdef BPFVM_PROGTYPES_BPF_DIR
-  std::FILE* file =
-      std::fopen((std::string(BPFVM_PROGTYPES_BPF_DIR) + "/" + name + ".bin").c_str(), "rb");
-  if (file == nullptr) return std::nullopt;
-  Bytes bytes;
-  std::uint8_t buffer[4096];
-  std::size_t got;
-  while ((got = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
-    bytes.insert(bytes.end(), buffer, buffer + got);
-  std::fclose(file);
-  auto insns = insns_from_bytes(bytes);
-  if (!insns) return std::nullopt;
-  return *insns;
-#else
-  (void)name;
-  return std::nullopt;
-#endif
-}
+using test::clang_program;
 
 // ---- The network, described twice: `ip` commands for the kernel, lines for bpfvm.
 const char* const kernel_setup = R"(set -e
