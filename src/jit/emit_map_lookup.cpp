@@ -6,6 +6,7 @@
 //       mov r11d, [r2]            ; the index
 //       cmp r11d, max_entries ; jae null
 //       shl r11, log2(elem_size) (imul otherwise) ; mov rax, values ; add rax, r11
+//   A hit falls through; a miss (rax = 0) and the bridge call below are out of line.
 //   The helper's other effects stay: in checked mode the key must be readable (inline: inside
 //   the active stack frames, where clang puts it; anywhere else goes through the helper), and
 //   the first lookup that finds a value grants the array's value storage. A bit in
@@ -182,27 +183,31 @@ void Emitter::emit_inline_array_lookup(const Map& map, std::size_t index, int gr
     a_.imul(scratch_a(), scratch_a(), static_cast<std::int32_t>(elem_size));
   a_.mov(x86::rax, reinterpret_cast<std::uint64_t>(values));
   a_.add(x86::rax, scratch_a());
-  a_.jmp(done);
-  a_.bind(null);
-  a_.xor_(x86::eax, x86::eax);
-  a_.jmp(done);
-
-  a_.bind(slow);
-  const CodeInsn& insn = code_.slots[index];
-  if (options_.checked) {
-    a_.mov(scratch_a(), reinterpret_cast<std::uint64_t>(insn.helper));
-    a_.mov(state_field(BPFVM_JIT_FIELD(helper)), scratch_a());
-  }
-  a_.mov(state_field(BPFVM_JIT_FIELD(frame_pointer)), reg64(frame_pointer));
-  a_.call(map_lookup_routine_);
-  if (options_.checked) {
-    a_.cmp(state_field(BPFVM_JIT_FIELD(stop), 1), 0);
-    a_.jne(add_stub(StubKind::helper_stop, index));
-  }
-  a_.test(x86::rax, x86::rax);
-  a_.jz(done);
-  a_.or_(state_field(BPFVM_JIT_FIELD(inline_grants), 4), 1 << grant_bit);
   a_.bind(done);
+
+  // Out of line, so that a hit falls through (Linux's sequence takes a `goto` there).
+  cold_paths_.push_back([this, index, grant_bit, slow, null, done] {
+    a_.bind(null);
+    a_.xor_(x86::eax, x86::eax);
+    a_.jmp(done);
+
+    a_.bind(slow);
+    const CodeInsn& insn = code_.slots[index];
+    if (options_.checked) {
+      a_.mov(scratch_a(), reinterpret_cast<std::uint64_t>(insn.helper));
+      a_.mov(state_field(BPFVM_JIT_FIELD(helper)), scratch_a());
+    }
+    a_.mov(state_field(BPFVM_JIT_FIELD(frame_pointer)), reg64(frame_pointer));
+    a_.call(map_lookup_routine_);
+    if (options_.checked) {
+      a_.cmp(state_field(BPFVM_JIT_FIELD(stop), 1), 0);
+      a_.jne(add_stub(StubKind::helper_stop, index));
+    }
+    a_.test(x86::rax, x86::rax);
+    a_.jz(done);
+    a_.or_(state_field(BPFVM_JIT_FIELD(inline_grants), 4), 1 << grant_bit);
+    a_.jmp(done);
+  });
 }
 
 }  // namespace bpfvm::jit

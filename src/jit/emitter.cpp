@@ -111,6 +111,8 @@ Status Emitter::emit() {
   layout_.body_end = static_cast<std::uint32_t>(a_.offset());
   if (log_ != nullptr) layout_.log_body_end = log_->size();
 
+  // Cold paths first: they may add stubs.
+  for (const auto& emit_cold : cold_paths_) emit_cold();
   for (std::size_t i = 0; i < stubs_.size(); ++i) emit_stub(stubs_[i]);
   emit_shared_routines();
   return Ok{};

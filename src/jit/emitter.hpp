@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -142,6 +143,9 @@ class Emitter {
   std::vector<Map*> inlined_maps_;     // arrays whose lookups are inline: grant bit = position
   std::vector<std::uint16_t> live_after_;  // liveness.hpp; computed at the first lookup call
   std::vector<Stub> stubs_;
+  // Code for rare paths, emitted after the body with the stubs so that the common path falls
+  // through without a taken jump (the inline array lookup's miss and first-grant paths).
+  std::vector<std::function<void()>> cold_paths_;
   asmjit::Label epilogue_, error_exit_, packet_out_of_bounds_;
   asmjit::Label fail_[6];  // by StopReason: set state->status and leave through error_exit_
   asmjit::Label helper_routine_, callx_routine_, access_slow_routine_, map_lookup_routine_;
