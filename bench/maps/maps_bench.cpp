@@ -1,6 +1,8 @@
 // What map operations cost: lookups as a program makes them (inside a MapReadGuard, as an
 // engine holds one per run), updates, and the guard itself. Not a test; docs/maps.md quotes
 // the numbers.
+#include "support/map_spec.hpp"
+
 #include <bpfvm/map.hpp>
 
 #include <benchmark/benchmark.h>
@@ -14,18 +16,11 @@
 namespace {
 
 using bpfvm::Map;
-using bpfvm::MapSpec;
 using bpfvm::MapType;
 
 std::shared_ptr<Map> make(MapType type, std::uint32_t key_size, std::uint32_t value_size,
                           std::uint32_t max_entries, std::uint32_t flags = 0) {
-  MapSpec spec;
-  spec.type = type;
-  spec.key_size = key_size;
-  spec.value_size = value_size;
-  spec.max_entries = max_entries;
-  spec.flags = flags;
-  return *Map::create(spec);
+  return *Map::create(bpfvm::test::map_spec(type, key_size, value_size, max_entries, flags));
 }
 
 // Keys visited in a shuffled order so lookups are not one cached line.

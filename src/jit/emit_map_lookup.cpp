@@ -124,10 +124,17 @@ bool Emitter::emit_map_lookup(const CodeInsn& insn, std::size_t index) {
     return true;
   }
 
-  // Direct call: the bridge needs r10 to check the key in checked mode, and the helper to
-  // fall back on when the key is not readable (the helper then fails the run).
+  emit_lookup_bridge_call(index);
+  return true;
+}
+
+// A call to the map_lookup bridge (trampoline.cpp) for the lookup at `index`. Only checked
+// code stores r10 and the helper first: the bridge checks the key against the frames below
+// r10 there, and falls back on the helper when the key is not readable (which then fails
+// the run); unchecked, it reads neither.
+void Emitter::emit_lookup_bridge_call(std::size_t index) {
   if (options_.checked) {
-    a_.mov(scratch_a(), reinterpret_cast<std::uint64_t>(insn.helper));
+    a_.mov(scratch_a(), reinterpret_cast<std::uint64_t>(code_.slots[index].helper));
     a_.mov(state_field(BPFVM_JIT_FIELD(helper)), scratch_a());
     a_.mov(state_field(BPFVM_JIT_FIELD(frame_pointer)), reg64(frame_pointer));
   }
@@ -136,7 +143,6 @@ bool Emitter::emit_map_lookup(const CodeInsn& insn, std::size_t index) {
     a_.cmp(state_field(BPFVM_JIT_FIELD(stop), 1), 0);
     a_.jne(add_stub(StubKind::helper_stop, index));
   }
-  return true;
 }
 
 // Unchecked code, a map with a pinned lookup (hash maps): nothing to check, so the call goes
@@ -192,17 +198,7 @@ void Emitter::emit_inline_array_lookup(const Map& map, std::size_t index, int gr
     a_.jmp(done);
 
     a_.bind(slow);
-    const CodeInsn& insn = code_.slots[index];
-    if (options_.checked) {
-      a_.mov(scratch_a(), reinterpret_cast<std::uint64_t>(insn.helper));
-      a_.mov(state_field(BPFVM_JIT_FIELD(helper)), scratch_a());
-    }
-    a_.mov(state_field(BPFVM_JIT_FIELD(frame_pointer)), reg64(frame_pointer));
-    a_.call(map_lookup_routine_);
-    if (options_.checked) {
-      a_.cmp(state_field(BPFVM_JIT_FIELD(stop), 1), 0);
-      a_.jne(add_stub(StubKind::helper_stop, index));
-    }
+    emit_lookup_bridge_call(index);
     a_.test(x86::rax, x86::rax);
     a_.jz(done);
     a_.or_(state_field(BPFVM_JIT_FIELD(inline_grants), 4), 1 << grant_bit);

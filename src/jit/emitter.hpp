@@ -123,6 +123,7 @@ class Emitter {
   bool emit_map_lookup(const detail::CodeInsn& insn, std::size_t index);
   void emit_inline_array_lookup(const Map& map, std::size_t index, int grant_bit);
   void emit_pinned_lookup(std::size_t index);
+  void emit_lookup_bridge_call(std::size_t index);
 
   // Constant blinding (emit_alu.cpp): `value` sign-extended to 64 bits in `scratch`, never
   // appearing in the code as such when blinding is on.

@@ -3,7 +3,7 @@
 // to save, src/jit/liveness.cpp, checked on its own too), grants deferred past many lookups
 // still answer bpf_probe_read, and 8- and 16-byte keys take their specialised lookups. Every
 // case runs on the interpreter and the JIT, checked and unchecked, and they must agree.
-#include "helpers/harness.hpp"
+#include "jit/map_programs.hpp"
 
 #include "jit/liveness.hpp"
 #include "vm/run_state.hpp"
@@ -16,31 +16,13 @@ namespace bpfvm::helper_test {
 namespace {
 
 std::shared_ptr<Map> hash_map(std::uint32_t key_size, std::uint32_t entries) {
-  MapSpec spec;
-  spec.type = MapType::hash;
-  spec.key_size = key_size;
-  spec.value_size = 8;
-  spec.max_entries = entries;
-  spec.flags = map_flag::no_prealloc;
-  auto map = Map::create(spec);
-  EXPECT_TRUE(map) << map.error().to_string();
-  return map ? *map : nullptr;
+  return make_map(MapType::hash, key_size, 8, entries);
 }
 
-// `lddw %rN, 0` names the map; other lddw constants stay plain.
+// `lddw %rN, 0` names the map.
 Program load(std::string_view source, std::shared_ptr<Map> map) {
-  auto insns = assemble_or_fail(source);
-  int lddw = 0;
-  for (std::size_t i = 0; i < insns.size(); ++i) {
-    if (insns[i].opcode != 0x18) continue;
-    if (insns[i].imm == 0 && insns[i + 1].imm == 0) set_pseudo(insns, lddw, lddw_src::map_fd, 0);
-    ++lddw;
-    ++i;
-  }
-  HelperRegistry helpers = linux_helpers();
-  auto program = Program::load(insns, {.helpers = &helpers, .maps = {std::move(map)}});
-  EXPECT_TRUE(program) << program.error().to_string();
-  return program ? *program : *Program::load(assemble_or_fail("mov %r0, 0\nexit\n"));
+  static const HelperRegistry helpers = linux_helpers();
+  return load_with_maps(source, {std::move(map)}, helpers);
 }
 
 const MemoryMode modes[] = {MemoryMode::checked, MemoryMode::unchecked};

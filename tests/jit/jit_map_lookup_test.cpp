@@ -3,7 +3,7 @@
 // interpreter and the JIT, checked and unchecked, and must agree with the helper exactly:
 // r0, values, errors, grants (bpf_probe_read sees them) and budgets. A counting stand-in for
 // the helper shows which calls took the fast path.
-#include "helpers/harness.hpp"
+#include "jit/map_programs.hpp"
 
 #include "vm/run_state.hpp"
 
@@ -41,35 +41,9 @@ HelperRegistry registry_with(HelperFastPath fast_path) {
 HelperRegistry fast = registry_with(HelperFastPath::map_lookup_elem);
 HelperRegistry slow = registry_with(HelperFastPath::none);
 
-std::shared_ptr<Map> make_map(MapType type, std::uint32_t key_size, std::uint32_t value_size,
-                              std::uint32_t entries, std::uint32_t flags = 0) {
-  MapSpec spec;
-  spec.type = type;
-  spec.key_size = key_size;
-  spec.value_size = value_size;
-  spec.max_entries = entries;
-  spec.flags = flags;
-  if (type == MapType::hash || type == MapType::lru_hash) spec.flags |= map_flag::no_prealloc;
-  auto map = Map::create(spec);
-  EXPECT_TRUE(map) << map.error().to_string();
-  return map ? *map : nullptr;
-}
-
 Program load(std::string_view source, std::vector<std::shared_ptr<Map>> maps,
              const HelperRegistry& registry = fast) {
-  auto insns = assemble_or_fail(source);
-  int lddw = 0;
-  for (std::size_t i = 0; i < insns.size(); ++i) {
-    if (insns[i].opcode != 0x18) continue;
-    // `lddw %rN, K` with K < 100 names map K; larger constants stay plain.
-    if (insns[i].imm >= 0 && insns[i].imm < 100)
-      set_pseudo(insns, lddw, lddw_src::map_fd, insns[i].imm);
-    ++lddw;
-    ++i;
-  }
-  auto program = Program::load(insns, {.helpers = &registry, .maps = std::move(maps)});
-  EXPECT_TRUE(program) << program.error().to_string();
-  return program ? *program : *Program::load(assemble_or_fail("mov %r0, 0\nexit\n"));
+  return load_with_maps(source, std::move(maps), registry);
 }
 
 struct Context {
@@ -453,11 +427,7 @@ TEST(JitMapLookup, MapsThatAreNotConstantsCallTheHelper) {
 TEST(JitMapLookup, ArrayOfMapsKeepsTheHelper) {
   auto inner = make_map(MapType::array, 4, 16, 4);
   fill_array(*inner, 4, 16);
-  MapSpec spec;
-  spec.type = MapType::array_of_maps;
-  spec.key_size = 4;
-  spec.value_size = 4;
-  spec.max_entries = 2;
+  MapSpec spec = test::map_spec(MapType::array_of_maps, 4, 4, 2);
   spec.inner = std::make_shared<MapSpec>(inner->spec());
   auto outer = Map::create(spec);
   ASSERT_TRUE(outer) << outer.error().to_string();
@@ -508,10 +478,7 @@ TEST(JitRecentRegion, ForgetsARegionAHelperRevoked) {
   // A ring buffer record is written (the JIT's out-of-line check remembers its region),
   // submitted (the helper revokes it), then written again: checked mode must refuse the
   // second store in both engines, at the same instruction.
-  MapSpec spec;
-  spec.type = MapType::ringbuf;
-  spec.max_entries = 4096;
-  auto ring = Map::create(spec);
+  auto ring = Map::create(test::map_spec(MapType::ringbuf, 0, 0, 4096));
   ASSERT_TRUE(ring) << ring.error().to_string();
   Program program = load(R"(
     lddw %r1, 0
