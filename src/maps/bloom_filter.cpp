@@ -3,17 +3,17 @@
 // number of hash functions (0 means 5). The bit array holds about max_entries * hashes / ln 2
 // bits rounded up to a power of two, as Linux sizes it; bits are set with atomic OR, so
 // pushes and peeks need no lock.
-#include "maps/map_common.hpp"
+#include "maps/keyless_map.hpp"
 
 #include <vector>
 
 namespace bpfvm::maps {
 namespace {
 
-class BloomFilterMap final : public Map {
+class BloomFilterMap final : public KeylessMap {
  public:
   explicit BloomFilterMap(const MapSpec& spec)
-      : Map(spec),
+      : KeylessMap(spec, -EOPNOTSUPP),
         hashes_(spec.map_extra == 0 ? 5 : static_cast<unsigned>(spec.map_extra & 0xf)),
         seed_(new_hash_seed(spec.flags)) {
     // nr_bits = max_entries * nr_hashes / ln(2), ln(2) taken as 5/7 as Linux does.
@@ -23,15 +23,6 @@ class BloomFilterMap final : public Map {
     mask_ = bits - 1;
     words_ = std::vector<std::atomic<std::uint64_t>>(bits / 64);
   }
-
-  void* lookup(const void*) override { return nullptr; }
-  int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
-  int erase(const void*) override { return -EOPNOTSUPP; }
-  int get_next_key(const void*, void*) override {
-    BPFVM_HOST_READ();
-    return -EOPNOTSUPP;
-  }
-  long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
 
   int push(const void* value, std::uint64_t flags) override {
     if (flags != map_update::any) return -EINVAL;
@@ -51,23 +42,6 @@ class BloomFilterMap final : public Map {
     return 0;
   }
   int pop(void*) override { return -EOPNOTSUPP; }
-
-  int host_lookup(const void*, void* value) override {
-    BPFVM_HOST_READ();
-    return peek(value);
-  }
-  int host_update(const void*, const void* value, std::uint64_t flags) override {
-    BPFVM_HOST_WRITE();
-    return push(value, flags);
-  }
-  int host_erase(const void*) override {
-    BPFVM_HOST_WRITE();
-    return -EOPNOTSUPP;
-  }
-  int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {
-    count = 0;
-    return -kENOTSUPP;
-  }
 
  private:
   std::uint64_t bit(const void* value, unsigned i) const {

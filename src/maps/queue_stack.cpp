@@ -3,7 +3,7 @@
 // use push/pop/peek; the host's lookup is peek, update is push, lookup_and_delete is pop.
 // A full map refuses a push with -E2BIG unless BPF_EXIST is given, which drops the oldest
 // element (for a stack too, as Linux does). One lock per map, as Linux's qs->lock.
-#include "maps/map_common.hpp"
+#include "maps/keyless_map.hpp"
 
 #include <mutex>
 #include <vector>
@@ -11,23 +11,14 @@
 namespace bpfvm::maps {
 namespace {
 
-class QueueStackMap final : public Map {
+class QueueStackMap final : public KeylessMap {
  public:
   explicit QueueStackMap(const MapSpec& spec)
-      : Map(spec),
+      : KeylessMap(spec, -EINVAL),
         stack_(spec.type == MapType::stack),
         size_(std::uint64_t{spec.max_entries} + 1),
         value_size_(spec.value_size),
         slots_(size_ * spec.value_size) {}
-
-  void* lookup(const void*) override { return nullptr; }
-  int update(const void*, const void*, std::uint64_t) override { return -EINVAL; }
-  int erase(const void*) override { return -EINVAL; }
-  int get_next_key(const void*, void*) override {
-    BPFVM_HOST_READ();
-    return -EINVAL;
-  }
-  long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
 
   int push(const void* value, std::uint64_t flags) override {
     if ((flags & map_update::noexist) || flags > map_update::exist) return -EINVAL;
@@ -44,30 +35,10 @@ class QueueStackMap final : public Map {
   int pop(void* value) override { return take(value, true); }
   int peek(void* value) override { return take(value, false); }
 
-  int host_lookup(const void*, void* value) override {
-    BPFVM_HOST_READ();
-    return peek(value);
-  }
-  int host_update(const void*, const void* value, std::uint64_t flags) override {
-    BPFVM_HOST_WRITE();
-    return push(value, flags);
-  }
-  int host_erase(const void*) override {
-    BPFVM_HOST_WRITE();
-    return -EINVAL;
-  }
   int host_lookup_and_erase(const void*, void* value) override {
     BPFVM_HOST_READ();
     BPFVM_HOST_WRITE();
     return pop(value);
-  }
-  int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {
-    count = 0;
-    return -kENOTSUPP;
-  }
-  int update_batch(const void*, const void*, std::uint32_t& count, std::uint64_t) override {
-    count = 0;
-    return -kENOTSUPP;
   }
 
  private:

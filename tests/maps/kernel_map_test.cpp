@@ -555,6 +555,48 @@ TEST(KernelMaps, HostAccessFlags) {
   }
 }
 
+// The maps without keys (maps/keyless_map.hpp): the keyed commands and the batches fail as
+// each type's Linux map_ops make them fail, and lookup, update and lookup-and-delete are
+// peek, push and pop.
+TEST(KernelMaps, KeylessMapsAnswerKeyedAndBatchCommandsAsLinux) {
+  SKIP_WITHOUT_BPF();
+  for (MapType type : {MapType::bloom_filter, MapType::queue, MapType::stack}) {
+    SCOPED_TRACE(std::string(map_type_name(type)));
+    Pair pair = Pair::make(map_spec(type, 0, 4, 4));
+    ASSERT_TRUE(pair.ours);
+    std::uint32_t values[2] = {7, 9}, out_a = 0, out_b = 0;
+    EXPECT_EQ(pair.ours->host_update(nullptr, &values[0], 0),
+              pair.k_update(nullptr, &values[0], 0));
+    EXPECT_EQ(pair.ours->host_lookup(nullptr, &out_a), pair.k_lookup(nullptr, &out_b));
+    EXPECT_EQ(out_a, out_b);
+    EXPECT_EQ(pair.ours->host_erase(nullptr), pair.k_delete(nullptr));
+    std::uint32_t next_a = 0, next_b = 0;
+    EXPECT_EQ(pair.ours->get_next_key(nullptr, &next_a), pair.k_next(nullptr, &next_b));
+    const int erased = pair.ours->host_lookup_and_erase(nullptr, &out_a);
+    EXPECT_EQ(erased, pair.k_lookup_and_delete(nullptr, &out_b));
+    if (erased == 0) {
+      EXPECT_EQ(out_a, out_b);
+    }
+
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    std::uint32_t count_a = 2, count_b = 2;
+    const int ours_update = pair.ours->update_batch(nullptr, values, count_a, 0);
+    EXPECT_EQ(
+        ours_update,
+        bpf_map_update_batch(pair.kernel.fd(), nullptr, values, &count_b, &opts) == 0 ? 0 : -errno);
+    // Linux refuses before it writes the count back; ours says none were done.
+    EXPECT_EQ(count_a, 0u);
+    std::uint32_t cursor = 0, keys[2], got[2];
+    count_a = count_b = 2;
+    EXPECT_EQ(
+        pair.ours->lookup_batch(nullptr, &cursor, keys, got, count_a),
+        bpf_map_lookup_batch(pair.kernel.fd(), nullptr, &cursor, keys, got, &count_b, &opts) == 0
+            ? 0
+            : -errno);
+    EXPECT_EQ(count_a, 0u);
+  }
+}
+
 // BPF_MAP_LOOKUP_BATCH on arrays (generic_map_lookup_batch): batches of keys and values from
 // a cursor, -ENOENT with the last partial batch. Compared batch by batch.
 TEST(KernelMaps, ArrayLookupBatch) {
