@@ -10,6 +10,7 @@
 // Input layout: fuzz/fuzz_input.hpp.
 #include "fuzz_helpers.hpp"
 #include "fuzz_input.hpp"
+#include "run_invariants.hpp"
 
 #include <bpfvm/helper.hpp>
 #include <bpfvm/program.hpp>
@@ -54,17 +55,7 @@ Outcome run_once(const Program& program, const fuzz::FuzzInput& input, std::uint
   if (result.ok()) return {true, *result, Error::Kind::invalid_program};
 
   const Error& error = result.error();
-  switch (error.kind) {
-    case Error::Kind::out_of_bounds:
-    case Error::Kind::budget_exhausted:
-    case Error::Kind::call_depth:
-    case Error::Kind::helper: break;
-    default: invariant_broken("a loaded program failed at run time with a load-time error kind");
-  }
-  if (!error.insn_index) invariant_broken("a run-time error has no instruction index");
-  if (*error.insn_index >= program.size())
-    invariant_broken("the instruction index is outside the program");
-  if (error.message.empty()) invariant_broken("a run-time error has an empty message");
+  if (const char* broken = fuzz::broken_run_error(error, program.size())) invariant_broken(broken);
   return {false, 0, error.kind};
 }
 

@@ -18,6 +18,7 @@
 // pattern, and inputs whose runs depend on that are not compared.
 #include "fuzz_helpers.hpp"
 #include "fuzz_input.hpp"
+#include "run_invariants.hpp"
 
 #include <bpfvm/helper.hpp>
 #include <bpfvm/jit.hpp>
@@ -81,17 +82,7 @@ struct Outcome {
 Outcome check(const Result<std::uint64_t>& result, const Program& program) {
   if (result.ok()) return {true, *result};
   const Error& error = result.error();
-  switch (error.kind) {
-    case Error::Kind::out_of_bounds:
-    case Error::Kind::budget_exhausted:
-    case Error::Kind::call_depth:
-    case Error::Kind::helper: break;
-    default: invariant_broken("a loaded program failed at run time with a load-time error kind");
-  }
-  if (!error.insn_index) invariant_broken("a run-time error has no instruction index");
-  if (*error.insn_index >= program.size())
-    invariant_broken("the instruction index is outside the program");
-  if (error.message.empty()) invariant_broken("a run-time error has an empty message");
+  if (const char* broken = fuzz::broken_run_error(error, program.size())) invariant_broken(broken);
   return {false, 0, error.kind, *error.insn_index};
 }
 
