@@ -85,18 +85,9 @@ class ArrayMap final : public Map {
     return 0;
   }
 
-  // array_map_get_next_key: no key or one out of range starts at 0; the last index ends.
   int get_next_key(const void* key, void* next_key) override {
     BPFVM_HOST_READ();
-    std::uint32_t index = max_entries_;
-    if (key != nullptr) std::memcpy(&index, key, 4);
-    std::uint32_t next = 0;
-    if (index < max_entries_) {
-      if (index == max_entries_ - 1) return -ENOENT;
-      next = index + 1;
-    }
-    std::memcpy(next_key, &next, 4);
-    return 0;
+    return array_next_key(key, next_key, max_entries_);
   }
 
   long for_each(const std::function<long(const void* key, void* value)>& visit) override {

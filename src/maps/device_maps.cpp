@@ -61,16 +61,7 @@ class DeviceMap final : public Map {
   int get_next_key(const void* key, void* next_key) override {
     BPFVM_HOST_READ();
     if (!array_) return store_->get_next_key(key, next_key);
-    const std::uint32_t max = spec().max_entries;
-    std::uint32_t index = max;
-    if (key != nullptr) std::memcpy(&index, key, 4);
-    std::uint32_t next = 0;
-    if (index < max) {
-      if (index + 1 == max) return -ENOENT;
-      next = index + 1;
-    }
-    std::memcpy(next_key, &next, 4);
-    return 0;
+    return array_next_key(key, next_key, spec().max_entries);
   }
 
  private:

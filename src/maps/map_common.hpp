@@ -32,6 +32,21 @@ inline constexpr std::uint32_t kRingbufHeaderSize = 8;         // BPF_RINGBUF_HD
 
 inline constexpr std::size_t round_up8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
+// array_map_get_next_key, which every map indexed by a u32 below max_entries follows (arrays,
+// program arrays, device maps, perf event arrays): no key or one out of range starts at 0,
+// the last index ends with -ENOENT.
+inline int array_next_key(const void* key, void* next_key, std::uint32_t max_entries) {
+  std::uint32_t index = max_entries;
+  if (key != nullptr) std::memcpy(&index, key, 4);
+  std::uint32_t next = 0;
+  if (index < max_entries) {
+    if (index == max_entries - 1) return -ENOENT;
+    next = index + 1;
+  }
+  std::memcpy(next_key, &next, 4);
+  return 0;
+}
+
 inline bool is_percpu(MapType type) {
   return type == MapType::percpu_array || type == MapType::percpu_hash ||
          type == MapType::lru_percpu_hash;

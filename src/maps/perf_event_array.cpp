@@ -94,16 +94,7 @@ class PerfEventArray final : public PerfEventArrayMap {
 
   int get_next_key(const void* key, void* next_key) override {
     BPFVM_HOST_READ();
-    const auto max = static_cast<std::uint32_t>(slots_.size());
-    std::uint32_t index = max;
-    if (key != nullptr) std::memcpy(&index, key, 4);
-    std::uint32_t next = 0;
-    if (index < max) {
-      if (index + 1 == max) return -ENOENT;
-      next = index + 1;
-    }
-    std::memcpy(next_key, &next, 4);
-    return 0;
+    return array_next_key(key, next_key, static_cast<std::uint32_t>(slots_.size()));
   }
 
  private:

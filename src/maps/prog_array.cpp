@@ -53,16 +53,7 @@ class ProgramArray final : public ProgramArrayMap {
 
   int get_next_key(const void* key, void* next_key) override {
     BPFVM_HOST_READ();
-    const auto max = static_cast<std::uint32_t>(slots_.size());
-    std::uint32_t index = max;
-    if (key != nullptr) std::memcpy(&index, key, 4);
-    std::uint32_t next = 0;
-    if (index < max) {
-      if (index == max - 1) return -ENOENT;
-      next = index + 1;
-    }
-    std::memcpy(next_key, &next, 4);
-    return 0;
+    return array_next_key(key, next_key, static_cast<std::uint32_t>(slots_.size()));
   }
   long for_each(const std::function<long(const void*, void*)>&) override { return -EINVAL; }
   int lookup_batch(const void*, void*, void*, void*, std::uint32_t& count) override {

@@ -555,6 +555,26 @@ TEST(KernelMaps, HostAccessFlags) {
   }
 }
 
+// Every map indexed by a u32 (maps/map_common.hpp array_next_key) walks its indexes as
+// array_map_get_next_key does, set or not: from no key, from each index, from past the end.
+TEST(KernelMaps, IndexedMapsWalkTheirKeysAsLinux) {
+  SKIP_WITHOUT_BPF();
+  for (MapType type :
+       {MapType::array, MapType::prog_array, MapType::perf_event_array, MapType::devmap}) {
+    SCOPED_TRACE(std::string(map_type_name(type)));
+    Pair pair = Pair::make(map_spec(type, 4, 4, 5));
+    ASSERT_TRUE(pair.ours);
+    std::uint32_t next_a = 99, next_b = 99;
+    ASSERT_EQ(pair.ours->get_next_key(nullptr, &next_a), pair.k_next(nullptr, &next_b));
+    EXPECT_EQ(next_a, next_b);
+    for (std::uint32_t index = 0; index < 8; ++index) {
+      next_a = next_b = 99;
+      ASSERT_EQ(pair.ours->get_next_key(&index, &next_a), pair.k_next(&index, &next_b)) << index;
+      EXPECT_EQ(next_a, next_b) << index;
+    }
+  }
+}
+
 // The maps without keys (maps/keyless_map.hpp): the keyed commands and the batches fail as
 // each type's Linux map_ops make them fail, and lookup, update and lookup-and-delete are
 // peek, push and pop.
