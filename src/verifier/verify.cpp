@@ -6,6 +6,7 @@
 #include "verifier/context_access.hpp"
 #include "verifier/liveness.hpp"
 #include "verifier/precision.hpp"
+#include "verifier/read_marks.hpp"
 #include "verifier/step.hpp"
 
 #include <bpfvm/disassembler.hpp>
@@ -114,6 +115,10 @@ struct CachedState {
   // Which registers and slots hold scalars here, and which of them are precise.
   Precision scalars;
   Precision precise;
+  // What the stretch from the parent checkpoint wrote, and what the paths below read before
+  // writing it (read_marks.hpp).
+  LiveMask written;
+  LiveMask read;
   // How often it included a new state, and failed to (eviction from cache_).
   std::uint32_t hits = 0;
   std::uint32_t misses = 0;
@@ -124,6 +129,7 @@ struct Path {
   VerifierState state;
   int anchor;                         // nearest checkpoint, -1 for none
   std::vector<HistoryEntry> history;  // since that checkpoint
+  LiveMask written;                   // since that checkpoint (read_marks.hpp)
 };
 
 // A history longer than this gets a chain-only checkpoint, so that forks copy little.
@@ -194,12 +200,13 @@ class Explorer {
         options_(options),
         result_(result),
         liveness_(compute_liveness(program, subprogram_starts(cfg))),
+        read_marks_(!has_callbacks(program)),
         cache_(program.size()),
         access_kinds_(program.size()) {}
 
   void run() {
     std::vector<Path> work;
-    work.push_back({0, entry_state(options_), -1, {}});
+    work.push_back({0, entry_state(options_), -1, {}, {}});
     while (!work.empty()) {
       result_.stats.peak_pending = std::max(result_.stats.peak_pending, work.size());
       Path path = std::move(work.back());
@@ -236,10 +243,13 @@ class Explorer {
                   std::move(p.history),
                   scalar_places(p.state),
                   Precision{},
+                  p.written,
+                  LiveMask{},
                   0,
                   0};
     nodes_.push_back(std::move(c));
     p.history.clear();
+    p.written = LiveMask{};
     p.anchor = static_cast<int>(nodes_.size() - 1);
     if (cached) {
       cache_[p.pc].push_back(p.anchor);
@@ -273,6 +283,46 @@ class Explorer {
       history = &c.history;
       node = c.parent;
     }
+  }
+
+  // Linux's mark_reg_read: what `m` names was read at the end of `p` and is not written
+  // since its checkpoint; mark it there, and above while no checkpoint's stretch wrote it.
+  void mark_read(const Path& p, LiveMask m) {
+    clear_written(m, p.written);
+    for (int node = p.anchor; node >= 0;) {
+      CachedState& c = nodes_[static_cast<std::size_t>(node)];
+      bool left = false;
+      for (std::size_t f = 0; f < max_call_frames; ++f) {
+        // Marked already: it went up from here before.
+        m.regs[f] = static_cast<std::uint16_t>(m.regs[f] & ~c.read.regs[f]);
+        m.stack[f] &= ~c.read.stack[f];
+        m.stack_values[f] &= ~c.read.stack_values[f];
+        c.read.regs[f] |= m.regs[f];
+        c.read.stack[f] |= m.stack[f];
+        c.read.stack_values[f] |= m.stack_values[f];
+        left = left || m.regs[f] != 0 || m.stack[f] != 0 || m.stack_values[f] != 0;
+      }
+      if (!left) return;
+      clear_written(m, c.written);
+      node = c.parent;
+    }
+  }
+
+  // The reads and writes of the instruction `d` about to run on `p` (read_marks.hpp).
+  void note_access(Path& p, const DecodedInsn& d, const HistoryEntry& e) {
+    const InsnAccess a = insn_access(d, e, p.state);
+    const std::size_t depth = p.state.depth();
+    if (depth >= max_call_frames) return;
+    LiveMask m;
+    m.regs[depth] = a.use;
+    for (std::size_t i = 0; i < a.read_count; ++i) {
+      const StackRead& r = a.reads[i];
+      if (r.frame >= max_call_frames) continue;
+      m.stack[r.frame] |= r.slots;
+      if (r.values) m.stack_values[r.frame] |= r.slots;
+    }
+    mark_read(p, m);
+    record_writes(a, depth, p.written);
   }
 
   // Explores one path until it ends; pushes the other edge of every two-way branch.
@@ -319,10 +369,20 @@ class Explorer {
             }
             continue;
           }
+          // What some path may read (static) and what c's paths did read (its marks).
+          LiveMask both = live;
+          if (read_marks_)
+            for (std::size_t f = 0; f < max_call_frames; ++f) {
+              both.regs[f] = static_cast<std::uint16_t>((both.regs[f] & c.read.regs[f]) |
+                                                        (1u << frame_pointer));
+              both.stack[f] &= c.read.stack[f];
+              both.stack_values[f] &= c.read.stack_values[f];
+            }
+          const std::size_t top = std::min(p.state.frames.size(), max_call_frames) - 1;
           if (Summary::may_include(
-                  c.summary, summary, live_regs, live_stack, live_values,
+                  c.summary, summary, both.regs[top], both.stack[top], both.stack_values[top],
                   c.precise.regs[std::min(c.state.frames.size(), max_call_frames) - 1]) &&
-              includes(c.state, p.state, live, &c.precise)) {
+              includes(c.state, p.state, both, &c.precise)) {
             // This path goes on as `c`'s did: what `c`'s paths needed precise, this one
             // needs too (Linux: propagate_precision).
             Precision needed;
@@ -331,6 +391,8 @@ class Explorer {
               needed.slots[f] = c.precise.slots[f] & live.stack[f];
             }
             mark_precise(p, needed);
+            // And it reads what c's paths read (Linux: propagate_liveness).
+            if (read_marks_) mark_read(p, c.read);
             ++c.hits;
             pruned = true;
             break;
@@ -371,6 +433,7 @@ class Explorer {
       const std::size_t at = p.pc;
       const DecodedInsn& d = program_[at];
       const HistoryEntry entry = history_entry(options_, d, at, p.state);
+      if (read_marks_) note_access(p, d, entry);
       // What the instruction relies on, from the state before it (a decided jump is known
       // only after the step: the operands are kept for it).
       const bool jump = d.row->shape == Shape::JmpImm || d.row->shape == Shape::JmpReg;
@@ -409,7 +472,7 @@ class Explorer {
       }
       if (r.fork) {
         if (p.anchor >= 0) ++nodes_[static_cast<std::size_t>(p.anchor)].branches;
-        work.push_back({r.fork->first, std::move(r.fork->second), p.anchor, p.history});
+        work.push_back({r.fork->first, std::move(r.fork->second), p.anchor, p.history, p.written});
       }
     }
   }
@@ -420,6 +483,7 @@ class Explorer {
   const VerifyOptions& options_;
   VerifyResult& result_;
   Liveness liveness_;
+  bool read_marks_;  // false in programs with callbacks (read_marks.hpp)
   std::vector<CachedState> nodes_;
   std::vector<std::vector<int>> cache_;
   std::size_t cache_size_ = 0;  // states listed in cache_
