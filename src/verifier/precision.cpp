@@ -210,6 +210,36 @@ bool backtrack(const DecodedInsn& d, const HistoryEntry& e, Precision& needed) {
   return needed.empty();
 }
 
+Precision linked_places(const VerifierState& st, std::uint32_t a, std::uint32_t b) {
+  Precision p;
+  auto linked = [&](const RegValue& v) {
+    return v.is_scalar() && v.id != 0 && (v.id == a || v.id == b);
+  };
+  constexpr int slot_count = StackState::size / StackState::slot_size;
+  for (std::size_t f = 0; f < st.frames.size() && f < max_call_frames; ++f) {
+    const Frame& fr = st.frames[f];
+    for (int r = 0; r < register_count; ++r)
+      if (linked(fr.regs[static_cast<std::size_t>(r)])) p.regs[f] |= bit(r);
+    for (int s = first_written_slot(fr.stack); s < slot_count; ++s) {
+      const int base = -StackState::size + s * StackState::slot_size;
+      if (fr.stack.byte(base) == StackByte::spill && linked(fr.stack.spilled(base)))
+        p.slots[f] |= std::uint64_t{1} << s;
+    }
+  }
+  return p;
+}
+
+void sync_linked(const Precision& linked, Precision& needed) {
+  bool any = false;
+  for (std::size_t f = 0; f < max_call_frames && !any; ++f)
+    any = (needed.regs[f] & linked.regs[f]) != 0 || (needed.slots[f] & linked.slots[f]) != 0;
+  if (!any) return;
+  for (std::size_t f = 0; f < max_call_frames; ++f) {
+    needed.regs[f] = static_cast<std::uint16_t>(needed.regs[f] | linked.regs[f]);
+    needed.slots[f] |= linked.slots[f];
+  }
+}
+
 Precision scalar_places(const VerifierState& st) {
   Precision p;
   constexpr int slot_count = StackState::size / StackState::slot_size;

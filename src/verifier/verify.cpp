@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 namespace bpfvm::verifier {
 
@@ -272,11 +273,15 @@ class Explorer {
     const std::vector<HistoryEntry>* history = &p.history;
     int node = p.anchor;
     for (;;) {
-      for (auto it = history->rbegin(); it != history->rend(); ++it)
+      for (auto it = history->rbegin(); it != history->rend(); ++it) {
+        const Precision* linked = it->linked != 0 ? &linked_[it->linked - 1] : nullptr;
+        if (linked != nullptr) sync_linked(*linked, needed);
         if (!backtrack(program_[it->pc], *it, needed)) {
           mark_all_precise(p.anchor);
           return;
         }
+        if (linked != nullptr) sync_linked(*linked, needed);
+      }
       if (node < 0) return;
       CachedState& c = nodes_[static_cast<std::size_t>(node)];
       if (!mark_checkpoint(c.scalars, c.precise, needed)) return;
@@ -432,7 +437,27 @@ class Explorer {
       }
       const std::size_t at = p.pc;
       const DecodedInsn& d = program_[at];
-      const HistoryEntry entry = history_entry(options_, d, at, p.state);
+      HistoryEntry entry = history_entry(options_, d, at, p.state);
+      if (d.row->shape == Shape::JmpImm || d.row->shape == Shape::JmpReg) {
+        // The scalars a branch refines together (sync_id in the step).
+        const auto& regs = p.state.current().regs;
+        const RegValue& a = regs[d.insn.dst];
+        const std::uint32_t ida = a.is_scalar() ? a.id : 0;
+        std::uint32_t idb = 0;
+        if (d.row->shape == Shape::JmpReg && regs[d.insn.src].is_scalar())
+          idb = regs[d.insn.src].id;
+        if (ida != 0 || idb != 0) {
+          Precision places = linked_places(p.state, ida, idb);
+          int count = 0;
+          for (std::size_t f = 0; f < max_call_frames; ++f)
+            count += std::popcount(places.regs[f]) + std::popcount(places.slots[f]);
+          // One place alone (the operand itself) links nothing.
+          if (count > 1) {
+            linked_.push_back(places);
+            entry.linked = static_cast<std::uint32_t>(linked_.size());
+          }
+        }
+      }
       if (read_marks_) note_access(p, d, entry);
       // What the instruction relies on, from the state before it (a decided jump is known
       // only after the step: the operands are kept for it).
@@ -485,6 +510,7 @@ class Explorer {
   Liveness liveness_;
   bool read_marks_;  // false in programs with callbacks (read_marks.hpp)
   std::vector<CachedState> nodes_;
+  std::vector<Precision> linked_;  // HistoryEntry::linked
   std::vector<std::vector<int>> cache_;
   std::size_t cache_size_ = 0;  // states listed in cache_
   // Jumps processed, and the counts when the last state was cached (add_new_state).
