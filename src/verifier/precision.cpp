@@ -249,7 +249,11 @@ Precision scalar_places(const VerifierState& st) {
       if (fr.regs[static_cast<std::size_t>(r)].is_scalar()) p.regs[f] |= bit(r);
     for (int s = first_written_slot(fr.stack); s < slot_count; ++s) {
       const int base = -StackState::size + s * StackState::slot_size;
-      if (fr.stack.byte(base) == StackByte::spill && fr.stack.spilled(base).is_scalar())
+      bool zero = false;
+      for (int off = base; off < base + StackState::slot_size; ++off)
+        zero = zero || fr.stack.byte(off) == StackByte::zero;
+      // Spilled scalars, and zero bytes (a load gives the constant 0 from them).
+      if (zero || (fr.stack.byte(base) == StackByte::spill && fr.stack.spilled(base).is_scalar()))
         p.slots[f] |= std::uint64_t{1} << s;
     }
   }

@@ -83,12 +83,14 @@ struct Summary {
   // scalar takes any scalar, whatever its bounds.
   static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
                           std::uint64_t live_stack, std::uint64_t live_values,
-                          std::uint16_t precise) {
+                          std::uint16_t precise, std::uint64_t precise_slots) {
     if (old.frames != cur.frames) return false;
     // Stack slots as includes(StackState) sees them: a spilled pointer must meet one (and a
     // spill a spill where the values matter), a misc byte no spilled pointer, a written slot
     // no unwritten byte.
-    if ((old.spill & ~cur.spill & live_values & live_stack) != 0 ||
+    // (An imprecise spilled scalar takes any scalar bytes: only pointers and precise scalars
+    // need a spill.)
+    if ((old.spill & (old.pointer | precise_slots) & ~cur.spill & live_values & live_stack) != 0 ||
         (old.pointer & ~cur.pointer & live_stack) != 0 ||
         (old.misc & cur.pointer & live_stack) != 0 ||
         (old.written & ~cur.written & live_stack) != 0)
@@ -361,8 +363,8 @@ class Explorer {
             // Its precision marks are not final yet: compare every scalar, and make every
             // scalar of this path precise (Linux: RANGE_WITHIN for loop states).
             if (callback_call &&
-                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values,
-                                     0x7ff) &&
+                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values, 0x7ff,
+                                     ~std::uint64_t{0}) &&
                 includes(c.state, p.state, live)) {
               mark_all_precise(p.anchor);
               pruned = true;
@@ -384,9 +386,9 @@ class Explorer {
               both.stack_values[f] &= c.read.stack_values[f];
             }
           const std::size_t top = std::min(p.state.frames.size(), max_call_frames) - 1;
-          if (Summary::may_include(
-                  c.summary, summary, both.regs[top], both.stack[top], both.stack_values[top],
-                  c.precise.regs[std::min(c.state.frames.size(), max_call_frames) - 1]) &&
+          if (Summary::may_include(c.summary, summary, both.regs[top], both.stack[top],
+                                   both.stack_values[top], c.precise.regs[top],
+                                   c.precise.slots[top]) &&
               includes(c.state, p.state, both, &c.precise)) {
             // This path goes on as `c`'s did: what `c`'s paths needed precise, this one
             // needs too (Linux: propagate_precision).
