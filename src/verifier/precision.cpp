@@ -21,8 +21,10 @@ std::uint64_t slot_range(int lo, int hi) {
   return m;
 }
 
+}  // namespace
+
 // The helper's prototype as check_helper_call finds it, or null.
-const HelperPrototype* prototype_of(const VerifyOptions& options, std::int32_t id) {
+const HelperPrototype* helper_prototype(const VerifyOptions& options, std::int32_t id) {
   if (id <= 0) return nullptr;
   const auto uid = static_cast<std::uint32_t>(id);
   if (options.helpers != nullptr)
@@ -32,6 +34,8 @@ const HelperPrototype* prototype_of(const VerifyOptions& options, std::int32_t i
     if (const LinuxHelperInfo* info = linux_helper_info(uid)) return &info->prototype;
   return nullptr;
 }
+
+namespace {
 
 bool is_mov(const DecodedInsn& d) {
   const auto row = alu_row(d.row->op);
@@ -108,7 +112,7 @@ std::uint16_t demanded_registers(const VerifyOptions& options, const DecodedInsn
       return static_cast<std::uint16_t>(scalar(dst) | (reg ? scalar(src) : 0));
     }
     case Shape::CallHelper: {
-      const HelperPrototype* proto = prototype_of(options, d.insn.imm);
+      const HelperPrototype* proto = helper_prototype(options, d.insn.imm);
       std::uint16_t m = 0;
       for (int i = 0; i < 5; ++i) {
         // Every argument the checks look at (sizes, constants, a scalar where a pointer or

@@ -46,6 +46,10 @@ struct HistoryEntry {
   static constexpr std::uint8_t callback = 4;    // a callback call or a callback's exit
 };
 
+// The helper's prototype as the call's check finds it (options.helpers, then Linux's table
+// where linux_prototypes is set), or null.
+const HelperPrototype* helper_prototype(const VerifyOptions& options, std::int32_t id);
+
 // The entry for the instruction at `pc`, from the state before it runs.
 HistoryEntry history_entry(const VerifyOptions& options, const DecodedInsn& d, std::size_t pc,
                            const VerifierState& before);

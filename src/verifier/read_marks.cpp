@@ -25,9 +25,41 @@ bool is_mov(const DecodedInsn& d) {
          d.row->op == Op::MOV32_REG;
 }
 
+// How many bytes from its pointer argument `i` (0 for r1) a helper may touch, or 0 when the
+// prototype does not say.
+std::uint64_t helper_span(const HelperPrototype* proto, const VerifierState& before, int i) {
+  if (proto == nullptr) return 0;
+  const auto& regs = before.current().regs;
+  const ArgKind k = proto->args[static_cast<std::size_t>(i)];
+  const MapSpec* map = regs[1].kind == RegKind::map_ptr ? regs[1].map : nullptr;
+  switch (k) {
+    case ArgKind::mem:
+    case ArgKind::mem_or_null:
+    case ArgKind::uninit_mem:
+    case ArgKind::writable_mem:
+    case ArgKind::writable_mem_or_null: {
+      if (i + 1 >= 5) return 0;
+      const ArgKind size = proto->args[static_cast<std::size_t>(i + 1)];
+      const RegValue& n = regs[static_cast<std::size_t>(i + 2)];
+      if ((size != ArgKind::const_size && size != ArgKind::const_size_or_zero) || !n.is_scalar())
+        return 0;
+      return n.value.umax;
+    }
+    case ArgKind::map_key: return map != nullptr ? map->key_size : 0;
+    case ArgKind::map_value:
+    case ArgKind::map_value_or_null:
+    case ArgKind::uninit_map_value: return map != nullptr ? map->value_size : 0;
+    case ArgKind::long_ptr: return 8;
+    case ArgKind::int_ptr: return 4;
+    case ArgKind::fixed_size_mem: return proto->arg_size[i];
+    default: return 0;
+  }
+}
+
 }  // namespace
 
-InsnAccess insn_access(const DecodedInsn& d, const HistoryEntry& e, const VerifierState& before) {
+InsnAccess insn_access(const DecodedInsn& d, const HistoryEntry& e, const VerifierState& before,
+                       const HelperPrototype* proto) {
   InsnAccess a;
   const int dst = d.insn.dst, src = d.insn.src;
   // A load or atomic through a stack pointer reads the slots it may touch (history_entry
@@ -82,17 +114,23 @@ InsnAccess insn_access(const DecodedInsn& d, const HistoryEntry& e, const Verifi
     case Shape::CallHelper: {
       a.use = args;
       a.def = scratch;
-      // Memory from the pointer up: a helper's access starts at the pointer and is no larger
-      // than the rest of the frame.
+      // The bytes the helper may reach from each stack pointer argument (memory, not values);
+      // every slot from the pointer up where the prototype gives no size.
       const auto& regs = before.current().regs;
       for (int r = 1; r <= 5; ++r) {
         const RegValue& v = regs[static_cast<std::size_t>(r)];
         if (v.kind != RegKind::stack) continue;
         const std::int64_t lo = v.value.smin;
-        const int first = lo < -StackState::size || lo > 0
-                              ? 0
-                              : static_cast<int>((lo + StackState::size) / StackState::slot_size);
-        add_read(a, v.frame, false, slots_between(first, slot_count - 1));
+        const std::uint64_t span = helper_span(proto, before, r - 1);
+        const bool inside = lo >= -StackState::size && v.value.smax <= 0 && lo <= v.value.smax;
+        const int first =
+            inside ? static_cast<int>((lo + StackState::size) / StackState::slot_size) : 0;
+        int last = slot_count - 1;
+        if (inside && span > 0 && span <= static_cast<std::uint64_t>(StackState::size)) {
+          const std::int64_t hi = v.value.smax + static_cast<std::int64_t>(span) - 1;
+          if (hi < 0) last = static_cast<int>((hi + StackState::size) / StackState::slot_size);
+        }
+        add_read(a, v.frame, false, slots_between(first, last));
       }
       break;
     }

@@ -18,8 +18,10 @@
 //     the source) and write r0; atomics read their three registers and write nothing;
 //   - stack slots (of whatever frame the pointer is into): a load or atomic reads the slots
 //     it may touch (as values); only an aligned 8-byte store at a constant offset writes a
-//     slot; a helper reads, as memory, every slot from its stack pointer argument's lowest
-//     offset to the top of that frame.
+//     slot; a helper reads, as memory, the slots its stack pointer argument may reach: the
+//     pointer's offsets plus the size its prototype gives (the next argument's umax for a
+//     sized pointer, the map's key or value size, 4 or 8 bytes for int and long pointers,
+//     the fixed size), or every slot up to the top of that frame where it gives none.
 // Programs with callbacks (lddw src 4) do not use read marks: a callback's exit goes back
 // to its helper's call, which the marks do not follow.
 #pragma once
@@ -53,7 +55,9 @@ struct InsnAccess {
   bool ends_frame = false;  // an exit from a subprogram: the caller's r0-r5 are written
 };
 
-InsnAccess insn_access(const DecodedInsn& d, const HistoryEntry& e, const VerifierState& before);
+// `proto`: a helper call's prototype (helper_prototype), null for anything else or unknown.
+InsnAccess insn_access(const DecodedInsn& d, const HistoryEntry& e, const VerifierState& before,
+                       const HelperPrototype* proto);
 
 // Marks (LiveMask: regs, stack, stack_values per frame) in the bits of `m` that a path's
 // write mask `written` does not cover; returns what is left to carry further up.

@@ -317,7 +317,9 @@ class Explorer {
 
   // The reads and writes of the instruction `d` about to run on `p` (read_marks.hpp).
   void note_access(Path& p, const DecodedInsn& d, const HistoryEntry& e) {
-    const InsnAccess a = insn_access(d, e, p.state);
+    const InsnAccess a = insn_access(
+        d, e, p.state,
+        d.row->shape == Shape::CallHelper ? helper_prototype(options_, d.insn.imm) : nullptr);
     const std::size_t depth = p.state.depth();
     if (depth >= max_call_frames) return;
     LiveMask m;
