@@ -14,7 +14,10 @@
 // Time is wall time (what the targets are about) and, beside it, the CPU time the
 // child spent verifying (getrusage): on a shared machine the latter is what repeats.
 //
-//   verifier_bench [--kernel] [--corpus DIR]
+//   verifier_bench [--kernel] [--corpus DIR] [--only TEXT] [--all]
+//
+// --only keeps the programs whose "folder/object section" contains TEXT; --all prints every
+// program, not only the slowest 10.
 #include "verifier/ebpf_samples.hpp"
 
 #include <bpfvm/object.hpp>
@@ -129,6 +132,8 @@ Measured measure(const ObjectSpec& spec, std::size_t index, const std::string& n
 
 int main(int argc, char** argv) {
   bool kernel = false;
+  bool all = false;
+  std::string only;
   std::optional<std::filesystem::path> root = ebpf_samples_root();
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -136,8 +141,14 @@ int main(int argc, char** argv) {
       kernel = true;
     } else if (arg == "--corpus" && i + 1 < argc) {
       root = std::filesystem::path(argv[++i]);
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (arg == "--all") {
+      all = true;
     } else {
-      fmt::print(stderr, "usage: verifier_bench [--kernel] [--corpus EBPF_SAMPLES_DIR]\n");
+      fmt::print(stderr,
+                 "usage: verifier_bench [--kernel] [--corpus EBPF_SAMPLES_DIR] [--only TEXT] "
+                 "[--all]\n");
       return 2;
     }
   }
@@ -155,6 +166,7 @@ int main(int argc, char** argv) {
   std::size_t load_failures = 0;
   for (const SampleRow& row : *rows) {
     std::string file = row.project + "/" + row.object;
+    if (!only.empty() && (file + " " + row.section).find(only) == std::string::npos) continue;
     auto object = objects.find(file);
     if (object == objects.end())
       object = objects.emplace(file, ObjectSpec::parse_file((*root / file).string())).first;
@@ -217,14 +229,15 @@ int main(int argc, char** argv) {
   std::sort(slowest.begin(), slowest.end(), [](const Measured* a, const Measured* b) {
     return a->report->seconds > b->report->seconds;
   });
-  if (slowest.size() > 10) slowest.resize(10);
+  if (!all && slowest.size() > 10) slowest.resize(10);
 
   fmt::print(
       "verifier on ebpf-samples: {} programs verified ({} accepted), {} not loadable, {} "
       "failed\n",
       measured.size() - failed, accepted, load_failures, failed);
-  fmt::print("slowest 10:\n{:>10} {:>10} {:>9} {:>9} {:>10} {:>10} {:>10}  {}\n", "ms", "cpu ms",
-             "peak MB", "insns", "processed", "kernel ms", "kernel prc", "program");
+  fmt::print("{}:\n{:>10} {:>10} {:>9} {:>9} {:>10} {:>10} {:>10}  {}\n",
+             all ? "every program" : "slowest 10", "ms", "cpu ms", "peak MB", "insns", "processed",
+             "kernel ms", "kernel prc", "program");
   for (const Measured* one : slowest)
     fmt::print("{:>10.3f} {:>10.3f} {:>9.2f} {:>9} {:>10} {:>10} {:>10}  {}{}\n",
                one->report->seconds * 1000, one->report->cpu_seconds * 1000, one->peak_mb(),

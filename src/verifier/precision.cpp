@@ -21,8 +21,10 @@ std::uint64_t slot_range(int lo, int hi) {
   return m;
 }
 
+}  // namespace
+
 // The helper's prototype as check_helper_call finds it, or null.
-const HelperPrototype* prototype_of(const VerifyOptions& options, std::int32_t id) {
+const HelperPrototype* helper_prototype(const VerifyOptions& options, std::int32_t id) {
   if (id <= 0) return nullptr;
   const auto uid = static_cast<std::uint32_t>(id);
   if (options.helpers != nullptr)
@@ -32,6 +34,8 @@ const HelperPrototype* prototype_of(const VerifyOptions& options, std::int32_t i
     if (const LinuxHelperInfo* info = linux_helper_info(uid)) return &info->prototype;
   return nullptr;
 }
+
+namespace {
 
 bool is_mov(const DecodedInsn& d) {
   const auto row = alu_row(d.row->op);
@@ -108,7 +112,7 @@ std::uint16_t demanded_registers(const VerifyOptions& options, const DecodedInsn
       return static_cast<std::uint16_t>(scalar(dst) | (reg ? scalar(src) : 0));
     }
     case Shape::CallHelper: {
-      const HelperPrototype* proto = prototype_of(options, d.insn.imm);
+      const HelperPrototype* proto = helper_prototype(options, d.insn.imm);
       std::uint16_t m = 0;
       for (int i = 0; i < 5; ++i) {
         // Every argument the checks look at (sizes, constants, a scalar where a pointer or
@@ -210,6 +214,36 @@ bool backtrack(const DecodedInsn& d, const HistoryEntry& e, Precision& needed) {
   return needed.empty();
 }
 
+Precision linked_places(const VerifierState& st, std::uint32_t a, std::uint32_t b) {
+  Precision p;
+  auto linked = [&](const RegValue& v) {
+    return v.is_scalar() && v.id != 0 && (v.id == a || v.id == b);
+  };
+  constexpr int slot_count = StackState::size / StackState::slot_size;
+  for (std::size_t f = 0; f < st.frames.size() && f < max_call_frames; ++f) {
+    const Frame& fr = st.frames[f];
+    for (int r = 0; r < register_count; ++r)
+      if (linked(fr.regs[static_cast<std::size_t>(r)])) p.regs[f] |= bit(r);
+    for (int s = first_written_slot(fr.stack); s < slot_count; ++s) {
+      const int base = -StackState::size + s * StackState::slot_size;
+      if (fr.stack.byte(base) == StackByte::spill && linked(fr.stack.spilled(base)))
+        p.slots[f] |= std::uint64_t{1} << s;
+    }
+  }
+  return p;
+}
+
+void sync_linked(const Precision& linked, Precision& needed) {
+  bool any = false;
+  for (std::size_t f = 0; f < max_call_frames && !any; ++f)
+    any = (needed.regs[f] & linked.regs[f]) != 0 || (needed.slots[f] & linked.slots[f]) != 0;
+  if (!any) return;
+  for (std::size_t f = 0; f < max_call_frames; ++f) {
+    needed.regs[f] = static_cast<std::uint16_t>(needed.regs[f] | linked.regs[f]);
+    needed.slots[f] |= linked.slots[f];
+  }
+}
+
 Precision scalar_places(const VerifierState& st) {
   Precision p;
   constexpr int slot_count = StackState::size / StackState::slot_size;
@@ -219,7 +253,11 @@ Precision scalar_places(const VerifierState& st) {
       if (fr.regs[static_cast<std::size_t>(r)].is_scalar()) p.regs[f] |= bit(r);
     for (int s = first_written_slot(fr.stack); s < slot_count; ++s) {
       const int base = -StackState::size + s * StackState::slot_size;
-      if (fr.stack.byte(base) == StackByte::spill && fr.stack.spilled(base).is_scalar())
+      bool zero = false;
+      for (int off = base; off < base + StackState::slot_size; ++off)
+        zero = zero || fr.stack.byte(off) == StackByte::zero;
+      // Spilled scalars, and zero bytes (a load gives the constant 0 from them).
+      if (zero || (fr.stack.byte(base) == StackByte::spill && fr.stack.spilled(base).is_scalar()))
         p.slots[f] |= std::uint64_t{1} << s;
     }
   }

@@ -35,11 +35,20 @@ struct HistoryEntry {
   std::uint8_t stack_frame = 0;  // flags & stack_access: the frame of the slots
   std::uint8_t slot_lo = 0;      // the slots [slot_lo, slot_hi] (liveness.hpp numbering)
   std::uint8_t slot_hi = 0;
+  // A conditional jump on a scalar linked to others (same id): 1 + the index of the places
+  // that share its operands' ids (Explorer's table), 0 for none. The branch refined all of
+  // them, so a demand on one is a demand on all (Linux: linked_regs in jmp_history,
+  // bt_sync_linked_regs).
+  std::uint32_t linked = 0;
 
   static constexpr std::uint8_t stack_access = 1;
   static constexpr std::uint8_t whole_slot = 2;  // an aligned 8-byte access of one slot
   static constexpr std::uint8_t callback = 4;    // a callback call or a callback's exit
 };
+
+// The helper's prototype as the call's check finds it (options.helpers, then Linux's table
+// where linux_prototypes is set), or null.
+const HelperPrototype* helper_prototype(const VerifyOptions& options, std::int32_t id);
 
 // The entry for the instruction at `pc`, from the state before it runs.
 HistoryEntry history_entry(const VerifyOptions& options, const DecodedInsn& d, std::size_t pc,
@@ -57,6 +66,14 @@ std::uint16_t demanded_registers(const VerifyOptions& options, const DecodedInsn
 // after the instruction, becomes what must be precise before it. False when the walk cannot
 // follow (the caller then marks everything precise).
 bool backtrack(const DecodedInsn& d, const HistoryEntry& e, Precision& needed);
+
+// The scalar registers and spilled scalar slots of every frame of `st` whose id is `a` or `b`
+// (nonzero): the places a branch on a register with that id refines (Linux:
+// collect_linked_regs).
+Precision linked_places(const VerifierState& st, std::uint32_t a, std::uint32_t b);
+
+// Linux's bt_sync_linked_regs: when `needed` names one of `linked`, it names them all.
+void sync_linked(const Precision& linked, Precision& needed);
 
 // The registers and slots of `st` that hold scalars (the only values precision applies to).
 Precision scalar_places(const VerifierState& st);

@@ -133,9 +133,15 @@ bool includes(const StackState& old, const StackState& other, std::uint64_t live
           return false;
       continue;
     }
+    // An imprecise slot (precision.hpp: nothing below relied on the value read from it): its
+    // spilled scalar or zero bytes stand for any scalar, like misc bytes.
+    const bool imprecise = ((precise >> slot) & 1) == 0;
     for (int off = base; off < base + StackState::slot_size; ++off) {
-      const StackByte o = old.byte(off);
+      StackByte o = old.byte(off);
       const StackByte n = other.byte(off);
+      if (imprecise &&
+          (o == StackByte::zero || (o == StackByte::spill && old.spilled(off).is_scalar())))
+        o = StackByte::misc;
       switch (o) {
         case StackByte::invalid: break;  // the safe path never read it before writing it
         case StackByte::misc:

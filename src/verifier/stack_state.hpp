@@ -88,8 +88,8 @@ class StackState {
 // Slots in `live` but not in `values` are read only as helper memory (liveness.hpp): there
 // a written byte must meet a written byte and a spilled pointer the same pointer, but
 // scalars need not be included in each other.
-// A spilled scalar of `old` in a slot not in `precise` includes any spilled scalar
-// (precision.hpp).
+// A spilled scalar or zero bytes of `old` in a slot not in `precise` include any scalar bytes
+// (spilled, misc or zero; precision.hpp), as misc bytes do.
 bool includes(const StackState& old, const StackState& other,
               std::uint64_t live = ~std::uint64_t{0}, std::uint64_t values = ~std::uint64_t{0},
               std::uint64_t precise = ~std::uint64_t{0});

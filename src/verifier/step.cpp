@@ -145,6 +145,25 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
   }
 }
 
+// Linux's check_reg_sane_offset: a pointer's offset, or the scalar added to it, known past
+// 2^29 either way, or with an unbounded or too large minimum, is refused at the arithmetic.
+std::optional<std::string> sane_offset(const ScalarValue& v, RegKind kind) {
+  constexpr std::int64_t max_var_off = std::int64_t{1} << 29;
+  if (v.is_const()) {
+    const auto c = static_cast<std::int64_t>(v.const_value());
+    if (c >= max_var_off || c <= -max_var_off)
+      return fmt::format("math between {} pointer and {} is not allowed", kind_name(kind), c);
+    return std::nullopt;
+  }
+  if (v.smin == std::numeric_limits<std::int64_t>::min())
+    return fmt::format(
+        "math between {} pointer and register with unbounded min value is not allowed",
+        kind_name(kind));
+  if (v.smin >= max_var_off || v.smin <= -max_var_off)
+    return fmt::format("value {} makes {} pointer be out of bounds", v.smin, kind_name(kind));
+  return std::nullopt;
+}
+
 std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
   Regs& regs = st.current().regs;
   const auto row = alu_row(d.row->op);
@@ -204,6 +223,21 @@ std::optional<std::string> do_alu(const DecodedInsn& d, VerifierState& st) {
     return std::nullopt;
   }
   if (row->bits == 32) return fmt::format("R{} 32-bit pointer arithmetic prohibited", dst);
+  // Linux's check_reg_sane_offset on the scalar and the pointer's offset before and after:
+  // no offset past 2^29 either way, no unbounded minimum. Here for map values, keys and
+  // records (packets: packet_alu); stack and context pointers keep bpfvm's later checks at
+  // the access (a typed random mutant found a map value moved by an unbounded amount, never
+  // used, that Linux refuses at the arithmetic).
+  const RegValue& moved = dv.is_pointer() ? dv : src_val;
+  if ((row->op == AluOp::add || row->op == AluOp::sub) &&
+      !(dv.is_pointer() && src_val.is_pointer()) && moved.kind != RegKind::stack &&
+      moved.kind != RegKind::ctx) {
+    const RegValue& ptr = moved;
+    const ScalarValue& amount = dv.is_pointer() ? src_val.value : dv.value;
+    if (auto e = sane_offset(amount, ptr.kind)) return e;
+    if (auto e = sane_offset(ptr.value, ptr.kind)) return e;
+    if (auto e = sane_offset(alu(row->op, 64, ptr.value, amount), ptr.kind)) return e;
+  }
   if (row->op == AluOp::add) {
     if (dv.is_pointer() && src_val.is_pointer())
       return fmt::format("R{} pointer += pointer prohibited", dst);

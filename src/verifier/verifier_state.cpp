@@ -99,6 +99,11 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
     for (int r = 0; r < register_count; ++r) {
       const auto i = static_cast<std::size_t>(r);
       if (((live.regs[f] >> r) & 1) == 0) continue;
+      // An imprecise scalar's links do not matter (Linux: regsafe returns before
+      // check_scalar_ids): had a branch through a link refined a value something relied on,
+      // backtracking through that branch's linked places would have made it precise.
+      if (precise != nullptr && a.regs[i].is_scalar() && ((precise->regs[f] >> r) & 1) == 0)
+        continue;
       if (!ids.check(a.regs[i], b.regs[i]) || !ids.check_packet(a.regs[i], b.regs[i])) return false;
     }
     constexpr int slots = StackState::size / StackState::slot_size;
@@ -108,6 +113,10 @@ bool includes(const VerifierState& old, const VerifierState& other, const LiveMa
       // A scalar read only as helper memory: its links to other scalars do not matter.
       if (((live.stack_values[f] >> slot) & 1) == 0 && a.stack.byte(off) == StackByte::spill &&
           !a.stack.spilled(off).is_pointer())
+        continue;
+      // An imprecise spilled scalar: as for registers.
+      if (precise != nullptr && a.stack.byte(off) == StackByte::spill &&
+          a.stack.spilled(off).is_scalar() && ((precise->slots[f] >> slot) & 1) == 0)
         continue;
       if (a.stack.byte(off) == StackByte::spill &&
           (!ids.check(a.stack.spilled(off), b.stack.spilled(off)) ||

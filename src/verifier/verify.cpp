@@ -6,6 +6,7 @@
 #include "verifier/context_access.hpp"
 #include "verifier/liveness.hpp"
 #include "verifier/precision.hpp"
+#include "verifier/read_marks.hpp"
 #include "verifier/step.hpp"
 
 #include <bpfvm/disassembler.hpp>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 namespace bpfvm::verifier {
 
@@ -81,12 +83,14 @@ struct Summary {
   // scalar takes any scalar, whatever its bounds.
   static bool may_include(const Summary& old, const Summary& cur, std::uint16_t live,
                           std::uint64_t live_stack, std::uint64_t live_values,
-                          std::uint16_t precise) {
+                          std::uint16_t precise, std::uint64_t precise_slots) {
     if (old.frames != cur.frames) return false;
     // Stack slots as includes(StackState) sees them: a spilled pointer must meet one (and a
     // spill a spill where the values matter), a misc byte no spilled pointer, a written slot
     // no unwritten byte.
-    if ((old.spill & ~cur.spill & live_values & live_stack) != 0 ||
+    // (An imprecise spilled scalar takes any scalar bytes: only pointers and precise scalars
+    // need a spill.)
+    if ((old.spill & (old.pointer | precise_slots) & ~cur.spill & live_values & live_stack) != 0 ||
         (old.pointer & ~cur.pointer & live_stack) != 0 ||
         (old.misc & cur.pointer & live_stack) != 0 ||
         (old.written & ~cur.written & live_stack) != 0)
@@ -114,6 +118,10 @@ struct CachedState {
   // Which registers and slots hold scalars here, and which of them are precise.
   Precision scalars;
   Precision precise;
+  // What the stretch from the parent checkpoint wrote, and what the paths below read before
+  // writing it (read_marks.hpp).
+  LiveMask written;
+  LiveMask read;
   // How often it included a new state, and failed to (eviction from cache_).
   std::uint32_t hits = 0;
   std::uint32_t misses = 0;
@@ -124,6 +132,7 @@ struct Path {
   VerifierState state;
   int anchor;                         // nearest checkpoint, -1 for none
   std::vector<HistoryEntry> history;  // since that checkpoint
+  LiveMask written;                   // since that checkpoint (read_marks.hpp)
 };
 
 // A history longer than this gets a chain-only checkpoint, so that forks copy little.
@@ -194,12 +203,13 @@ class Explorer {
         options_(options),
         result_(result),
         liveness_(compute_liveness(program, subprogram_starts(cfg))),
+        read_marks_(!has_callbacks(program)),
         cache_(program.size()),
         access_kinds_(program.size()) {}
 
   void run() {
     std::vector<Path> work;
-    work.push_back({0, entry_state(options_), -1, {}});
+    work.push_back({0, entry_state(options_), -1, {}, {}});
     while (!work.empty()) {
       result_.stats.peak_pending = std::max(result_.stats.peak_pending, work.size());
       Path path = std::move(work.back());
@@ -236,10 +246,13 @@ class Explorer {
                   std::move(p.history),
                   scalar_places(p.state),
                   Precision{},
+                  p.written,
+                  LiveMask{},
                   0,
                   0};
     nodes_.push_back(std::move(c));
     p.history.clear();
+    p.written = LiveMask{};
     p.anchor = static_cast<int>(nodes_.size() - 1);
     if (cached) {
       cache_[p.pc].push_back(p.anchor);
@@ -262,17 +275,63 @@ class Explorer {
     const std::vector<HistoryEntry>* history = &p.history;
     int node = p.anchor;
     for (;;) {
-      for (auto it = history->rbegin(); it != history->rend(); ++it)
+      for (auto it = history->rbegin(); it != history->rend(); ++it) {
+        const Precision* linked = it->linked != 0 ? &linked_[it->linked - 1] : nullptr;
+        if (linked != nullptr) sync_linked(*linked, needed);
         if (!backtrack(program_[it->pc], *it, needed)) {
           mark_all_precise(p.anchor);
           return;
         }
+        if (linked != nullptr) sync_linked(*linked, needed);
+      }
       if (node < 0) return;
       CachedState& c = nodes_[static_cast<std::size_t>(node)];
       if (!mark_checkpoint(c.scalars, c.precise, needed)) return;
       history = &c.history;
       node = c.parent;
     }
+  }
+
+  // Linux's mark_reg_read: what `m` names was read at the end of `p` and is not written
+  // since its checkpoint; mark it there, and above while no checkpoint's stretch wrote it.
+  void mark_read(const Path& p, LiveMask m) {
+    clear_written(m, p.written);
+    for (int node = p.anchor; node >= 0;) {
+      CachedState& c = nodes_[static_cast<std::size_t>(node)];
+      bool left = false;
+      for (std::size_t f = 0; f < max_call_frames; ++f) {
+        // Marked already: it went up from here before.
+        m.regs[f] = static_cast<std::uint16_t>(m.regs[f] & ~c.read.regs[f]);
+        m.stack[f] &= ~c.read.stack[f];
+        m.stack_values[f] &= ~c.read.stack_values[f];
+        c.read.regs[f] |= m.regs[f];
+        c.read.stack[f] |= m.stack[f];
+        c.read.stack_values[f] |= m.stack_values[f];
+        left = left || m.regs[f] != 0 || m.stack[f] != 0 || m.stack_values[f] != 0;
+      }
+      if (!left) return;
+      clear_written(m, c.written);
+      node = c.parent;
+    }
+  }
+
+  // The reads and writes of the instruction `d` about to run on `p` (read_marks.hpp).
+  void note_access(Path& p, const DecodedInsn& d, const HistoryEntry& e) {
+    const InsnAccess a = insn_access(
+        d, e, p.state,
+        d.row->shape == Shape::CallHelper ? helper_prototype(options_, d.insn.imm) : nullptr);
+    const std::size_t depth = p.state.depth();
+    if (depth >= max_call_frames) return;
+    LiveMask m;
+    m.regs[depth] = a.use;
+    for (std::size_t i = 0; i < a.read_count; ++i) {
+      const StackRead& r = a.reads[i];
+      if (r.frame >= max_call_frames) continue;
+      m.stack[r.frame] |= r.slots;
+      if (r.values) m.stack_values[r.frame] |= r.slots;
+    }
+    mark_read(p, m);
+    record_writes(a, depth, p.written);
   }
 
   // Explores one path until it ends; pushes the other edge of every two-way branch.
@@ -306,8 +365,8 @@ class Explorer {
             // Its precision marks are not final yet: compare every scalar, and make every
             // scalar of this path precise (Linux: RANGE_WITHIN for loop states).
             if (callback_call &&
-                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values,
-                                     0x7ff) &&
+                Summary::may_include(c.summary, summary, live_regs, live_stack, live_values, 0x7ff,
+                                     ~std::uint64_t{0}) &&
                 includes(c.state, p.state, live)) {
               mark_all_precise(p.anchor);
               pruned = true;
@@ -319,10 +378,20 @@ class Explorer {
             }
             continue;
           }
-          if (Summary::may_include(
-                  c.summary, summary, live_regs, live_stack, live_values,
-                  c.precise.regs[std::min(c.state.frames.size(), max_call_frames) - 1]) &&
-              includes(c.state, p.state, live, &c.precise)) {
+          // What some path may read (static) and what c's paths did read (its marks).
+          LiveMask both = live;
+          if (read_marks_)
+            for (std::size_t f = 0; f < max_call_frames; ++f) {
+              both.regs[f] = static_cast<std::uint16_t>((both.regs[f] & c.read.regs[f]) |
+                                                        (1u << frame_pointer));
+              both.stack[f] &= c.read.stack[f];
+              both.stack_values[f] &= c.read.stack_values[f];
+            }
+          const std::size_t top = std::min(p.state.frames.size(), max_call_frames) - 1;
+          if (Summary::may_include(c.summary, summary, both.regs[top], both.stack[top],
+                                   both.stack_values[top], c.precise.regs[top],
+                                   c.precise.slots[top]) &&
+              includes(c.state, p.state, both, &c.precise)) {
             // This path goes on as `c`'s did: what `c`'s paths needed precise, this one
             // needs too (Linux: propagate_precision).
             Precision needed;
@@ -331,6 +400,8 @@ class Explorer {
               needed.slots[f] = c.precise.slots[f] & live.stack[f];
             }
             mark_precise(p, needed);
+            // And it reads what c's paths read (Linux: propagate_liveness).
+            if (read_marks_) mark_read(p, c.read);
             ++c.hits;
             pruned = true;
             break;
@@ -370,7 +441,28 @@ class Explorer {
       }
       const std::size_t at = p.pc;
       const DecodedInsn& d = program_[at];
-      const HistoryEntry entry = history_entry(options_, d, at, p.state);
+      HistoryEntry entry = history_entry(options_, d, at, p.state);
+      if (d.row->shape == Shape::JmpImm || d.row->shape == Shape::JmpReg) {
+        // The scalars a branch refines together (sync_id in the step).
+        const auto& regs = p.state.current().regs;
+        const RegValue& a = regs[d.insn.dst];
+        const std::uint32_t ida = a.is_scalar() ? a.id : 0;
+        std::uint32_t idb = 0;
+        if (d.row->shape == Shape::JmpReg && regs[d.insn.src].is_scalar())
+          idb = regs[d.insn.src].id;
+        if (ida != 0 || idb != 0) {
+          Precision places = linked_places(p.state, ida, idb);
+          int count = 0;
+          for (std::size_t f = 0; f < max_call_frames; ++f)
+            count += std::popcount(places.regs[f]) + std::popcount(places.slots[f]);
+          // One place alone (the operand itself) links nothing.
+          if (count > 1) {
+            linked_.push_back(places);
+            entry.linked = static_cast<std::uint32_t>(linked_.size());
+          }
+        }
+      }
+      if (read_marks_) note_access(p, d, entry);
       // What the instruction relies on, from the state before it (a decided jump is known
       // only after the step: the operands are kept for it).
       const bool jump = d.row->shape == Shape::JmpImm || d.row->shape == Shape::JmpReg;
@@ -409,7 +501,7 @@ class Explorer {
       }
       if (r.fork) {
         if (p.anchor >= 0) ++nodes_[static_cast<std::size_t>(p.anchor)].branches;
-        work.push_back({r.fork->first, std::move(r.fork->second), p.anchor, p.history});
+        work.push_back({r.fork->first, std::move(r.fork->second), p.anchor, p.history, p.written});
       }
     }
   }
@@ -420,7 +512,9 @@ class Explorer {
   const VerifyOptions& options_;
   VerifyResult& result_;
   Liveness liveness_;
+  bool read_marks_;  // false in programs with callbacks (read_marks.hpp)
   std::vector<CachedState> nodes_;
+  std::vector<Precision> linked_;  // HistoryEntry::linked
   std::vector<std::vector<int>> cache_;
   std::size_t cache_size_ = 0;  // states listed in cache_
   // Jumps processed, and the counts when the last state was cached (add_new_state).

@@ -141,7 +141,11 @@ class TypedSoundness {
         auto log = linux_load(insns, p.type, true);
         const std::string why = log ? std::string("(accepted on retry)") : log.error().to_string();
         ++counts.ours_only;
-        ADD_FAILURE() << "we accept, Linux rejects: " << where() << "\n" << why;
+        VerifyOptions lo = options;
+        lo.log = true;
+        ADD_FAILURE() << "we accept, Linux rejects: " << where() << "\n"
+                      << why << "\nOURS:\n"
+                      << verify(insns, lo).log;
       }
     }
     LoadOptions load;
