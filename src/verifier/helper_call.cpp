@@ -143,6 +143,20 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
   return fmt::format("R{} type={} expected=fp or ctx", reg, to_string(p));
 }
 
+// A pointer spilled in the `size` stack bytes at `p`, which a built-in would read as data.
+std::optional<std::string> spilled_pointer_in(const VerifierState& st, int reg, const RegValue& p,
+                                              std::uint64_t size, std::string_view helper_name) {
+  if (p.kind != RegKind::stack || !p.value.is_const()) return std::nullopt;
+  const auto off = static_cast<std::int64_t>(p.value.const_value());
+  const StackState& stack = st.frames[p.frame].stack;
+  for (std::int64_t i = off; i < off + static_cast<std::int64_t>(size); ++i)
+    if (stack.byte(static_cast<int>(i)) == StackByte::spill &&
+        stack.spilled(static_cast<int>(i)).is_pointer())
+      return fmt::format("R{} {} would read the spilled pointer at fp{} as data", reg,
+                         helper_name, i);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
@@ -206,6 +220,9 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
           return fmt::format("R{} type={} expected=fp, pkt, map_value", reg, to_string(v));
         if (kind == ArgKind::const_sized_mem) {
           if (auto e = access(options, st, reg, v, *size, MemUse::read)) return e;
+          // Copied or compared as bytes, a spilled pointer would become a scalar the
+          // program could store anywhere (Linux: an unprivileged helper read of a spill).
+          if (auto e = spilled_pointer_in(st, reg, v, *size, helper_name)) return e;
         } else if (sized_write) {
           return fmt::format("helper {} ({}): two destinations", id, helper_name);
         } else {
