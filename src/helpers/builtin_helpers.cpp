@@ -44,7 +44,8 @@ u64 builtin_memcmp(HelperCall& call, u64 a, u64 b, u64 n, u64, u64) {
   if (n == 0) return 0;
   if (!check_pointer(call, "memcmp", "a", a, n, false)) return 0;
   if (!check_pointer(call, "memcmp", "b", b, n, false)) return 0;
-  const int order = std::memcmp(reinterpret_cast<const void*>(a), reinterpret_cast<const void*>(b), n);
+  const int order =
+      std::memcmp(reinterpret_cast<const void*>(a), reinterpret_cast<const void*>(b), n);
   return static_cast<u64>(static_cast<std::int64_t>(order < 0 ? -1 : order > 0 ? 1 : 0));
 }
 
@@ -59,16 +60,24 @@ struct Builtin {
 
 const std::array<Builtin, 4>& builtins() {
   static const std::array<Builtin, 4> table = {{
-      {builtin_helper::memset, "memset", builtin_memset,
+      {builtin_helper::memset,
+       "memset",
+       builtin_memset,
        {ReturnKind::first_argument,
         {A::const_sized_uninit_mem, A::anything, A::exact_const_size, A::none, A::none}}},
-      {builtin_helper::memcpy, "memcpy", builtin_memcpy,
+      {builtin_helper::memcpy,
+       "memcpy",
+       builtin_memcpy,
        {ReturnKind::first_argument,
         {A::const_sized_uninit_mem, A::const_sized_mem, A::exact_const_size, A::none, A::none}}},
-      {builtin_helper::memmove, "memmove", builtin_memmove,
+      {builtin_helper::memmove,
+       "memmove",
+       builtin_memmove,
        {ReturnKind::first_argument,
         {A::const_sized_uninit_mem, A::const_sized_mem, A::exact_const_size, A::none, A::none}}},
-      {builtin_helper::memcmp, "memcmp", builtin_memcmp,
+      {builtin_helper::memcmp,
+       "memcmp",
+       builtin_memcmp,
        {ReturnKind::integer,
         {A::const_sized_mem, A::const_sized_mem, A::exact_const_size, A::none, A::none}}},
   }};

@@ -50,13 +50,13 @@ Result<std::uint64_t> exact_size_of(const HelperPrototype& proto,
       return fail(fmt::format("R{} {}'s size must be a known constant: {}", reg, helper_name,
                               to_string(size.value)));
     if (size.value.const_value() > (std::uint64_t{1} << 29) - 1)  // Linux's BPF_MAX_VAR_SIZ
-      return fail(fmt::format("R{} {}'s size {} is too large", reg, helper_name,
-                              size.value.const_value()));
+      return fail(
+          fmt::format("R{} {}'s size {} is too large", reg, helper_name, size.value.const_value()));
     return size.value.const_value();
   }
-  return make_error(Error::Kind::invalid_program,
-                    fmt::format("helper {}: no exact_const_size argument sizes its memory",
-                                helper_name));
+  return make_error(
+      Error::Kind::invalid_program,
+      fmt::format("helper {}: no exact_const_size argument sizes its memory", helper_name));
 }
 
 bool is_null(const RegValue& v) {
@@ -152,8 +152,8 @@ std::optional<std::string> spilled_pointer_in(const VerifierState& st, int reg, 
   for (std::int64_t i = off; i < off + static_cast<std::int64_t>(size); ++i)
     if (stack.byte(static_cast<int>(i)) == StackByte::spill &&
         stack.spilled(static_cast<int>(i)).is_pointer())
-      return fmt::format("R{} {} would read the spilled pointer at fp{} as data", reg,
-                         helper_name, i);
+      return fmt::format("R{} {} would read the spilled pointer at fp{} as data", reg, helper_name,
+                         i);
   return std::nullopt;
 }
 

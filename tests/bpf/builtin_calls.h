@@ -13,7 +13,7 @@ struct builtin_block {
 
 // Fills a, copies it into b, shifts both with overlapping moves (forward and backward) and
 // compares them; returns a number that depends on every step.
-static inline int builtin_blocks(struct builtin_block *a, struct builtin_block *b,
+static inline int builtin_blocks(struct builtin_block* a, struct builtin_block* b,
                                  unsigned int seed) {
   memset(a, 0x5a, sizeof(*a));
   for (int i = 0; i < 16; i++) a->bytes[i * 61] = (unsigned char)(seed + i * 7);

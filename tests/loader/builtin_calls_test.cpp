@@ -91,8 +91,7 @@ TEST(BuiltinCalls, TheVerifierAcceptsEveryProgram) {
   for (std::size_t i = 0; i < spec.programs.size(); ++i) {
     auto helpers = object_program_helpers(spec, i);
     ASSERT_TRUE(helpers) << helpers.error().to_string();
-    auto result = verifier::verify(spec.programs[i].insns,
-                                   verify_options_for(spec, i, &*helpers));
+    auto result = verifier::verify(spec.programs[i].insns, verify_options_for(spec, i, &*helpers));
     EXPECT_TRUE(result.ok()) << spec.programs[i].name << ": " << result.error->to_string();
   }
 }
@@ -166,14 +165,14 @@ TEST(BuiltinCalls, BothEnginesComputeWhatTheNativeBuildComputes) {
 TEST(BuiltinCalls, TurnedOffTheCallsArePoisonedAsBefore) {
   ObjectSpec spec = parse_builtin_calls();
   HelperRegistry helpers = linux_helpers();
-  auto refused = Object::load(spec, ObjectLoadOptions{.helpers = &helpers,
-                                                      .builtin_functions = false});
+  auto refused =
+      Object::load(spec, ObjectLoadOptions{.helpers = &helpers, .builtin_functions = false});
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("builtin_functions"), std::string::npos)
       << refused.error().message;
-  auto linked = Object::load(spec, ObjectLoadOptions{.helpers = &helpers,
-                                                     .autoload = autoload_linked,
-                                                     .builtin_functions = false});
+  auto linked = Object::load(
+      spec, ObjectLoadOptions{
+                .helpers = &helpers, .autoload = autoload_linked, .builtin_functions = false});
   ASSERT_TRUE(linked) << linked.error().to_string();
   EXPECT_TRUE(linked->programs().empty());  // every program calls one
   for (const ObjectProgram& program : linked->spec().programs) {
@@ -181,8 +180,7 @@ TEST(BuiltinCalls, TurnedOffTheCallsArePoisonedAsBefore) {
     for (const ObjectRelocation& relocation : program.relocations) {
       EXPECT_NE(relocation.kind, RelocationKind::builtin);
       if (relocation.kind == RelocationKind::unresolved) {
-        EXPECT_EQ(static_cast<std::uint32_t>(program.insns[relocation.insn].imm),
-                  poison_helper_id);
+        EXPECT_EQ(static_cast<std::uint32_t>(program.insns[relocation.insn].imm), poison_helper_id);
       }
     }
   }
@@ -219,8 +217,9 @@ TEST(BuiltinCalls, AForgedAddressFaultsInCheckedMode) {
     }
   }
   // In bounds, the same programs' shapes run: memset of the 16 bytes returns r1.
-  auto insns = assemble("mov %r6, %r1\nmov %r2, 9\nmov %r3, 16\ncall 0x7f000001\n"
-                        "sub %r0, %r6\nldxb %r1, [%r6+15]\nadd %r0, %r1\nexit\n");
+  auto insns = assemble(
+      "mov %r6, %r1\nmov %r2, 9\nmov %r3, 16\ncall 0x7f000001\n"
+      "sub %r0, %r6\nldxb %r1, [%r6+15]\nadd %r0, %r1\nexit\n");
   ASSERT_TRUE(insns) << insns.error().to_string();
   auto program = Program::load(*insns, LoadOptions{.helpers = &helpers});
   ASSERT_TRUE(program) << program.error().to_string();
