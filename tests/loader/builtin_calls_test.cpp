@@ -12,6 +12,7 @@
 #include <bpfvm/object.hpp>
 #include <bpfvm/object_verify.hpp>
 #include <bpfvm/packet_run.hpp>
+#include <bpfvm/progtypes.hpp>
 #include <bpfvm/verifier.hpp>
 #include <bpfvm/vm.hpp>
 
@@ -74,6 +75,11 @@ TEST(BuiltinCalls, IdsAndNames) {
     EXPECT_TRUE(is_builtin_helper_id(id));
     ASSERT_TRUE(helper.prototype);
     EXPECT_EQ(helper.prototype->args[2], ArgKind::exact_const_size) << helper.name;
+  }
+  // Every program type may call them; Linux's lists stay as they are.
+  for (ProgramType type : {ProgramType::socket_filter, ProgramType::xdp, ProgramType::kprobe}) {
+    EXPECT_TRUE(helper_allowed(type, builtin_helper::memcpy)) << program_type_name(type);
+    EXPECT_FALSE(helper_allowed(type, builtin_helper_last + 1)) << program_type_name(type);
   }
   // A host's own function under a built-in id is kept.
   HelperRegistry host;
