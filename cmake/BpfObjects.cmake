@@ -25,10 +25,15 @@ function(bpfvm_bpf_objects)
     get_filename_component(name ${source} NAME)
     string(REGEX REPLACE "(\\.bpf)?\\.c$" "" stem ${name})
     set(output ${ARG_OUTPUT_DIR}/${stem}.o)
+    # Flags of one source: set_source_files_properties(x.bpf.c PROPERTIES BPFVM_BPF_FLAGS ...)
+    get_source_file_property(source_flags ${path} BPFVM_BPF_FLAGS)
+    if(NOT source_flags)
+      set(source_flags "")
+    endif()
     add_custom_command(
       OUTPUT ${output}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUTPUT_DIR}
-      COMMAND ${BPFVM_BPF_CLANG} -O2 -g -target bpf ${multiarch_include} ${ARG_FLAGS}
+      COMMAND ${BPFVM_BPF_CLANG} -O2 -g -target bpf ${multiarch_include} ${ARG_FLAGS} ${source_flags}
               -MD -MF ${output}.d -c ${path} -o ${output}
       DEPENDS ${path}
       DEPFILE ${output}.d

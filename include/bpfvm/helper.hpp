@@ -154,6 +154,12 @@ enum class ArgKind : std::uint8_t {
                // through HelperCall::accessible, never trusting it (probe_read's unsafe_ptr;
                // Linux: ARG_ANYTHING, where root may pass pointers). Reading through it is no
                // leak: the pointer's value reaches no memory the program or host can read.
+  // ---- bpfvm's built-in functions (builtin_helpers.hpp: memset, memcpy, memmove, memcmp),
+  // which Linux has no helper for. Their size is the one exact_const_size argument.
+  const_sized_uninit_mem,  // pointer to writable memory of `size` bytes the function fills
+                           // (it need not be initialised, and is afterwards)
+  const_sized_mem,         // pointer to `size` readable, initialised bytes
+  exact_const_size,        // `size`: a scalar the verifier knows exactly (0 allowed), not a range
 };
 
 enum class ReturnKind : std::uint8_t {
@@ -176,6 +182,9 @@ enum class ReturnKind : std::uint8_t {
                                  // RET_PTR_TO_BTF_ID_TRUSTED)
   btf_id_or_null,                // the same, or null (RET_PTR_TO_BTF_ID_OR_NULL)
   dynptr_mem_or_null,            // memory a dynptr covers, or null (RET_PTR_TO_DYNPTR_MEM_OR_NULL)
+  // ---- bpfvm's built-in functions (builtin_helpers.hpp).
+  first_argument,  // r1 as the program passed it, as C's memset and memcpy return their
+                   // destination: r0 becomes a copy of r1's value (a pointer stays one)
 };
 
 struct HelperPrototype {

@@ -62,6 +62,8 @@ enum class RelocationKind : std::uint8_t {
   call,        // call src 1: a bpf-to-bpf call (imm = target - insn - 1)
   func,        // lddw src 4: a function address, for callbacks (bpf_loop, for_each_map_elem)
   unresolved,  // call to a function not in the object: poisoned (call poison_helper_id)
+  builtin,     // call to memset/memcpy/memmove/memcmp, which the object lacks: a call of
+               // bpfvm's built-in function (builtin_helpers.hpp; imm = its id, src 0)
 };
 
 // The helper id libbpf writes into an instruction it could not relocate (an unresolved CO-RE
@@ -134,6 +136,13 @@ struct ObjectLoadOptions {
   // Which programs to load (libbpf's bpf_program__set_autoload); every program when empty.
   // A program left out is not loaded: Object::program(name) and program_at give nullptr.
   std::function<bool(const ObjectProgram&)> autoload = nullptr;
+  // Calls to memset, memcpy, memmove and memcmp that the object lacks (RelocationKind::builtin)
+  // reach bpfvm's built-in functions: Object::load adds them to the helpers the programs get
+  // (builtin_helpers.hpp; a function the registry has under the same id is kept). false: such
+  // calls are poisoned as Linux's loader leaves them (RelocationKind::unresolved, call
+  // poison_helper_id) and their programs get a link error, as ObjectSpec::program shows
+  // through Object::spec().
+  bool builtin_functions = true;
 };
 
 // Loads the programs that can load: those without a link error (ObjectProgram::link_error).

@@ -58,7 +58,8 @@ std::size_t uapi_context_size(ProgramType type);
 Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<const Insn> insns);
 
 // Whether a program of `type` may call helper `id` (Linux's *_func_proto lists, as a
-// privileged loader sees them). Every id for raw.
+// privileged loader sees them). Every id for raw; bpfvm's built-ins (builtin_helpers.hpp) for
+// every type.
 bool helper_allowed(ProgramType type, std::uint32_t id);
 // The allowed ids in increasing order (none for raw, where every id is allowed).
 std::span<const std::uint32_t> allowed_helpers(ProgramType type);

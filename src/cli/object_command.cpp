@@ -39,6 +39,7 @@ std::string relocation_target(const ObjectSpec& spec, const ObjectRelocation& re
       return fmt::format("{} (insn {})", relocation.symbol, relocation.target);
     case RelocationKind::unresolved:
       return fmt::format("{} (not in the object)", relocation.symbol);
+    case RelocationKind::builtin: return fmt::format("{} (bpfvm built-in)", relocation.symbol);
   }
   return "";
 }

@@ -338,6 +338,10 @@ std::string_view linux_kind_name(ArgKind kind) {
     case ArgKind::uninit_dynptr: return "ARG_PTR_TO_DYNPTR | MEM_UNINIT";
     case ArgKind::release_dynptr: return "ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE";
     case ArgKind::unsafe_ptr: return "ARG_ANYTHING";
+    // bpfvm's built-in functions: no Linux kind; the nearest one.
+    case ArgKind::const_sized_uninit_mem: return "ARG_PTR_TO_UNINIT_MEM (bpfvm built-in)";
+    case ArgKind::const_sized_mem: return "ARG_PTR_TO_MEM | MEM_RDONLY (bpfvm built-in)";
+    case ArgKind::exact_const_size: return "ARG_CONST_SIZE_OR_ZERO, exact (bpfvm built-in)";
   }
   return "ARG_?";
 }
@@ -360,6 +364,7 @@ std::string_view linux_kind_name(ReturnKind kind) {
     case ReturnKind::btf_id: return "RET_PTR_TO_BTF_ID";
     case ReturnKind::btf_id_or_null: return "RET_PTR_TO_BTF_ID_OR_NULL";
     case ReturnKind::dynptr_mem_or_null: return "RET_PTR_TO_DYNPTR_MEM_OR_NULL";
+    case ReturnKind::first_argument: return "r1 (bpfvm built-in)";
   }
   return "RET_?";
 }

@@ -1,5 +1,6 @@
 #include "loader/linker.hpp"
 
+#include <bpfvm/builtin_helpers.hpp>
 #include <bpfvm/program_type.hpp>
 
 #include <elf.h>
@@ -169,11 +170,20 @@ class ProgramLinker {
   // reach it are refused, as Linux's verifier would refuse them, and the object's other
   // programs load. The call becomes a helper call to libbpf's poison id (0xbad2310) so the
   // instructions stay well formed; ObjectProgram::link_error tells why the program cannot load.
+  // memset, memcpy, memmove and memcmp become calls of bpfvm's built-in functions instead
+  // (builtin_helpers.hpp): a helper call (src 0) whatever source clang gave the call (1,
+  // BPF_PSEUDO_CALL, with imm -1 for a global function); ObjectLoadOptions::builtin_functions
+  // may poison them again at load.
   Status poison_call(const Reloc& reloc, std::size_t at) {
     Insn& insn = program_->insns[at];
-    insn.src = 0;
-    insn.imm = static_cast<std::int32_t>(poison_helper_id);
     const ElfSymbol& symbol = file_.symbols[reloc.entry->symbol];
+    insn.src = 0;
+    if (auto builtin = builtin_helper_for_symbol(symbol.name)) {
+      insn.imm = static_cast<std::int32_t>(*builtin);
+      program_->relocations.push_back({at, RelocationKind::builtin, symbol.name, 0, 0, 0});
+      return Ok{};
+    }
+    insn.imm = static_cast<std::int32_t>(poison_helper_id);
     program_->relocations.push_back({at, RelocationKind::unresolved, symbol.name, 0, 0, 0});
     if (program_->link_error.empty())
       program_->link_error =

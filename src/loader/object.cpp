@@ -1,12 +1,14 @@
 // Object::load with a map factory: maps first (programs refer to them by index), global data
 // filled, programs loaded, then the slots map definitions set (`.values`), which may name
 // programs.
+#include <bpfvm/builtin_helpers.hpp>
 #include <bpfvm/object.hpp>
 #include <bpfvm/progtypes.hpp>
 
 #include <fmt/format.h>
 
 #include <cstring>
+#include <optional>
 
 namespace bpfvm {
 namespace {
@@ -69,12 +71,48 @@ Status set_initial_slots(const ObjectSpec& spec, const std::vector<std::shared_p
   return Ok{};
 }
 
+// ObjectLoadOptions::builtin_functions off: the built-in calls poisoned again, as the loader
+// leaves calls to other functions the object lacks, and their programs given a link error.
+ObjectSpec without_builtins(const ObjectSpec& spec) {
+  ObjectSpec out = spec;
+  for (ObjectProgram& program : out.programs)
+    for (ObjectRelocation& relocation : program.relocations) {
+      if (relocation.kind != RelocationKind::builtin) continue;
+      relocation.kind = RelocationKind::unresolved;
+      program.insns[relocation.insn].imm = static_cast<std::int32_t>(poison_helper_id);
+      if (program.link_error.empty())
+        program.link_error = fmt::format(
+            "instruction {}: calls '{}', a function that is not in the object (bpfvm's "
+            "built-in functions are off: ObjectLoadOptions::builtin_functions)",
+            relocation.insn, relocation.symbol);
+    }
+  return out;
+}
+
+bool calls_builtins(const ObjectSpec& spec) {
+  for (const ObjectProgram& program : spec.programs)
+    for (const ObjectRelocation& relocation : program.relocations)
+      if (relocation.kind == RelocationKind::builtin) return true;
+  return false;
+}
+
 }  // namespace
 
 Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& options,
                             const MapFactory& create_map) {
   Object object;
-  object.spec_ = std::make_shared<const ObjectSpec>(spec);
+  const bool builtins = calls_builtins(spec);
+  object.spec_ = std::make_shared<const ObjectSpec>(
+      builtins && !options.builtin_functions ? without_builtins(spec) : spec);
+  // The helpers the programs get: the embedder's, with the built-ins where the object calls
+  // them (Program::load copies the registry anyway).
+  std::optional<HelperRegistry> with_builtins;
+  const HelperRegistry* helpers = options.helpers;
+  if (builtins && options.builtin_functions) {
+    with_builtins = options.helpers != nullptr ? *options.helpers : HelperRegistry{};
+    if (Status added = add_builtin_helpers(*with_builtins); !added) return added.error();
+    helpers = &*with_builtins;
+  }
   for (const ObjectMap& map_spec : spec.maps) {
     auto map = create_map(map_spec);
     if (!map) return object_error(fmt::format("map '{}'", map_spec.name), map.error());
@@ -84,7 +122,7 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
     if (!filled) return filled.error();
     object.maps_.push_back(std::move(*map));
   }
-  for (const ObjectProgram& program_spec : spec.programs) {
+  for (const ObjectProgram& program_spec : object.spec_->programs) {
     if (options.autoload && !options.autoload(program_spec)) {
       object.program_slots_.push_back(static_cast<std::size_t>(-1));
       continue;
@@ -94,7 +132,7 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
                         fmt::format("program '{}' (section '{}'): {}", program_spec.name,
                                     program_spec.section, program_spec.link_error));
     LoadOptions load;
-    load.helpers = options.helpers;
+    load.helpers = helpers;
     load.type = program_type_from_section(program_spec.section) ? program_spec.type
                                                                 : options.unnamed_section_type;
     load.maps = object.maps_;
@@ -109,7 +147,7 @@ Result<Object> Object::load(const ObjectSpec& spec, const ObjectLoadOptions& opt
     object.program_slots_.push_back(object.programs_.size());
     object.programs_.push_back(std::move(*program));
   }
-  Status slots = set_initial_slots(spec, object.maps_, object);
+  Status slots = set_initial_slots(*object.spec_, object.maps_, object);
   if (!slots) return slots.error();
   return object;
 }

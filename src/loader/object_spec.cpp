@@ -108,6 +108,7 @@ std::string_view relocation_kind_name(RelocationKind kind) {
     case RelocationKind::call: return "call";
     case RelocationKind::func: return "func";
     case RelocationKind::unresolved: return "unresolved";
+    case RelocationKind::builtin: return "builtin";
   }
   return "unknown";
 }

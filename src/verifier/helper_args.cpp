@@ -201,6 +201,10 @@ std::optional<std::string> finish_call(const HelperPrototype& proto, const CallM
   switch (proto.returns) {
     case ReturnKind::integer:
     case ReturnKind::void_: return std::nullopt;
+    case ReturnKind::first_argument:
+      // As `r0 = r1`: the same pointer (its id and range included) or scalar.
+      r0 = meta.first_argument;
+      return std::nullopt;
     case ReturnKind::no_return:
       // The tail call may leave for good: nothing may be held then.
       if (!st.refs.empty()) return std::string("tail_call would lead to reference leak");
@@ -252,7 +256,8 @@ bool return_kind_supported(ReturnKind kind) {
     case ReturnKind::void_:
     case ReturnKind::no_return:
     case ReturnKind::map_value_or_null:
-    case ReturnKind::ringbuf_record_or_null: return true;
+    case ReturnKind::ringbuf_record_or_null:
+    case ReturnKind::first_argument: return true;
     default: return false;
   }
 }

@@ -26,6 +26,8 @@ struct CallMeta {
   // map_lookup_elem on an array with a key known to be in range: the value exists, r0 is
   // not null (Linux 6.13+: can_elide_value_nullness, get_constant_map_key).
   bool value_not_null = false;
+  // r1 as the call found it: r0 for ReturnKind::first_argument (bpfvm's memset, memcpy).
+  RegValue first_argument = RegValue::uninit();
 };
 
 // Checks `size` bytes at register `reg` (= v) readable, or writable: helper_call.cpp's

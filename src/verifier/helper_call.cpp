@@ -27,10 +27,36 @@ std::string arg_name(ArgKind k) {
       "ctx_or_null", "spin_lock", "timer", "sock_common", "socket", "socket_or_null",
       "btf_id_sock_common", "release_sock_common", "btf_id", "btf_id_or_null",
       "release_btf_id_or_null", "percpu_btf_id", "kptr_xchg_dest", "dynptr", "uninit_dynptr",
-      "release_dynptr", "unsafe_ptr"};
+      "release_dynptr", "unsafe_ptr", "const_sized_uninit_mem", "const_sized_mem",
+      "exact_const_size"};
   // clang-format on
-  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::unsafe_ptr) + 1);
+  static_assert(std::size(names) == static_cast<std::size_t>(ArgKind::exact_const_size) + 1);
   return fmt::format("{} ({})", n < std::size(names) ? names[n] : "?", linux_kind_name(k));
+}
+
+// The size of a built-in's const_sized_* pointers: its exact_const_size argument, a scalar
+// known exactly (not a bounded range: the verifier would have to judge every length in it).
+Result<std::uint64_t> exact_size_of(const HelperPrototype& proto,
+                                    const std::array<RegValue, register_count>& regs,
+                                    std::string_view helper_name) {
+  for (int i = 0; i < 5; ++i) {
+    if (proto.args[i] != ArgKind::exact_const_size) continue;
+    const int reg = i + 1;
+    const RegValue& size = regs[static_cast<std::size_t>(reg)];
+    auto fail = [&](std::string what) { return make_error(Error::Kind::invalid_program, what); };
+    if (!size.is_init()) return fail(fmt::format("R{} !read_ok", reg));
+    if (!size.is_scalar()) return fail(fmt::format("R{} leaks addr into helper function", reg));
+    if (!size.value.is_const())
+      return fail(fmt::format("R{} {}'s size must be a known constant: {}", reg, helper_name,
+                              to_string(size.value)));
+    if (size.value.const_value() > (std::uint64_t{1} << 29) - 1)  // Linux's BPF_MAX_VAR_SIZ
+      return fail(
+          fmt::format("R{} {}'s size {} is too large", reg, helper_name, size.value.const_value()));
+    return size.value.const_value();
+  }
+  return make_error(
+      Error::Kind::invalid_program,
+      fmt::format("helper {}: no exact_const_size argument sizes its memory", helper_name));
 }
 
 bool is_null(const RegValue& v) {
@@ -117,6 +143,20 @@ std::optional<std::string> access(const VerifyOptions& options, VerifierState& s
   return fmt::format("R{} type={} expected=fp or ctx", reg, to_string(p));
 }
 
+// A pointer spilled in the `size` stack bytes at `p`, which a built-in would read as data.
+std::optional<std::string> spilled_pointer_in(const VerifierState& st, int reg, const RegValue& p,
+                                              std::uint64_t size, std::string_view helper_name) {
+  if (p.kind != RegKind::stack || !p.value.is_const()) return std::nullopt;
+  const auto off = static_cast<std::int64_t>(p.value.const_value());
+  const StackState& stack = st.frames[p.frame].stack;
+  for (std::int64_t i = off; i < off + static_cast<std::int64_t>(size); ++i)
+    if (stack.byte(static_cast<int>(i)) == StackByte::spill &&
+        stack.spilled(static_cast<int>(i)).is_pointer())
+      return fmt::format("R{} {} would read the spilled pointer at fp{} as data", reg, helper_name,
+                         i);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> check_helper_call(const VerifyOptions& options, std::int32_t id,
@@ -156,6 +196,9 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
       return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
     return access(options, st, r, p, size, write ? MemUse::write : MemUse::read);
   };
+  // bpfvm's built-ins (memcpy): the destination is written after every source is read, so
+  // that an overlapping source is judged by the bytes before the call.
+  std::optional<std::pair<int, std::uint64_t>> sized_write;
   for (int i = 0; i < 5; ++i) {
     const int reg = i + 1;
     const ArgKind kind = proto.args[i];
@@ -166,8 +209,27 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
       case ArgKind::anything:
       case ArgKind::const_size:
       case ArgKind::const_size_or_zero:
+      case ArgKind::exact_const_size:  // checked with the pointers it sizes
         if (v.is_pointer()) return fmt::format("R{} leaks addr into helper function", reg);
         break;
+      case ArgKind::const_sized_uninit_mem:
+      case ArgKind::const_sized_mem: {
+        auto size = exact_size_of(proto, regs, helper_name);
+        if (!size) return size.error().message;
+        if (!v.is_pointer())
+          return fmt::format("R{} type={} expected=fp, pkt, map_value", reg, to_string(v));
+        if (kind == ArgKind::const_sized_mem) {
+          if (auto e = access(options, st, reg, v, *size, MemUse::read)) return e;
+          // Copied or compared as bytes, a spilled pointer would become a scalar the
+          // program could store anywhere (Linux: an unprivileged helper read of a spill).
+          if (auto e = spilled_pointer_in(st, reg, v, *size, helper_name)) return e;
+        } else if (sized_write) {
+          return fmt::format("helper {} ({}): two destinations", id, helper_name);
+        } else {
+          sized_write = std::pair{reg, *size};
+        }
+        break;
+      }
       case ArgKind::ctx:
         if (v.kind != RegKind::ctx || !v.value.is_const() || v.value.const_value() != 0)
           return fmt::format("R{} type={} expected=ctx", reg, to_string(v));
@@ -259,6 +321,13 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
                            arg_name(kind));
     }
   }
+  if (sized_write) {
+    const auto [reg, size] = *sized_write;
+    const RegValue v = regs[static_cast<std::size_t>(reg)];
+    if (auto e = access(options, st, reg, v, size, MemUse::write)) return e;
+  }
+  // r0 = r1 (ReturnKind::first_argument), taken before the arguments are unset.
+  meta.first_argument = regs[1];
   if (meta.map != nullptr)
     if (auto e =
             check_map_func_compatibility(static_cast<std::uint32_t>(id), helper_name, *meta.map))

@@ -2,6 +2,7 @@
 // form Program::load resolves (include/bpfvm/program.hpp, LoadOptions::maps).
 #pragma once
 
+#include <bpfvm/builtin_helpers.hpp>
 #include <bpfvm/object.hpp>
 
 #include <fmt/format.h>
@@ -44,6 +45,14 @@ inline std::optional<std::string> check_program(const ObjectSpec& spec,
             static_cast<std::uint32_t>(insn.imm) != poison_helper_id || program.link_error.empty())
           return fmt::format("{}+{}: an unresolved call not poisoned", program.name, at);
         break;
+      case RelocationKind::builtin: {
+        auto id = builtin_helper_for_symbol(relocation.symbol);
+        if (insn.opcode != 0x85 || insn.src != 0 || !id ||
+            static_cast<std::uint32_t>(insn.imm) != *id)
+          return fmt::format("{}+{}: a call to '{}' not made a built-in call", program.name, at,
+                             relocation.symbol);
+        break;
+      }
       case RelocationKind::call:
       case RelocationKind::func: {
         bool call = relocation.kind == RelocationKind::call;

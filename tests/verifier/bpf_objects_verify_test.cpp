@@ -98,8 +98,13 @@ TEST(VerifierBpfObjects, WhatWeAcceptLinuxAccepts) {
       const std::string what =
           fmt::format("{}:{} ({})", file.filename().string(), p.name, p.section);
       std::string linux_says = "-";
+      const bool calls_builtins =
+          std::any_of(p.relocations.begin(), p.relocations.end(),
+                      [](const ObjectRelocation& r) { return r.kind == RelocationKind::builtin; });
       if (kernel && p.type == ProgramType::raw) {
         linux_says = "n/a (bpfvm-only section)";
+      } else if (kernel && calls_builtins) {
+        linux_says = "n/a (calls bpfvm's built-in memset/memcpy)";
       } else if (kernel && !opens) {
         linux_says = "n/a (libbpf cannot open the object)";
       } else if (kernel) {

@@ -10,6 +10,7 @@
 #include "verifier/verify.hpp"
 
 #include <bpfvm/assembler.hpp>
+#include <bpfvm/builtin_helpers.hpp>
 #include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/packet_run.hpp>
 #include <bpfvm/program.hpp>
@@ -99,12 +100,20 @@ std::vector<Case> load_cases() {
   return cases;
 }
 
+HelperRegistry with_builtins(HelperRegistry registry) {
+  auto ok = add_builtin_helpers(registry);
+  EXPECT_TRUE(ok) << ok.error().to_string();
+  return registry;
+}
+
 // The helpers a typed case may call: the packet helpers its type may call, with Linux's ids.
 const HelperRegistry& typed_helpers(ProgramType type) {
   static std::map<ProgramType, HelperRegistry> registries;
   auto [it, added] = registries.try_emplace(type);
   if (added) {
     auto ok = add_packet_helpers(it->second, type);
+    EXPECT_TRUE(ok) << ok.error().to_string();
+    ok = add_builtin_helpers(it->second);  // builtins.txt
     EXPECT_TRUE(ok) << ok.error().to_string();
   }
   return it->second;
@@ -136,8 +145,9 @@ void run_on_packets(const Case& c, std::span<const Insn> insns, int& runs) {
 TEST(VerifierCases, EveryCaseHasItsVerdict) {
   const auto cases = load_cases();
   ASSERT_GT(cases.size(), 0u);
-  const HelperRegistry test_helpers = case_helpers();
-  const HelperRegistry real_helpers = linux_helpers();
+  // Every registry has bpfvm's built-ins too (builtins.txt).
+  const HelperRegistry test_helpers = with_builtins(case_helpers());
+  const HelperRegistry real_helpers = with_builtins(linux_helpers());
   int accepted = 0, rejected = 0, typed_accepted = 0, packet_runs = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file + ":" + std::to_string(c.line) + " " + c.name);
@@ -218,7 +228,7 @@ TEST(VerifierCases, EveryCaseHasItsVerdict) {
 // maps and helpers, without a fault: the memory rules for map values, keys and records are
 // then not only right on the hand-written cases but around them.
 TEST(VerifierCases, MapCaseMutantsAreRejectedOrRunClean) {
-  const HelperRegistry helpers = linux_helpers();
+  const HelperRegistry helpers = with_builtins(linux_helpers());
   int mutants = 0, accepted = 0;
   for (const Case& c : load_cases()) {
     if (!c.accept || !c.maps.linux_helpers) continue;
