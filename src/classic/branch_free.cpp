@@ -24,9 +24,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <map>
+#include <new>
 #include <optional>
 #include <vector>
 
@@ -66,6 +68,8 @@ class Compiler {
         edge_of_(plan.edge_of),
         min_caplen_(plan.min_caplen),
         reads_wire_length_(plan.reads_wire_length),
+        reads_ancillary_(plan.reads_ancillary),
+        used_registers_(plan.used_registers),
         frame_(plan.frame) {}
 
   // The whole program, from instruction 0.
@@ -107,14 +111,91 @@ class Compiler {
       a_.bind(exits[e]);
       if (steps_[t].op == Exec::RET_K) {
         a_.mov(x86::eax, insns_[t].k);
-        a_.ret();
+        finish();
       } else if (steps_[t].op == Exec::RET_A) {
-        a_.ret();  // A is in eax
+        finish();  // A is in eax
+      } else if (in_loop_) {
+        emit_core(t, reachable_from(t));
+        finish();
       } else {
         emit_body(t);
       }
       a_.bind(ends[e]);
     }
+  }
+
+  // The batch loop (BranchFreeFilter::Loop): the straight-line code, or with `dispatch` the
+  // dispatched code, run on each packet descriptor from rdi up to rsi, its verdict stored at
+  // rdx and on; the headers of the packet `ahead` places on are prefetched while it is below
+  // rcx. Stops at the end or at the first packet the code does not take (shorter than
+  // min_caplen, or with ancillary values when the program loads them), returning its address.
+  // r13 holds the descriptor, r14 where its verdict goes: the plan leaves them free.
+  void emit_loop(const PacketLayout& layout, std::size_t ahead,
+                 const BranchFreeDispatch* dispatch) {
+    in_loop_ = true;
+    next_ = a_.newLabel();
+    const std::int32_t end_slot = frame_, prefetch_slot = frame_ + 8;
+    frame_ += 16;
+    // Every callee-saved register any part uses, pushed once for the whole batch.
+    saved_registers_.assign(1, zero.r64());
+    for (std::size_t r = 0; r < pending_register_count; ++r)
+      if ((used_registers_ & (1u << r)) != 0)
+        saved_registers_.push_back(pending_registers[r].r64());
+    saved_registers_.push_back(x86::r13);
+    saved_registers_.push_back(x86::r14);
+    for (const x86::Gp& reg : saved_registers_) a_.push(reg);
+    if (frame_ > red_zone) a_.sub(x86::rsp, frame_);
+    a_.mov(x86::r13, x86::rdi);
+    a_.mov(x86::r14, x86::rdx);
+    a_.mov(qword_slot(end_slot), x86::rsi);
+    a_.mov(qword_slot(prefetch_slot), x86::rcx);
+    a_.xor_(zero, zero);
+    asmjit::Label loop = a_.newLabel(), done = a_.newLabel(), no_prefetch = a_.newLabel();
+    a_.cmp(x86::r13, x86::rsi);
+    a_.jae(done);
+    a_.align(asmjit::AlignMode::kCode, 16);
+    a_.bind(loop);
+    a_.mov(x86::rdi, x86::qword_ptr(x86::r13, layout.data));
+    a_.mov(x86::rsi, x86::qword_ptr(x86::r13, layout.size));
+    // Well predicted: packets the code does not take are rare (the caller runs them).
+    if (min_caplen_ > 0) {
+      a_.cmp(x86::rsi, static_cast<std::int32_t>(min_caplen_));
+      a_.jb(done);
+    }
+    if (reads_ancillary_) {
+      a_.cmp(x86::qword_ptr(x86::r13, layout.ancillary), 0);
+      a_.jne(done);
+    }
+    // The first 64 bytes of the packet `ahead` on, where its headers are (they often straddle
+    // two cache lines; a prefetch never faults, even past a short packet).
+    a_.cmp(x86::r13, qword_slot(prefetch_slot));
+    a_.jae(no_prefetch);
+    a_.mov(x86::rdx, x86::qword_ptr(
+                         x86::r13, static_cast<std::int32_t>(ahead) * layout.stride + layout.data));
+    a_.prefetcht0(x86::ptr(x86::rdx));
+    a_.prefetcht0(x86::ptr(x86::rdx, 63));
+    a_.bind(no_prefetch);
+    if (reads_wire_length_) {
+      a_.mov(x86::edx, x86::dword_ptr(x86::r13, layout.wire));
+      a_.mov(slot(wire_slot), x86::edx);
+    }
+    if (dispatch != nullptr) {
+      std::vector<asmjit::Label> exits, ends;
+      emit_dispatched(*dispatch, exits, ends);
+    } else {
+      emit_core(0, reachable_from(0));
+    }
+    a_.bind(next_);
+    a_.mov(x86::dword_ptr(x86::r14), x86::eax);
+    a_.add(x86::r13, layout.stride);
+    a_.add(x86::r14, 4);
+    a_.cmp(x86::r13, qword_slot(end_slot));
+    a_.jb(loop);
+    a_.bind(done);
+    a_.mov(x86::rax, x86::r13);
+    if (frame_ > red_zone) a_.add(x86::rsp, frame_);
+    for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
+    a_.ret();
   }
 
  private:
@@ -126,6 +207,17 @@ class Compiler {
 
   x86::Mem slot(std::int32_t offset) const {
     return x86::dword_ptr(x86::rsp, frame_ > red_zone ? offset : offset - frame_);
+  }
+  x86::Mem qword_slot(std::int32_t offset) const {
+    return x86::qword_ptr(x86::rsp, frame_ > red_zone ? offset : offset - frame_);
+  }
+
+  // A packet's code is done, its verdict in eax.
+  void finish() {
+    if (in_loop_)
+      a_.jmp(next_);
+    else
+      a_.ret();
   }
 
   // The register holding value `bit` (A or X), or the scratch word's slot.
@@ -546,11 +638,8 @@ class Compiler {
     }
   }
 
-  // The code of the instructions reachable from `entry` (0: the whole program), from a
-  // prologue to the return. At another entry A is already in eax (the dispatch loaded it), X
-  // and M[] are still 0.
-  void emit_body(std::uint32_t entry) {
-    entry_ = entry;
+  // The instructions reachable from `entry`.
+  std::vector<bool> reachable_from(std::uint32_t entry) const {
     std::vector<bool> reachable(steps_.size(), false);
     reachable[entry] = true;
     for (std::size_t i = entry; i < steps_.size(); ++i) {
@@ -565,6 +654,14 @@ class Compiler {
         reachable[i + 1] = true;
       }
     }
+    return reachable;
+  }
+
+  // The code of the instructions reachable from `entry` (0: the whole program), from a
+  // prologue to the return. At another entry A is already in eax (the dispatch loaded it), X
+  // and M[] are still 0.
+  void emit_body(std::uint32_t entry) {
+    const std::vector<bool> reachable = reachable_from(entry);
     // The callee-saved registers this code uses: the zero, and the pending flags of the
     // targets it reaches.
     saved_registers_.assign(1, zero.r64());
@@ -579,6 +676,16 @@ class Compiler {
     if (frame_ > red_zone) a_.sub(x86::rsp, frame_);
     a_.xor_(zero, zero);
     if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
+    emit_core(entry, reachable);
+    if (frame_ > red_zone) a_.add(x86::rsp, frame_);
+    for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
+    a_.ret();
+  }
+
+  // One packet's work from `entry`, once the registers are saved, the zero set and the wire
+  // length stored: the verdict ends in eax.
+  void emit_core(std::uint32_t entry, const std::vector<bool>& reachable) {
+    entry_ = entry;
     // A starts at 0 (only its value on the path taken matters, and that path reads it before
     // writing it only when it is live at the start).
     if (entry == 0 && (live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
@@ -613,9 +720,6 @@ class Compiler {
       instruction(i);
     }
     if (!single_return_) a_.mov(x86::eax, x86::r10d);
-    if (frame_ > red_zone) a_.add(x86::rsp, frame_);
-    for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
-    a_.ret();
   }
 
   std::span<const Insn> insns_;
@@ -632,7 +736,13 @@ class Compiler {
   const std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t>& edge_of_;
   const std::uint64_t min_caplen_;
   const bool reads_wire_length_;
-  const std::int32_t frame_;
+  const bool reads_ancillary_;
+  const std::uint32_t used_registers_;
+  std::int32_t frame_;  // the plan's, and the batch loop's two words after it
+  // The batch loop: where each packet's code continues (its verdict in eax); not bound when
+  // the code is a function of one packet.
+  bool in_loop_ = false;
+  asmjit::Label next_;
   // The emission's state.
   std::vector<x86::Gp> saved_registers_;  // pushed at entry, popped at exit
   std::vector<bool> pending_written_;     // per target: a jump to it has written its flags
@@ -714,9 +824,36 @@ Result<jit::ExecMemory> assemble(
 
 }  // namespace
 
+const std::optional<PacketLayout>& packet_layout() {
+  static const std::optional<PacketLayout> layout = []() -> std::optional<PacketLayout> {
+    static const std::uint8_t bytes[3] = {};
+    static const Ancillary ancillary;
+    // Built in zeroed bytes, which its padding keeps.
+    alignas(Packet) unsigned char raw[sizeof(Packet)] = {};
+    const Packet& probe = *new (raw) Packet{{bytes, 3}, 0x9e3779b9u, &ancillary};
+    // The offset of `value`'s bytes in the packet, at a multiple of its size.
+    auto find = [&](const auto& value) -> std::optional<std::int32_t> {
+      for (std::size_t at = 0; at + sizeof(value) <= sizeof(Packet); at += sizeof(value))
+        if (std::memcmp(raw + at, &value, sizeof(value)) == 0) return static_cast<std::int32_t>(at);
+      return std::nullopt;
+    };
+    const std::uint8_t* data = bytes;
+    const std::size_t size = 3;
+    const std::uint32_t wire = probe.wire_length;
+    const Ancillary* ancillary_pointer = &ancillary;
+    auto d = find(data), n = find(size), w = find(wire), x = find(ancillary_pointer);
+    if (!d || !n || !w || !x) return std::nullopt;
+    return PacketLayout{static_cast<std::int32_t>(sizeof(Packet)), *d, *n, *w, *x};
+  }();
+  return layout;
+}
+
 Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::string* log) {
   auto plan = plan_branch_free(program);
   if (!plan) return plan.error();
+  // The batch loops keep their state in the last two pending registers.
+  auto loop_plan = plan_branch_free(program, pending_register_count - 2);
+  if (!loop_plan) return loop_plan.error();
   std::vector<std::size_t> offsets;
   auto full = assemble(
       [&](x86::Assembler& a, std::vector<asmjit::Label>&) { Compiler(program, *plan, a).emit(); },
@@ -741,6 +878,30 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
     filter.dispatched_entry_ =
         reinterpret_cast<Entry>(const_cast<std::uint8_t*>(filter.dispatched_memory_.data()));
     filter.dispatch_ = std::move(*dispatch);
+  }
+  if (const auto& layout = packet_layout()) {
+    auto emit_loop = [&](const BranchFreeDispatch* dispatch,
+                         std::string_view title) -> Result<std::pair<jit::ExecMemory, Loop>> {
+      if (log != nullptr) *log += fmt::format("\n; {}:\n", title);
+      auto loop = assemble(
+          [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
+            Compiler(program, *loop_plan, a).emit_loop(*layout, loop_prefetch_ahead, dispatch);
+          },
+          offsets, log);
+      if (!loop) return loop.error();
+      auto entry = reinterpret_cast<Loop>(const_cast<std::uint8_t*>(loop->data()));
+      return std::pair{std::move(*loop), entry};
+    };
+    auto loop = emit_loop(nullptr, "batch loop");
+    if (!loop) return loop.error();
+    filter.loop_memory_ = std::move(loop->first);
+    filter.loop_ = loop->second;
+    if (filter.dispatch_) {
+      auto dispatched = emit_loop(&*filter.dispatch_, "dispatched batch loop");
+      if (!dispatched) return dispatched.error();
+      filter.dispatched_loop_memory_ = std::move(dispatched->first);
+      filter.dispatched_loop_ = dispatched->second;
+    }
   }
   return filter;
 }

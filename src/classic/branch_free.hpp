@@ -54,8 +54,32 @@ inline constexpr std::size_t max_branch_free_insns = 256;
 // which may be a small thread's: larger frames are not compiled.
 inline constexpr std::int32_t max_branch_free_frame = 4096;
 
+// Where a classic::Packet keeps its fields, for the batch loop, which reads the descriptors
+// itself: found once by looking at a Packet's bytes (std::span's members are the standard
+// library's business), so a layout other than {pointer, size} is noticed, not misread.
+struct PacketLayout {
+  std::int32_t stride = 0;  // sizeof(Packet)
+  std::int32_t data = 0, size = 0, wire = 0, ancillary = 0;
+};
+// The layout, or nothing when a field was not found where a load of its width could read it.
+const std::optional<PacketLayout>& packet_layout();
+
+// The batch loop prefetches the headers of the packet this many places ahead: far enough for
+// a miss to the last-level cache (or memory) to land before the filter gets there, near enough
+// to stay in L1 meanwhile.
+inline constexpr std::size_t loop_prefetch_ahead = 16;
+
 class BranchFreeFilter {
  public:
+  // The code run over a batch of packets in one call (Filter::run(span, span)): the packets
+  // from `first` up to `end`, each verdict written to `verdicts` and on, with the headers of
+  // the packet loop_prefetch_ahead places on prefetched while the current one is below
+  // `prefetch_end`. It stops at the first packet it does not take (shorter than min_caplen(),
+  // or with ancillary values when reads_ancillary()) and returns that packet's address, or
+  // `end`: the caller runs that one otherwise and calls again from the next.
+  using Loop = const Packet* (*)(const Packet* first, const Packet* end, std::uint32_t* verdicts,
+                                 const Packet* prefetch_end);
+
   // data, caplen (at least min_caplen()), wire length; returns the verdict.
   using Entry = std::uint32_t (*)(const std::uint8_t* data, std::uint64_t caplen,
                                   std::uint32_t wire_length);
@@ -95,6 +119,10 @@ class BranchFreeFilter {
   std::size_t exit_of(const std::uint8_t* data) const;
   bool dispatch_pays(std::span<const std::uint32_t> histogram) const;
 
+  // The batch loop around the straight-line or the dispatched code; null when there is none
+  // (no dispatch, or no packet layout it can read).
+  Loop loop(bool dispatched) const { return dispatched ? dispatched_loop_ : loop_; }
+
  private:
   BranchFreeFilter(Program program, jit::ExecMemory memory, std::uint64_t min_caplen,
                    bool reads_ancillary)
@@ -114,6 +142,9 @@ class BranchFreeFilter {
   jit::ExecMemory dispatched_memory_;
   Entry dispatched_entry_ = nullptr;
   std::vector<std::size_t> exit_bytes_;  // per exit: the size of the code it runs
+  // The batch loops, one per form.
+  jit::ExecMemory loop_memory_, dispatched_loop_memory_;
+  Loop loop_ = nullptr, dispatched_loop_ = nullptr;
 };
 
 }  // namespace bpfvm::classic::detail

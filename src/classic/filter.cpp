@@ -173,9 +173,8 @@ std::uint32_t Filter::run(const Packet& packet) const {
 }
 
 void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const {
-  // How far ahead to prefetch: far enough for a miss to the last-level cache (or memory) to
-  // land before the filter gets there, near enough to stay in L1 meanwhile.
-  constexpr std::size_t ahead = 16;
+  // How far ahead to prefetch (as the generated loop does).
+  constexpr std::size_t ahead = detail::loop_prefetch_ahead;
   const std::size_t n = packets.size();
   for (std::size_t i = 0; i < std::min(ahead, n); ++i) prefetch_headers(packets[i]);
   const detail::BranchFreeFilter* code =
@@ -206,6 +205,24 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     } else {
       dispatched = compiled_->per_call.choice.load(std::memory_order_relaxed) == 2;
     }
+  }
+  // The loop generated with the filter: no call and no register saving per packet. It stops
+  // at each packet it does not take, which run() filters instead.
+  if (const detail::BranchFreeFilter::Loop loop = code->loop(dispatched)) {
+    const Packet* const first = packets.data();
+    const Packet* const end = first + n;
+    const Packet* const prefetch_end =
+        n > detail::loop_prefetch_ahead ? end - detail::loop_prefetch_ahead : first;
+    std::size_t i = 0;
+    while (i < n) {
+      i = static_cast<std::size_t>(loop(first + i, end, verdicts.data() + i, prefetch_end) - first);
+      if (i < n) {
+        if (i + ahead < n) prefetch_headers(packets[i + ahead]);
+        verdicts[i] = run(packets[i]);
+        ++i;
+      }
+    }
+    return;
   }
   const detail::BranchFreeFilter::Entry entry = code->entry(dispatched);
   for (std::size_t i = 0; i < n; ++i) {

@@ -77,6 +77,34 @@ void prepend_dispatch(Random& random, std::vector<Insn>& insns) {
   insns.insert(insns.begin(), head.begin(), head.end());
 }
 
+// Runs a batch loop (BranchFreeFilter::Loop) over `packets` as Filter::run(span, span) does,
+// with `fallback` for the packets it stops at; every stop must be at a packet the code does not
+// take, and no verdict may be left unwritten.
+template <class Fallback>
+std::vector<std::uint32_t> run_loop(const BranchFreeFilter& code, BranchFreeFilter::Loop loop,
+                                    std::span<const Packet> packets, Fallback fallback) {
+  std::vector<std::uint32_t> verdicts(packets.size(), 0xdeadbeef);
+  const Packet* first = packets.data();
+  const Packet* end = first + packets.size();
+  const std::size_t ahead = detail::loop_prefetch_ahead;
+  const Packet* prefetch_end = packets.size() > ahead ? end - ahead : first;
+  std::size_t i = 0;
+  while (i < packets.size()) {
+    const Packet* stop = loop(first + i, end, verdicts.data() + i, prefetch_end);
+    EXPECT_GE(stop, first + i);
+    EXPECT_LE(stop, end);
+    i = static_cast<std::size_t>(stop - first);
+    if (i == packets.size()) break;
+    const Packet& packet = packets[i];
+    EXPECT_TRUE(packet.data.size() < code.min_caplen() ||
+                (packet.ancillary != nullptr && code.reads_ancillary()))
+        << "the loop stopped at packet " << i << " of " << packet.data.size() << " bytes";
+    verdicts[i] = fallback(packet);
+    ++i;
+  }
+  return verdicts;
+}
+
 TEST(BranchFree, RandomProgramsMatchLibpcap) {
   if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
   Random random(base_seed());
@@ -112,6 +140,9 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
     }
     ++compiled;
     dispatched += code->has_dispatch();
+    // The packets as the code ran them, for the batch loops after.
+    std::vector<std::vector<std::uint8_t>> grown_packets;
+    std::vector<std::uint32_t> grown_wire, grown_verdicts;
     for (int p = 0; p < packets_per_program; ++p) {
       RandomPacket packet = random_packet(random);
       // Through Filter first, at the generated length (the translation takes short packets).
@@ -137,6 +168,9 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
               code->run_dispatched(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
       }
       accepted += grown_expected != 0;
+      grown_packets.push_back(packet.bytes);
+      grown_wire.push_back(packet.wire_length);
+      grown_verdicts.push_back(grown_expected);
       if (through_filter != expected || ours != grown_expected ||
           ours_dispatched != grown_expected || interpreted != grown_expected) {
         ++mismatches;
@@ -145,6 +179,28 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
             "interpreter {} libpcap {} on\n{}",
             through_filter, expected, ours, ours_dispatched, interpreted, grown_expected,
             describe(insns, packet.bytes, packet.wire_length));
+      }
+    }
+    // The batch loops on the same packets (a prefix of them, so batches of every size up to 8
+    // come up), one run per form.
+    std::vector<Packet> batch;
+    const std::size_t size = static_cast<std::size_t>(n) % (grown_packets.size() + 1);
+    for (std::size_t p = 0; p < size; ++p)
+      batch.push_back(Packet{grown_packets[p], grown_wire[p], nullptr});
+    for (bool with_dispatched : {false, true}) {
+      BranchFreeFilter::Loop loop = code->loop(with_dispatched);
+      if (loop == nullptr) {
+        EXPECT_TRUE(with_dispatched && !code->has_dispatch());
+        continue;
+      }
+      std::vector<std::uint32_t> got =
+          run_loop(*code, loop, batch, [&](const Packet& packet) { return run(*program, packet); });
+      for (std::size_t p = 0; p < size && mismatches < 5; ++p) {
+        if (got[p] == grown_verdicts[p]) continue;
+        ++mismatches;
+        ADD_FAILURE() << fmt::format(
+            "batch loop (dispatched {}) {} expected {} on packet {} of\n{}", with_dispatched,
+            got[p], grown_verdicts[p], p, describe(insns, grown_packets[p], grown_wire[p]));
       }
     }
   }
@@ -454,6 +510,105 @@ TEST(BranchFree, BatchesGiveTheVerdictsOfSingleRuns) {
       filter->run(batch, verdicts);
       for (std::size_t p = 0; p < batch.size(); ++p)
         EXPECT_EQ(verdicts[p], filter->run(batch[p])) << expression << " packet " << p;
+    }
+  }
+}
+
+// The loop generated with the filter (Filter::run(span, span)): batches of 0, 1 and odd sizes,
+// around the prefetch distance and larger; packets shorter than the furthest load, and with
+// ancillary values, which it leaves to run(); each form's loop directly (it must stop exactly at
+// such packets) and through Filter, against single runs and libpcap.
+TEST(BranchFree, BatchLoops) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  Random random(base_seed() ^ 0x100b5);
+  Ancillary ancillary;
+  ancillary.protocol = 0x0800;
+  ancillary.vlan_tci = 101;
+  ancillary.vlan_present = 1;
+  std::vector<RandomPacket> packets;
+  for (int p = 0; p < 1200; ++p) {
+    RandomPacket packet = random_packet(random);
+    // Mostly Ethernet frames that the filters below look into: IPv4 TCP/UDP/ICMP, some IPv6
+    // and VLAN tags, port 80 now and then.
+    if (packet.bytes.size() >= 60 && !random.chance(10)) {
+      const std::uint16_t types[] = {0x0800, 0x0800, 0x0800, 0x86dd, 0x8100};
+      const std::uint16_t type = types[random.below(5)];
+      packet.bytes[12] = static_cast<std::uint8_t>(type >> 8);
+      packet.bytes[13] = static_cast<std::uint8_t>(type);
+      packet.bytes[14] = static_cast<std::uint8_t>(0x45 + random.below(3));
+      const std::uint8_t protocols[] = {6, 17, 1};
+      packet.bytes[23] = protocols[random.below(3)];
+      packet.bytes[20] = packet.bytes[21] = 0;
+      if (random.chance(50)) packet.bytes[36 + random.below(2) * 2] = 0, packet.bytes[37] = 80;
+    }
+    packets.push_back(std::move(packet));
+  }
+  const char* sources[] = {
+      "tcp and port 80",
+      "tcp port 80 and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)",
+      "(udp port 53 or tcp port 443 or ip6) and not net 10.0.0.0/8",
+      "vlan 101 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or icmp[icmptype] == icmp-echo",
+      "ip and len > 70",
+      "ip[0] & 0xf != 5",
+  };
+  std::vector<std::vector<Insn>> programs;
+  for (const char* source : sources) {
+    auto insns = compile(source);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    programs.push_back(*insns);
+  }
+  // By hand: the wire length, scratch words, an indirect load far out, division by X, an
+  // ancillary load, and a program without packet loads (no minimum length).
+  for (const char* source :
+       {"ld #pktlen\nst M[1]\nldb [3]\njgt #100 jt 4 jf 6\nld M[1]\nret a\nldx #3\ntxa\nret a",
+        "ldb [0]\ntax\nld [x + 60]\nret a", "ldb [1]\ntax\nld #1000\ndiv x\nret a",
+        "ldb [0]\njeq #1 jt 2 jf 4\nld [proto]\nret a\nret #9",
+        "ldb [12]\njeq #8 jt 2 jf 3\nret #5\nret #7", "ret #3"}) {
+    auto insns = parse_program(source);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    programs.push_back(*insns);
+  }
+  for (const std::vector<Insn>& insns : programs) {
+    SCOPED_TRACE(listing(insns, Listing::text));
+    auto program = Program::load(insns);
+    ASSERT_TRUE(program) << program.error().to_string();
+    auto code = BranchFreeFilter::compile(*program);
+    ASSERT_TRUE(code) << code.error().to_string();
+    ASSERT_NE(code->loop(false), nullptr);
+    ASSERT_EQ(code->loop(true) != nullptr, code->has_dispatch());
+    auto filter = Filter::create(*program, Engine::jit);
+    ASSERT_TRUE(filter) << filter.error().to_string();
+    for (std::size_t size : {0, 1, 2, 3, 5, 15, 16, 17, 18, 33, 101, 1001}) {
+      std::vector<Packet> batch;
+      std::vector<std::uint32_t> expected;
+      const std::size_t start = random.below(static_cast<std::uint32_t>(packets.size() - size));
+      for (std::size_t p = start; p < start + size; ++p) {
+        const bool with_ancillary = random.chance(10);
+        batch.push_back(Packet{packets[p].bytes, packets[p].wire_length,
+                               with_ancillary ? &ancillary : nullptr});
+        expected.push_back(with_ancillary
+                               ? run(*program, batch.back())
+                               : libpcap_verdict(insns, packets[p].bytes, packets[p].wire_length));
+      }
+      // Through Filter, into a longer array whose tail must stay as it was.
+      std::vector<std::uint32_t> verdicts(size + 3, 0xdeadbeef);
+      filter->run(batch, verdicts);
+      for (std::size_t p = 0; p < size; ++p) {
+        ASSERT_EQ(verdicts[p], expected[p]) << "Filter, batch of " << size << ", packet " << p;
+        ASSERT_EQ(filter->run(batch[p]), expected[p]) << "single run, packet " << p;
+      }
+      for (std::size_t p = size; p < verdicts.size(); ++p) ASSERT_EQ(verdicts[p], 0xdeadbeef);
+      // Each form's loop directly.
+      for (bool with_dispatched : {false, true}) {
+        BranchFreeFilter::Loop loop = code->loop(with_dispatched);
+        if (loop == nullptr) continue;
+        std::vector<std::uint32_t> got =
+            run_loop(*code, loop, batch, [&](const Packet& packet) { return filter->run(packet); });
+        for (std::size_t p = 0; p < size; ++p)
+          ASSERT_EQ(got[p], expected[p])
+              << "loop (dispatched " << with_dispatched << "), batch of " << size << ", packet "
+              << p << " of " << batch[p].data.size() << " bytes";
+      }
     }
   }
 }
