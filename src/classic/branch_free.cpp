@@ -130,10 +130,11 @@ class Compiler {
   // rcx. Stops at the end or at the first packet the code does not take (shorter than
   // min_caplen, or with ancillary values when the program loads them), returning its address.
   // r13 holds the descriptor, r14 where its verdict goes: the plan leaves them free.
-  void emit_loop(const PacketLayout& layout, std::size_t ahead,
-                 const BranchFreeDispatch* dispatch) {
+  void emit_loop(const PacketLayout& layout, std::size_t ahead, const BranchFreeDispatch* dispatch,
+                 bool branchy = false) {
     in_loop_ = true;
     next_ = a_.newLabel();
+    if (branchy) frame_ = branchy_frame;
     const std::int32_t end_slot = frame_, prefetch_slot = frame_ + 8;
     frame_ += 16;
     // Every callee-saved register any part uses, pushed once for the whole batch.
@@ -173,13 +174,19 @@ class Compiler {
     a_.mov(x86::rdx, x86::qword_ptr(
                          x86::r13, static_cast<std::int32_t>(ahead) * layout.stride + layout.data));
     a_.prefetcht0(x86::ptr(x86::rdx));
-    a_.prefetcht0(x86::ptr(x86::rdx, 63));
+    // The last byte an absolute load reads (within the first 64): a second line only when
+    // the header straddles one, without fetching lines the filter never reads.
+    const std::int32_t last =
+        static_cast<std::int32_t>(std::clamp<std::uint64_t>(min_caplen_, 1, 64)) - 1;
+    if (last > 0) a_.prefetcht0(x86::ptr(x86::rdx, last));
     a_.bind(no_prefetch);
     if (reads_wire_length_) {
       a_.mov(x86::edx, x86::dword_ptr(x86::r13, layout.wire));
       a_.mov(slot(wire_slot), x86::edx);
     }
-    if (dispatch != nullptr) {
+    if (branchy) {
+      emit_branchy_core();
+    } else if (dispatch != nullptr) {
       std::vector<asmjit::Label> exits, ends;
       emit_dispatched(*dispatch, exits, ends);
     } else {
@@ -638,6 +645,151 @@ class Compiler {
     }
   }
 
+ public:
+  // The branchy form: the program as it is written, each jump a real branch, for traffic whose
+  // branches the predictor gets right (docs/classic.md, "Three forms"). It runs on the same
+  // packets as the branch-free code (at least min_caplen() bytes, so absolute loads need no
+  // check), uses only caller-saved registers, and its frame (M[] and the wire length) always
+  // fits in the red zone.
+  static constexpr std::int32_t branchy_frame = (first_free_slot + 15) & ~15;
+
+  // One packet's function: (data, caplen, wire length) -> verdict.
+  void emit_branchy_function() {
+    frame_ = branchy_frame;
+    next_ = a_.newLabel();
+    if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
+    emit_branchy_core();
+    a_.bind(next_);
+    a_.ret();
+  }
+
+ private:
+  // The program with branches; every return ends in finish() with the verdict in eax.
+  void emit_branchy_core() {
+    const std::size_t n = steps_.size();
+    std::vector<asmjit::Label> labels(n);
+    for (asmjit::Label& label : labels) label = a_.newLabel();
+    const asmjit::Label reject = a_.newLabel();
+    if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
+    a_.xor_(x86::r8d, x86::r8d);  // X starts at 0, and indexes with all of r8
+    for (std::uint32_t k = 0; k < scratch_words; ++k)
+      if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
+    fused_operand_.reset();
+    for (std::size_t i = 0; i < n; ++i) {
+      a_.bind(labels[i]);
+      const Step& step = steps_[i];
+      const std::uint32_t k = insns_[i].k;
+      // A jump to the next instruction is none.
+      auto go = [&](std::uint32_t t) {
+        if (t != i + 1) a_.jmp(labels[t]);
+      };
+      switch (step.op) {
+        case Exec::LD_W_ABS:
+        case Exec::LD_W_ABS_PROVEN:
+        case Exec::LD_H_ABS:
+        case Exec::LD_H_ABS_PROVEN:
+        case Exec::LD_B_ABS:
+        case Exec::LD_B_ABS_PROVEN: {
+          const int size = load_width(step.op);
+          if (branchy_fusable(i + 1, size))
+            fused_operand_ = x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), fused_width_ = size;
+          else
+            load(x86::eax, x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), size);
+          break;
+        }
+        case Exec::LD_W_IND:
+        case Exec::LD_H_IND:
+        case Exec::LD_B_IND: branchy_load(i, true, k, load_width(step.op), reject); break;
+        case Exec::LD_ANCILLARY: branchy_load(i, false, k, step.size, reject); break;
+        case Exec::DIV_X:
+        case Exec::MOD_X:
+          a_.test(x86::r8d, x86::r8d);
+          a_.jz(reject);
+          a_.xor_(x86::edx, x86::edx);
+          a_.div(x86::edx, x86::eax, x86::r8d);
+          if (step.op == Exec::MOD_X) a_.mov(x86::eax, x86::edx);
+          break;
+        case Exec::JA: go(step.jt); break;
+        case Exec::JEQ_K:
+        case Exec::JGT_K:
+        case Exec::JGE_K:
+        case Exec::JSET_K:
+        case Exec::JEQ_X:
+        case Exec::JGT_X:
+        case Exec::JGE_X:
+        case Exec::JSET_X: {
+          if (step.jt == step.jf) {
+            fused_operand_.reset();
+            go(step.jt);
+            break;
+          }
+          const CC cc = compare(step, k);
+          if (step.jt == i + 1) {
+            a_.j(negate(cc), labels[step.jf]);
+          } else {
+            a_.j(cc, labels[step.jt]);
+            go(step.jf);
+          }
+          break;
+        }
+        case Exec::RET_K:
+          if (k == 0)
+            a_.xor_(x86::eax, x86::eax);
+          else
+            a_.mov(x86::eax, k);
+          finish();
+          break;
+        case Exec::RET_A: finish(); break;
+        default: emit_instruction(i); break;
+      }
+    }
+    a_.bind(reject);
+    a_.xor_(x86::eax, x86::eax);
+    finish();
+  }
+
+  // Whether instruction i, reached only from i - 1 (a packet load of `size` bytes into A), can
+  // compare the loaded bytes in memory: a jeq or jset against a constant that fits, with A dead
+  // on both ways out (the branchy code has no re-reading of A at targets).
+  bool branchy_fusable(std::size_t i, int size) const {
+    if (i >= steps_.size() || pending_slot_[i] >= 0) return false;
+    const Step& step = steps_[i];
+    if (step.op != Exec::JEQ_K && step.op != Exec::JSET_K) return false;
+    if (step.jt == step.jf) return false;
+    if (((live_in_[step.jt] | live_in_[step.jf]) & value_a) != 0) return false;
+    if (step.op == Exec::JEQ_K && size < 4 && insns_[i].k >= (1u << (8 * size))) return false;
+    return true;
+  }
+
+  // A = the `size` bytes at X + k (or k), X + k + size compared with caplen without wrapping;
+  // out of bounds rejects.
+  void branchy_load(std::size_t i, bool indexed, std::uint32_t k, int size,
+                    const asmjit::Label& reject) {
+    const std::uint64_t end = std::uint64_t{k} + static_cast<std::uint64_t>(size);
+    x86::Mem at;
+    if (indexed && end <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
+      a_.lea(x86::rcx, x86::ptr(x86::r8, static_cast<std::int32_t>(end)));
+      a_.cmp(x86::rcx, x86::rsi);
+      a_.ja(reject);
+      at = x86::ptr(x86::rdi, x86::r8, 0, static_cast<std::int32_t>(k));
+    } else {
+      if (indexed)
+        a_.mov(x86::ecx, x86::r8d);
+      else
+        a_.xor_(x86::ecx, x86::ecx);
+      a_.mov(x86::edx, k);
+      a_.add(x86::rcx, x86::rdx);
+      a_.lea(x86::rdx, x86::ptr(x86::rcx, size));
+      a_.cmp(x86::rdx, x86::rsi);
+      a_.ja(reject);
+      at = x86::ptr(x86::rdi, x86::rcx);
+    }
+    if (indexed && branchy_fusable(i + 1, size))
+      fused_operand_ = at, fused_width_ = size;
+    else
+      load(x86::eax, at, size);
+  }
+
   // The instructions reachable from `entry`.
   std::vector<bool> reachable_from(std::uint32_t entry) const {
     std::vector<bool> reachable(steps_.size(), false);
@@ -879,13 +1031,27 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
         reinterpret_cast<Entry>(const_cast<std::uint8_t*>(filter.dispatched_memory_.data()));
     filter.dispatch_ = std::move(*dispatch);
   }
+  {
+    if (log != nullptr) *log += "\n; branchy:\n";
+    auto branchy = assemble(
+        [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
+          Compiler(program, *plan, a).emit_branchy_function();
+        },
+        offsets, log);
+    if (!branchy) return branchy.error();
+    filter.branchy_bytes_ = branchy->size();
+    filter.branchy_memory_ = std::move(*branchy);
+    filter.branchy_entry_ =
+        reinterpret_cast<Entry>(const_cast<std::uint8_t*>(filter.branchy_memory_.data()));
+  }
   if (const auto& layout = packet_layout()) {
-    auto emit_loop = [&](const BranchFreeDispatch* dispatch,
-                         std::string_view title) -> Result<std::pair<jit::ExecMemory, Loop>> {
+    auto emit_loop = [&](const BranchFreeDispatch* dispatch, std::string_view title,
+                         bool branchy = false) -> Result<std::pair<jit::ExecMemory, Loop>> {
       if (log != nullptr) *log += fmt::format("\n; {}:\n", title);
       auto loop = assemble(
           [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
-            Compiler(program, *loop_plan, a).emit_loop(*layout, loop_prefetch_ahead, dispatch);
+            Compiler(program, *loop_plan, a)
+                .emit_loop(*layout, loop_prefetch_ahead, dispatch, branchy);
           },
           offsets, log);
       if (!loop) return loop.error();
@@ -902,6 +1068,10 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
       filter.dispatched_loop_memory_ = std::move(dispatched->first);
       filter.dispatched_loop_ = dispatched->second;
     }
+    auto branchy = emit_loop(nullptr, "branchy batch loop", true);
+    if (!branchy) return branchy.error();
+    filter.branchy_loop_memory_ = std::move(branchy->first);
+    filter.branchy_loop_ = branchy->second;
   }
   return filter;
 }

@@ -36,6 +36,7 @@
 #include "classic/branch_free_dispatch.hpp"
 #include "jit/exec_memory.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -98,6 +99,14 @@ class BranchFreeFilter {
     return entry_(data, caplen, wire_length);
   }
 
+  // The branchy form: the program with real branches, for packets of at least min_caplen()
+  // bytes like the others; cheaper than both branch-free forms on traffic whose branches the
+  // predictor gets right. (The name is the compiler's: this one form has branches.)
+  std::uint32_t run_branchy(const std::uint8_t* data, std::uint64_t caplen,
+                            std::uint32_t wire_length) const {
+    return branchy_entry_(data, caplen, wire_length);
+  }
+
   // Whether the program has ancillary loads, which this code treats as packet loads.
   bool reads_ancillary() const { return reads_ancillary_; }
 
@@ -123,6 +132,28 @@ class BranchFreeFilter {
   // (no dispatch, or no packet layout it can read).
   Loop loop(bool dispatched) const { return dispatched ? dispatched_loop_ : loop_; }
 
+  // The three forms; which one a batch runs is chosen from a sample of its packets.
+  enum class Form { straight, dispatched, branchy };
+  Entry entry(Form form) const {
+    return form == Form::branchy ? branchy_entry_ : entry(form == Form::dispatched);
+  }
+  Loop loop(Form form) const {
+    return form == Form::branchy ? branchy_loop_ : loop(form == Form::dispatched);
+  }
+  // Sampling traffic (branch_free_choice.cpp): profile() walks a packet (of at least
+  // min_caplen() bytes, without ancillary values if reads_ancillary()) through the program and
+  // counts where it went; choose() names the form expected to be the fastest on such packets.
+  struct FormProfile {
+    std::vector<std::uint32_t> taken, not_taken;  // per instruction: conditional jumps
+    std::array<std::uint32_t, 2 * max_dispatch_tests> exits{};  // per dispatch exit
+    double executed = 0;                                        // instructions, all packets
+    std::uint32_t packets = 0;
+    // Halves every count, so that newer traffic weighs more.
+    void fade();
+  };
+  void profile(const Packet& packet, FormProfile& into) const;
+  Form choose(const FormProfile& profile) const;
+
  private:
   BranchFreeFilter(Program program, jit::ExecMemory memory, std::uint64_t min_caplen,
                    bool reads_ancillary)
@@ -145,6 +176,11 @@ class BranchFreeFilter {
   // The batch loops, one per form.
   jit::ExecMemory loop_memory_, dispatched_loop_memory_;
   Loop loop_ = nullptr, dispatched_loop_ = nullptr;
+  // The branchy form (function and loop).
+  jit::ExecMemory branchy_memory_, branchy_loop_memory_;
+  Entry branchy_entry_ = nullptr;
+  Loop branchy_loop_ = nullptr;
+  std::size_t branchy_bytes_ = 0;
 };
 
 }  // namespace bpfvm::classic::detail

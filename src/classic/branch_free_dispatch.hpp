@@ -56,6 +56,10 @@ std::size_t exit_of(const Program& program, const BranchFreeDispatch& dispatch,
 // runs (0 for a return), `histogram[e]` how many packets of a sample took it. The predictor is
 // assumed to guess the most common exit, so every other packet is a misprediction.
 inline constexpr double mispredict_bytes = 320;
+// The expected bytes per packet of the dispatched code on such a histogram (infinite for an
+// empty one).
+double dispatch_cost(std::span<const std::uint32_t> histogram,
+                     std::span<const std::size_t> exit_bytes);
 bool dispatch_pays(std::span<const std::uint32_t> histogram,
                    std::span<const std::size_t> exit_bytes, std::size_t full_bytes);
 

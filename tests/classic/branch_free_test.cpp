@@ -27,6 +27,7 @@ namespace bpfvm::classic::test {
 namespace {
 
 using detail::BranchFreeFilter;
+using Form = BranchFreeFilter::Form;
 
 std::uint64_t base_seed() {
   const char* text = std::getenv("BPFVM_CLASSIC_SEED");
@@ -160,9 +161,12 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
       std::uint32_t interpreted = run(*program, Packet{packet.bytes, packet.wire_length, nullptr});
       std::uint32_t grown_expected =
           with_dispatch ? interpreted : libpcap_verdict(insns, packet.bytes, packet.wire_length);
-      std::uint32_t ours = grown_expected, ours_dispatched = grown_expected;
+      std::uint32_t ours = grown_expected, ours_dispatched = grown_expected,
+                    ours_branchy = grown_expected;
       if (packet.bytes.size() >= code->min_caplen()) {
         ours = code->run(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
+        ours_branchy =
+            code->run_branchy(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
         if (code->has_dispatch())
           ours_dispatched =
               code->run_dispatched(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
@@ -172,13 +176,14 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
       grown_wire.push_back(packet.wire_length);
       grown_verdicts.push_back(grown_expected);
       if (through_filter != expected || ours != grown_expected ||
-          ours_dispatched != grown_expected || interpreted != grown_expected) {
+          ours_dispatched != grown_expected || ours_branchy != grown_expected ||
+          interpreted != grown_expected) {
         ++mismatches;
         ADD_FAILURE() << fmt::format(
             "Filter (jit) {} libpcap {} on the generated packet; branch-free {} dispatched {} "
-            "interpreter {} libpcap {} on\n{}",
-            through_filter, expected, ours, ours_dispatched, interpreted, grown_expected,
-            describe(insns, packet.bytes, packet.wire_length));
+            "branchy {} interpreter {} libpcap {} on\n{}",
+            through_filter, expected, ours, ours_dispatched, ours_branchy, interpreted,
+            grown_expected, describe(insns, packet.bytes, packet.wire_length));
       }
     }
     // The batch loops on the same packets (a prefix of them, so batches of every size up to 8
@@ -187,10 +192,10 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
     const std::size_t size = static_cast<std::size_t>(n) % (grown_packets.size() + 1);
     for (std::size_t p = 0; p < size; ++p)
       batch.push_back(Packet{grown_packets[p], grown_wire[p], nullptr});
-    for (bool with_dispatched : {false, true}) {
-      BranchFreeFilter::Loop loop = code->loop(with_dispatched);
+    for (Form form : {Form::straight, Form::dispatched, Form::branchy}) {
+      BranchFreeFilter::Loop loop = code->loop(form);
       if (loop == nullptr) {
-        EXPECT_TRUE(with_dispatched && !code->has_dispatch());
+        EXPECT_TRUE(form == Form::dispatched && !code->has_dispatch());
         continue;
       }
       std::vector<std::uint32_t> got =
@@ -198,9 +203,9 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
       for (std::size_t p = 0; p < size && mismatches < 5; ++p) {
         if (got[p] == grown_verdicts[p]) continue;
         ++mismatches;
-        ADD_FAILURE() << fmt::format(
-            "batch loop (dispatched {}) {} expected {} on packet {} of\n{}", with_dispatched,
-            got[p], grown_verdicts[p], p, describe(insns, grown_packets[p], grown_wire[p]));
+        ADD_FAILURE() << fmt::format("batch loop (form {}) {} expected {} on packet {} of\n{}",
+                                     static_cast<int>(form), got[p], grown_verdicts[p], p,
+                                     describe(insns, grown_packets[p], grown_wire[p]));
       }
     }
   }
@@ -240,6 +245,8 @@ void check_all_lengths(const std::string& source, std::vector<std::uint8_t> byte
       EXPECT_EQ(filter->run(Packet{packet, wire, nullptr}), expected) << "length " << length;
       if (code && length >= code->min_caplen()) {
         EXPECT_EQ(code->run(packet.data(), packet.size(), wire), expected) << "length " << length;
+        EXPECT_EQ(code->run_branchy(packet.data(), packet.size(), wire), expected)
+            << "branchy, length " << length;
         if (code->has_dispatch()) {
           EXPECT_EQ(code->run_dispatched(packet.data(), packet.size(), wire), expected)
               << "dispatched, length " << length;
@@ -458,8 +465,12 @@ TEST(BranchFree, PcapCorpus) {
       for (const auto& [bytes, wire] : packets) {
         if (bytes.size() < code->min_caplen()) continue;
         ++runs;
-        ASSERT_EQ(code->run(bytes.data(), bytes.size(), wire), libpcap_verdict(*insns, bytes, wire))
+        const std::uint32_t expected = libpcap_verdict(*insns, bytes, wire);
+        ASSERT_EQ(code->run(bytes.data(), bytes.size(), wire), expected)
             << file << ": " << expression << "\n"
+            << describe(*insns, bytes, wire);
+        ASSERT_EQ(code->run_branchy(bytes.data(), bytes.size(), wire), expected)
+            << "branchy: " << file << ": " << expression << "\n"
             << describe(*insns, bytes, wire);
       }
     }
@@ -575,6 +586,7 @@ TEST(BranchFree, BatchLoops) {
     auto code = BranchFreeFilter::compile(*program);
     ASSERT_TRUE(code) << code.error().to_string();
     ASSERT_NE(code->loop(false), nullptr);
+    ASSERT_NE(code->loop(Form::branchy), nullptr);
     ASSERT_EQ(code->loop(true) != nullptr, code->has_dispatch());
     auto filter = Filter::create(*program, Engine::jit);
     ASSERT_TRUE(filter) << filter.error().to_string();
@@ -599,14 +611,14 @@ TEST(BranchFree, BatchLoops) {
       }
       for (std::size_t p = size; p < verdicts.size(); ++p) ASSERT_EQ(verdicts[p], 0xdeadbeef);
       // Each form's loop directly.
-      for (bool with_dispatched : {false, true}) {
-        BranchFreeFilter::Loop loop = code->loop(with_dispatched);
+      for (Form form : {Form::straight, Form::dispatched, Form::branchy}) {
+        BranchFreeFilter::Loop loop = code->loop(form);
         if (loop == nullptr) continue;
         std::vector<std::uint32_t> got =
             run_loop(*code, loop, batch, [&](const Packet& packet) { return filter->run(packet); });
         for (std::size_t p = 0; p < size; ++p)
           ASSERT_EQ(got[p], expected[p])
-              << "loop (dispatched " << with_dispatched << "), batch of " << size << ", packet "
+              << "loop (form " << static_cast<int>(form) << "), batch of " << size << ", packet "
               << p << " of " << batch[p].data.size() << " bytes";
       }
     }
