@@ -35,6 +35,7 @@ struct BatchChoice {
   std::mutex mutex;  // guards the rest
   detail::BranchFreeFilter::FormProfile profile;
   std::size_t unsampled = 0;  // packets since the last sample
+  std::uint64_t random = 0x9e3779b97f4a7c15;
 };
 
 }  // namespace
@@ -214,9 +215,15 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     const std::size_t samples = choice.unsampled / batch_sample_every;
     choice.unsampled %= batch_sample_every;
     if (samples > 0) {
+      // One packet from each of `samples` equal parts, at a pseudo-random place in it: a fixed
+      // stride could fall in step with periodic traffic and see only one kind of packet.
       const std::size_t stride = n / samples;
-      for (std::size_t i = 0, s = 0; s < samples; i += stride, ++s)
-        if (takes(packets[i])) code->profile(packets[i], profile);
+      for (std::size_t s = 0; s < samples; ++s) {
+        choice.random ^= choice.random << 13, choice.random ^= choice.random >> 7,
+            choice.random ^= choice.random << 17;  // xorshift64
+        const Packet& packet = packets[s * stride + choice.random % stride];
+        if (takes(packet)) code->profile(packet, profile);
+      }
     }
     form = code->choose(profile);
   }
