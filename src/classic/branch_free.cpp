@@ -167,18 +167,24 @@ class Compiler {
       a_.cmp(x86::qword_ptr(x86::r13, layout.ancillary), 0);
       a_.jne(done);
     }
-    // The first 64 bytes of the packet `ahead` on, where its headers are (they often straddle
-    // two cache lines; a prefetch never faults, even past a short packet).
+    // The headers of the packet `ahead` on (a prefetch never faults, even past a short
+    // packet). On a capture larger than the caches the loop is bound by the lines it brings
+    // in: the straight-line code reads every absolute offset, so it prefetches from byte 0 to
+    // the furthest one (two lines when the headers straddle them); the dispatched and branchy
+    // forms read beyond their first load only on the paths that need it, so they prefetch only
+    // that load's bytes and leave the rest to demand (measured on the bench's 20,000 packets,
+    // `vlan 101 and ...` branchy: 4.8 ns per packet so against 6.1 ns with both lines).
     a_.cmp(x86::r13, qword_slot(prefetch_slot));
     a_.jae(no_prefetch);
     a_.mov(x86::rdx, x86::qword_ptr(
                          x86::r13, static_cast<std::int32_t>(ahead) * layout.stride + layout.data));
-    a_.prefetcht0(x86::ptr(x86::rdx));
-    // The last byte an absolute load reads (within the first 64): a second line only when
-    // the header straddles one, without fetching lines the filter never reads.
-    const std::int32_t last =
-        static_cast<std::int32_t>(std::clamp<std::uint64_t>(min_caplen_, 1, 64)) - 1;
-    if (last > 0) a_.prefetcht0(x86::ptr(x86::rdx, last));
+    std::int64_t from = 0, to = static_cast<std::int64_t>(std::min<std::uint64_t>(min_caplen_, 64));
+    if ((branchy || dispatch != nullptr) && absolute_size(steps_[0].op) != 0) {
+      from = insns_[0].k;
+      to = from + absolute_size(steps_[0].op);
+    }
+    a_.prefetcht0(x86::ptr(x86::rdx, static_cast<std::int32_t>(from)));
+    if (to - 1 > from) a_.prefetcht0(x86::ptr(x86::rdx, static_cast<std::int32_t>(to - 1)));
     a_.bind(no_prefetch);
     if (reads_wire_length_) {
       a_.mov(x86::edx, x86::dword_ptr(x86::r13, layout.wire));
