@@ -143,47 +143,55 @@ std::uint32_t Filter::run(const Packet& packet) const {
   const Compiled& compiled = *compiled_;
   // The common case first, with as little as possible in its way: the branch-free code's
   // chosen form, on a packet it takes.
-  const bool takes = packet.data.size() >= compiled.min_caplen &&
-                     (packet.ancillary == nullptr || !compiled.branch_free_needs_no_ancillary);
-  if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
-      entry != nullptr && takes)
-    return entry(packet.data.data(), packet.data.size(), packet.wire_length);
-  if (engine_ == Engine::interpreter) return classic::run(program_, packet);
-  if (compiled.branch_free && takes)
-    return sample_and_run(*compiled.branch_free, compiled.per_call, packet);
-  auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
-    // Unchecked: the translation bounds-checks every packet access itself and reads the
-    // context only at fixed offsets inside it, so the engines need no regions (and the JIT
-    // then sets none up, which keeps the per-packet cost down).
-    RunInput input;
-    input.context = &context;
-    static const RunOptions unchecked = [] {
-      RunOptions options;
-      options.memory_mode = MemoryMode::unchecked;
-      return options;
-    }();
-    // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
-    // code, without the per-run set-up run() does for errors, regions and budgets.
-    if (compiled_->direct) return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
-    auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
-                                         : interpret(*compiled_->ebpf, input, unchecked);
-    return result ? static_cast<std::uint32_t>(*result) : 0;
+  auto takes = [&compiled](const Packet& p) {
+    return p.data.size() >= compiled.min_caplen &&
+           (p.ancillary == nullptr || !compiled.branch_free_needs_no_ancillary);
   };
-  if (packet.ancillary != nullptr) {
-    // set() calls Ancillary::value, which could run another filter on this thread: a context
-    // of its own.
-    TranslatedContext context;
-    context.set(packet);
-    return run_translated(context);
-  }
-  // Per thread rather than local: a local context's ancillary array would be zeroed on every
-  // packet, which costs as much as a small filter on the JIT. Without ancillary values set()
-  // writes every field the translation reads (it reads the ancillary values only when
-  // has_ancillary says set() wrote them) and calls no user code, and a run calls nothing, so
-  // nothing can re-enter this thread's context meanwhile.
-  static thread_local TranslatedContext per_thread;
-  per_thread.set(packet);
-  return run_translated(per_thread);
+  if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
+      entry != nullptr && takes(packet))
+    return entry(packet.data.data(), packet.data.size(), packet.wire_length);
+  // Everything else out of line (a lambda, which may use the members), so that the fast path
+  // above does not pay for the slow one's stack frame and saved registers.
+  auto slow = [ this, &packet, takes ]() __attribute__((noinline))->std::uint32_t {
+    const Compiled& compiled = *compiled_;
+    if (engine_ == Engine::interpreter) return classic::run(program_, packet);
+    if (compiled.branch_free && takes(packet))
+      return sample_and_run(*compiled.branch_free, compiled.per_call, packet);
+    auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
+      // Unchecked: the translation bounds-checks every packet access itself and reads the
+      // context only at fixed offsets inside it, so the engines need no regions (and the JIT
+      // then sets none up, which keeps the per-packet cost down).
+      RunInput input;
+      input.context = &context;
+      static const RunOptions unchecked = [] {
+        RunOptions options;
+        options.memory_mode = MemoryMode::unchecked;
+        return options;
+      }();
+      // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
+      // code, without the per-run set-up run() does for errors, regions and budgets.
+      if (compiled_->direct) return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
+      auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
+                                           : interpret(*compiled_->ebpf, input, unchecked);
+      return result ? static_cast<std::uint32_t>(*result) : 0;
+    };
+    if (packet.ancillary != nullptr) {
+      // set() calls Ancillary::value, which could run another filter on this thread: a context
+      // of its own.
+      TranslatedContext context;
+      context.set(packet);
+      return run_translated(context);
+    }
+    // Per thread rather than local: a local context's ancillary array would be zeroed on every
+    // packet, which costs as much as a small filter on the JIT. Without ancillary values set()
+    // writes every field the translation reads (it reads the ancillary values only when
+    // has_ancillary says set() wrote them) and calls no user code, and a run calls nothing, so
+    // nothing can re-enter this thread's context meanwhile.
+    static thread_local TranslatedContext per_thread;
+    per_thread.set(packet);
+    return run_translated(per_thread);
+  };
+  return slow();
 }
 
 void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const {
