@@ -150,11 +150,11 @@ std::uint32_t Filter::run(const Packet& packet) const {
   if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
       entry != nullptr && takes(packet))
     return entry(packet.data.data(), packet.data.size(), packet.wire_length);
+  if (engine_ == Engine::interpreter) return classic::run(program_, packet);
   // Everything else out of line (a lambda, which may use the members), so that the fast path
   // above does not pay for the slow one's stack frame and saved registers.
   auto slow = [ this, &packet, takes ]() __attribute__((noinline))->std::uint32_t {
     const Compiled& compiled = *compiled_;
-    if (engine_ == Engine::interpreter) return classic::run(program_, packet);
     if (compiled.branch_free && takes(packet))
       return sample_and_run(*compiled.branch_free, compiled.per_call, packet);
     auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
