@@ -57,6 +57,9 @@ namespace {
 
 constexpr std::uint32_t per_call_sample = 1024;
 constexpr std::size_t batch_sample_every = 256;
+// At most this many per batch: a large batch needs no more for its decision, and on a capture
+// larger than the caches each sample is a miss to memory.
+constexpr std::size_t batch_sample_most = 64;
 constexpr std::uint32_t batch_profile_span = 1024;
 
 // The first 64 bytes of a packet, where the headers are; they often straddle two cache lines.
@@ -220,8 +223,8 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     detail::BranchFreeFilter::FormProfile& profile = choice.profile;
     if (profile.packets >= batch_profile_span) profile.fade();
     choice.unsampled += n;
-    const std::size_t samples = choice.unsampled / batch_sample_every;
-    choice.unsampled %= batch_sample_every;
+    const std::size_t samples = std::min(choice.unsampled / batch_sample_every, batch_sample_most);
+    choice.unsampled = samples == batch_sample_most ? 0 : choice.unsampled % batch_sample_every;
     if (samples > 0) {
       // One packet from each of `samples` equal parts, at a pseudo-random place in it: a fixed
       // stride could fall in step with periodic traffic and see only one kind of packet.
