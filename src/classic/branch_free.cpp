@@ -1105,8 +1105,4 @@ std::size_t BranchFreeFilter::exit_of(const std::uint8_t* data) const {
   return detail::exit_of(program_, *dispatch_, data);
 }
 
-bool BranchFreeFilter::dispatch_pays(std::span<const std::uint32_t> histogram) const {
-  return dispatch_ && detail::dispatch_pays(histogram, exit_bytes_, memory_.size());
-}
-
 }  // namespace bpfvm::classic::detail

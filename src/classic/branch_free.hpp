@@ -28,6 +28,11 @@
 // ancillary ones), more than max_branch_free_insns instructions or a frame larger than
 // max_branch_free_frame are not compiled: compile()
 // says why, and the caller keeps the translation on the eBPF JIT for them.
+//
+// Beside this straight-line form the compiler emits a dispatched one (branch_free_dispatch.hpp)
+// and a branchy one (the program with real branches, for traffic whose branches are
+// predictable); each has a one-packet function and a batch loop that walks Packet descriptors
+// itself. Which runs is chosen from a profile of the traffic (branch_free_choice.cpp).
 #pragma once
 
 #include <bpfvm/classic.hpp>
@@ -120,13 +125,11 @@ class BranchFreeFilter {
                                std::uint32_t wire_length) const {
     return dispatched_entry_(data, caplen, wire_length);
   }
-  // has_dispatch(): the number of ways out of the dispatch, the one a packet (of at least
-  // min_caplen() bytes) takes, and whether the dispatched code is expected to be the faster
-  // on traffic that takes them as often as `histogram` says.
+  // has_dispatch(): the number of ways out of the dispatch, and the one a packet (of at least
+  // min_caplen() bytes) takes.
   Entry entry(bool dispatched) const { return dispatched ? dispatched_entry_ : entry_; }
   std::size_t exit_count() const { return dispatch_ ? dispatch_->exits.size() : 0; }
   std::size_t exit_of(const std::uint8_t* data) const;
-  bool dispatch_pays(std::span<const std::uint32_t> histogram) const;
 
   // The batch loop around the straight-line or the dispatched code; null when there is none
   // (no dispatch, or no packet layout it can read).

@@ -108,12 +108,4 @@ double dispatch_cost(std::span<const std::uint32_t> histogram,
   return (expected + (total - most) * mispredict_bytes) / total;
 }
 
-bool dispatch_pays(std::span<const std::uint32_t> histogram,
-                   std::span<const std::size_t> exit_bytes, std::size_t full_bytes) {
-  const double expected = dispatch_cost(histogram, exit_bytes);
-  // A margin: when the two are close, the straight-line code's time does not depend on the
-  // traffic, which makes it the safer choice.
-  return expected < 0.8 * static_cast<double>(full_bytes);
-}
-
 }  // namespace bpfvm::classic::detail
