@@ -296,6 +296,7 @@ class Compiler {
           a_.cmov(CC::kNE, x86::eax, slot(edge.saved[bit]));
         } else if (bit == 1) {
           a_.cmov(CC::kNE, x86::r8d, slot(edge.saved[bit]));
+          x_msh_.reset();
         } else {
           std::int32_t m = scratch_slot(static_cast<std::uint32_t>(bit - 2));
           a_.mov(x86::r11d, slot(m));
@@ -435,6 +436,7 @@ class Compiler {
     if (fused_operand_) {
       x86::Mem at = *fused_operand_;
       fused_operand_.reset();
+      if (fused_k_) k = *fused_k_, fused_k_.reset();  // a masked comparison's top bytes
       at.setSize(static_cast<std::uint32_t>(fused_width_));
       std::uint32_t raw = fused_width_ == 4   ? swap32(k)
                           : fused_width_ == 2 ? ((k & 0xff) << 8) | ((k >> 8) & 0xff)
@@ -466,6 +468,26 @@ class Compiler {
     if (i == 0 || i >= steps_.size() || pending_slot_[i] >= 0) return false;
     return fusable_with(i, load_width(steps_[i - 1].op));
   }
+
+  // `ld [k]; and #0xff000000 (or #0xffff0000); jeq #c` at i, i + 1, i + 2, as libpcap compiles
+  // `net a.0.0.0/8` (and /16): one comparison of the top byte (or two) at k with c's, when the
+  // and and the jeq are reached only from the load, A is dead after the jump, and c has no bit
+  // outside the mask (else it never matches, which the ordinary code gets right). Returns the
+  // width compared, else 0.
+  int masked_fusable(std::size_t i) const {
+    if (i + 2 >= steps_.size() || load_width(steps_[i].op) != 4 || !is_absolute(steps_[i].op))
+      return 0;
+    const Step& jump = steps_[i + 2];
+    if (steps_[i + 1].op != Exec::AND_K || jump.op != Exec::JEQ_K || jump.jt == jump.jf) return 0;
+    if (pending_slot_[i + 1] >= 0 || pending_slot_[i + 2] >= 0) return 0;
+    const std::uint32_t mask = insns_[i + 1].k;
+    const int width = mask == 0xff000000u ? 1 : mask == 0xffff0000u ? 2 : 0;
+    if (width == 0 || (insns_[i + 2].k & ~mask) != 0) return 0;
+    if (((live_in_[jump.jt] | live_in_[jump.jf]) & value_a) != 0) return 0;
+    return width;
+  }
+
+  static bool is_absolute(Exec op) { return op == Exec::LD_W_ABS || op == Exec::LD_W_ABS_PROVEN; }
 
   // Whether instruction i, a jeq or jset against a constant, can compare a load of `size`
   // bytes (0: not a load) in memory instead of A.
@@ -509,6 +531,7 @@ class Compiler {
     bool keep_true = !rejects_[step.jt], keep_false = !rejects_[step.jf];
     if (!keep_true && !keep_false) {
       fused_operand_.reset();
+      fused_k_.reset();
       return;
     }
     CC cc = compare(step, k);
@@ -583,6 +606,13 @@ class Compiler {
   }
 
   void absolute_load(std::size_t i, std::int32_t k, int size) {
+    if (const int width = masked_fusable(i); width != 0) {
+      fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = width;
+      fused_k_ = insns_[i + 2].k >> (32 - 8 * width);
+      skip_ = i + 1;  // the and: the comparison masks by its width
+      a_stale_ = true;
+      return;
+    }
     if (fusable(i + 1)) {
       fused_operand_ = x86::ptr(x86::rdi, k), fused_width_ = size;  // the jump compares memory
       a_stale_ = true;
@@ -594,6 +624,10 @@ class Compiler {
     const bool stale = a_stale_;
     a_stale_ = false;
     emit_instruction(i);
+    const Exec op = steps_[i].op;
+    if ((defined_values(steps_[i]) & value_x) != 0 && op != Exec::LDX_B_MSH &&
+        op != Exec::LDX_B_MSH_PROVEN)
+      x_msh_.reset();
     // A fused load set a_stale_ again; an instruction that leaves A alone leaves it as it was.
     if (!a_stale_ && (defined_values(steps_[i]) & value_a) == 0) a_stale_ = stale;
   }
@@ -618,9 +652,14 @@ class Compiler {
       case Exec::LD_ANCILLARY: return checked_load(false, k, step.size, false);
       case Exec::LDX_B_MSH:
       case Exec::LDX_B_MSH_PROVEN:
+        // r8d may hold this very value already: every instruction runs, so the last one that
+        // wrote it wrote it on every path (the IPv4 header length, computed again by each
+        // protocol's half of a filter).
+        if (x_msh_ && *x_msh_ == k) return;
         load(x86::r8d, x86::ptr(x86::rdi, imm), 1);
         a_.and_(x86::r8d, 0xf);
         a_.shl(x86::r8d, 2);
+        x_msh_ = k;
         return;
       case Exec::LD_W_LEN: a_.mov(x86::eax, slot(wire_slot)); return;
       case Exec::LDX_W_LEN: a_.mov(x86::r8d, slot(wire_slot)); return;
@@ -763,7 +802,10 @@ class Compiler {
           finish();
           break;
         case Exec::RET_A: finish(); break;
-        default: emit_instruction(i); break;
+        default:
+          x_msh_.reset();  // a branch may have come from anywhere: r8d is whatever that path left
+          emit_instruction(i);
+          break;
       }
     }
     a_.bind(reject);
@@ -867,6 +909,7 @@ class Compiler {
     // X always: indirect loads use all of r8 in addresses, and on paths not taken it must not
     // hold the caller's 64-bit garbage.
     a_.xor_(x86::r8d, x86::r8d);
+    x_msh_.reset();
     // A program whose only accepting return is `ret #k` at its end (as pcap_compile ends
     // most): the result is its flag times k, computed there, without r10d.
     single_return_ = false;
@@ -887,11 +930,13 @@ class Compiler {
     edge_written_.assign(edges_.size(), false);
     falls_through_ = false;
     a_stale_ = false;
+    skip_ = std::numeric_limits<std::size_t>::max();
     for (std::size_t i = entry; i < steps_.size(); ++i) {
       if (rejects_[i] || !reachable[i]) {  // `ret #0` adds nothing; the rest never runs
         falls_through_ = false;
         continue;
       }
+      if (i == skip_) continue;  // folded into the instruction before (r9d stays its flag)
       enter(i);
       instruction(i);
     }
@@ -946,6 +991,11 @@ class Compiler {
   };
   FusedOperand fused_operand_;
   int fused_width_ = 0;
+  std::optional<std::uint32_t> fused_k_;  // the constant it is compared with, when not the jump's
+  // r8d holds 4 * ([k] & 0xf) for this k (written by the last instruction that wrote X).
+  std::optional<std::uint32_t> x_msh_;
+  // An instruction folded into the one before it (masked_fusable()).
+  std::size_t skip_ = std::numeric_limits<std::size_t>::max();
 };
 
 class ErrorRecorder : public asmjit::ErrorHandler {

@@ -362,6 +362,55 @@ TEST(BranchFree, ArithmeticAndJumps) {
   for (const char* source : programs) check_all_lengths(source, bytes);
 }
 
+// `ld [k]; and #mask; jeq #c`, as libpcap compiles `net`: compared as the top byte or two in
+// memory when the mask allows; the cases it must leave to the ordinary code too.
+TEST(BranchFree, MaskedComparisons) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0x0a, 0x0b, 0x8a}) {
+    std::vector<std::uint8_t> bytes = {0x00, first, 0x14, 0x01, 0x02, 0x03, 0x7f};
+    for (const char* source :
+         {// the top byte, the top two, either way of the jump to the return
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 4 jf 3\nret #1\nret #0",
+          "ld [1]\nand #0xffff0000\njeq #0x0a140000 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xffff0000\njeq #0x8a140000 jt 3 jf 4\nret #1\nret #2",
+          // c outside the mask never matches; another mask; A read after the jump
+          "ld [1]\nand #0xff000000\njeq #0x0a000001 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xffffff00\njeq #0x0a140100 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 3 jf 4\nret a\nret #2",
+          // the and reached by a jump too (A another value there)
+          "ldb [0]\njeq #0 jt 2 jf 4\nld [1]\nja 5\nld #0x0a000000\nand #0xff000000\n"
+          "jeq #0x0a000000 jt 7 jf 8\nret #1\nret #2",
+          // twice in a row, as `not net 10.0.0.0/8` on source and destination
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 7 jf 3\nld [2]\nand #0xff000000\n"
+          "jeq #0x14000000 jt 7 jf 6\nret #5\nret #0"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
+// `ldxb 4*([k]&0xf)` again with X unchanged is not computed again; with X written in between
+// (on any path, or by a join restoring it) it must be.
+TEST(BranchFree, RepeatedHeaderLength) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0x45, 0x46, 0x4f, 0x00}) {
+    std::vector<std::uint8_t> bytes = {first, 0x00, 0x01, 0x02, 0x03};
+    for (const char* source :
+         {"ldxb 4*([0]&0xf)\nldxb 4*([0]&0xf)\ntxa\nret a",
+          "ldxb 4*([0]&0xf)\nldx #7\nldxb 4*([0]&0xf)\ntxa\nret a",
+          "ldxb 4*([0]&0xf)\nld #3\ntax\nldxb 4*([0]&0xf)\ntxa\nret a",
+          "ldxb 4*([0]&0xf)\nldxb 4*([1]&0xf)\nldxb 4*([0]&0xf)\ntxa\nret a",
+          // the two protocol halves of a filter, each computing the header length
+          "ldb [1]\njeq #0 jt 2 jf 5\nldxb 4*([0]&0xf)\nldb [x + 0]\nret a\nldx #1\n"
+          "ldxb 4*([0]&0xf)\ntxa\nadd x\nret a",
+          // a join restoring X between the two
+          "ldxb 4*([0]&0xf)\nldb [1]\njeq #0 jt 4 jf 3\nldx #9\ntxa\nldxb 4*([0]&0xf)\n"
+          "add x\nret a"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
 TEST(BranchFree, RefusesWhatItDoesNotCompile) {
   if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
   auto refused = [](const std::vector<Insn>& insns) {
