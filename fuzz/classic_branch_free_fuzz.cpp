@@ -180,5 +180,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (dispatched != oracle) mismatch("the dispatched code", dispatched, oracle);
     if (code->exit_of(grown_at) >= code->exit_count()) mismatch("exit_of out of range", 0, 0);
   }
+  // The batch loops, on a batch of one (the grown packet, against the inaccessible page).
+  const std::uint32_t branchy = code->run_branchy(grown_at, grown.size(), wire_grown);
+  if (branchy != oracle) mismatch("the branchy code", branchy, oracle);
+  using Form = detail::BranchFreeFilter::Form;
+  for (Form form : {Form::straight, Form::dispatched, Form::branchy}) {
+    detail::BranchFreeFilter::Loop loop = code->loop(form);
+    if (loop == nullptr) continue;
+    const Packet batch[1] = {Packet{{grown_at, grown.size()}, wire_grown, nullptr}};
+    std::uint32_t verdict = 0xdeadbeef;
+    if (loop(batch, batch + 1, &verdict, batch) != batch + 1)
+      mismatch("a batch loop stopping early", 0, 0);
+    if (verdict != oracle)
+      mismatch(form == Form::straight     ? "the batch loop"
+               : form == Form::dispatched ? "the dispatched loop"
+                                          : "the branchy loop",
+               verdict, oracle);
+  }
   return 0;
 }

@@ -28,6 +28,11 @@
 // ancillary ones), more than max_branch_free_insns instructions or a frame larger than
 // max_branch_free_frame are not compiled: compile()
 // says why, and the caller keeps the translation on the eBPF JIT for them.
+//
+// Beside this straight-line form the compiler emits a dispatched one (branch_free_dispatch.hpp)
+// and a branchy one (the program with real branches, for traffic whose branches are
+// predictable); each has a one-packet function and a batch loop that walks Packet descriptors
+// itself. Which runs is chosen from a profile of the traffic (branch_free_choice.cpp).
 #pragma once
 
 #include <bpfvm/classic.hpp>
@@ -36,6 +41,7 @@
 #include "classic/branch_free_dispatch.hpp"
 #include "jit/exec_memory.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -54,8 +60,32 @@ inline constexpr std::size_t max_branch_free_insns = 256;
 // which may be a small thread's: larger frames are not compiled.
 inline constexpr std::int32_t max_branch_free_frame = 4096;
 
+// Where a classic::Packet keeps its fields, for the batch loop, which reads the descriptors
+// itself: found once by looking at a Packet's bytes (std::span's members are the standard
+// library's business), so a layout other than {pointer, size} is noticed, not misread.
+struct PacketLayout {
+  std::int32_t stride = 0;  // sizeof(Packet)
+  std::int32_t data = 0, size = 0, wire = 0, ancillary = 0;
+};
+// The layout, or nothing when a field was not found where a load of its width could read it.
+const std::optional<PacketLayout>& packet_layout();
+
+// The batch loop prefetches the headers of the packet this many places ahead: far enough for
+// a miss to the last-level cache (or memory) to land before the filter gets there, near enough
+// to stay in L1 meanwhile.
+inline constexpr std::size_t loop_prefetch_ahead = 16;
+
 class BranchFreeFilter {
  public:
+  // The code run over a batch of packets in one call (Filter::run(span, span)): the packets
+  // from `first` up to `end`, each verdict written to `verdicts` and on, with the headers of
+  // the packet loop_prefetch_ahead places on prefetched while the current one is below
+  // `prefetch_end`. It stops at the first packet it does not take (shorter than min_caplen(),
+  // or with ancillary values when reads_ancillary()) and returns that packet's address, or
+  // `end`: the caller runs that one otherwise and calls again from the next.
+  using Loop = const Packet* (*)(const Packet* first, const Packet* end, std::uint32_t* verdicts,
+                                 const Packet* prefetch_end);
+
   // data, caplen (at least min_caplen()), wire length; returns the verdict.
   using Entry = std::uint32_t (*)(const std::uint8_t* data, std::uint64_t caplen,
                                   std::uint32_t wire_length);
@@ -74,6 +104,14 @@ class BranchFreeFilter {
     return entry_(data, caplen, wire_length);
   }
 
+  // The branchy form: the program with real branches, for packets of at least min_caplen()
+  // bytes like the others; cheaper than both branch-free forms on traffic whose branches the
+  // predictor gets right. (The name is the compiler's: this one form has branches.)
+  std::uint32_t run_branchy(const std::uint8_t* data, std::uint64_t caplen,
+                            std::uint32_t wire_length) const {
+    return branchy_entry_(data, caplen, wire_length);
+  }
+
   // Whether the program has ancillary loads, which this code treats as packet loads.
   bool reads_ancillary() const { return reads_ancillary_; }
 
@@ -87,13 +125,37 @@ class BranchFreeFilter {
                                std::uint32_t wire_length) const {
     return dispatched_entry_(data, caplen, wire_length);
   }
-  // has_dispatch(): the number of ways out of the dispatch, the one a packet (of at least
-  // min_caplen() bytes) takes, and whether the dispatched code is expected to be the faster
-  // on traffic that takes them as often as `histogram` says.
+  // has_dispatch(): the number of ways out of the dispatch, and the one a packet (of at least
+  // min_caplen() bytes) takes.
   Entry entry(bool dispatched) const { return dispatched ? dispatched_entry_ : entry_; }
   std::size_t exit_count() const { return dispatch_ ? dispatch_->exits.size() : 0; }
   std::size_t exit_of(const std::uint8_t* data) const;
-  bool dispatch_pays(std::span<const std::uint32_t> histogram) const;
+
+  // The batch loop around the straight-line or the dispatched code; null when there is none
+  // (no dispatch, or no packet layout it can read).
+  Loop loop(bool dispatched) const { return dispatched ? dispatched_loop_ : loop_; }
+
+  // The three forms; which one a batch runs is chosen from a sample of its packets.
+  enum class Form { straight, dispatched, branchy };
+  Entry entry(Form form) const {
+    return form == Form::branchy ? branchy_entry_ : entry(form == Form::dispatched);
+  }
+  Loop loop(Form form) const {
+    return form == Form::branchy ? branchy_loop_ : loop(form == Form::dispatched);
+  }
+  // Sampling traffic (branch_free_choice.cpp): profile() walks a packet (of at least
+  // min_caplen() bytes, without ancillary values if reads_ancillary()) through the program and
+  // counts where it went; choose() names the form expected to be the fastest on such packets.
+  struct FormProfile {
+    std::vector<std::uint32_t> taken, not_taken;  // per instruction: conditional jumps
+    std::array<std::uint32_t, 2 * max_dispatch_tests> exits{};  // per dispatch exit
+    double executed = 0;                                        // instructions, all packets
+    std::uint32_t packets = 0;
+    // Halves every count, so that newer traffic weighs more.
+    void fade();
+  };
+  void profile(const Packet& packet, FormProfile& into) const;
+  Form choose(const FormProfile& profile) const;
 
  private:
   BranchFreeFilter(Program program, jit::ExecMemory memory, std::uint64_t min_caplen,
@@ -114,6 +176,14 @@ class BranchFreeFilter {
   jit::ExecMemory dispatched_memory_;
   Entry dispatched_entry_ = nullptr;
   std::vector<std::size_t> exit_bytes_;  // per exit: the size of the code it runs
+  // The batch loops, one per form.
+  jit::ExecMemory loop_memory_, dispatched_loop_memory_;
+  Loop loop_ = nullptr, dispatched_loop_ = nullptr;
+  // The branchy form (function and loop).
+  jit::ExecMemory branchy_memory_, branchy_loop_memory_;
+  Entry branchy_entry_ = nullptr;
+  Loop branchy_loop_ = nullptr;
+  std::size_t branchy_bytes_ = 0;
 };
 
 }  // namespace bpfvm::classic::detail

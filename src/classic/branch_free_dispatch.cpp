@@ -6,6 +6,7 @@
 #include "classic/code.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace bpfvm::classic::detail {
 namespace {
@@ -95,19 +96,16 @@ std::size_t exit_of(const Program& program, const BranchFreeDispatch& dispatch,
   }
 }
 
-bool dispatch_pays(std::span<const std::uint32_t> histogram,
-                   std::span<const std::size_t> exit_bytes, std::size_t full_bytes) {
+double dispatch_cost(std::span<const std::uint32_t> histogram,
+                     std::span<const std::size_t> exit_bytes) {
   double total = 0, most = 0, expected = 0;
   for (std::size_t e = 0; e < histogram.size(); ++e) {
     total += histogram[e];
     most = std::max<double>(most, histogram[e]);
     expected += static_cast<double>(histogram[e]) * static_cast<double>(exit_bytes[e]);
   }
-  if (total == 0) return false;
-  expected = (expected + (total - most) * mispredict_bytes) / total;
-  // A margin: when the two are close, the straight-line code's time does not depend on the
-  // traffic, which makes it the safer choice.
-  return expected < 0.8 * static_cast<double>(full_bytes);
+  if (total == 0) return std::numeric_limits<double>::infinity();
+  return (expected + (total - most) * mispredict_bytes) / total;
 }
 
 }  // namespace bpfvm::classic::detail

@@ -9,11 +9,10 @@
 // `vlan` filter's dispatch is nearly always predicted and skips most of the code; on a mix of
 // 75% IPv4 and 25% IPv6 the mispredictions cost about what the skipped code would have.
 //
-// So the compiler emits both forms (BranchFreeFilter::run and run_dispatched), and Filter
-// chooses per batch (or, one packet per call, once after a first sample) from what the traffic
-// does at the dispatch: exit_of() evaluates the dispatch tests for a packet in C++, and
-// dispatch_pays() weighs the code each exit runs against the mispredictions of the
-// minority exits.
+// So the compiler emits both forms (BranchFreeFilter::run and run_dispatched, and a third,
+// branchy one), and Filter chooses from what the traffic does (branch_free_choice.cpp):
+// exit_of() evaluates the dispatch tests for a packet in C++, and dispatch_cost() weighs the
+// code each exit runs against the mispredictions of the minority exits.
 #pragma once
 
 #include <bpfvm/classic.hpp>
@@ -56,7 +55,9 @@ std::size_t exit_of(const Program& program, const BranchFreeDispatch& dispatch,
 // runs (0 for a return), `histogram[e]` how many packets of a sample took it. The predictor is
 // assumed to guess the most common exit, so every other packet is a misprediction.
 inline constexpr double mispredict_bytes = 320;
-bool dispatch_pays(std::span<const std::uint32_t> histogram,
-                   std::span<const std::size_t> exit_bytes, std::size_t full_bytes);
+// The expected bytes per packet of the dispatched code on such a histogram (infinite for an
+// empty one).
+double dispatch_cost(std::span<const std::uint32_t> histogram,
+                     std::span<const std::size_t> exit_bytes);
 
 }  // namespace bpfvm::classic::detail

@@ -136,7 +136,7 @@ namespace {
 // in memory that is a chain of read-modify-writes, each waiting for the last store. Registers
 // hold them instead while there are free ones (linear scan over the intervals [first jump,
 // target]).
-void allocate_pending_registers(BranchFreePlan& plan, std::size_t n) {
+void allocate_pending_registers(BranchFreePlan& plan, std::size_t n, std::size_t registers) {
   plan.first_jump.assign(n, n);
   for (const BranchFreeEdge& edge : plan.edges)
     plan.first_jump[edge.to] = std::min<std::size_t>(plan.first_jump[edge.to], edge.from);
@@ -145,7 +145,7 @@ void allocate_pending_registers(BranchFreePlan& plan, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t t = i + 1; t < n; ++t) {
       if (plan.pending_slot[t] < 0 || plan.first_jump[t] != i) continue;
-      for (std::size_t r = 0; r < pending_register_count; ++r) {
+      for (std::size_t r = 0; r < registers; ++r) {
         if (busy_until[r] > i) continue;
         busy_until[r] = t;  // read when t is entered, before t's own jumps write
         plan.pending_register[t] = static_cast<int>(r);
@@ -158,7 +158,7 @@ void allocate_pending_registers(BranchFreePlan& plan, std::size_t n) {
 
 }  // namespace
 
-Result<BranchFreePlan> plan_branch_free(const Program& program) {
+Result<BranchFreePlan> plan_branch_free(const Program& program, std::size_t registers) {
   std::span<const Insn> insns = program.insns();
   std::span<const Step> steps = program.code().steps;
   const std::size_t n = steps.size();
@@ -245,7 +245,7 @@ Result<BranchFreePlan> plan_branch_free(const Program& program) {
                       fmt::format("a stack frame of {} bytes (jumps that restore {} values), more "
                                   "than the {} compiled branch-free",
                                   plan.frame, plan.edges.size(), max_branch_free_frame));
-  allocate_pending_registers(plan, n);
+  allocate_pending_registers(plan, n, std::min(registers, pending_register_count));
   return plan;
 }
 

@@ -70,7 +70,9 @@ bool is_conditional(Exec op);
 int absolute_size(Exec op);
 
 // The plan for `program`, or why the branch-free compiler does not take it
-// (Error::Kind::usage).
-Result<BranchFreePlan> plan_branch_free(const Program& program);
+// (Error::Kind::usage). Pending flags get at most `registers` (<= pending_register_count) of
+// the pending registers, in their order: the batch loop keeps its own state in the last two.
+Result<BranchFreePlan> plan_branch_free(const Program& program,
+                                        std::size_t registers = pending_register_count);
 
 }  // namespace bpfvm::classic::detail

@@ -10,17 +10,32 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <mutex>
 
 namespace bpfvm::classic {
 namespace {
 
-// With a dispatch (branch_free_dispatch.hpp), one packet per call: whether the dispatched code
-// runs, decided once from where the first `per_call_sample` packets went. Batches decide for
-// themselves (Filter::run(span, span)).
+using Form = detail::BranchFreeFilter::Form;
+
+// One packet per call: which form of the branch-free code runs (branch_free_choice.cpp),
+// decided once from the first `per_call_sample` packets it takes. Batches decide for themselves
+// (Filter::run(span, span)).
 struct PerCallChoice {
-  std::atomic<int> choice{0};  // 0 undecided, 1 the straight-line code, 2 the dispatched code
-  std::atomic<std::uint32_t> sampled{0};
-  std::array<std::atomic<std::uint32_t>, 2 * detail::max_dispatch_tests> histogram{};
+  // The chosen form's function; null while sampling.
+  std::atomic<detail::BranchFreeFilter::Entry> entry{nullptr};
+  std::mutex mutex;  // guards the profile (only while sampling)
+  detail::BranchFreeFilter::FormProfile profile;
+};
+
+// Batches: one packet in every `batch_sample_every` is profiled (spread over each batch, at
+// least one per batch once that many have gone by), into a profile shared by every batch of
+// the filter, in which old traffic fades (counts halve past `batch_profile_span` packets); the
+// form is chosen again for every batch.
+struct BatchChoice {
+  std::mutex mutex;  // guards the rest
+  detail::BranchFreeFilter::FormProfile profile;
+  std::size_t unsampled = 0;  // packets since the last sample
+  std::uint64_t random = 0x9e3779b97f4a7c15;
 };
 
 }  // namespace
@@ -33,16 +48,19 @@ struct Filter::Compiled {
   std::optional<detail::BranchFreeFilter> branch_free;
   // It loads ancillary values as packet bytes: only right for packets without them.
   bool branch_free_needs_no_ancillary = false;
+  std::uint64_t min_caplen = 0;  // branch_free->min_caplen(), kept next to the rest
   mutable PerCallChoice per_call;
+  mutable BatchChoice batches;
 };
 
 namespace {
 
 constexpr std::uint32_t per_call_sample = 1024;
-// A batch samples this many of its packets (spread over it) when it has at least
-// batch_sample_from; a smaller one goes by the per-call decision.
-constexpr std::size_t batch_sample = 128;
-constexpr std::size_t batch_sample_from = 512;
+constexpr std::size_t batch_sample_every = 256;
+// At most this many per batch: a large batch needs no more for its decision, and on a capture
+// larger than the caches each sample is a miss to memory.
+constexpr std::size_t batch_sample_most = 64;
+constexpr std::uint32_t batch_profile_span = 1024;
 
 // The first 64 bytes of a packet, where the headers are; they often straddle two cache lines.
 // The second address is computed as an integer: it may lie past a short packet, which a
@@ -69,29 +87,20 @@ std::string_view engine_name(Engine engine) {
 
 namespace {
 
-std::uint32_t run_branch_free(const detail::BranchFreeFilter& code, PerCallChoice& state,
-                              const Packet& packet) {
-  const std::uint8_t* data = packet.data.data();
-  if (code.has_dispatch()) {
-    const int choice = state.choice.load(std::memory_order_relaxed);
-    if (choice == 2) return code.run_dispatched(data, packet.data.size(), packet.wire_length);
-    if (choice == 0) {
-      // The first packets: count where the dispatch sends them (racing threads may count a
-      // few more or fewer; either code gives the same verdicts).
-      const std::uint32_t n = state.sampled.fetch_add(1, std::memory_order_relaxed);
-      if (n < per_call_sample) {
-        state.histogram[code.exit_of(data)].fetch_add(1, std::memory_order_relaxed);
-        if (n + 1 == per_call_sample) {
-          std::array<std::uint32_t, 2 * detail::max_dispatch_tests> counts{};
-          for (std::size_t e = 0; e < code.exit_count(); ++e)
-            counts[e] = state.histogram[e].load(std::memory_order_relaxed);
-          state.choice.store(code.dispatch_pays(std::span(counts).first(code.exit_count())) ? 2 : 1,
-                             std::memory_order_relaxed);
-        }
+// A packet the branch-free code takes, while the per-call form is not chosen yet: profiled,
+// then run by the straight-line code.
+std::uint32_t sample_and_run(const detail::BranchFreeFilter& code, PerCallChoice& state,
+                             const Packet& packet) {
+  {
+    std::lock_guard lock(state.mutex);
+    if (state.entry.load(std::memory_order_relaxed) == nullptr) {
+      code.profile(packet, state.profile);
+      if (state.profile.packets == per_call_sample) {
+        state.entry.store(code.entry(code.choose(state.profile)), std::memory_order_release);
       }
     }
   }
-  return code.run(data, packet.data.size(), packet.wire_length);
+  return code.run(packet.data.data(), packet.data.size(), packet.wire_length);
 }
 
 }  // namespace
@@ -125,6 +134,7 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
       if (branch_free) {
         compiled->branch_free_needs_no_ancillary =
             options.ancillary && branch_free->reads_ancillary();
+        compiled->min_caplen = branch_free->min_caplen();
         compiled->branch_free.emplace(std::move(*branch_free));
       }
     }
@@ -133,49 +143,63 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
 }
 
 std::uint32_t Filter::run(const Packet& packet) const {
-  if (engine_ == Engine::interpreter) return classic::run(program_, packet);
-  if (compiled_->branch_free && packet.data.size() >= compiled_->branch_free->min_caplen() &&
-      (packet.ancillary == nullptr || !compiled_->branch_free_needs_no_ancillary))
-    return run_branch_free(*compiled_->branch_free, compiled_->per_call, packet);
-  auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
-    // Unchecked: the translation bounds-checks every packet access itself and reads the
-    // context only at fixed offsets inside it, so the engines need no regions (and the JIT
-    // then sets none up, which keeps the per-packet cost down).
-    RunInput input;
-    input.context = &context;
-    static const RunOptions unchecked = [] {
-      RunOptions options;
-      options.memory_mode = MemoryMode::unchecked;
-      return options;
-    }();
-    // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
-    // code, without the per-run set-up run() does for errors, regions and budgets.
-    if (compiled_->direct) return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
-    auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
-                                         : interpret(*compiled_->ebpf, input, unchecked);
-    return result ? static_cast<std::uint32_t>(*result) : 0;
+  const Compiled& compiled = *compiled_;
+  // The common case first, with as little as possible in its way: the branch-free code's
+  // chosen form, on a packet it takes.
+  auto takes = [&compiled](const Packet& p) {
+    return p.data.size() >= compiled.min_caplen &&
+           (p.ancillary == nullptr || !compiled.branch_free_needs_no_ancillary);
   };
-  if (packet.ancillary != nullptr) {
-    // set() calls Ancillary::value, which could run another filter on this thread: a context
-    // of its own.
-    TranslatedContext context;
-    context.set(packet);
-    return run_translated(context);
-  }
-  // Per thread rather than local: a local context's ancillary array would be zeroed on every
-  // packet, which costs as much as a small filter on the JIT. Without ancillary values set()
-  // writes every field the translation reads (it reads the ancillary values only when
-  // has_ancillary says set() wrote them) and calls no user code, and a run calls nothing, so
-  // nothing can re-enter this thread's context meanwhile.
-  static thread_local TranslatedContext per_thread;
-  per_thread.set(packet);
-  return run_translated(per_thread);
+  if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
+      entry != nullptr && takes(packet))
+    return entry(packet.data.data(), packet.data.size(), packet.wire_length);
+  if (engine_ == Engine::interpreter) return classic::run(program_, packet);
+  // Everything else out of line (a lambda, which may use the members), so that the fast path
+  // above does not pay for the slow one's stack frame and saved registers.
+  auto slow = [ this, &packet, takes ]() __attribute__((noinline))->std::uint32_t {
+    const Compiled& compiled = *compiled_;
+    if (compiled.branch_free && takes(packet))
+      return sample_and_run(*compiled.branch_free, compiled.per_call, packet);
+    auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
+      // Unchecked: the translation bounds-checks every packet access itself and reads the
+      // context only at fixed offsets inside it, so the engines need no regions (and the JIT
+      // then sets none up, which keeps the per-packet cost down).
+      RunInput input;
+      input.context = &context;
+      static const RunOptions unchecked = [] {
+        RunOptions options;
+        options.memory_mode = MemoryMode::unchecked;
+        return options;
+      }();
+      // The translation calls nothing, so the JIT's lean entry runs it: a direct call into the
+      // code, without the per-run set-up run() does for errors, regions and budgets.
+      if (compiled_->direct) return static_cast<std::uint32_t>(compiled_->jit->run_direct(input));
+      auto result = engine_ == Engine::jit ? compiled_->jit->run(input, unchecked)
+                                           : interpret(*compiled_->ebpf, input, unchecked);
+      return result ? static_cast<std::uint32_t>(*result) : 0;
+    };
+    if (packet.ancillary != nullptr) {
+      // set() calls Ancillary::value, which could run another filter on this thread: a context
+      // of its own.
+      TranslatedContext context;
+      context.set(packet);
+      return run_translated(context);
+    }
+    // Per thread rather than local: a local context's ancillary array would be zeroed on every
+    // packet, which costs as much as a small filter on the JIT. Without ancillary values set()
+    // writes every field the translation reads (it reads the ancillary values only when
+    // has_ancillary says set() wrote them) and calls no user code, and a run calls nothing, so
+    // nothing can re-enter this thread's context meanwhile.
+    static thread_local TranslatedContext per_thread;
+    per_thread.set(packet);
+    return run_translated(per_thread);
+  };
+  return slow();
 }
 
 void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const {
-  // How far ahead to prefetch: far enough for a miss to the last-level cache (or memory) to
-  // land before the filter gets there, near enough to stay in L1 meanwhile.
-  constexpr std::size_t ahead = 16;
+  // How far ahead to prefetch (as the generated loop does).
+  constexpr std::size_t ahead = detail::loop_prefetch_ahead;
   const std::size_t n = packets.size();
   for (std::size_t i = 0; i < std::min(ahead, n); ++i) prefetch_headers(packets[i]);
   const detail::BranchFreeFilter* code =
@@ -192,22 +216,47 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
   auto takes = [&](const Packet& packet) {
     return packet.data.size() >= min_caplen && (packet.ancillary == nullptr || !no_ancillary);
   };
-  // With a dispatch, a large batch samples where its own packets go (a header field of every
-  // packet_count / batch_sample-th packet) to choose between the two codes; a small one goes
-  // by the per-call decision.
-  bool dispatched = false;
-  if (code->has_dispatch()) {
-    if (packets.size() >= batch_sample_from) {
-      std::array<std::uint32_t, 2 * detail::max_dispatch_tests> counts{};
-      const std::size_t stride = packets.size() / batch_sample;
-      for (std::size_t i = 0; i < packets.size(); i += stride)
-        if (takes(packets[i])) ++counts[code->exit_of(packets[i].data.data())];
-      dispatched = code->dispatch_pays(std::span(counts).first(code->exit_count()));
-    } else {
-      dispatched = compiled_->per_call.choice.load(std::memory_order_relaxed) == 2;
+  Form form = Form::straight;
+  {
+    BatchChoice& choice = compiled_->batches;
+    std::lock_guard lock(choice.mutex);
+    detail::BranchFreeFilter::FormProfile& profile = choice.profile;
+    if (profile.packets >= batch_profile_span) profile.fade();
+    choice.unsampled += n;
+    const std::size_t samples = std::min(choice.unsampled / batch_sample_every, batch_sample_most);
+    choice.unsampled = samples == batch_sample_most ? 0 : choice.unsampled % batch_sample_every;
+    if (samples > 0) {
+      // One packet from each of `samples` equal parts, at a pseudo-random place in it: a fixed
+      // stride could fall in step with periodic traffic and see only one kind of packet.
+      const std::size_t stride = n / samples;
+      for (std::size_t s = 0; s < samples; ++s) {
+        choice.random ^= choice.random << 13, choice.random ^= choice.random >> 7,
+            choice.random ^= choice.random << 17;  // xorshift64
+        const Packet& packet = packets[s * stride + choice.random % stride];
+        if (takes(packet)) code->profile(packet, profile);
+      }
     }
+    form = code->choose(profile);
   }
-  const detail::BranchFreeFilter::Entry entry = code->entry(dispatched);
+  // The loop generated with the filter: no call and no register saving per packet. It stops
+  // at each packet it does not take, which run() filters instead.
+  if (const detail::BranchFreeFilter::Loop loop = code->loop(form)) {
+    const Packet* const first = packets.data();
+    const Packet* const end = first + n;
+    const Packet* const prefetch_end =
+        n > detail::loop_prefetch_ahead ? end - detail::loop_prefetch_ahead : first;
+    std::size_t i = 0;
+    while (i < n) {
+      i = static_cast<std::size_t>(loop(first + i, end, verdicts.data() + i, prefetch_end) - first);
+      if (i < n) {
+        if (i + ahead < n) prefetch_headers(packets[i + ahead]);
+        verdicts[i] = run(packets[i]);
+        ++i;
+      }
+    }
+    return;
+  }
+  const detail::BranchFreeFilter::Entry entry = code->entry(form);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + ahead < n) prefetch_headers(packets[i + ahead]);
     const Packet& packet = packets[i];

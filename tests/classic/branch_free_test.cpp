@@ -27,6 +27,7 @@ namespace bpfvm::classic::test {
 namespace {
 
 using detail::BranchFreeFilter;
+using Form = BranchFreeFilter::Form;
 
 std::uint64_t base_seed() {
   const char* text = std::getenv("BPFVM_CLASSIC_SEED");
@@ -77,6 +78,47 @@ void prepend_dispatch(Random& random, std::vector<Insn>& insns) {
   insns.insert(insns.begin(), head.begin(), head.end());
 }
 
+// Runs a batch loop (BranchFreeFilter::Loop) over `packets` as Filter::run(span, span) does,
+// with `fallback` for the packets it stops at; every stop must be at a packet the code does not
+// take, and no verdict may be left unwritten.
+template <class Fallback>
+std::vector<std::uint32_t> run_loop(const BranchFreeFilter& code, BranchFreeFilter::Loop loop,
+                                    std::span<const Packet> packets, Fallback fallback) {
+  std::vector<std::uint32_t> verdicts(packets.size(), 0xdeadbeef);
+  const Packet* first = packets.data();
+  const Packet* end = first + packets.size();
+  const std::size_t ahead = detail::loop_prefetch_ahead;
+  const Packet* prefetch_end = packets.size() > ahead ? end - ahead : first;
+  std::size_t i = 0;
+  while (i < packets.size()) {
+    const Packet* stop = loop(first + i, end, verdicts.data() + i, prefetch_end);
+    EXPECT_GE(stop, first + i);
+    EXPECT_LE(stop, end);
+    i = static_cast<std::size_t>(stop - first);
+    if (i == packets.size()) break;
+    const Packet& packet = packets[i];
+    EXPECT_TRUE(packet.data.size() < code.min_caplen() ||
+                (packet.ancillary != nullptr && code.reads_ancillary()))
+        << "the loop stopped at packet " << i << " of " << packet.data.size() << " bytes";
+    verdicts[i] = fallback(packet);
+    ++i;
+  }
+  return verdicts;
+}
+
+// Turns every accepting return but the last into a `ja` to the last, itself made `ret #k`: the
+// shape pcap_compile gives (one accepting return, at the end), which the compiler treats
+// specially (a jump into it does not clear its other way's flag).
+void funnel_returns(Random& random, std::vector<Insn>& insns) {
+  const std::size_t last = insns.size() - 1;
+  insns[last] = Insn{0x06, 0, 0, 1 + random.below(0xffff)};  // ret #k
+  for (std::size_t i = 0; i < last; ++i) {
+    const bool ret_k = insns[i].code == 0x06, ret_a = insns[i].code == 0x16;
+    if ((ret_k && insns[i].k != 0) || ret_a)
+      insns[i] = Insn{0x05, 0, 0, static_cast<std::uint32_t>(last - i - 1)};  // ja last
+  }
+}
+
 TEST(BranchFree, RandomProgramsMatchLibpcap) {
   if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
   Random random(base_seed());
@@ -87,6 +129,7 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
     // read of a scratch word, which libpcap 1.10.3 then reads uninitialised: the classic
     // interpreter (zeroed M[], checked against libpcap by the differential test) is the oracle.
     const bool with_dispatch = n % 2 == 1;
+    if (n % 3 == 0) funnel_returns(random, insns);
     if (with_dispatch) prepend_dispatch(random, insns);
     // Absolute loads far past any packet make the minimum captured length too large to test
     // the code itself: bring most of them near.
@@ -112,6 +155,9 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
     }
     ++compiled;
     dispatched += code->has_dispatch();
+    // The packets as the code ran them, for the batch loops after.
+    std::vector<std::vector<std::uint8_t>> grown_packets;
+    std::vector<std::uint32_t> grown_wire, grown_verdicts;
     for (int p = 0; p < packets_per_program; ++p) {
       RandomPacket packet = random_packet(random);
       // Through Filter first, at the generated length (the translation takes short packets).
@@ -129,22 +175,51 @@ TEST(BranchFree, RandomProgramsMatchLibpcap) {
       std::uint32_t interpreted = run(*program, Packet{packet.bytes, packet.wire_length, nullptr});
       std::uint32_t grown_expected =
           with_dispatch ? interpreted : libpcap_verdict(insns, packet.bytes, packet.wire_length);
-      std::uint32_t ours = grown_expected, ours_dispatched = grown_expected;
+      std::uint32_t ours = grown_expected, ours_dispatched = grown_expected,
+                    ours_branchy = grown_expected;
       if (packet.bytes.size() >= code->min_caplen()) {
         ours = code->run(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
+        ours_branchy =
+            code->run_branchy(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
         if (code->has_dispatch())
           ours_dispatched =
               code->run_dispatched(packet.bytes.data(), packet.bytes.size(), packet.wire_length);
       }
       accepted += grown_expected != 0;
+      grown_packets.push_back(packet.bytes);
+      grown_wire.push_back(packet.wire_length);
+      grown_verdicts.push_back(grown_expected);
       if (through_filter != expected || ours != grown_expected ||
-          ours_dispatched != grown_expected || interpreted != grown_expected) {
+          ours_dispatched != grown_expected || ours_branchy != grown_expected ||
+          interpreted != grown_expected) {
         ++mismatches;
         ADD_FAILURE() << fmt::format(
             "Filter (jit) {} libpcap {} on the generated packet; branch-free {} dispatched {} "
-            "interpreter {} libpcap {} on\n{}",
-            through_filter, expected, ours, ours_dispatched, interpreted, grown_expected,
-            describe(insns, packet.bytes, packet.wire_length));
+            "branchy {} interpreter {} libpcap {} on\n{}",
+            through_filter, expected, ours, ours_dispatched, ours_branchy, interpreted,
+            grown_expected, describe(insns, packet.bytes, packet.wire_length));
+      }
+    }
+    // The batch loops on the same packets (a prefix of them, so batches of every size up to 8
+    // come up), one run per form.
+    std::vector<Packet> batch;
+    const std::size_t size = static_cast<std::size_t>(n) % (grown_packets.size() + 1);
+    for (std::size_t p = 0; p < size; ++p)
+      batch.push_back(Packet{grown_packets[p], grown_wire[p], nullptr});
+    for (Form form : {Form::straight, Form::dispatched, Form::branchy}) {
+      BranchFreeFilter::Loop loop = code->loop(form);
+      if (loop == nullptr) {
+        EXPECT_TRUE(form == Form::dispatched && !code->has_dispatch());
+        continue;
+      }
+      std::vector<std::uint32_t> got =
+          run_loop(*code, loop, batch, [&](const Packet& packet) { return run(*program, packet); });
+      for (std::size_t p = 0; p < size && mismatches < 5; ++p) {
+        if (got[p] == grown_verdicts[p]) continue;
+        ++mismatches;
+        ADD_FAILURE() << fmt::format("batch loop (form {}) {} expected {} on packet {} of\n{}",
+                                     static_cast<int>(form), got[p], grown_verdicts[p], p,
+                                     describe(insns, grown_packets[p], grown_wire[p]));
       }
     }
   }
@@ -184,6 +259,8 @@ void check_all_lengths(const std::string& source, std::vector<std::uint8_t> byte
       EXPECT_EQ(filter->run(Packet{packet, wire, nullptr}), expected) << "length " << length;
       if (code && length >= code->min_caplen()) {
         EXPECT_EQ(code->run(packet.data(), packet.size(), wire), expected) << "length " << length;
+        EXPECT_EQ(code->run_branchy(packet.data(), packet.size(), wire), expected)
+            << "branchy, length " << length;
         if (code->has_dispatch()) {
           EXPECT_EQ(code->run_dispatched(packet.data(), packet.size(), wire), expected)
               << "dispatched, length " << length;
@@ -283,6 +360,55 @@ TEST(BranchFree, ArithmeticAndJumps) {
       "ret #0",
   };
   for (const char* source : programs) check_all_lengths(source, bytes);
+}
+
+// `ld [k]; and #mask; jeq #c`, as libpcap compiles `net`: compared as the top byte or two in
+// memory when the mask allows; the cases it must leave to the ordinary code too.
+TEST(BranchFree, MaskedComparisons) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0x0a, 0x0b, 0x8a}) {
+    std::vector<std::uint8_t> bytes = {0x00, first, 0x14, 0x01, 0x02, 0x03, 0x7f};
+    for (const char* source :
+         {// the top byte, the top two, either way of the jump to the return
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 4 jf 3\nret #1\nret #0",
+          "ld [1]\nand #0xffff0000\njeq #0x0a140000 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xffff0000\njeq #0x8a140000 jt 3 jf 4\nret #1\nret #2",
+          // c outside the mask never matches; another mask; A read after the jump
+          "ld [1]\nand #0xff000000\njeq #0x0a000001 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xffffff00\njeq #0x0a140100 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 3 jf 4\nret a\nret #2",
+          // the and reached by a jump too (A another value there)
+          "ldb [0]\njeq #0 jt 2 jf 4\nld [1]\nja 5\nld #0x0a000000\nand #0xff000000\n"
+          "jeq #0x0a000000 jt 7 jf 8\nret #1\nret #2",
+          // twice in a row, as `not net 10.0.0.0/8` on source and destination
+          "ld [1]\nand #0xff000000\njeq #0x0a000000 jt 7 jf 3\nld [2]\nand #0xff000000\n"
+          "jeq #0x14000000 jt 7 jf 6\nret #5\nret #0"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
+// `ldxb 4*([k]&0xf)` again with X unchanged is not computed again; with X written in between
+// (on any path, or by a join restoring it) it must be.
+TEST(BranchFree, RepeatedHeaderLength) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0x45, 0x46, 0x4f, 0x00}) {
+    std::vector<std::uint8_t> bytes = {first, 0x00, 0x01, 0x02, 0x03};
+    for (const char* source :
+         {"ldxb 4*([0]&0xf)\nldxb 4*([0]&0xf)\ntxa\nret a",
+          "ldxb 4*([0]&0xf)\nldx #7\nldxb 4*([0]&0xf)\ntxa\nret a",
+          "ldxb 4*([0]&0xf)\nld #3\ntax\nldxb 4*([0]&0xf)\ntxa\nret a",
+          "ldxb 4*([0]&0xf)\nldxb 4*([1]&0xf)\nldxb 4*([0]&0xf)\ntxa\nret a",
+          // the two protocol halves of a filter, each computing the header length
+          "ldb [1]\njeq #0 jt 2 jf 5\nldxb 4*([0]&0xf)\nldb [x + 0]\nret a\nldx #1\n"
+          "ldxb 4*([0]&0xf)\ntxa\nadd x\nret a",
+          // a join restoring X between the two
+          "ldxb 4*([0]&0xf)\nldb [1]\njeq #0 jt 4 jf 3\nldx #9\ntxa\nldxb 4*([0]&0xf)\n"
+          "add x\nret a"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
 }
 
 TEST(BranchFree, RefusesWhatItDoesNotCompile) {
@@ -402,8 +528,12 @@ TEST(BranchFree, PcapCorpus) {
       for (const auto& [bytes, wire] : packets) {
         if (bytes.size() < code->min_caplen()) continue;
         ++runs;
-        ASSERT_EQ(code->run(bytes.data(), bytes.size(), wire), libpcap_verdict(*insns, bytes, wire))
+        const std::uint32_t expected = libpcap_verdict(*insns, bytes, wire);
+        ASSERT_EQ(code->run(bytes.data(), bytes.size(), wire), expected)
             << file << ": " << expression << "\n"
+            << describe(*insns, bytes, wire);
+        ASSERT_EQ(code->run_branchy(bytes.data(), bytes.size(), wire), expected)
+            << "branchy: " << file << ": " << expression << "\n"
             << describe(*insns, bytes, wire);
       }
     }
@@ -454,6 +584,106 @@ TEST(BranchFree, BatchesGiveTheVerdictsOfSingleRuns) {
       filter->run(batch, verdicts);
       for (std::size_t p = 0; p < batch.size(); ++p)
         EXPECT_EQ(verdicts[p], filter->run(batch[p])) << expression << " packet " << p;
+    }
+  }
+}
+
+// The loop generated with the filter (Filter::run(span, span)): batches of 0, 1 and odd sizes,
+// around the prefetch distance and larger; packets shorter than the furthest load, and with
+// ancillary values, which it leaves to run(); each form's loop directly (it must stop exactly at
+// such packets) and through Filter, against single runs and libpcap.
+TEST(BranchFree, BatchLoops) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  Random random(base_seed() ^ 0x100b5);
+  Ancillary ancillary;
+  ancillary.protocol = 0x0800;
+  ancillary.vlan_tci = 101;
+  ancillary.vlan_present = 1;
+  std::vector<RandomPacket> packets;
+  for (int p = 0; p < 1200; ++p) {
+    RandomPacket packet = random_packet(random);
+    // Mostly Ethernet frames that the filters below look into: IPv4 TCP/UDP/ICMP, some IPv6
+    // and VLAN tags, port 80 now and then.
+    if (packet.bytes.size() >= 60 && !random.chance(10)) {
+      const std::uint16_t types[] = {0x0800, 0x0800, 0x0800, 0x86dd, 0x8100};
+      const std::uint16_t type = types[random.below(5)];
+      packet.bytes[12] = static_cast<std::uint8_t>(type >> 8);
+      packet.bytes[13] = static_cast<std::uint8_t>(type);
+      packet.bytes[14] = static_cast<std::uint8_t>(0x45 + random.below(3));
+      const std::uint8_t protocols[] = {6, 17, 1};
+      packet.bytes[23] = protocols[random.below(3)];
+      packet.bytes[20] = packet.bytes[21] = 0;
+      if (random.chance(50)) packet.bytes[36 + random.below(2) * 2] = 0, packet.bytes[37] = 80;
+    }
+    packets.push_back(std::move(packet));
+  }
+  const char* sources[] = {
+      "tcp and port 80",
+      "tcp port 80 and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)",
+      "(udp port 53 or tcp port 443 or ip6) and not net 10.0.0.0/8",
+      "vlan 101 and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or icmp[icmptype] == icmp-echo",
+      "ip and len > 70",
+      "ip[0] & 0xf != 5",
+  };
+  std::vector<std::vector<Insn>> programs;
+  for (const char* source : sources) {
+    auto insns = compile(source);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    programs.push_back(*insns);
+  }
+  // By hand: the wire length, scratch words, an indirect load far out, division by X, an
+  // ancillary load, and a program without packet loads (no minimum length).
+  for (const char* source :
+       {"ld #pktlen\nst M[1]\nldb [3]\njgt #100 jt 4 jf 6\nld M[1]\nret a\nldx #3\ntxa\nret a",
+        "ldb [0]\ntax\nld [x + 60]\nret a", "ldb [1]\ntax\nld #1000\ndiv x\nret a",
+        "ldb [0]\njeq #1 jt 2 jf 4\nld [proto]\nret a\nret #9",
+        "ldb [12]\njeq #8 jt 2 jf 3\nret #5\nret #7", "ret #3"}) {
+    auto insns = parse_program(source);
+    ASSERT_TRUE(insns) << insns.error().to_string();
+    programs.push_back(*insns);
+  }
+  for (const std::vector<Insn>& insns : programs) {
+    SCOPED_TRACE(listing(insns, Listing::text));
+    auto program = Program::load(insns);
+    ASSERT_TRUE(program) << program.error().to_string();
+    auto code = BranchFreeFilter::compile(*program);
+    ASSERT_TRUE(code) << code.error().to_string();
+    ASSERT_NE(code->loop(false), nullptr);
+    ASSERT_NE(code->loop(Form::branchy), nullptr);
+    ASSERT_EQ(code->loop(true) != nullptr, code->has_dispatch());
+    auto filter = Filter::create(*program, Engine::jit);
+    ASSERT_TRUE(filter) << filter.error().to_string();
+    for (std::size_t size : {0, 1, 2, 3, 5, 15, 16, 17, 18, 33, 101, 1001}) {
+      std::vector<Packet> batch;
+      std::vector<std::uint32_t> expected;
+      const std::size_t start = random.below(static_cast<std::uint32_t>(packets.size() - size));
+      for (std::size_t p = start; p < start + size; ++p) {
+        const bool with_ancillary = random.chance(10);
+        batch.push_back(Packet{packets[p].bytes, packets[p].wire_length,
+                               with_ancillary ? &ancillary : nullptr});
+        expected.push_back(with_ancillary
+                               ? run(*program, batch.back())
+                               : libpcap_verdict(insns, packets[p].bytes, packets[p].wire_length));
+      }
+      // Through Filter, into a longer array whose tail must stay as it was.
+      std::vector<std::uint32_t> verdicts(size + 3, 0xdeadbeef);
+      filter->run(batch, verdicts);
+      for (std::size_t p = 0; p < size; ++p) {
+        ASSERT_EQ(verdicts[p], expected[p]) << "Filter, batch of " << size << ", packet " << p;
+        ASSERT_EQ(filter->run(batch[p]), expected[p]) << "single run, packet " << p;
+      }
+      for (std::size_t p = size; p < verdicts.size(); ++p) ASSERT_EQ(verdicts[p], 0xdeadbeef);
+      // Each form's loop directly.
+      for (Form form : {Form::straight, Form::dispatched, Form::branchy}) {
+        BranchFreeFilter::Loop loop = code->loop(form);
+        if (loop == nullptr) continue;
+        std::vector<std::uint32_t> got =
+            run_loop(*code, loop, batch, [&](const Packet& packet) { return filter->run(packet); });
+        for (std::size_t p = 0; p < size; ++p)
+          ASSERT_EQ(got[p], expected[p])
+              << "loop (form " << static_cast<int>(form) << "), batch of " << size << ", packet "
+              << p << " of " << batch[p].data.size() << " bytes";
+      }
     }
   }
 }
