@@ -324,19 +324,50 @@ TEST(SkbChangeHead, MatchesTheKernelAtEveryLimit) {
 TEST(XdpAdjustMeta, MatchesTheKernelAtEveryLimit) {
   Subject xdp("meta_xdp", ProgramType::xdp);
   SKIP_UNLESS_READY(xdp);
+  // adjust_head first (0: not moved; 100 and 240: more room for metadata than the 216 bytes
+  // between the frame's struct xdp_frame and the packet), then adjust_meta.
   for (std::uint32_t meta : {0u, 4u, 32u})
-    for (std::int32_t delta : {0,         4,    -4,   -1,   -2,   -3,   -5,
-                               -8,        -28,  -32,  -36,  -64,  -128, -212,
-                               -216,      -220, -224, -248, -252, -256, -260,
-                               1,         3,    8,    32,   36,   64,   -0x7fffffff - 1,
-                               0x7fffffff}) {
-      Bytes packet = frame(meta + 64, {});
-      put32(packet, meta + 14, static_cast<std::uint32_t>(delta));
-      for (std::uint32_t i = 0; i < meta; ++i) packet[i] = static_cast<std::uint8_t>(0x30 + i);
-      XdpMetadata m;
-      m.metadata_size = meta;
-      xdp.compare(fmt::format("{} bytes of metadata, adjust_meta({})", meta, delta), packet, {}, m);
-    }
+    for (std::int32_t head : {0, 100, 240})
+      for (std::int32_t delta : {0,
+                                 4,
+                                 -4,
+                                 -1,
+                                 -2,
+                                 -3,
+                                 -5,
+                                 -8,
+                                 -28,
+                                 -32,
+                                 -36,
+                                 -64,
+                                 -128,
+                                 -212,
+                                 -216,
+                                 -220,
+                                 -224,
+                                 -248,
+                                 -252,
+                                 -256,
+                                 -260,
+                                 -300,
+                                 1,
+                                 3,
+                                 8,
+                                 32,
+                                 36,
+                                 64,
+                                 -0x7fffffff - 1,
+                                 0x7fffffff}) {
+        Bytes packet = frame(meta + 300, {});
+        put32(packet, meta + 14, static_cast<std::uint32_t>(head));
+        put32(packet, meta + 18, static_cast<std::uint32_t>(delta));
+        for (std::uint32_t i = 0; i < meta; ++i) packet[i] = static_cast<std::uint8_t>(0x30 + i);
+        XdpMetadata m;
+        m.metadata_size = meta;
+        xdp.compare(fmt::format("{} bytes of metadata, adjust_head({}), adjust_meta({})", meta,
+                                head, delta),
+                    packet, {}, m);
+      }
 }
 
 // struct bpf_tunnel_key, as the program's packet carries it.
