@@ -6,6 +6,7 @@
 // ctx_out must match. What test_run does not show (where a redirect went, the tunnel key)
 // is checked against PacketRunOutput, the tunnel key also through get_tunnel_key's copy.
 #include "progtypes/clang_programs.hpp"
+#include "progtypes/insn_builders.hpp"
 #include "progtypes/typed_run.hpp"
 #include "support/kernel_bpf.hpp"
 
@@ -318,6 +319,40 @@ TEST(SkbChangeHead, MatchesTheKernelAtEveryLimit) {
     EXPECT_EQ(run->skb.cb[0], 5064u);
     EXPECT_EQ(run->return_value, static_cast<std::uint64_t>(-22));  // -EINVAL
     EXPECT_EQ(Bytes(run->packet.begin() + 5000, run->packet.end()), packet);
+  }
+}
+
+// A packet pointer kept across a helper that moved the packet (the kernel's verifier would
+// refuse the program): checked mode refuses a store through it on both engines, since the old
+// buffer's region is revoked, while the same store through a reloaded pointer succeeds.
+TEST(SkbChangeHead, StalePacketPointerFaultsInCheckedMode) {
+  using namespace test::build;
+  auto program = [](bool reload) {
+    std::vector<Insn> insns = {
+        mov_reg(6, 1), ldx(4, 7, 6, 76),  // r7 = skb->data
+        mov_reg(1, 6), mov(2, 1000),      // more than the 64 bytes of headroom: a new buffer
+        mov(3, 0),     call(43),
+    };
+    if (reload) insns.push_back(ldx(4, 7, 6, 76));
+    insns.push_back(st(1, 7, 0, 0x77));
+    insns.push_back(mov(0, 0));
+    insns.push_back(exit_insn());
+    return insns;
+  };
+  const Bytes packet = frame(64, {});
+  for (Engine engine : {Engine::interpreter, Engine::jit}) {
+    if (engine == Engine::jit && !jit_supported()) continue;
+    for (bool reload : {false, true}) {
+      auto out = test::run_typed(ProgramType::sched_cls, program(reload), packet, {}, {}, engine);
+      if (reload) {
+        ASSERT_TRUE(out) << out.error().to_string();
+        EXPECT_EQ(out->packet.size(), 1064u);
+        EXPECT_EQ(out->packet[0], 0x77);
+      } else {
+        ASSERT_FALSE(out) << "a store through the stale pointer was admitted";
+        EXPECT_EQ(out.error().kind, Error::Kind::out_of_bounds) << out.error().to_string();
+      }
+    }
   }
 }
 
