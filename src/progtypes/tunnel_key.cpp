@@ -144,8 +144,11 @@ u64 skb_get_tunnel_key(HelperCall& call, u64 r1, u64 to, u64 size_arg, u64 flags
   key.tunnel_id = static_cast<std::uint32_t>(info.id);
   key.tos = info.tos;
   key.ttl = info.ttl;
-  if (flags & f_tuninfo_flags)  // ip_tunnel_flags_to_be16
-    key.ext = static_cast<std::uint16_t>((info.flags >> 8) | (info.flags << 8));
+  if (flags & f_tuninfo_flags) {  // ip_tunnel_flags_to_be16: big-endian in memory
+    const std::uint8_t be16[2] = {static_cast<std::uint8_t>(info.flags >> 8),
+                                  static_cast<std::uint8_t>(info.flags)};
+    std::memcpy(&key.ext, be16, 2);
+  }
   if (ipv6) {
     std::memcpy(key.remote, info.local, 16);
     std::memcpy(key.local, info.remote, 16);
