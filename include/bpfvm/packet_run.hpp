@@ -98,6 +98,9 @@ struct TunnelKey {
   std::uint8_t ttl = 0;
   std::uint32_t label = 0;  // IPv6 flow label (20 bits)
   std::uint16_t flags = 0;
+  // bpf_skb_set_tunnel_opt: the tunnel options (Geneve, VXLAN GBP, ERSPAN), up to 252 bytes;
+  // setting them adds the options-present bits (0x0800 | 0x1000 | 0x4000 | 0x8000) to `flags`.
+  std::vector<std::uint8_t> options;
 
   friend bool operator==(const TunnelKey&, const TunnelKey&) = default;
 };

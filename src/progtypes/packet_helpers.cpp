@@ -383,7 +383,8 @@ std::vector<Helper> packet_helpers() {
       packet_helper(69, fib_lookup),         packet_helper(23, redirect),
       packet_helper(54, xdp_adjust_meta),    packet_helper(38, skb_change_tail),
       packet_helper(43, skb_change_head),    packet_helper(20, skb_get_tunnel_key),
-      packet_helper(21, skb_set_tunnel_key),
+      packet_helper(21, skb_set_tunnel_key), packet_helper(29, skb_get_tunnel_opt),
+      packet_helper(30, skb_set_tunnel_opt),
   };
 }
 

@@ -1,6 +1,6 @@
-// bpf_skb_set_tunnel_key and bpf_skb_get_tunnel_key (net/core/filter.c): the tunnel metadata
-// (struct ip_tunnel_info of a metadata dst) a tc program attaches for a collect_md tunnel
-// device to encapsulate with, kept in SkbKernelContext::tunnel and reported in
+// bpf_skb_set/get_tunnel_key and bpf_skb_set/get_tunnel_opt (net/core/filter.c): the tunnel
+// metadata (struct ip_tunnel_info of a metadata dst) a tc program attaches for a collect_md
+// tunnel device to encapsulate with, kept in SkbKernelContext::tunnel and reported in
 // PacketRunOutput::tunnel_key.
 #include "progtypes/active_context.hpp"
 #include "progtypes/skb_helpers.hpp"
@@ -30,6 +30,10 @@ constexpr u64 f_tuninfo_flags = 1u << 4;  // BPF_F_TUNINFO_FLAGS (get)
 // TUNNEL_* (include/net/ip_tunnels.h, IP_TUNNEL_*_BIT).
 constexpr std::uint16_t tunnel_csum = 0x1, tunnel_key = 0x4, tunnel_seq = 0x8,
                         tunnel_dont_fragment = 0x100, tunnel_nocache = 0x2000;
+// TUNNEL_OPTIONS_PRESENT: GENEVE_OPT | VXLAN_OPT | ERSPAN_OPT | GTP_OPT (PFCP_OPT, bit 16
+// since Linux 6.11, is past the 16 bits tunnel_flags shows).
+constexpr std::uint16_t tunnel_options_present = 0x0800 | 0x1000 | 0x4000 | 0x8000;
+constexpr std::uint32_t tunnel_opts_max = 255;  // IP_TUNNEL_OPTS_MAX: options_len is a u8
 constexpr std::uint32_t ipv6_flowlabel_mask = 0x000fffff;  // IPV6_FLOWLABEL_MASK
 
 // struct bpf_tunnel_key (uapi), 44 bytes without padding.
@@ -159,6 +163,37 @@ u64 skb_get_tunnel_key(HelperCall& call, u64 r1, u64 to, u64 size_arg, u64 flags
   }
   std::memcpy(out, &key, size);
   return 0;
+}
+
+// bpf_skb_set_tunnel_opt(skb, from, size): options for the key set in this run (-EINVAL
+// without one, or for a size not a multiple of 4; -ENOMEM past IP_TUNNEL_OPTS_MAX).
+u64 skb_set_tunnel_opt(HelperCall& call, u64 r1, u64 from, u64 size_arg, u64, u64) {
+  SkbKernelContext* skb = tc_skb(call, r1, "skb_set_tunnel_opt");
+  if (skb == nullptr) return 0;
+  const auto size = static_cast<std::uint32_t>(size_arg);
+  const std::uint8_t* in = memory_arg(call, from, size, false, "skb_set_tunnel_opt");
+  if (in == nullptr) return 0;
+  if (!skb->tunnel || (size & 3) != 0) return errno_result(EINVAL);
+  if (size > tunnel_opts_max) return errno_result(ENOMEM);
+  skb->tunnel->options.assign(in, in + size);  // ip_tunnel_info_opts_set
+  if (size > 0) skb->tunnel->flags |= tunnel_options_present;
+  return 0;
+}
+
+// bpf_skb_get_tunnel_opt(skb, to, size): the options' length, with `to` holding them and
+// zeros after; -ENOENT without options, -ENOMEM when `size` is shorter (`to` zeroed).
+u64 skb_get_tunnel_opt(HelperCall& call, u64 r1, u64 to, u64 size_arg, u64, u64) {
+  SkbKernelContext* skb = tc_skb(call, r1, "skb_get_tunnel_opt");
+  if (skb == nullptr) return 0;
+  const auto size = static_cast<std::uint32_t>(size_arg);
+  std::uint8_t* out = memory_arg(call, to, size, true, "skb_get_tunnel_opt");
+  if (out == nullptr) return 0;
+  std::memset(out, 0, size);
+  if (!skb->tunnel || !(skb->tunnel->flags & tunnel_options_present)) return errno_result(ENOENT);
+  const std::vector<std::uint8_t>& options = skb->tunnel->options;
+  if (size < options.size()) return errno_result(ENOMEM);
+  std::memcpy(out, options.data(), options.size());
+  return options.size();
 }
 
 }  // namespace bpfvm::progtypes

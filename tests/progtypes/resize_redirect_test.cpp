@@ -456,5 +456,32 @@ TEST(TunnelKey, SetThenGetMatchesTheKernel) {
   EXPECT_EQ(key.flags, 0x2000 | 0x100 | 0x4 | 0x1);  // NOCACHE, DONT_FRAGMENT, KEY, CSUM
 }
 
+TEST(TunnelKey, OptionsMatchTheKernel) {
+  Subject tc("tunnel_opt_tc", ProgramType::sched_cls);
+  SKIP_UNLESS_READY(tc);
+  // Size selectors (tunnel_opt_tc.bpf.c): set 4, 8, 12, 40, 6, 252, 256, 2 bytes; get 64, 4,
+  // 8, 12, 40, 2 bytes.
+  for (std::uint32_t key = 0; key < 3; ++key)
+    for (std::uint32_t set_size = 0; set_size < 9; ++set_size)  // 8: no set_tunnel_opt
+      for (std::uint32_t get_size = 0; get_size < 6; ++get_size)
+        for (std::uint32_t key_flags : {0u, 16u, 17u}) {
+          Bytes packet = frame(300, {key, set_size, get_size, key_flags});
+          for (std::size_t i = 30; i < 286; ++i) packet[i] = static_cast<std::uint8_t>(i * 13);
+          const Outcome ours =
+              tc.compare(fmt::format("key {}, set_tunnel_opt size #{}, get_tunnel_opt size #{}, "
+                                     "get_tunnel_key flags {:#x}",
+                                     key, set_size, get_size, key_flags),
+                         packet);
+          ASSERT_TRUE(ours.full);
+          std::int64_t set_result;
+          std::memcpy(&set_result, ours.packet.data() + 22, 8);
+          if (set_result == 0) {
+            ASSERT_TRUE(ours.full->tunnel_key);
+            EXPECT_FALSE(ours.full->tunnel_key->options.empty());
+            EXPECT_EQ(ours.full->tunnel_key->options[0], packet[30]);
+          }
+        }
+}
+
 }  // namespace
 }  // namespace bpfvm
