@@ -77,12 +77,21 @@ struct XdpRedirect {
   std::uint32_t ifindex = 0;  // bpf_redirect (map == nullptr)
 };
 
-// What bpf_redirect recorded in a sched_cls run (struct bpf_redirect_info: tgt_index and
-// flags); the kernel acts on it when the program returns TC_ACT_REDIRECT.
+// What bpf_redirect, bpf_redirect_neigh or bpf_redirect_peer recorded in a sched_cls run
+// (struct bpf_redirect_info: tgt_index, flags and the next hop); the kernel acts on it when
+// the program returns TC_ACT_REDIRECT. `flags` is Linux's ri->flags: BPF_F_INGRESS (1) from
+// bpf_redirect, or the internal BPF_F_NEIGH (2, with BPF_F_NEXTHOP 8 when a next hop was
+// given) and BPF_F_PEER (4).
 struct TcRedirect {
   std::uint32_t ifindex = 0;
   bool ingress = false;  // BPF_F_INGRESS: into the interface's receive path
   std::uint64_t flags = 0;
+  bool neigh = false;  // bpf_redirect_neigh: out through the neighbour subsystem
+  bool peer = false;   // bpf_redirect_peer: into the peer of a veth/netkit device
+  // bpf_redirect_neigh's struct bpf_redir_neigh: AF_INET (2) or AF_INET6 (10) and the next
+  // hop's address in network byte order; family 0 when none was given (a FIB lookup picks it).
+  std::uint32_t nexthop_family = 0;
+  std::uint8_t nexthop[16] = {};
 };
 
 // The tunnel metadata bpf_skb_set_tunnel_key attached to the packet (struct ip_tunnel_key of

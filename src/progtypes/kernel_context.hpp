@@ -114,8 +114,11 @@ struct SkbKernelContext {
   bool sw_hash = false;     // skb->sw_hash: `hash` was computed (get_hash_recalc), keep it
   bool l4_hash = false;     // skb->l4_hash: the computed hash covers ports
   std::size_t network = 0;  // offset of the network header in the buffer
-  // bpf_redirect (tc): tgt_index in `key`, BPF_F_INGRESS in `flags`.
+  // bpf_redirect, redirect_neigh, redirect_peer (tc): tgt_index in `key`, ri->flags in
+  // `flags`, and redirect_neigh's next hop.
   RedirectTarget redirect;
+  std::uint32_t nexthop_family = 0;
+  std::uint8_t nexthop[16] = {};
   // The metadata dst bpf_skb_set_tunnel_key attached.
   std::optional<TunnelKey> tunnel;
   // The buffers the packet lived in, the current one last (`head`). A helper that needs more

@@ -355,10 +355,58 @@ u64 redirect(HelperCall& call, u64 ifindex, u64 flags, u64, u64, u64) {
     if (flags & ~f_ingress) return tc_act_shot;
     active.skb->redirect =
         RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex), flags};
+    active.skb->nexthop_family = 0;  // no BPF_F_NEXTHOP: a next hop set before is not used
     return tc_act_redirect;
   }
   call.fail("redirect: not called from a sched_cls or xdp run");
   return 0;
+}
+
+SkbKernelContext* tc_redirect_skb(HelperCall& call, const char* helper) {
+  ActiveContext& active = active_context();
+  if (active.skb == nullptr || call.context() != &active.skb->view ||
+      active.type != ProgramType::sched_cls) {
+    call.fail(fmt::format("{}: not called from a sched_cls run", helper));
+    return nullptr;
+  }
+  return active.skb;
+}
+
+// bpf_redirect_neigh(ifindex, params, plen, flags): TC_ACT_SHOT for flags or a plen that is
+// neither 0 nor at least sizeof(struct bpf_redir_neigh); else TC_ACT_REDIRECT, recording the
+// interface, BPF_F_NEIGH (| BPF_F_NEXTHOP with params) and the next hop.
+u64 redirect_neigh(HelperCall& call, u64 ifindex, u64 params, u64 plen_arg, u64 flags, u64) {
+  SkbKernelContext* skb = tc_redirect_skb(call, "redirect_neigh");
+  if (skb == nullptr) return 0;
+  const auto plen = static_cast<std::int32_t>(plen_arg);
+  constexpr std::int32_t redir_neigh_size = 20;  // sizeof(struct bpf_redir_neigh)
+  if (plen > 0 && !call.accessible(params, static_cast<std::size_t>(plen), false)) {
+    call.fail(fmt::format("redirect_neigh: {} bytes at {:#x} are not readable", plen, params));
+    return 0;
+  }
+  if ((plen != 0 && plen < redir_neigh_size) || flags != 0) return tc_act_shot;
+  constexpr u64 f_neigh = 1u << 1, f_nexthop = 1u << 3;  // BPF_F_NEIGH, BPF_F_NEXTHOP
+  skb->redirect = RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex),
+                                 f_neigh | (plen != 0 ? f_nexthop : 0)};
+  skb->nexthop_family = 0;
+  std::memset(skb->nexthop, 0, sizeof skb->nexthop);
+  if (plen != 0) {
+    const auto* in = reinterpret_cast<const std::uint8_t*>(params);
+    std::memcpy(&skb->nexthop_family, in, 4);
+    std::memcpy(skb->nexthop, in + 4, 16);
+  }
+  return tc_act_redirect;
+}
+
+// bpf_redirect_peer(ifindex, flags): TC_ACT_SHOT for any flag, else TC_ACT_REDIRECT with the
+// interface and BPF_F_PEER recorded.
+u64 redirect_peer(HelperCall& call, u64 ifindex, u64 flags, u64, u64, u64) {
+  SkbKernelContext* skb = tc_redirect_skb(call, "redirect_peer");
+  if (skb == nullptr) return 0;
+  if (flags != 0) return tc_act_shot;
+  constexpr u64 f_peer = 1u << 2;  // BPF_F_PEER
+  skb->redirect = RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex), f_peer};
+  return tc_act_redirect;
 }
 
 // A packet helper as the registry holds it: its name and prototype from the table of every
@@ -384,7 +432,8 @@ std::vector<Helper> packet_helpers() {
       packet_helper(54, xdp_adjust_meta),    packet_helper(38, skb_change_tail),
       packet_helper(43, skb_change_head),    packet_helper(20, skb_get_tunnel_key),
       packet_helper(21, skb_set_tunnel_key), packet_helper(29, skb_get_tunnel_opt),
-      packet_helper(30, skb_set_tunnel_opt),
+      packet_helper(30, skb_set_tunnel_opt), packet_helper(152, redirect_neigh),
+      packet_helper(155, redirect_peer),
   };
 }
 

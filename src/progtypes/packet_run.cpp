@@ -187,9 +187,17 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   if (!is_l2) out.packet.assign(eth_hlen, 0);  // test_run zeroes the pushed header back
   out.packet.insert(out.packet.end(), skb.packet(), skb.packet() + skb.len);
   out.skb = skb_metadata_out(skb);
-  if (skb.redirect.set)
-    out.tc_redirect = TcRedirect{skb.redirect.key, (skb.redirect.flags & 1) != 0,  // BPF_F_INGRESS
-                                 skb.redirect.flags};
+  if (skb.redirect.set) {
+    TcRedirect redirect;
+    redirect.ifindex = skb.redirect.key;
+    redirect.flags = skb.redirect.flags;
+    redirect.ingress = (skb.redirect.flags & 1) != 0;  // BPF_F_INGRESS
+    redirect.neigh = (skb.redirect.flags & 2) != 0;    // BPF_F_NEIGH
+    redirect.peer = (skb.redirect.flags & 4) != 0;     // BPF_F_PEER
+    redirect.nexthop_family = skb.nexthop_family;
+    std::memcpy(redirect.nexthop, skb.nexthop, sizeof redirect.nexthop);
+    out.tc_redirect = redirect;
+  }
   out.tunnel_key = skb.tunnel;
   return out;
 }

@@ -238,6 +238,39 @@ TEST(Redirect, XdpMatchesTheKernelAndRecordsTheTarget) {
     }
 }
 
+TEST(Redirect, NeighAndPeerMatchTheKernelAndRecordTheTarget) {
+  Subject tc("redirect_neigh_tc", ProgramType::sched_cls);
+  SKIP_UNLESS_READY(tc);
+  const std::uint8_t nexthop[20] = {2, 0, 0, 0, 192, 0, 2, 1, 0xaa, 0xbb};  // AF_INET 192.0.2.1
+  for (std::uint32_t op : {0u, 1u})
+    for (std::uint32_t plen = 0; plen < 5; ++plen) {  // 0, 20, 24, 8, 19 bytes
+      if (op == 1 && plen != 0) continue;
+      for (std::uint64_t flags : {0ull, 1ull, 2ull, 1ull << 32}) {
+        Bytes packet = frame(80, {op, 9, plen, static_cast<std::uint32_t>(flags),
+                                  static_cast<std::uint32_t>(flags >> 32)});
+        std::memcpy(packet.data() + 34, nexthop, sizeof nexthop);
+        const Outcome ours =
+            tc.compare(fmt::format("{}(9, plen #{}, {:#x})",
+                                   op == 0 ? "redirect_neigh" : "redirect_peer", plen, flags),
+                       packet);
+        ASSERT_TRUE(ours.full);
+        const bool redirected = flags == 0 && (plen == 0 || plen == 1 || plen == 2);
+        EXPECT_EQ(ours.retval, redirected ? tc_act_redirect : tc_act_shot);
+        ASSERT_EQ(ours.full->tc_redirect.has_value(), redirected);
+        if (!redirected) continue;
+        const TcRedirect& target = *ours.full->tc_redirect;
+        EXPECT_EQ(target.ifindex, 9u);
+        EXPECT_EQ(target.peer, op == 1);
+        EXPECT_EQ(target.neigh, op == 0);
+        EXPECT_FALSE(target.ingress);
+        EXPECT_EQ(target.nexthop_family, op == 0 && plen != 0 ? 2u : 0u);
+        if (target.nexthop_family != 0) {
+          EXPECT_EQ(target.nexthop[0], 192);
+        }
+      }
+    }
+}
+
 TEST(SkbChangeTail, MatchesTheKernelAtEveryLimit) {
   Subject tc("resize_tc", ProgramType::sched_cls);
   SKIP_UNLESS_READY(tc);
