@@ -433,7 +433,7 @@ std::vector<Helper> packet_helpers() {
       packet_helper(43, skb_change_head),    packet_helper(20, skb_get_tunnel_key),
       packet_helper(21, skb_set_tunnel_key), packet_helper(29, skb_get_tunnel_opt),
       packet_helper(30, skb_set_tunnel_opt), packet_helper(152, redirect_neigh),
-      packet_helper(155, redirect_peer),
+      packet_helper(155, redirect_peer),     packet_helper(39, skb_pull_data),
   };
 }
 

@@ -1,6 +1,6 @@
-// bpf_skb_change_tail and bpf_skb_change_head (net/core/filter.c): the packet grows or
-// shrinks in its buffer and moves to a bigger buffer when the room runs out, as
-// pskb_expand_head does. Both end with bpf_compute_data_pointers: the view's data and
+// bpf_skb_change_tail, bpf_skb_change_head and bpf_skb_pull_data (net/core/filter.c): the
+// packet grows or shrinks in its buffer and moves to a bigger buffer when the room runs out,
+// as pskb_expand_head does. All end with bpf_compute_data_pointers: the view's data and
 // data_end follow the packet (the verifier already invalidated the program's packet
 // pointers: the prototypes say these helpers change packet data).
 #include "progtypes/active_context.hpp"
@@ -129,6 +129,18 @@ u64 skb_change_head(HelperCall& call, u64 r1, u64 room_arg, u64 flags, u64, u64)
   std::memset(skb->packet(), 0, head_room);
   skb->publish();
   return 0;
+}
+
+// bpf_skb_pull_data(skb, len): makes the first `len` bytes (0: the linear part) direct-access
+// readable and writable (skb_ensure_writable). bpfvm's packets are always linear and
+// writable, so it only fails, -ENOMEM, when `len` is past the packet (pskb_may_pull); the
+// view's pointers are recomputed either way.
+u64 skb_pull_data(HelperCall& call, u64 r1, u64 len_arg, u64, u64, u64) {
+  SkbKernelContext* skb = tc_skb(call, r1, "skb_pull_data");
+  if (skb == nullptr) return 0;
+  const auto len = static_cast<std::uint32_t>(len_arg);
+  skb->publish();
+  return len > skb->len ? errno_result(ENOMEM) : 0;
 }
 
 }  // namespace bpfvm::progtypes

@@ -389,6 +389,15 @@ TEST(SkbChangeHead, StalePacketPointerFaultsInCheckedMode) {
   }
 }
 
+TEST(SkbPullData, MatchesTheKernel) {
+  Subject tc("pull_tc", ProgramType::sched_cls);
+  SKIP_UNLESS_READY(tc);
+  for (std::uint32_t size : {18u, 64u, 1000u})
+    for (std::uint32_t len : {0u, 1u, 14u, 17u, 18u, 19u, 63u, 64u, 65u, 999u, 1000u, 1001u,
+                              0xffffu, 0x80000000u, 0xffffffffu})
+      tc.compare(fmt::format("{}-byte packet, skb_pull_data({})", size, len), frame(size, {len}));
+}
+
 TEST(XdpAdjustMeta, MatchesTheKernelAtEveryLimit) {
   Subject xdp("meta_xdp", ProgramType::xdp);
   SKIP_UNLESS_READY(xdp);
