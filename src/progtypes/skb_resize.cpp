@@ -46,10 +46,20 @@ std::size_t tailroom(const SkbKernelContext& skb) {
 // pskb_expand_head(skb, more_head, more_tail): the buffer is copied into a bigger one and
 // every offset moves with it. The run's region follows (the old one is revoked, the new one
 // granted); the old buffer stays allocated until the run ends. False when the new buffer
-// would exceed what kmalloc gives (-ENOMEM).
+// would exceed what kmalloc gives (-ENOMEM). The buffer at least doubles when kmalloc allows
+// (its sizes are powers of two too), so a loop of small grows copies a few times, not once
+// per call, and the buffers kept stay within twice the last one.
 bool expand(HelperCall& call, SkbKernelContext& skb, std::size_t more_head, std::size_t more_tail) {
-  const std::size_t size = skb.buffer_size + more_head + more_tail;
+  std::size_t size = skb.buffer_size + more_head + more_tail;
   if (size > kmalloc_max) return false;
+  if (size < 2 * skb.buffer_size && 2 * skb.buffer_size <= kmalloc_max) {
+    const std::size_t spare = 2 * skb.buffer_size - size;
+    if (more_head != 0)
+      more_head += spare;
+    else
+      more_tail += spare;
+    size = 2 * skb.buffer_size;
+  }
   std::vector<std::uint8_t> grown(size, 0);
   std::memcpy(grown.data() + more_head, skb.head, skb.buffer_size);
   if (skb.buffer_admitted) call.revoke(skb.head, skb.buffer_size, true);

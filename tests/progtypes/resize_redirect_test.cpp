@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -396,6 +397,31 @@ TEST(SkbPullData, MatchesTheKernel) {
     for (std::uint32_t len : {0u, 1u, 14u, 17u, 18u, 19u, 63u, 64u, 65u, 999u, 1000u, 1001u,
                               0xffffu, 0x80000000u, 0xffffffffu})
       tc.compare(fmt::format("{}-byte packet, skb_pull_data({})", size, len), frame(size, {len}));
+}
+
+// One byte more on every repeat: the buffer grows geometrically, the bytes stay right.
+TEST(SkbChangeTail, ManySmallGrowsOnBothEngines) {
+  using namespace test::build;
+  const std::vector<Insn> insns = {
+      mov_reg(6, 1), ldx(4, 2, 6, 0),  // r2 = skb->len
+      add(2, 1),     mov_reg(1, 6),   mov(3, 0), call(38), exit_insn(),
+  };
+  auto program = test::load_typed(ProgramType::sched_cls, insns);
+  ASSERT_TRUE(program) << program.error().to_string();
+  const Bytes packet = frame(64, {0xabcdef01u});
+  for (Engine engine : {Engine::interpreter, Engine::jit}) {
+    if (engine == Engine::jit && !jit_supported()) continue;
+    PacketRunInput input;
+    input.type = ProgramType::sched_cls;
+    input.packet = packet;
+    input.repeat = 3000;
+    auto out = run_packet(*program, input, engine);
+    ASSERT_TRUE(out) << out.error().to_string();
+    EXPECT_EQ(out->return_value, 0u);
+    ASSERT_EQ(out->packet.size(), 3064u);
+    EXPECT_EQ(Bytes(out->packet.begin(), out->packet.begin() + 64), packet);
+    EXPECT_EQ(std::count(out->packet.begin() + 64, out->packet.end(), 0), 3000);
+  }
 }
 
 TEST(XdpAdjustMeta, MatchesTheKernelAtEveryLimit) {
