@@ -68,20 +68,64 @@ struct PacketRunInput {
   const Network* network = nullptr;
 };
 
-// Where bpf_redirect_map sent the packet (XDP_REDIRECT).
+// Where an xdp program redirected the packet (XDP_REDIRECT): bpf_redirect_map's map and key,
+// or, when `map` is nullptr, bpf_redirect's interface (`ifindex`).
 struct XdpRedirect {
   Map* map = nullptr;
   std::uint32_t key = 0;
   std::uint64_t flags = 0;
+  std::uint32_t ifindex = 0;  // bpf_redirect (map == nullptr)
+};
+
+// What bpf_redirect, bpf_redirect_neigh or bpf_redirect_peer recorded in a sched_cls run
+// (struct bpf_redirect_info: tgt_index, flags and the next hop); the kernel acts on it when
+// the program returns TC_ACT_REDIRECT. `flags` is Linux's ri->flags: BPF_F_INGRESS (1) from
+// bpf_redirect, or the internal BPF_F_NEIGH (2, with BPF_F_NEXTHOP 8 when a next hop was
+// given) and BPF_F_PEER (4).
+struct TcRedirect {
+  std::uint32_t ifindex = 0;
+  bool ingress = false;  // BPF_F_INGRESS: into the interface's receive path
+  std::uint64_t flags = 0;
+  bool neigh = false;  // bpf_redirect_neigh: out through the neighbour subsystem
+  bool peer = false;   // bpf_redirect_peer: into the peer of a veth/netkit device
+  // bpf_redirect_neigh's struct bpf_redir_neigh: AF_INET (2) or AF_INET6 (10) and the next
+  // hop's address in network byte order; family 0 when none was given (a FIB lookup picks it).
+  std::uint32_t nexthop_family = 0;
+  std::uint8_t nexthop[16] = {};
+};
+
+// The tunnel metadata bpf_skb_set_tunnel_key attached to the packet (struct ip_tunnel_key of
+// the metadata dst, IP_TUNNEL_INFO_TX): addresses in network byte order (IPv4 in the first 4
+// bytes), `flags` the TUNNEL_* bits (include/net/ip_tunnels.h: CSUM 0x1, KEY 0x4, SEQ 0x8,
+// DONT_FRAGMENT 0x100, NOCACHE 0x2000).
+struct TunnelKey {
+  std::uint64_t id = 0;
+  bool ipv6 = false;
+  std::uint8_t remote[16] = {};  // ip_tunnel_key.u.ipv4/ipv6.dst
+  std::uint8_t local[16] = {};   // .src
+  std::uint8_t tos = 0;
+  std::uint8_t ttl = 0;
+  std::uint32_t label = 0;  // IPv6 flow label (20 bits)
+  std::uint16_t flags = 0;
+  // bpf_skb_set_tunnel_opt: the tunnel options (Geneve, VXLAN GBP, ERSPAN), up to 252 bytes;
+  // setting them adds the options-present bits (0x0800 | 0x1000 | 0x4000 | 0x8000) to `flags`.
+  std::vector<std::uint8_t> options;
+
+  friend bool operator==(const TunnelKey&, const TunnelKey&) = default;
 };
 
 struct PacketRunOutput {
   std::uint64_t return_value = 0;  // r0 (test_run reports its low 32 bits)
-  // data_out: the packet after the run (after xdp_adjust_head/tail; xdp metadata included;
-  // for socket_filter, the Ethernet header zeroed as test_run does).
+  // data_out: the packet after the run (after xdp_adjust_head/tail/meta and
+  // skb_change_head/tail; xdp metadata included; for socket_filter, the Ethernet header zeroed
+  // as test_run does).
   std::vector<std::uint8_t> packet;
   SkbMetadata skb;  // socket_filter / sched_cls: ctx_out
   std::optional<XdpRedirect> redirect;
+  // sched_cls: the last bpf_redirect that succeeded (TC_ACT_REDIRECT).
+  std::optional<TcRedirect> tc_redirect;
+  // sched_cls: the tunnel key bpf_skb_set_tunnel_key set last.
+  std::optional<TunnelKey> tunnel_key;
   // What bpf_clone_redirect sent, in call order (every repeat's).
   std::vector<ClonedPacket> clones;
 };

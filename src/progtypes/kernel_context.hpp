@@ -7,9 +7,12 @@
 #pragma once
 
 #include <bpfvm/map.hpp>
+#include <bpfvm/packet_run.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 namespace bpfvm::progtypes {
 
@@ -24,7 +27,8 @@ struct XdpView {
   std::uint32_t reserved = 0;
 };
 
-// What bpf_redirect_map decided (struct bpf_redirect_info).
+// What bpf_redirect_map or bpf_redirect decided (struct bpf_redirect_info): a map and key,
+// or, with no map, the interface `key` (tgt_index).
 struct RedirectTarget {
   bool set = false;
   Map* map = nullptr;
@@ -110,6 +114,19 @@ struct SkbKernelContext {
   bool sw_hash = false;     // skb->sw_hash: `hash` was computed (get_hash_recalc), keep it
   bool l4_hash = false;     // skb->l4_hash: the computed hash covers ports
   std::size_t network = 0;  // offset of the network header in the buffer
+  // bpf_redirect, redirect_neigh, redirect_peer (tc): tgt_index in `key`, ri->flags in
+  // `flags`, and redirect_neigh's next hop.
+  RedirectTarget redirect;
+  std::uint32_t nexthop_family = 0;
+  std::uint8_t nexthop[16] = {};
+  // The metadata dst bpf_skb_set_tunnel_key attached.
+  std::optional<TunnelKey> tunnel;
+  // The buffers the packet lived in, the current one last (`head`). A helper that needs more
+  // room (skb_change_head/tail) moves the packet to a new buffer; the old ones stay allocated
+  // until the run ends, so a stale packet pointer never reaches freed memory (checked mode
+  // refuses it: the old buffer's region is revoked when `buffer_admitted`).
+  std::vector<std::vector<std::uint8_t>> buffers;
+  bool buffer_admitted = false;  // the whole buffer is a region of the run (sched_cls)
 
   std::uint8_t* packet() const { return head + data; }
   std::uint32_t& word(std::uint16_t uapi_offset) { return view.words[uapi_offset / 4]; }

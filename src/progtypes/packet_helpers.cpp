@@ -3,6 +3,7 @@
 #include "progtypes/active_context.hpp"
 #include "progtypes/checksum.hpp"
 #include "progtypes/net_helpers.hpp"
+#include "progtypes/skb_helpers.hpp"
 
 #include <bpfvm/linux_prototypes.hpp>
 #include <bpfvm/map.hpp>
@@ -45,6 +46,10 @@ constexpr u64 f_broadcast = 1u << 3;               // BPF_F_BROADCAST
 constexpr u64 f_exclude_ingress = 1u << 4;         // BPF_F_EXCLUDE_INGRESS
 constexpr std::size_t eth_hlen = 14;               // ETH_HLEN
 constexpr std::size_t xdp_frame_size = 40;         // sizeof(struct xdp_frame)
+constexpr std::size_t xdp_meta_max = 255;          // type_max(skb_shared_info.meta_len)
+constexpr u64 f_ingress = 1u << 0;                 // BPF_F_INGRESS
+constexpr u64 tc_act_shot = 2;                     // TC_ACT_SHOT
+constexpr u64 tc_act_redirect = 7;                 // TC_ACT_REDIRECT
 constexpr std::size_t skb_shared_info_size = 320;  // SKB_DATA_ALIGN(sizeof(skb_shared_info))
 constexpr std::uint16_t csum_mangled_0 = 0xffff;   // CSUM_MANGLED_0
 
@@ -259,6 +264,25 @@ u64 xdp_adjust_head(HelperCall& call, u64 r1, u64 delta, u64, u64, u64) {
   return 0;
 }
 
+// bpf_xdp_adjust_meta(xdp_md, delta): data_meta moves by delta. -EINVAL when it would leave
+// [hard_start + sizeof(struct xdp_frame), data]; -EACCES when the metadata would not be a
+// whole number of 4-byte words or longer than xdp_metalen_invalid allows (the u8
+// skb_shared_info.meta_len: 255, so 252 in words; Linux before 6.7: 32).
+u64 xdp_adjust_meta(HelperCall& call, u64 r1, u64 delta, u64, u64, u64) {
+  XdpKernelContext* xdp = xdp_of(call, r1, "xdp_adjust_meta");
+  if (xdp == nullptr) return 0;
+  const auto offset = static_cast<std::int64_t>(static_cast<std::int32_t>(delta));
+  const std::int64_t meta = static_cast<std::int64_t>(xdp->data_meta) + offset;
+  if (meta < static_cast<std::int64_t>(xdp_frame_size) ||
+      meta > static_cast<std::int64_t>(xdp->data))
+    return errno_result(EINVAL);
+  const auto metalen = static_cast<std::size_t>(static_cast<std::int64_t>(xdp->data) - meta);
+  if ((metalen & 3) != 0 || metalen > xdp_meta_max) return errno_result(EACCES);
+  xdp->data_meta = static_cast<std::size_t>(meta);
+  xdp->publish();
+  return 0;
+}
+
 // bpf_xdp_adjust_tail(xdp_md, delta): the tail may grow up to the frame's end less the
 // skb_shared_info reserve, and shrink to an Ethernet header.
 u64 xdp_adjust_tail(HelperCall& call, u64 r1, u64 delta, u64, u64, u64) {
@@ -314,6 +338,77 @@ u64 redirect_map(HelperCall& call, u64 r1, u64 key, u64 flags, u64, u64) {
   return static_cast<u64>(XdpAction::redirect);
 }
 
+// bpf_redirect(ifindex, flags), one id with two functions (net/core/filter.c). From tc:
+// TC_ACT_SHOT for any flag but BPF_F_INGRESS, else TC_ACT_REDIRECT with the interface and
+// flags recorded (bpf_redirect_info) for the stack to act on if the program returns it. From
+// xdp (bpf_xdp_redirect): XDP_ABORTED for any flag, else XDP_REDIRECT to the interface. The
+// interface is not looked up: that happens when the redirect is carried out.
+u64 redirect(HelperCall& call, u64 ifindex, u64 flags, u64, u64, u64) {
+  ActiveContext& active = active_context();
+  if (active.xdp != nullptr && call.context() == &active.xdp->view) {
+    if (flags != 0) return static_cast<u64>(XdpAction::aborted);
+    active.xdp->redirect = RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex), 0};
+    return static_cast<u64>(XdpAction::redirect);
+  }
+  if (active.skb != nullptr && call.context() == &active.skb->view &&
+      active.type == ProgramType::sched_cls) {
+    if (flags & ~f_ingress) return tc_act_shot;
+    active.skb->redirect =
+        RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex), flags};
+    active.skb->nexthop_family = 0;  // no BPF_F_NEXTHOP: a next hop set before is not used
+    return tc_act_redirect;
+  }
+  call.fail("redirect: not called from a sched_cls or xdp run");
+  return 0;
+}
+
+SkbKernelContext* tc_redirect_skb(HelperCall& call, const char* helper) {
+  ActiveContext& active = active_context();
+  if (active.skb == nullptr || call.context() != &active.skb->view ||
+      active.type != ProgramType::sched_cls) {
+    call.fail(fmt::format("{}: not called from a sched_cls run", helper));
+    return nullptr;
+  }
+  return active.skb;
+}
+
+// bpf_redirect_neigh(ifindex, params, plen, flags): TC_ACT_SHOT for flags or a plen that is
+// neither 0 nor at least sizeof(struct bpf_redir_neigh); else TC_ACT_REDIRECT, recording the
+// interface, BPF_F_NEIGH (| BPF_F_NEXTHOP with params) and the next hop.
+u64 redirect_neigh(HelperCall& call, u64 ifindex, u64 params, u64 plen_arg, u64 flags, u64) {
+  SkbKernelContext* skb = tc_redirect_skb(call, "redirect_neigh");
+  if (skb == nullptr) return 0;
+  const auto plen = static_cast<std::int32_t>(plen_arg);
+  constexpr std::int32_t redir_neigh_size = 20;  // sizeof(struct bpf_redir_neigh)
+  if (plen > 0 && !call.accessible(params, static_cast<std::size_t>(plen), false)) {
+    call.fail(fmt::format("redirect_neigh: {} bytes at {:#x} are not readable", plen, params));
+    return 0;
+  }
+  if ((plen != 0 && plen < redir_neigh_size) || flags != 0) return tc_act_shot;
+  constexpr u64 f_neigh = 1u << 1, f_nexthop = 1u << 3;  // BPF_F_NEIGH, BPF_F_NEXTHOP
+  skb->redirect = RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex),
+                                 f_neigh | (plen != 0 ? f_nexthop : 0)};
+  skb->nexthop_family = 0;
+  std::memset(skb->nexthop, 0, sizeof skb->nexthop);
+  if (plen != 0) {
+    const auto* in = reinterpret_cast<const std::uint8_t*>(params);
+    std::memcpy(&skb->nexthop_family, in, 4);
+    std::memcpy(skb->nexthop, in + 4, 16);
+  }
+  return tc_act_redirect;
+}
+
+// bpf_redirect_peer(ifindex, flags): TC_ACT_SHOT for any flag, else TC_ACT_REDIRECT with the
+// interface and BPF_F_PEER recorded.
+u64 redirect_peer(HelperCall& call, u64 ifindex, u64 flags, u64, u64, u64) {
+  SkbKernelContext* skb = tc_redirect_skb(call, "redirect_peer");
+  if (skb == nullptr) return 0;
+  if (flags != 0) return tc_act_shot;
+  constexpr u64 f_peer = 1u << 2;  // BPF_F_PEER
+  skb->redirect = RedirectTarget{true, nullptr, static_cast<std::uint32_t>(ifindex), f_peer};
+  return tc_act_redirect;
+}
+
 // A packet helper as the registry holds it: its name and prototype from the table of every
 // Linux helper (linux_prototypes.hpp), the one source of both.
 Helper packet_helper(std::uint32_t id, HelperFunction function) {
@@ -328,12 +423,17 @@ Helper packet_helper(std::uint32_t id, HelperFunction function) {
 
 std::vector<Helper> packet_helpers() {
   return {
-      packet_helper(9, skb_store_bytes),  packet_helper(10, l3_csum_replace),
-      packet_helper(11, l4_csum_replace), packet_helper(26, skb_load_bytes),
-      packet_helper(28, csum_diff),       packet_helper(44, xdp_adjust_head),
-      packet_helper(51, redirect_map),    packet_helper(65, xdp_adjust_tail),
-      packet_helper(13, clone_redirect),  packet_helper(34, get_hash_recalc),
-      packet_helper(69, fib_lookup),
+      packet_helper(9, skb_store_bytes),     packet_helper(10, l3_csum_replace),
+      packet_helper(11, l4_csum_replace),    packet_helper(26, skb_load_bytes),
+      packet_helper(28, csum_diff),          packet_helper(44, xdp_adjust_head),
+      packet_helper(51, redirect_map),       packet_helper(65, xdp_adjust_tail),
+      packet_helper(13, clone_redirect),     packet_helper(34, get_hash_recalc),
+      packet_helper(69, fib_lookup),         packet_helper(23, redirect),
+      packet_helper(54, xdp_adjust_meta),    packet_helper(38, skb_change_tail),
+      packet_helper(43, skb_change_head),    packet_helper(20, skb_get_tunnel_key),
+      packet_helper(21, skb_set_tunnel_key), packet_helper(29, skb_get_tunnel_opt),
+      packet_helper(30, skb_set_tunnel_opt), packet_helper(152, redirect_neigh),
+      packet_helper(155, redirect_peer),     packet_helper(39, skb_pull_data),
   };
 }
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace bpfvm {
@@ -126,10 +127,10 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   // sched_cls runs at layer 2 (skb->data at the Ethernet header); socket_filter after
   // eth_type_trans pulled the header (bpf_prog_test_run_skb's is_l2).
   const bool is_l2 = input.type == ProgramType::sched_cls;
-  std::vector<std::uint8_t> buffer(skb_headroom + size + shared_info_size, 0);
-  std::memcpy(buffer.data() + skb_headroom, input.packet.data(), size);
-
   SkbKernelContext skb;
+  std::vector<std::uint8_t>& buffer =
+      skb.buffers.emplace_back(skb_headroom + size + shared_info_size, 0);
+  std::memcpy(buffer.data() + skb_headroom, input.packet.data(), size);
   skb.head = buffer.data();
   skb.buffer_size = buffer.size();
   skb.data = skb_headroom + (is_l2 ? 0 : eth_hlen);
@@ -169,16 +170,35 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   run.context_size = internal_view_size(input.type);
   run.context_writable = true;  // stores were rewritten to the writable fields only
   run.packet = std::span<const std::uint8_t>(skb.packet(), skb.len);
-  if (is_l2) options.regions.push_back({buffer.data(), buffer.size(), true});
+  skb.buffer_admitted = is_l2;
 
   PacketRunOutput out;
   ActiveContextScope scope(ActiveContext{input.type, &skb, nullptr, input.network, &out.clones});
-  auto r0 = run_repeated(runner, input, run, options);
+  // Each repeat admits the buffer the packet is in now: skb_change_head/tail may have moved it.
+  const std::size_t base_regions = options.regions.size();
+  Result<std::uint64_t> r0 = std::uint64_t{0};
+  for (std::uint32_t i = 0; i < std::max<std::uint32_t>(input.repeat, 1) && r0; ++i) {
+    options.regions.resize(base_regions);
+    if (is_l2) options.regions.push_back({skb.head, skb.buffer_size, true});
+    r0 = runner(run, options);
+  }
   if (!r0) return r0.error();
   out.return_value = *r0;
   if (!is_l2) out.packet.assign(eth_hlen, 0);  // test_run zeroes the pushed header back
   out.packet.insert(out.packet.end(), skb.packet(), skb.packet() + skb.len);
   out.skb = skb_metadata_out(skb);
+  if (skb.redirect.set) {
+    TcRedirect redirect;
+    redirect.ifindex = skb.redirect.key;
+    redirect.flags = skb.redirect.flags;
+    redirect.ingress = (skb.redirect.flags & 1) != 0;  // BPF_F_INGRESS
+    redirect.neigh = (skb.redirect.flags & 2) != 0;    // BPF_F_NEIGH
+    redirect.peer = (skb.redirect.flags & 4) != 0;     // BPF_F_PEER
+    redirect.nexthop_family = skb.nexthop_family;
+    std::memcpy(redirect.nexthop, skb.nexthop, sizeof redirect.nexthop);
+    out.tc_redirect = redirect;
+  }
+  out.tunnel_key = skb.tunnel;
   return out;
 }
 
@@ -192,14 +212,17 @@ Result<PacketRunOutput> run_xdp(const ProgramRunner& runner, const PacketRunInpu
                       fmt::format("an xdp packet must be {} to {} bytes with at most 32 bytes of "
                                   "metadata in 4-byte units (test_run), not {} bytes with {}",
                                   eth_hlen, max_size, size, meta));
+  // The metadata is taken from the headroom (bpf_prog_test_run_xdp: headroom -= ctx->data):
+  // the packet itself starts at XDP_PACKET_HEADROOM.
   FramePage frame;
-  std::memcpy(frame.data() + xdp_headroom, input.packet.data(), size);
+  const std::size_t start = xdp_headroom - meta;
+  std::memcpy(frame.data() + start, input.packet.data(), size);
   XdpKernelContext xdp;
   xdp.hard_start = frame.data();
   xdp.frame_size = page_size;
-  xdp.data_meta = xdp_headroom;
-  xdp.data = xdp_headroom + meta;
-  xdp.data_end = xdp_headroom + size;
+  xdp.data_meta = start;
+  xdp.data = xdp_headroom;
+  xdp.data_end = start + size;
   xdp.view.ingress_ifindex = input.xdp.ingress_ifindex;
   xdp.view.rx_queue_index = input.xdp.rx_queue_index;
   xdp.publish();
@@ -219,7 +242,9 @@ Result<PacketRunOutput> run_xdp(const ProgramRunner& runner, const PacketRunInpu
   out.return_value = *r0;
   out.packet.assign(frame.data() + xdp.data_meta, frame.data() + xdp.data_end);
   if (xdp.redirect.set)
-    out.redirect = XdpRedirect{xdp.redirect.map, xdp.redirect.key, xdp.redirect.flags};
+    out.redirect =
+        XdpRedirect{xdp.redirect.map, xdp.redirect.map != nullptr ? xdp.redirect.key : 0,
+                    xdp.redirect.flags, xdp.redirect.map == nullptr ? xdp.redirect.key : 0};
   return out;
 }
 

@@ -199,6 +199,9 @@ const ProgramCase programs[] = {
     {"percpu_counter", "count_per_cpu", Engine::interpreter},
     {"socket_filter", "keep_web", Engine::interpreter},
     {"tc_rewrite", "rewrite_destination", Engine::interpreter},
+    {"tc_tunnel", "encapsulate", Engine::interpreter},
+    {"tc_tunnel", "push_outer", Engine::interpreter},
+    {"xdp_meta", "tag_and_redirect", Engine::interpreter},
 };
 
 std::vector<ProgramCase> on_both_engines() {

@@ -157,11 +157,12 @@ class TypedSoundness {
     // Linux's rule), which load_typed_program could not rewrite.
     auto program = load_typed_program(insns, load);
     ASSERT_TRUE(program) << program.error().to_string() << "\n" << where();
-    // xdp_adjust_head/tail, skb_pull_data, skb_change_head/tail move the packet's bounds.
+    // xdp_adjust_head/tail/meta, skb_pull_data, skb_change_head/tail move the packet's bounds.
     bool moves_data = false;
     for (const Insn& in : insns)
       if (in.opcode == 0x85 && in.src == 0 &&
-          (in.imm == 44 || in.imm == 65 || in.imm == 39 || in.imm == 38 || in.imm == 43))
+          (in.imm == 44 || in.imm == 65 || in.imm == 54 || in.imm == 39 || in.imm == 38 ||
+           in.imm == 43))
         moves_data = true;
     for (int run = 0; run < 3; ++run) {
       const std::size_t length = rng.chance(50) ? rng.below(100) : rng.below(1501);
@@ -178,14 +179,15 @@ class TypedSoundness {
       // after moving data), so an access a few bytes past data_end would not fault. Programs
       // that cannot move data are run with the region cut to [data_meta, data_end) exactly:
       // then one byte past the proven range faults. The cut is checked against the packet's
-      // bytes at the offset run_packet uses (XDP_PACKET_HEADROOM, NET_SKB_PAD +
-      // NET_IP_ALIGN), so a changed layout shows as a failure, not as a weaker oracle.
+      // bytes at the offset run_packet uses (XDP_PACKET_HEADROOM less the metadata, which
+      // test_run takes from the headroom; NET_SKB_PAD + NET_IP_ALIGN), so a changed layout
+      // shows as a failure, not as a weaker oracle.
       bool cut = false;
       const ProgramRunner runner = [&](const RunInput& in, const RunOptions& o) {
         RunOptions tight = o;
         if (!moves_data && p.type != ProgramType::socket_filter && !tight.regions.empty()) {
           MemoryRegion& r = tight.regions.back();
-          const std::size_t head = p.type == ProgramType::xdp ? 256 : 64;
+          const std::size_t head = p.type == ProgramType::xdp ? 256 - input.xdp.metadata_size : 64;
           const auto* start = static_cast<const std::uint8_t*>(r.base) + head;
           if (head + packet.size() <= r.size && std::equal(packet.begin(), packet.end(), start)) {
             r.base = start;
