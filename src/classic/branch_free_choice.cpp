@@ -8,7 +8,8 @@
 // less common way. A sample of the batch's own packets is walked through the program here (in
 // C++: which instructions run, which way each jump goes), and each form's cost is estimated in
 // code bytes, the unit of the dispatch's cost model (branch_free_dispatch.hpp): the bytes of
-// host code a packet runs, plus mispredict_bytes per expected misprediction.
+// host code a packet runs, plus mispredict_bytes per expected misprediction, plus, on a batch
+// larger than the caches, line_bytes per cache line of packet data the form reads.
 #include "classic/branch_free.hpp"
 
 #include "classic/branch_free_dispatch.hpp"
