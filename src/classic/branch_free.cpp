@@ -1095,6 +1095,14 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
       offsets, log);
   if (!full) return full.error();
   BranchFreeFilter filter(program, std::move(*full), plan->min_caplen, plan->reads_ancillary);
+  {
+    std::uint64_t from = std::numeric_limits<std::uint64_t>::max(), to = 0;
+    for (const Step& step : program.code().steps)
+      if (const int size = absolute_size(step.op); size != 0)
+        from = std::min<std::uint64_t>(from, step.k),
+        to = std::max<std::uint64_t>(to, std::uint64_t{step.k} + static_cast<std::uint64_t>(size));
+    if (to > 0) filter.absolute_from_ = from, filter.absolute_to_ = to;
+  }
   if (auto dispatch = plan_dispatch(program)) {
     if (log != nullptr) *log += "\n; dispatched:\n";
     auto dispatched = assemble(

@@ -150,12 +150,17 @@ class BranchFreeFilter {
     std::vector<std::uint32_t> taken, not_taken;  // per instruction: conditional jumps
     std::array<std::uint32_t, 2 * max_dispatch_tests> exits{};  // per dispatch exit
     double executed = 0;                                        // instructions, all packets
+    // Cache lines of packet data read, all packets: by the straight-line code, and by the
+    // loads on each packet's path (the branchy and, nearly, the dispatched code).
+    double straight_lines = 0, path_lines = 0;
     std::uint32_t packets = 0;
     // Halves every count, so that newer traffic weighs more.
     void fade();
   };
   void profile(const Packet& packet, FormProfile& into) const;
-  Form choose(const FormProfile& profile) const;
+  // `out_of_cache`: the batch's packet data is larger than the caches, so that the lines each
+  // form reads weigh in (line_bytes each).
+  Form choose(const FormProfile& profile, bool out_of_cache = false) const;
 
  private:
   BranchFreeFilter(Program program, jit::ExecMemory memory, std::uint64_t min_caplen,
@@ -184,6 +189,9 @@ class BranchFreeFilter {
   Entry branchy_entry_ = nullptr;
   Loop branchy_loop_ = nullptr;
   std::size_t branchy_bytes_ = 0;
+  // The bytes from absolute_from_ up to absolute_to_ hold every absolute load (the straight-line
+  // code reads them all, for the cost model's cache lines); both 0 without absolute loads.
+  std::uint64_t absolute_from_ = 0, absolute_to_ = 0;
 };
 
 }  // namespace bpfvm::classic::detail

@@ -55,6 +55,12 @@ std::size_t exit_of(const Program& program, const BranchFreeDispatch& dispatch,
 // runs (0 for a return), `histogram[e]` how many packets of a sample took it. The predictor is
 // assumed to guess the most common exit, so every other packet is a misprediction.
 inline constexpr double mispredict_bytes = 320;
+// On a batch larger than the caches, each cache line of packet data a packet's code reads costs
+// about as much as 160 bytes of code (10 cycles, at the 16 bytes a cycle of mispredict_bytes):
+// on the bench's million packets (248 MB, packets back to back, memory bandwidth the limit) a
+// loop reading one header line per packet took 10.7-11.9 ns, one reading two 13.4-15.1 ns
+// (docs/benchmarks.md, "Prefetch distance and cache lines at a million packets").
+inline constexpr double line_bytes = 160;
 // The expected bytes per packet of the dispatched code on such a histogram (infinite for an
 // empty one).
 double dispatch_cost(std::span<const std::uint32_t> histogram,
