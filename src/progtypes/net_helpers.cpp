@@ -3,6 +3,7 @@
 #include "progtypes/net_helpers.hpp"
 
 #include "progtypes/active_context.hpp"
+#include "progtypes/helper_arguments.hpp"
 #include "progtypes/fib.hpp"
 #include "progtypes/flow_hash.hpp"
 
@@ -16,10 +17,6 @@ namespace {
 
 using u64 = std::uint64_t;
 
-constexpr u64 errno_result(int error) {
-  return static_cast<u64>(-static_cast<std::int64_t>(error));
-}
-
 constexpr u64 f_ingress = 1;          // BPF_F_INGRESS
 constexpr std::size_t eth_hlen = 14;  // ETH_HLEN: every bpfvm interface is Ethernet-like
 constexpr std::size_t vlan_hlen = 4;  // VLAN_HLEN
@@ -27,16 +24,6 @@ constexpr std::size_t vlan_hlen = 4;  // VLAN_HLEN
 const Network& network_of(const ActiveContext& active) {
   static const Network loopback = Network::loopback();
   return active.network != nullptr ? *active.network : loopback;
-}
-
-SkbKernelContext* tc_skb(HelperCall& call, u64 r1, const char* helper) {
-  ActiveContext& active = active_context();
-  if (active.skb == nullptr || reinterpret_cast<void*>(r1) != &active.skb->view ||
-      call.context() != &active.skb->view) {
-    call.fail(fmt::format("{}: r1 is not the context of a sched_cls run", helper));
-    return nullptr;
-  }
-  return active.skb;
 }
 
 }  // namespace

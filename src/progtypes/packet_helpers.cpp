@@ -2,6 +2,7 @@
 // values and effects on the internal contexts of kernel_context.hpp.
 #include "progtypes/active_context.hpp"
 #include "progtypes/checksum.hpp"
+#include "progtypes/helper_arguments.hpp"
 #include "progtypes/net_helpers.hpp"
 #include "progtypes/skb_helpers.hpp"
 
@@ -29,10 +30,6 @@ namespace {
 
 using namespace progtypes;
 using u64 = std::uint64_t;
-
-constexpr u64 errno_result(int error) {
-  return static_cast<u64>(-static_cast<std::int64_t>(error));
-}
 
 // uapi flags.
 constexpr u64 f_recompute_csum = 1u << 0;          // BPF_F_RECOMPUTE_CSUM
@@ -71,17 +68,6 @@ XdpKernelContext* xdp_of(HelperCall& call, u64 r1, const char* helper) {
     return nullptr;
   }
   return active.xdp;
-}
-
-// A pointer argument the verifier would have checked: in checked mode it must be accessible.
-std::uint8_t* memory_arg(HelperCall& call, u64 address, u64 size, bool write, const char* helper) {
-  if (size == 0) return reinterpret_cast<std::uint8_t*>(address);
-  if (size > (1u << 30) || !call.accessible(address, static_cast<std::size_t>(size), write)) {
-    call.fail(fmt::format("{}: {} bytes at {:#x} are not {} by the program", helper, size, address,
-                          write ? "writable" : "readable"));
-    return nullptr;
-  }
-  return reinterpret_cast<std::uint8_t*>(address);
 }
 
 // bpf_skb_load_bytes(skb, offset, to, len): 0, or -EFAULT with `to` zeroed.

@@ -5,6 +5,7 @@
 // pointers: the prototypes say these helpers change packet data).
 #include "progtypes/active_context.hpp"
 #include "progtypes/checksum.hpp"
+#include "progtypes/helper_arguments.hpp"
 #include "progtypes/skb_helpers.hpp"
 
 #include <fmt/format.h>
@@ -18,26 +19,12 @@ namespace {
 
 using u64 = std::uint64_t;
 
-constexpr u64 errno_result(int error) {
-  return static_cast<u64>(-static_cast<std::int64_t>(error));
-}
-
 // BPF_SKB_MAX_LEN (SKB_MAX_ALLOC: four pages less the shared info) bounds both helpers
 // (change_head only for non-GSO packets).
 constexpr std::size_t shared_info_size = 320;  // SKB_DATA_ALIGN(sizeof(skb_shared_info))
 constexpr std::uint32_t skb_max_len = (4096u << 2) - shared_info_size;
 constexpr std::size_t net_skb_pad = 64;        // NET_SKB_PAD (x86-64: L1_CACHE_BYTES)
 constexpr std::size_t kmalloc_max = 4u << 20;  // KMALLOC_MAX_SIZE (x86-64, 4 KiB pages)
-
-SkbKernelContext* tc_skb(HelperCall& call, u64 r1, const char* helper) {
-  ActiveContext& active = active_context();
-  if (active.skb == nullptr || reinterpret_cast<void*>(r1) != &active.skb->view ||
-      call.context() != &active.skb->view) {
-    call.fail(fmt::format("{}: r1 is not the context of a sched_cls run", helper));
-    return nullptr;
-  }
-  return active.skb;
-}
 
 std::size_t tailroom(const SkbKernelContext& skb) {
   return skb.buffer_size - shared_info_size - (skb.data + skb.len);

@@ -3,6 +3,7 @@
 // tunnel device to encapsulate with, kept in SkbKernelContext::tunnel and reported in
 // PacketRunOutput::tunnel_key.
 #include "progtypes/active_context.hpp"
+#include "progtypes/helper_arguments.hpp"
 #include "progtypes/skb_helpers.hpp"
 
 #include <fmt/format.h>
@@ -14,10 +15,6 @@ namespace bpfvm::progtypes {
 namespace {
 
 using u64 = std::uint64_t;
-
-constexpr u64 errno_result(int error) {
-  return static_cast<u64>(-static_cast<std::int64_t>(error));
-}
 
 // uapi flags.
 constexpr u64 f_tuninfo_ipv6 = 1u << 0;   // BPF_F_TUNINFO_IPV6
@@ -50,26 +47,6 @@ static_assert(sizeof(BpfTunnelKey) == 44);
 // The sizes of the older struct layouts both helpers still accept: offsetof(remote_ipv6[1]),
 // offsetof(tunnel_ext), offsetof(tunnel_label), offsetof(local_ipv6[0]).
 constexpr std::uint32_t size_v1 = 8, size_v2 = 22, size_v3 = 24, size_v4 = 28;
-
-SkbKernelContext* tc_skb(HelperCall& call, u64 r1, const char* helper) {
-  ActiveContext& active = active_context();
-  if (active.skb == nullptr || reinterpret_cast<void*>(r1) != &active.skb->view ||
-      call.context() != &active.skb->view) {
-    call.fail(fmt::format("{}: r1 is not the context of a sched_cls run", helper));
-    return nullptr;
-  }
-  return active.skb;
-}
-
-std::uint8_t* memory_arg(HelperCall& call, u64 address, std::uint32_t size, bool write,
-                         const char* helper) {
-  if (!call.accessible(address, size, write)) {
-    call.fail(fmt::format("{}: {} bytes at {:#x} are not {} by the program", helper, size, address,
-                          write ? "writable" : "readable"));
-    return nullptr;
-  }
-  return reinterpret_cast<std::uint8_t*>(address);
-}
 
 void store_be32(std::uint8_t* out, std::uint32_t value) {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<std::uint8_t>(value >> (24 - 8 * i));
