@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "cli/engine_option.hpp"
 #include "cli/object_runner.hpp"
+#include "cli/packet_effects.hpp"
 #include "cli/program_input.hpp"
 
 #include <bpfvm/data_file.hpp>
@@ -58,14 +59,7 @@ int run_object(const RunObjectArgs& args) {
     if (!action.empty()) out["action"] = action;
     add_verification_json(out, *ran);
     if (changed) out["packet"] = format_hex_bytes(output.packet);
-    if (!output.clones.empty()) {
-      nlohmann::json clones = nlohmann::json::array();
-      for (const ClonedPacket& clone : output.clones)
-        clones.push_back({{"ifindex", clone.ifindex},
-                          {"ingress", clone.ingress},
-                          {"packet", format_hex_bytes(clone.packet)}});
-      out["clones"] = clones;
-    }
+    add_packet_effects_json(out, output);
     if (mean_ns) out["mean_ns_per_run"] = *mean_ns;
     if (args.show_maps) out["maps"] = maps_as_json(loaded->object());
     fmt::print("{}\n", out.dump(2));
@@ -74,10 +68,7 @@ int run_object(const RunObjectArgs& args) {
   fmt::print("0x{:x}{}\n", output.return_value, action.empty() ? "" : " " + action);
   if (changed)
     fmt::print("packet ({} bytes): {}\n", output.packet.size(), format_hex_bytes(output.packet));
-  for (const ClonedPacket& clone : output.clones)
-    fmt::print("clone to ifindex {} ({}, {} bytes): {}\n", clone.ifindex,
-               clone.ingress ? "ingress" : "egress", clone.packet.size(),
-               format_hex_bytes(clone.packet));
+  for (const std::string& line : packet_effect_lines(output)) fmt::print("{}\n", line);
   if (args.show_maps) fmt::print("{}", maps_as_text(loaded->object()));
   if (mean_ns) fmt::print(stderr, "{} runs: {:.3f} us per run\n", args.repeat, *mean_ns / 1000);
   return exit_ok;

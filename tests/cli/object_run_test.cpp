@@ -206,4 +206,39 @@ route 10.0.0.0/8 via 192.168.9.9 dev 3
   EXPECT_NE(refused.err.find("network line 1"), std::string::npos) << refused.err;
 }
 
+// What the helpers recorded beyond the packet: bpf_redirect's target (tc and xdp) and the
+// tunnel key bpf_skb_set_tunnel_key attached (tc_tunnel, xdp_meta), as text and as JSON.
+TEST_F(ObjectRun, PrintsRedirectTargetsAndTheTunnelKey) {
+  Outcome tunnel = bpfvm("run " + object("tc_tunnel") + " --program encapsulate --packet-hex '" +
+                         udp_to_port_9 + "'");
+  ASSERT_EQ(tunnel.status, 0) << tunnel.err;
+  EXPECT_EQ(tunnel.out.substr(0, tunnel.out.find('\n')), "0x7 TC_ACT_REDIRECT");
+  // id: source ^ destination; remote: the destination; flags: TUNNEL_NOCACHE | TUNNEL_KEY
+  // (BPF_F_ZERO_CSUM_TX leaves TUNNEL_CSUM out).
+  EXPECT_NE(tunnel.out.find("\nredirect to ifindex 5 (egress)\ntunnel key: id 0xcaa80000, remote "
+                            "10.0.0.1, local 172.16.0.1, tos 0, ttl 64, flags 0x2004\n"),
+            std::string::npos)
+      << tunnel.out;
+
+  Outcome json_run = bpfvm("run " + object("tc_tunnel") + " --program encapsulate --json " +
+                           "--packet-hex '" + udp_to_port_9 + "'");
+  ASSERT_EQ(json_run.status, 0) << json_run.err;
+  auto json = nlohmann::json::parse(json_run.out);
+  EXPECT_EQ(json["redirect"]["ifindex"], 5);
+  EXPECT_EQ(json["redirect"]["ingress"], false);
+  EXPECT_EQ(json["tunnel_key"]["id"], 0xcaa80000u);
+  EXPECT_EQ(json["tunnel_key"]["remote"], "10.0.0.1");
+  EXPECT_EQ(json["tunnel_key"]["local"], "172.16.0.1");
+  EXPECT_EQ(json["tunnel_key"]["ttl"], 64);
+
+  Outcome xdp = bpfvm("run " + object("xdp_meta") + " --program tag_and_redirect --packet-hex '" +
+                      udp_to_port_9 + "'");
+  ASSERT_EQ(xdp.status, 0) << xdp.err;
+  EXPECT_EQ(xdp.out.substr(0, xdp.out.find('\n')), "0x4 XDP_REDIRECT");
+  EXPECT_NE(xdp.out.find("\nredirect to ifindex 3\n"), std::string::npos) << xdp.out;
+  // A program that redirects nothing prints no such line.
+  Outcome counter = bpfvm("run " + object("xdp_counter") + " --packet-hex '" + udp_to_port_9 + "'");
+  EXPECT_EQ(counter.out.find("redirect"), std::string::npos) << counter.out;
+}
+
 }  // namespace
