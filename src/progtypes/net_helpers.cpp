@@ -3,9 +3,9 @@
 #include "progtypes/net_helpers.hpp"
 
 #include "progtypes/active_context.hpp"
-#include "progtypes/helper_arguments.hpp"
 #include "progtypes/fib.hpp"
 #include "progtypes/flow_hash.hpp"
+#include "progtypes/helper_arguments.hpp"
 
 #include <fmt/format.h>
 
