@@ -55,7 +55,6 @@ struct View {
 
 struct Chunk {
   std::size_t first = 0, count = 0;  // packets
-  std::size_t from = 0, to = 0;      // bytes of the capture
 };
 
 struct Packets {
@@ -64,25 +63,34 @@ struct Packets {
   std::vector<std::uint32_t> wire;
   std::vector<classic::Packet> batch;
   mutable std::vector<std::uint32_t> verdicts;
-  // Streamed: the chunks, the frames with offsets from their chunk's start, and descriptors
-  // pointing into `buffer`, where each chunk is copied before it is filtered.
+  // Streamed: the chunks, and one chunk's packets as a reader gathers them: copied into
+  // `buffer` with their descriptors beside them, all rewritten for every chunk (descriptors
+  // built for the whole capture up front would come from memory, not the caches).
   std::vector<Chunk> chunks;
-  std::vector<bench::Frame> chunk_frames;
-  std::vector<classic::Packet> chunk_batch;
   mutable std::vector<std::uint8_t> buffer;
+  mutable std::vector<bench::Frame> chunk_frames;
+  mutable std::vector<std::uint32_t> chunk_wire, chunk_verdicts;
+  mutable std::vector<classic::Packet> chunk_batch;
 
   View whole() const { return {bytes.data(), frames, wire, batch, verdicts}; }
   // Copies chunk `c` into the buffer record by record, as bpfvm filter gathers a batch (one
   // large copy would use the string instructions, whose stores may leave the caches cold),
   // and returns its view.
   View deliver(const Chunk& c) const {
-    for (std::size_t i = c.first; i < c.first + c.count; ++i)
-      std::memcpy(buffer.data() + chunk_frames[i].offset, bytes.data() + frames[i].offset,
-                  frames[i].length);
-    return {buffer.data(), std::span(chunk_frames).subspan(c.first, c.count),
-            std::span(wire).subspan(c.first, c.count),
-            std::span(chunk_batch).subspan(c.first, c.count),
-            std::span(verdicts).subspan(c.first, c.count)};
+    chunk_frames.clear();
+    chunk_wire.clear();
+    chunk_batch.clear();
+    std::uint32_t offset = 0;
+    for (std::size_t i = c.first; i < c.first + c.count; ++i) {
+      const std::uint32_t length = frames[i].length;
+      std::memcpy(buffer.data() + offset, bytes.data() + frames[i].offset, length);
+      chunk_frames.push_back({offset, length});
+      chunk_wire.push_back(wire[i]);
+      chunk_batch.push_back({{buffer.data() + offset, length}, wire[i], nullptr});
+      offset += length;
+    }
+    chunk_verdicts.assign(c.count, 0);
+    return {buffer.data(), chunk_frames, chunk_wire, chunk_batch, chunk_verdicts};
   }
 };
 
@@ -133,20 +141,16 @@ Packets capture_file(std::size_t count, const std::string& path) {
     Chunk c;
     c.first = first;
     c.count = std::min(chunk_packets, packets.frames.size() - first);
-    c.from = packets.frames[first].offset;
-    const bench::Frame& last = packets.frames[first + c.count - 1];
-    c.to = std::size_t{last.offset} + last.length;
-    largest = std::max(largest, c.to - c.from);
+    std::size_t bytes = 0;
+    for (std::size_t i = first; i < first + c.count; ++i) bytes += packets.frames[i].length;
+    largest = std::max(largest, bytes);
     packets.chunks.push_back(c);
   }
   packets.buffer.resize(largest);
-  for (const Chunk& c : packets.chunks)
-    for (std::size_t i = c.first; i < c.first + c.count; ++i) {
-      const std::uint32_t offset = packets.frames[i].offset - static_cast<std::uint32_t>(c.from);
-      packets.chunk_frames.push_back({offset, packets.frames[i].length});
-      packets.chunk_batch.push_back(
-          {{packets.buffer.data() + offset, packets.frames[i].length}, packets.wire[i], nullptr});
-    }
+  packets.chunk_frames.reserve(chunk_packets);
+  packets.chunk_wire.reserve(chunk_packets);
+  packets.chunk_verdicts.reserve(chunk_packets);
+  packets.chunk_batch.reserve(chunk_packets);
   return packets;
 }
 
