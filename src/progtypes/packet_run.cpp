@@ -163,6 +163,7 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   skb.view.tc_index = static_cast<std::uint16_t>(meta.tc_index);
   skb.view.tc_classid = static_cast<std::uint16_t>(meta.tc_classid);
   skb.view.queue_mapping = static_cast<std::uint16_t>(meta.queue_mapping);
+  skb.socket_cookie = input.socket_cookie;
   skb.publish();
 
   RunInput run;
