@@ -6,6 +6,7 @@
 // state; they never trust the view (a program may have written to it), only the private part.
 #pragma once
 
+#include <bpfvm/helper.hpp>
 #include <bpfvm/map.hpp>
 #include <bpfvm/packet_run.hpp>
 
@@ -156,6 +157,11 @@ struct SkbKernelContext {
     view.data_meta = view.data;
     word(skb_off::len) = static_cast<std::uint32_t>(len);
     word(skb_off::hash) = hash;
+  }
+  // The same from a helper: LD_ABS / LD_IND read the packet as it is now, too.
+  void publish(HelperCall& call) {
+    publish();
+    call.set_packet(packet(), len);
   }
 };
 

@@ -115,7 +115,7 @@ u64 skb_store_bytes(HelperCall& call, u64 r1, u64 offset, u64 from, u64 len, u64
     skb->hash = 0;
     skb->sw_hash = skb->l4_hash = false;
   }
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 

@@ -223,7 +223,7 @@ u64 skb_change_proto(HelperCall& call, u64 r1, u64 proto, u64 flags, u64, u64) {
   if (skb == nullptr) return 0;
   if (flags != 0) return errno_result(EINVAL);
   const int ret = change_proto(call, *skb, static_cast<std::uint16_t>(proto));
-  skb->publish();
+  skb->publish(call);
   return static_cast<u64>(static_cast<std::int64_t>(ret));
 }
 
@@ -233,7 +233,7 @@ u64 skb_adjust_room(HelperCall& call, u64 r1, u64 len_diff, u64 mode, u64 flags,
   if (skb == nullptr) return 0;
   const int ret = adjust_room(call, *skb, static_cast<std::int32_t>(len_diff),
                               static_cast<std::uint32_t>(mode), flags);
-  skb->publish();
+  skb->publish(call);
   return static_cast<u64>(static_cast<std::int64_t>(ret));
 }
 

@@ -111,7 +111,7 @@ u64 skb_change_tail(HelperCall& call, u64 r1, u64 len_arg, u64 flags, u64, u64) 
   }
   gso_reset(*skb);
   skb->len = new_len;
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 
@@ -131,7 +131,7 @@ u64 skb_change_head(HelperCall& call, u64 r1, u64 room_arg, u64 flags, u64, u64)
   skb->data -= head_room;
   skb->len = new_len;
   std::memset(skb->packet(), 0, head_room);
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 
@@ -143,7 +143,7 @@ u64 skb_pull_data(HelperCall& call, u64 r1, u64 len_arg, u64, u64, u64) {
   SkbKernelContext* skb = tc_skb(call, r1, "skb_pull_data");
   if (skb == nullptr) return 0;
   const auto len = static_cast<std::uint32_t>(len_arg);
-  skb->publish();
+  skb->publish(call);
   return len > skb->len ? errno_result(ENOMEM) : 0;
 }
 

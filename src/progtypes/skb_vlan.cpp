@@ -101,7 +101,7 @@ u64 skb_vlan_push(HelperCall& call, u64 r1, u64 proto_arg, u64 tci_arg, u64, u64
     const auto old_proto = static_cast<std::uint16_t>(skb->word(skb_off::vlan_proto));
     const auto old_tci = static_cast<std::uint16_t>(skb->word(skb_off::vlan_tci));
     if (!insert_tag(call, *skb, old_proto, old_tci)) {
-      skb->publish();
+      skb->publish(call);
       return errno_result(ENOMEM);
     }
     skb->set_protocol(old_proto);
@@ -109,7 +109,7 @@ u64 skb_vlan_push(HelperCall& call, u64 r1, u64 proto_arg, u64 tci_arg, u64, u64
     skb_postpush_rcsum(*skb, skb->packet() + 2 * eth_alen, vlan_hlen);
   }
   put_tag(*skb, proto, static_cast<std::uint16_t>(tci_arg));
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 
@@ -126,7 +126,7 @@ u64 skb_vlan_pop(HelperCall& call, u64 r1, u64, u64, u64, u64) {
   } else if (eth_type_vlan(skb->protocol())) {
     ret = pop_packet_tag(*skb, tci);
   } else {
-    skb->publish();
+    skb->publish(call);
     return 0;
   }
   if (ret == 0 && eth_type_vlan(skb->protocol())) {
@@ -134,7 +134,7 @@ u64 skb_vlan_pop(HelperCall& call, u64 r1, u64, u64, u64, u64) {
     ret = pop_packet_tag(*skb, tci);
     if (ret == 0) put_tag(*skb, proto, tci);
   }
-  skb->publish();
+  skb->publish(call);
   return static_cast<u64>(static_cast<std::int64_t>(ret));
 }
 

@@ -90,15 +90,15 @@ SkbMetadata metadata(const Call& call) {
 
 class L2Program {
  public:
-  L2Program() {
-    auto insns = test::clang_program("l2_tc");
+  explicit L2Program(const char* name = "l2_tc") {
+    auto insns = test::clang_program(name);
     if (!insns) {
-      skip_ = "l2_tc.bin was not built (no clang)";
+      skip_ = fmt::format("{}.bin was not built (no clang)", name);
       return;
     }
     auto program = test::load_typed(ProgramType::sched_cls, *insns);
     if (!program) {
-      ADD_FAILURE() << "l2_tc: " << program.error().to_string();
+      ADD_FAILURE() << name << ": " << program.error().to_string();
       skip_ = "bpfvm refused it";
       return;
     }
@@ -109,7 +109,7 @@ class L2Program {
     }
     auto fd = k::load_program(*insns, {.type = k::ProgType::sched_cls});
     if (!fd) {
-      ADD_FAILURE() << "the kernel refused l2_tc: " << fd.error().to_string();
+      ADD_FAILURE() << "the kernel refused " << name << ": " << fd.error().to_string();
       kernel_skip_ = "the kernel refused it";
       return;
     }
@@ -452,6 +452,42 @@ TEST(SkbCookies, MatchTheKernel) {
     const Outcome ours = l2.bpfvm(packet, in, engine, cookie, &network);
     EXPECT_EQ(first, ours) << "kernel: " << show(first) << "\nbpfvm: " << show(ours);
   }
+}
+
+// LD_ABS / LD_IND after a helper moved or resized the packet read the packet as it is now,
+// on both engines, as in the kernel (they used to read the packet the run started with).
+TEST(LegacyPacketLoads, ReadThePacketAfterAResize) {
+  L2Program ld("ld_abs_tc");
+  SKIP_UNLESS_READY(ld);
+  const Bytes v4 = eth(0x0800, ipv4(40)), v6 = eth(0x86dd, ipv6(24));
+  const Bytes tagged = eth(0x8100, concat(tag(5, 0x0800), ipv4(20)));
+  struct Case {
+    const char* name;
+    const Bytes* packet;
+    Call call;
+  };
+  const Case cases[] = {
+      {"nothing", &v4, {.ops = 0}},
+      {"change_head(4)", &v4, {.ops = 1, .a = 4}},
+      {"change_head(100)", &v4, {.ops = 1, .a = 100}},
+      {"change_tail(40)", &v4, {.ops = 2, .a = 40}},
+      {"change_tail(34)", &v4, {.ops = 2, .a = 34}},
+      {"change_tail(200)", &v4, {.ops = 2, .a = 200}},
+      {"adjust_room(+8, net)", &v4, {.ops = 3, .a = 8, .b = net}},
+      {"adjust_room(-8, mac)", &v4, {.ops = 3, .a = static_cast<std::uint32_t>(-8), .b = mac}},
+      {"adjust_room(+4000, mac)", &v4, {.ops = 3, .a = 4000, .b = mac}},
+      {"vlan_pop", &tagged, {.ops = 4}},
+      {"change_proto(6)", &v4, {.ops = 5, .a = be(0x86dd)}},
+      {"change_proto(4)", &v6, {.ops = 5, .a = be(0x0800)}},
+  };
+  for (const Case& c : cases)
+    for (std::uint32_t at : {0u, 14u, 30u, 40u, 60u, 100u, 3990u})
+      for (std::uint32_t indirect : {0u, 26u, 54u, 120u}) {
+        Call call = c.call;
+        call.flags = at | std::uint64_t{indirect} << 32;  // cb[3], cb[4]
+        ld.compare(fmt::format("{} then loads at {} and {}", c.name, at, indirect), *c.packet,
+                   call);
+      }
 }
 
 // What the kernel cannot show: an skb without a socket (tc ingress), and the default
