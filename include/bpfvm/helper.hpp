@@ -52,6 +52,11 @@ class HelperCall {
   // once submitted, a map element once a for_each callback has seen it).
   void revoke(const void* base, std::size_t size, bool writable);
 
+  // Where the packet LD_ABS / LD_IND read (RunInput::packet) is from now on: packet helpers
+  // that move or resize the packet (skb_change_head, skb_adjust_room, ...) say so, as Linux's
+  // legacy loads read the skb as it is.
+  void set_packet(const void* data, std::size_t size);
+
   // ---- Maps (docs/helpers.md).
   // The map `value` points at: one of the program's maps (LoadOptions::maps, which `lddw`
   // src 1/5 load), or an inner map a lookup in a map of maps returned during this run.

@@ -100,6 +100,12 @@ struct Network {
   // The siphash key of the flow hash (Linux: hashrnd, random per boot). Fixed here, so that
   // hashes are reproducible; set it to mimic another host's spread.
   std::array<std::uint64_t, 2> flow_hash_key{};
+  // net->net_cookie (bpf_get_netns_cookie, SO_NETNS_COOKIE): the namespace's cookie, which
+  // Linux draws from a counter when the namespace is made, so it is stable for its life.
+  std::uint64_t netns_cookie = 1;
+  // init_net's cookie, which bpf_get_netns_cookie returns for a NULL context or an skb
+  // without a socket. The same as netns_cookie for a network that stands for init_net.
+  std::uint64_t init_netns_cookie = 1;
 
   // A namespace as fresh as BPF_PROG_TEST_RUN's: `lo` (ifindex 1, MTU 65536, 127.0.0.1/8 and
   // ::1/128), forwarding off as in a new network namespace.

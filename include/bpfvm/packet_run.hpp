@@ -66,6 +66,12 @@ struct PacketRunInput {
   // clone_redirect may send to, the flow hash key (docs/network.md). nullptr:
   // Network::loopback(). Must outlive the run.
   const Network* network = nullptr;
+  // socket_filter, sched_cls: the cookie of the socket BPF_PROG_TEST_RUN attaches to the skb
+  // (its dummy socket, skb->sk), which bpf_get_socket_cookie returns (sock_gen_cookie:
+  // Linux numbers sockets from a counter on first use, never 0). 0: the skb has no socket,
+  // as on tc ingress: bpf_get_socket_cookie returns 0 and bpf_get_netns_cookie(skb) gives
+  // init_net's cookie.
+  std::uint64_t socket_cookie = 1;
 };
 
 // Where an xdp program redirected the packet (XDP_REDIRECT): bpf_redirect_map's map and key,

@@ -47,6 +47,12 @@ u64 call_helper_bridge(JitRunState* state, u64 r1, u64 r2, u64 r3, u64 r4, u64 r
   u64 r0 = state->helper->function(call, r1, r2, r3, r4, r5);
   state->budget = run.budget;
   if (run.checked) clear_recent(*state);  // the helper may have revoked the recent region
+  if (run.packet_moved) {  // skb_change_head/tail, adjust_room, ...: LD_ABS reads the new one
+    run.packet_moved = false;
+    state->packet_data = reinterpret_cast<std::uintptr_t>(run.packet.data());
+    for (u64 size : {1, 2, 4, 8})
+      state->packet_starts[size_index(static_cast<int>(size))] = starts(run.packet.size(), size);
+  }
   if (run.frame_return && !run.helper_failure && !run.pending_error) {
     // A tail call from a subprogram ran its target: the helper_stop stub returns from the
     // subprogram with this r0 (stop 2).
@@ -206,6 +212,7 @@ Result<std::uint64_t> run_compiled(const CompiledCode& compiled, const detail::C
   run.stack_floor = stack_floor;
   run.code = &code;
   run.input = &input;
+  run.packet = input.packet;
   run.checked = options.memory_mode == MemoryMode::checked;
   run.budgeted = budget.has_value();
   run.budget_limit = budget.value_or(0);

@@ -24,6 +24,12 @@ struct ActiveContext {
 
 ActiveContext& active_context();
 
+// The network a run's helpers see: the run's, or Network::loopback() when it gave none.
+inline const Network& network_of(const ActiveContext& active) {
+  static const Network loopback = Network::loopback();
+  return active.network != nullptr ? *active.network : loopback;
+}
+
 // Installs `context` as this thread's active context and restores the previous one after.
 class ActiveContextScope {
  public:

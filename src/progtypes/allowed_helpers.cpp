@@ -1,6 +1,7 @@
 // Which helpers each program type may call: Linux's *_func_proto functions, as a loader with
 // CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN sees them on Linux 6.18:
-//  - net/core/filter.c: sk_filter_func_proto, tc_cls_act_func_proto, xdp_func_proto,
+//  - net/core/filter.c: sk_filter_func_proto, tc_cls_act_func_proto (sched_cls and
+//    sched_act), xdp_func_proto,
 //    cg_skb_func_proto, sock_filter_func_proto (cgroup_sock), sock_addr_func_proto,
 //    sock_ops_func_proto, sk_skb_func_proto, sk_msg_func_proto, lwt_{in,out,xmit}_func_proto,
 //    on top of bpf_sk_base_func_proto and bpf_base_func_proto (kernel/bpf/helpers.c);
@@ -120,7 +121,9 @@ constexpr auto lwt_xmit_helpers =
 std::span<const std::uint32_t> allowed_helpers(ProgramType type) {
   switch (type) {
     case ProgramType::socket_filter: return socket_filter_helpers;
-    case ProgramType::sched_cls: return sched_cls_helpers;
+    // tc_cls_act_func_proto serves tc classifiers and actions alike.
+    case ProgramType::sched_cls:
+    case ProgramType::sched_act: return sched_cls_helpers;
     case ProgramType::xdp: return xdp_helpers;
     case ProgramType::kprobe: return kprobe_helpers;
     case ProgramType::tracepoint: return tracepoint_helpers;

@@ -6,6 +6,7 @@
 // state; they never trust the view (a program may have written to it), only the private part.
 #pragma once
 
+#include <bpfvm/helper.hpp>
 #include <bpfvm/map.hpp>
 #include <bpfvm/packet_run.hpp>
 
@@ -114,6 +115,16 @@ struct SkbKernelContext {
   bool sw_hash = false;     // skb->sw_hash: `hash` was computed (get_hash_recalc), keep it
   bool l4_hash = false;     // skb->l4_hash: the computed hash covers ports
   std::size_t network = 0;  // offset of the network header in the buffer
+  // skb->transport_header: unset (no_header) in a test_run skb; bpf_skb_adjust_room sets it
+  // for a GRE or UDP encapsulation, and from then on bpf_skb_change_tail may not cut it.
+  static constexpr std::size_t no_header = static_cast<std::size_t>(-1);
+  std::size_t transport = no_header;
+  // skb->encapsulation: bpf_skb_adjust_room pushed an outer header (ENCAP_L3 flags). A second
+  // encapsulation fails (-EALREADY), as does bpf_skb_change_tail (-ENOTSUPP).
+  bool encapsulation = false;
+  // The cookie of the socket test_run attaches to the skb (PacketRunInput::socket_cookie);
+  // 0: the skb has no socket.
+  std::uint64_t socket_cookie = 0;
   // bpf_redirect, redirect_neigh, redirect_peer (tc): tgt_index in `key`, ri->flags in
   // `flags`, and redirect_neigh's next hop.
   RedirectTarget redirect;
@@ -129,6 +140,15 @@ struct SkbKernelContext {
   bool buffer_admitted = false;  // the whole buffer is a region of the run (sched_cls)
 
   std::uint8_t* packet() const { return head + data; }
+  // skb->protocol as the program reads it: the __be16 in the low half of a u32 (a
+  // little-endian load of the wire bytes), e.g. 0x0008 for ETH_P_IP.
+  std::uint16_t protocol() { return static_cast<std::uint16_t>(word(skb_off::protocol)); }
+  void set_protocol(std::uint16_t be16) { word(skb_off::protocol) = be16; }
+  // skb_clear_hash.
+  void clear_hash() {
+    hash = 0;
+    sw_hash = l4_hash = false;
+  }
   std::uint32_t& word(std::uint16_t uapi_offset) { return view.words[uapi_offset / 4]; }
   void publish() {
     auto base = reinterpret_cast<std::uintptr_t>(head);
@@ -137,6 +157,11 @@ struct SkbKernelContext {
     view.data_meta = view.data;
     word(skb_off::len) = static_cast<std::uint32_t>(len);
     word(skb_off::hash) = hash;
+  }
+  // The same from a helper: LD_ABS / LD_IND read the packet as it is now, too.
+  void publish(HelperCall& call) {
+    publish();
+    call.set_packet(packet(), len);
   }
 };
 

@@ -21,11 +21,6 @@ constexpr u64 f_ingress = 1;          // BPF_F_INGRESS
 constexpr std::size_t eth_hlen = 14;  // ETH_HLEN: every bpfvm interface is Ethernet-like
 constexpr std::size_t vlan_hlen = 4;  // VLAN_HLEN
 
-const Network& network_of(const ActiveContext& active) {
-  static const Network loopback = Network::loopback();
-  return active.network != nullptr ? *active.network : loopback;
-}
-
 }  // namespace
 
 // bpf_clone_redirect(skb, ifindex, flags): -EINVAL for flags other than BPF_F_INGRESS or an

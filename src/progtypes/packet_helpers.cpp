@@ -115,7 +115,7 @@ u64 skb_store_bytes(HelperCall& call, u64 r1, u64 offset, u64 from, u64 len, u64
     skb->hash = 0;
     skb->sw_hash = skb->l4_hash = false;
   }
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 
@@ -420,6 +420,10 @@ std::vector<Helper> packet_helpers() {
       packet_helper(21, skb_set_tunnel_key), packet_helper(29, skb_get_tunnel_opt),
       packet_helper(30, skb_set_tunnel_opt), packet_helper(152, redirect_neigh),
       packet_helper(155, redirect_peer),     packet_helper(39, skb_pull_data),
+      packet_helper(32, skb_change_type),    packet_helper(31, skb_change_proto),
+      packet_helper(50, skb_adjust_room),    packet_helper(18, skb_vlan_push),
+      packet_helper(19, skb_vlan_pop),       packet_helper(46, get_socket_cookie),
+      packet_helper(122, get_netns_cookie),  packet_helper(49, setsockopt),
   };
 }
 

@@ -163,6 +163,7 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   skb.view.tc_index = static_cast<std::uint16_t>(meta.tc_index);
   skb.view.tc_classid = static_cast<std::uint16_t>(meta.tc_classid);
   skb.view.queue_mapping = static_cast<std::uint16_t>(meta.queue_mapping);
+  skb.socket_cookie = input.socket_cookie;
   skb.publish();
 
   RunInput run;
@@ -180,6 +181,7 @@ Result<PacketRunOutput> run_skb(const ProgramRunner& runner, const PacketRunInpu
   for (std::uint32_t i = 0; i < std::max<std::uint32_t>(input.repeat, 1) && r0; ++i) {
     options.regions.resize(base_regions);
     if (is_l2) options.regions.push_back({skb.head, skb.buffer_size, true});
+    run.packet = std::span<const std::uint8_t>(skb.packet(), skb.len);
     r0 = runner(run, options);
   }
   if (!r0) return r0.error();

@@ -22,7 +22,6 @@ using u64 = std::uint64_t;
 // BPF_SKB_MAX_LEN (SKB_MAX_ALLOC: four pages less the shared info) bounds both helpers
 // (change_head only for non-GSO packets).
 constexpr std::size_t shared_info_size = 320;  // SKB_DATA_ALIGN(sizeof(skb_shared_info))
-constexpr std::uint32_t skb_max_len = (4096u << 2) - shared_info_size;
 constexpr std::size_t net_skb_pad = 64;        // NET_SKB_PAD (x86-64: L1_CACHE_BYTES)
 constexpr std::size_t kmalloc_max = 4u << 20;  // KMALLOC_MAX_SIZE (x86-64, 4 KiB pages)
 
@@ -30,13 +29,34 @@ std::size_t tailroom(const SkbKernelContext& skb) {
   return skb.buffer_size - shared_info_size - (skb.data + skb.len);
 }
 
+// __bpf_skb_min_len: change_tail may not cut into the headers the stack already parsed: the
+// network header's offset from skb->data, or the transport header's once adjust_room set it
+// (CHECKSUM_PARTIAL's csum_start is never set in bpfvm).
+std::uint32_t min_len(const SkbKernelContext& skb) {
+  std::uint32_t min =
+      skb.network > skb.data ? static_cast<std::uint32_t>(skb.network - skb.data) : 0;
+  if (skb.transport != SkbKernelContext::no_header && skb.transport > skb.data)
+    min = static_cast<std::uint32_t>(skb.transport - skb.data);
+  return min;
+}
+
+// skb_gso_reset: a resized GSO packet is no longer segmented as it was.
+void gso_reset(SkbKernelContext& skb) {
+  if (skb.view.gso_size == 0) return;
+  skb.view.gso_size = 0;
+  skb.view.gso_segs = 0;
+}
+
+}  // namespace
+
 // pskb_expand_head(skb, more_head, more_tail): the buffer is copied into a bigger one and
 // every offset moves with it. The run's region follows (the old one is revoked, the new one
 // granted); the old buffer stays allocated until the run ends. False when the new buffer
 // would exceed what kmalloc gives (-ENOMEM). The buffer at least doubles when kmalloc allows
 // (its sizes are powers of two too), so a loop of small grows copies a few times, not once
 // per call, and the buffers kept stay within twice the last one.
-bool expand(HelperCall& call, SkbKernelContext& skb, std::size_t more_head, std::size_t more_tail) {
+bool skb_expand_head(HelperCall& call, SkbKernelContext& skb, std::size_t more_head,
+                     std::size_t more_tail) {
   std::size_t size = skb.buffer_size + more_head + more_tail;
   if (size > kmalloc_max) return false;
   if (size < 2 * skb.buffer_size && 2 * skb.buffer_size <= kmalloc_max) {
@@ -55,25 +75,17 @@ bool expand(HelperCall& call, SkbKernelContext& skb, std::size_t more_head, std:
   skb.buffer_size = size;
   skb.data += more_head;
   skb.network += more_head;
+  if (skb.transport != SkbKernelContext::no_header) skb.transport += more_head;
   if (skb.buffer_admitted) call.grant(skb.head, skb.buffer_size, true);
   return true;
 }
 
-// __bpf_skb_min_len: change_tail may not cut into the headers the stack already parsed. The
-// network header's offset from skb->data (the transport header is never set in a test_run
-// skb, nor is CHECKSUM_PARTIAL's csum_start in bpfvm).
-std::uint32_t min_len(const SkbKernelContext& skb) {
-  return skb.network > skb.data ? static_cast<std::uint32_t>(skb.network - skb.data) : 0;
+// __skb_cow: the missing headroom, rounded up to NET_SKB_PAD, in a new buffer.
+bool skb_cow(HelperCall& call, SkbKernelContext& skb, std::size_t headroom) {
+  if (headroom <= skb.data) return true;
+  const std::size_t delta = headroom - skb.data;
+  return skb_expand_head(call, skb, (delta + net_skb_pad - 1) / net_skb_pad * net_skb_pad, 0);
 }
-
-// skb_gso_reset: a resized GSO packet is no longer segmented as it was.
-void gso_reset(SkbKernelContext& skb) {
-  if (skb.view.gso_size == 0) return;
-  skb.view.gso_size = 0;
-  skb.view.gso_segs = 0;
-}
-
-}  // namespace
 
 // bpf_skb_change_tail(skb, len, flags): -EINVAL for nonzero flags, a length over
 // BPF_SKB_MAX_LEN or one that would cut the headers (__bpf_skb_min_len). Growing zeroes the
@@ -85,10 +97,10 @@ u64 skb_change_tail(HelperCall& call, u64 r1, u64 len_arg, u64 flags, u64, u64) 
   if (skb == nullptr) return 0;
   const auto new_len = static_cast<std::uint32_t>(len_arg);
   if (flags != 0 || new_len > skb_max_len || new_len < min_len(*skb)) return errno_result(EINVAL);
-  // skb->encapsulation (-ENOTSUPP) is never set on a test_run skb.
+  if (skb->encapsulation) return errno_result(enotsupp);
   if (new_len > skb->len) {
     const std::size_t grow = new_len - skb->len;
-    if (tailroom(*skb) < grow && !expand(call, *skb, 0, grow - tailroom(*skb)))
+    if (tailroom(*skb) < grow && !skb_expand_head(call, *skb, 0, grow - tailroom(*skb)))
       return errno_result(ENOMEM);
     std::memset(skb->packet() + skb->len, 0, grow);
     if (skb->ip_summed == IpSummed::complete) skb->ip_summed = IpSummed::none;
@@ -99,7 +111,7 @@ u64 skb_change_tail(HelperCall& call, u64 r1, u64 len_arg, u64 flags, u64, u64) 
   }
   gso_reset(*skb);
   skb->len = new_len;
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 
@@ -115,16 +127,11 @@ u64 skb_change_head(HelperCall& call, u64 r1, u64 room_arg, u64 flags, u64, u64)
   const std::uint32_t new_len = len + head_room;
   const bool gso = skb->view.gso_size != 0;
   if (flags != 0 || (!gso && new_len > skb_max_len) || new_len < len) return errno_result(EINVAL);
-  if (head_room > skb->data) {
-    // __skb_cow: the missing headroom, rounded up to NET_SKB_PAD.
-    const std::size_t delta = head_room - skb->data;
-    const std::size_t more = (delta + net_skb_pad - 1) / net_skb_pad * net_skb_pad;
-    if (!expand(call, *skb, more, 0)) return errno_result(ENOMEM);
-  }
+  if (!skb_cow(call, *skb, head_room)) return errno_result(ENOMEM);
   skb->data -= head_room;
   skb->len = new_len;
   std::memset(skb->packet(), 0, head_room);
-  skb->publish();
+  skb->publish(call);
   return 0;
 }
 
@@ -136,7 +143,7 @@ u64 skb_pull_data(HelperCall& call, u64 r1, u64 len_arg, u64, u64, u64) {
   SkbKernelContext* skb = tc_skb(call, r1, "skb_pull_data");
   if (skb == nullptr) return 0;
   const auto len = static_cast<std::uint32_t>(len_arg);
-  skb->publish();
+  skb->publish(call);
   return len > skb->len ? errno_result(ENOMEM) : 0;
 }
 

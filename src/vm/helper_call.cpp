@@ -16,6 +16,11 @@ namespace bpfvm {
 
 bool HelperCall::checked() const { return state_.checked; }
 
+void HelperCall::set_packet(const void* data, std::size_t size) {
+  state_.packet = {static_cast<const std::uint8_t*>(data), size};
+  state_.packet_moved = true;
+}
+
 void HelperCall::revoke(const void* base, std::size_t size, bool writable) {
   auto begin = reinterpret_cast<std::uintptr_t>(base);
   state_.regions.revoke({begin, begin + size, writable});

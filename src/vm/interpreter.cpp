@@ -123,7 +123,6 @@ template <bool kChecked, bool kBudget>
 Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_t entry) {
   u64 reg[register_count] = {0, args[0], args[1], args[2], args[3], args[4], 0, 0, 0, 0, frame};
   const detail::Code& code = *state.code;
-  const RunInput& input = *state.input;
   Frame frames[max_call_frames];
   std::size_t depth = 0;  // frames below the current one, in this activation
   // Frames of the activations below (a callback runs below its caller's frames).
@@ -200,7 +199,7 @@ Result<u64> execute(RunState& state, const u64 (&args)[5], u64 frame, std::size_
 #define PACKET_LOAD(size, offset_expr)                                               \
   {                                                                                  \
     u64 value;                                                                       \
-    if (!load_packet(input.packet, (offset_expr), (size), value)) goto packet_fault; \
+    if (!load_packet(state.packet, (offset_expr), (size), value)) goto packet_fault; \
     reg[0] = value;                                                                  \
     NEXT;                                                                            \
   }
@@ -555,6 +554,7 @@ Result<u64> run(const detail::Code& code, const RunInput& input, const RunOption
     add_region(region.base, region.size, region.writable);
   state.code = &code;
   state.input = &input;
+  state.packet = input.packet;
   state.checked = kChecked;
   state.budgeted = kBudget;
   state.budget = options.budget.value_or(0);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -239,6 +240,11 @@ struct RunState {
   std::uintptr_t stack_end = 0;
   // r1 at entry (RunInput::context), for helpers of program types.
   void* context = nullptr;
+  // What LD_ABS / LD_IND read: RunInput::packet, until a helper that moved or resized the
+  // packet says where it is now (HelperCall::set_packet); packet_moved tells the JIT to
+  // reload its copy.
+  std::span<const std::uint8_t> packet;
+  bool packet_moved = false;
   // Context, packet, host regions from RunOptions, and regions helpers granted.
   RegionList regions;
 

@@ -72,12 +72,12 @@ std::optional<std::string> kernel_refusal() {
 
 // The types the lists cover, as the kernel numbers them (ProgramType is enum bpf_prog_type).
 const ProgramType listed_types[] = {
-    ProgramType::socket_filter,    ProgramType::sched_cls,  ProgramType::xdp,
-    ProgramType::kprobe,           ProgramType::tracepoint, ProgramType::perf_event,
-    ProgramType::raw_tracepoint,   ProgramType::cgroup_skb, ProgramType::cgroup_sock,
-    ProgramType::cgroup_sock_addr, ProgramType::sock_ops,   ProgramType::sk_skb,
-    ProgramType::sk_msg,           ProgramType::lwt_in,     ProgramType::lwt_out,
-    ProgramType::lwt_xmit};
+    ProgramType::socket_filter, ProgramType::sched_cls,        ProgramType::sched_act,
+    ProgramType::xdp,           ProgramType::kprobe,           ProgramType::tracepoint,
+    ProgramType::perf_event,    ProgramType::raw_tracepoint,   ProgramType::cgroup_skb,
+    ProgramType::cgroup_sock,   ProgramType::cgroup_sock_addr, ProgramType::sock_ops,
+    ProgramType::sk_skb,        ProgramType::sk_msg,           ProgramType::lwt_in,
+    ProgramType::lwt_out,       ProgramType::lwt_xmit};
 
 // Where a helper has several protos by type, the table has the networking one (tc first).
 const ProgramType prototype_types[] = {
