@@ -110,8 +110,7 @@ class Compiler {
       const std::uint32_t t = dispatch.exits[e];
       a_.bind(exits[e]);
       if (steps_[t].op == Exec::RET_K) {
-        a_.mov(x86::eax, insns_[t].k);
-        finish();
+        finish_with(insns_[t].k);
       } else if (steps_[t].op == Exec::RET_A) {
         finish();  // A is in eax
       } else if (in_loop_) {
@@ -151,7 +150,9 @@ class Compiler {
     a_.mov(qword_slot(end_slot), x86::rsi);
     a_.mov(qword_slot(prefetch_slot), x86::rcx);
     a_.xor_(zero, zero);
-    asmjit::Label loop = a_.newLabel(), done = a_.newLabel(), no_prefetch = a_.newLabel();
+    loop_top_ = a_.newLabel(), loop_done_ = a_.newLabel();
+    loop_stride_ = layout.stride, loop_end_slot_ = end_slot;
+    const asmjit::Label loop = loop_top_, done = loop_done_, no_prefetch = a_.newLabel();
     a_.cmp(x86::r13, x86::rsi);
     a_.jae(done);
     a_.align(asmjit::AlignMode::kCode, 16);
@@ -233,12 +234,36 @@ class Compiler {
     return x86::qword_ptr(x86::rsp, frame_ > red_zone ? offset : offset - frame_);
   }
 
-  // A packet's code is done, its verdict in eax.
+  // A packet's code is done, its verdict in eax. In the batch loop each return ends in its own
+  // copy of the loop's tail (store, next descriptor, back to the top): one taken jump per
+  // packet less than a jump to a shared tail, which the branchy form's short paths notice.
   void finish() {
     if (in_loop_)
-      a_.jmp(next_);
+      emit_loop_tail(nullptr);
     else
       a_.ret();
+  }
+  // The same with the verdict `k`, a constant.
+  void finish_with(std::uint32_t k) {
+    if (in_loop_) return emit_loop_tail(&k);
+    if (k == 0)
+      a_.xor_(x86::eax, x86::eax);
+    else
+      a_.mov(x86::eax, k);
+    a_.ret();
+  }
+  // The verdict (eax, or `k` when not null) stored, then on to the next descriptor: back to the
+  // loop's top while there is one, else out.
+  void emit_loop_tail(const std::uint32_t* k) {
+    if (k != nullptr)
+      a_.mov(x86::dword_ptr(x86::r14), *k);
+    else
+      a_.mov(x86::dword_ptr(x86::r14), x86::eax);
+    a_.add(x86::r13, loop_stride_);
+    a_.add(x86::r14, 4);
+    a_.cmp(x86::r13, qword_slot(loop_end_slot_));
+    a_.jb(loop_top_);
+    a_.jmp(loop_done_);
   }
 
   // The register holding value `bit` (A or X), or the scratch word's slot.
@@ -436,6 +461,11 @@ class Compiler {
     }
   }
 
+  // `k`'s low `width` bytes (2 or 4) in the opposite byte order.
+  static std::uint32_t swap_to(int width, std::uint32_t k) {
+    return width == 4 ? swap32(k) : ((k & 0xff) << 8) | ((k >> 8) & 0xff);
+  }
+
   // Sets the flags for the jump's comparison; returns the condition code meaning "true". A
   // fused comparison reads the loaded value from memory, with the constant in the packet's
   // byte order (equality and bit tests do not care about byte order).
@@ -454,6 +484,18 @@ class Compiler {
         return CC::kE;
       }
       a_.test(at, static_cast<std::int32_t>(raw));
+      return CC::kNE;
+    }
+    if (packet_order_ != 0) {
+      // A holds the loaded bytes in the packet's order: compare with the constant swapped. A
+      // jeq constant wider than the load never matches, and never does unswapped either.
+      const bool fits = packet_order_ == 4 || k < (1u << (8 * packet_order_));
+      const auto raw = static_cast<std::int32_t>(swap_to(packet_order_, k));
+      if (step.op == Exec::JEQ_K) {
+        a_.cmp(x86::eax, fits ? raw : imm);
+        return CC::kE;
+      }
+      a_.test(x86::eax, raw);  // JSET_K (packet_order_a() allows no other jump)
       return CC::kNE;
     }
     switch (step.op) {
@@ -740,8 +782,11 @@ class Compiler {
     std::vector<asmjit::Label> labels(n);
     for (asmjit::Label& label : labels) label = a_.newLabel();
     const asmjit::Label reject = a_.newLabel();
+    packet_order_a_ = packet_order_a(steps_, live_in_);
     if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
-    a_.xor_(x86::r8d, x86::r8d);  // X starts at 0, and indexes with all of r8
+    // X starts at 0, and indexes with all of r8; when X is written before any read on every
+    // path, every such write (32-bit) clears the upper half.
+    if ((live_in_[0] & value_x) != 0) a_.xor_(x86::r8d, x86::r8d);
     for (std::uint32_t k = 0; k < scratch_words; ++k)
       if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
     fused_operand_.reset();
@@ -764,7 +809,7 @@ class Compiler {
           if (branchy_fusable(i + 1, size))
             fused_operand_ = x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), fused_width_ = size;
           else
-            load(x86::eax, x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), size);
+            branchy_load_value(i, x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), size);
           break;
         }
         case Exec::LD_W_IND:
@@ -793,7 +838,9 @@ class Compiler {
             go(step.jt);
             break;
           }
+          packet_order_ = packet_order_a_[i];
           const CC cc = compare(step, k);
+          packet_order_ = 0;
           if (step.jt == i + 1) {
             a_.j(negate(cc), labels[step.jf]);
           } else {
@@ -802,14 +849,15 @@ class Compiler {
           }
           break;
         }
-        case Exec::RET_K:
-          if (k == 0)
-            a_.xor_(x86::eax, x86::eax);
-          else
-            a_.mov(x86::eax, k);
-          finish();
-          break;
+        case Exec::RET_K: finish_with(k); break;
         case Exec::RET_A: finish(); break;
+        case Exec::AND_K:
+          if (packet_order_a_[i] != 0) {
+            a_.and_(x86::eax, static_cast<std::int32_t>(swap_to(packet_order_a_[i], k)));
+            break;
+          }
+          emit_instruction(i);
+          break;
         default:
           x_msh_.reset();  // a branch may have come from anywhere: r8d is whatever that path left
           emit_instruction(i);
@@ -817,8 +865,7 @@ class Compiler {
       }
     }
     a_.bind(reject);
-    a_.xor_(x86::eax, x86::eax);
-    finish();
+    finish_with(0);
   }
 
   // Whether instruction i, reached only from i - 1 (a packet load of `size` bytes into A), can
@@ -860,7 +907,17 @@ class Compiler {
     if (indexed && branchy_fusable(i + 1, size))
       fused_operand_ = at, fused_width_ = size;
     else
-      load(x86::eax, at, size);
+      branchy_load_value(i, at, size);
+  }
+
+  // A = the load at instruction i: in the packet's byte order when packet_order_a() allows.
+  void branchy_load_value(std::size_t i, x86::Mem at, int size) {
+    if (packet_order_a_[i] == 0) return load(x86::eax, at, size);
+    at.setSize(static_cast<std::uint32_t>(size));
+    if (size == 4)
+      a_.mov(x86::eax, at);
+    else
+      a_.movzx(x86::eax, at);
   }
 
   // The instructions reachable from `entry`.
@@ -972,6 +1029,8 @@ class Compiler {
   // the code is a function of one packet.
   bool in_loop_ = false;
   asmjit::Label next_;
+  asmjit::Label loop_top_, loop_done_;  // the batch loop's first instruction and its exit
+  std::int32_t loop_stride_ = 0, loop_end_slot_ = 0;
   // The emission's state.
   std::vector<x86::Gp> saved_registers_;  // pushed at entry, popped at exit
   std::vector<bool> pending_written_;     // per target: a jump to it has written its flags
@@ -1002,6 +1061,10 @@ class Compiler {
   std::optional<std::uint32_t> fused_k_;  // the constant it is compared with, when not the jump's
   // r8d holds 4 * ([k] & 0xf) for this k (written by the last instruction that wrote X).
   std::optional<std::uint32_t> x_msh_;
+  // The branchy form: per instruction, packet_order_a(); and the width of the packet-order A
+  // the comparison being emitted reads (0: A is a number).
+  std::vector<int> packet_order_a_;
+  int packet_order_ = 0;
   // An instruction folded into the one before it (masked_fusable()).
   std::size_t skip_ = std::numeric_limits<std::size_t>::max();
 };

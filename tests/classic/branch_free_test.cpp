@@ -10,6 +10,7 @@
 #include <bpfvm/jit.hpp>
 
 #include "classic/branch_free.hpp"
+#include "classic/branch_free_plan.hpp"
 #include "classic/pcap_corpus.hpp"
 #include "classic/random_classic.hpp"
 
@@ -410,6 +411,68 @@ TEST(BranchFree, RepeatedHeaderLength) {
       check_all_lengths(source, bytes);
     }
   }
+}
+
+// The branchy form keeps a 16- or 32-bit A in the packet's byte order while it is only compared
+// (jeq, jset) or masked (and) with constants, which it swaps instead; an A that meets another
+// value at a join, or that anything else reads, is a number as before.
+TEST(BranchFree, PacketOrderA) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  const std::vector<std::vector<std::uint8_t>> packets = {{0x81, 0x00, 0x01, 0x02, 0x03},
+                                                          {0x88, 0xa8, 0x00, 0x65, 0x45},
+                                                          {0x45, 0x01, 0x81, 0x00, 0x00},
+                                                          {0x00, 0x81, 0x1f, 0xff, 0x08}};
+  for (const auto& bytes : packets) {
+    for (const char* source :
+         {// libpcap's `vlan`: three TPIDs, then the VLAN ID masked
+          "ldh [0]\njeq #0x8100 jt 4 jf 2\njeq #0x88a8 jt 4 jf 3\njeq #0x9100 jt 4 jf 8\n"
+          "ldh [2]\nand #0xfff\njeq #0x65 jt 7 jf 8\nret #1\nret #2",
+          // constants wider than the load: jeq never matches, jset and and see the low bytes
+          "ldh [0]\njeq #0x18100 jt 3 jf 2\njeq #0x8100 jt 4 jf 5\nret #1\nret #2\nret #3",
+          "ldh [0]\njset #0x10080 jt 3 jf 2\njset #0x1fff jt 4 jf 5\nret #1\nret #2\nret #3",
+          "ldh [0]\nand #0x1ff00\njeq #0x8100 jt 3 jf 4\nret #1\nret #2",
+          "ldh [0]\nand #0xff\njeq #0x0 jt 3 jf 4\nret #1\nret #2",
+          // a word
+          "ld [0]\njeq #0x81000102 jt 3 jf 2\njset #0x80 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xffff00\njeq #0x10200 jt 3 jf 4\nret #1\nret #2",
+          // an indirect load, compared twice
+          "ldxb 4*([4]&0xf)\nldh [x + 0]\njeq #0x81 jt 5 jf 3\njeq #0x4501 jt 5 jf 4\nret #1\n"
+          "ret #2",
+          // A meets another value at a join: a number there
+          "ldh [0]\njeq #0x8100 jt 3 jf 2\nld #0x8101\njeq #0x8101 jt 5 jf 4\nret #1\nret #2",
+          "ldh [0]\njeq #0x8100 jt 3 jf 2\nldh [2]\njset #0x100 jt 5 jf 4\nret #1\nret #2",
+          // A read as a number after the comparisons
+          "ldh [0]\njeq #0x8100 jt 2 jf 3\nret a\nret #2",
+          "ldh [0]\njeq #0x8100 jt 2 jf 2\ntax\ntxa\nret a",
+          "ldh [0]\njeq #0x8100 jt 2 jf 2\nadd #1\nret a",
+          "ldh [0]\nand #0xff00\njgt #0x8000 jt 3 jf 4\nret #1\nret #2",
+          "ldh [0]\njeq #0x8100 jt 2 jf 2\nst M[1]\nld M[1]\nret a"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+  // The analysis itself, on libpcap's `vlan 101`: the EtherType and the VLAN ID stay in packet
+  // order through their comparisons.
+  auto insns = compile("vlan 101");
+  ASSERT_TRUE(insns) << insns.error().to_string();
+  auto program = Program::load(*insns);
+  ASSERT_TRUE(program);
+  auto plan = detail::plan_branch_free(*program);
+  ASSERT_TRUE(plan);
+  const std::vector<int> order = detail::packet_order_a(program->code().steps, plan->live_in);
+  EXPECT_EQ(order[0], 2) << listing(*insns, Listing::text);  // ldh [12]
+  EXPECT_EQ(order[1], 2);                                    // jeq #0x8100
+  // An A that meets another value at a join stays a number.
+  auto joined = parse_program(
+      "ldh [0]\njeq #0x8100 jt 3 jf 2\nld #0x8101\njeq #0x8101 jt 5 jf 4\nret #1\nret #2");
+  ASSERT_TRUE(joined);
+  auto joined_program = Program::load(*joined);
+  ASSERT_TRUE(joined_program);
+  auto joined_plan = detail::plan_branch_free(*joined_program);
+  ASSERT_TRUE(joined_plan);
+  const std::vector<int> joined_order =
+      detail::packet_order_a(joined_program->code().steps, joined_plan->live_in);
+  EXPECT_EQ(joined_order[0], 0);
+  EXPECT_EQ(joined_order[3], 0);
 }
 
 TEST(BranchFree, RefusesWhatItDoesNotCompile) {
