@@ -189,6 +189,9 @@ class BranchFreeFilter {
   Entry branchy_entry_ = nullptr;
   Loop branchy_loop_ = nullptr;
   std::size_t branchy_bytes_ = 0;
+  // The bytes of the straight-line function a packet runs (without the branchy code a packet
+  // whose indexed loads may be out of bounds branches out to), for the cost model.
+  std::size_t straight_bytes_ = 0;
   // The bytes from absolute_from_ up to absolute_to_ hold every absolute load (the straight-line
   // code reads them all, for the cost model's cache lines); both 0 without absolute loads.
   std::uint64_t absolute_from_ = 0, absolute_to_ = 0;

@@ -413,6 +413,39 @@ TEST(BranchFree, RepeatedHeaderLength) {
   }
 }
 
+// Indexed loads in the straight-line and dispatched code: the first after X changes compares
+// X + the furthest end of the loads that run with that X with the captured length once, and
+// the packet runs the branchy code when that is beyond it. Every length of the packet runs:
+// the loads on the packet's path in or out of bounds, and loads out of bounds on paths not
+// taken. (The absolute load of byte 5 keeps min_caplen at 6, where this applies.)
+TEST(BranchFree, IndexedLoadsCheckedOncePerX) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0x41, 0x42, 0x45, 0x4f}) {
+    std::vector<std::uint8_t> bytes = bytes_counting(72, first);
+    for (const char* source :
+         {"ldb [5]\nldxb 4*([0]&0xf)\nldh [x + 14]\nret a",
+          "ldb [5]\nldxb 4*([0]&0xf)\nldh [x + 14]\nldh [x + 16]\nret a",
+          // two loads, the second further: one comparison covers both
+          "ldb [5]\nldxb 4*([0]&0xf)\nldh [x + 14]\njeq #0x1617 jt 4 jf 5\nld [x + 20]\nret a",
+          // the further load only on a path not taken: the packet must not be rejected for it
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 1]\njeq #0 jt 4 jf 5\nldb [x + 40]\nret #7",
+          "ldb [5]\njeq #5 jt 2 jf 4\nldxb 4*([0]&0xf)\nldb [x + 30]\nret a",
+          // X written between two loads: checked again
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\ntax\nldb [x + 2]\nret a",
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\nldx #50\nldb [x + 2]\nret a",
+          // the same header length again (not computed again), then loads further on
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\nldxb 4*([0]&0xf)\nldh [x + 12]\nret a",
+          // a join restoring X between two loads
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\njeq #0x50 jt 5 jf 4\nldx #60\n"
+          "ldb [x + 3]\nret a",
+          // the two halves of a port filter, as libpcap compiles `port 53`
+          "ldh [12]\njeq #0x0c0d jt 2 jf 9\nldxb 4*([0]&0xf)\nldh [x + 14]\njeq #0x1c1d jt 8 jf 6\n"
+          "ret #0\nldh [x + 16]\njeq #0x1e1f jt 8 jf 9\nret #100\nret #0"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
 // The branchy form keeps a 16- or 32-bit A in the packet's byte order while it is only compared
 // (jeq, jset) or masked (and) with constants, which it swaps instead; an A that meets another
 // value at a join, or that anything else reads, is a number as before.
