@@ -849,14 +849,22 @@ class Compiler {
     for (std::uint32_t k = 0; k < scratch_words; ++k)
       if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
     fused_operand_.reset();
-    for (std::size_t i = 0; i < n; ++i) {
+    fused_k_.reset();
+    const std::vector<std::uint32_t> order = branchy_layout();
+    for (std::size_t at = 0; at < n; ++at) {
+      const std::size_t i = order[at];
+      const std::size_t next = at + 1 < n ? order[at + 1] : n;
+      layout_next_ = next;
       a_.bind(labels[i]);
       const Step& step = steps_[i];
       const std::uint32_t k = insns_[i].k;
-      // A jump to the next instruction is none.
+      // A jump to the instruction laid out next is none.
       auto go = [&](std::uint32_t t) {
-        if (t != i + 1) a_.jmp(labels[t]);
+        if (t != next) a_.jmp(labels[t]);
       };
+      // Instructions that go on to i + 1 (loads, arithmetic) when it is not next.
+      const bool falls = !is_conditional(step.op) && step.op != Exec::JA &&
+                         step.op != Exec::RET_K && step.op != Exec::RET_A;
       switch (step.op) {
         case Exec::LD_W_ABS:
         case Exec::LD_W_ABS_PROVEN:
@@ -865,7 +873,7 @@ class Compiler {
         case Exec::LD_B_ABS:
         case Exec::LD_B_ABS_PROVEN: {
           const int size = load_width(step.op);
-          if (branchy_fusable(i + 1, size))
+          if (next == i + 1 && branchy_fusable(i + 1, size))
             fused_operand_ = x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), fused_width_ = size;
           else
             branchy_load_value(i, x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), size);
@@ -900,7 +908,7 @@ class Compiler {
           packet_order_ = packet_order_a_[i];
           const CC cc = compare(step, k);
           packet_order_ = 0;
-          if (step.jt == i + 1) {
+          if (step.jt == next) {
             a_.j(negate(cc), labels[step.jf]);
           } else {
             a_.j(cc, labels[step.jt]);
@@ -922,9 +930,42 @@ class Compiler {
           emit_instruction(i);
           break;
       }
+      if (falls) go(static_cast<std::uint32_t>(i + 1));
     }
     a_.bind(reject);
     finish_with(0);
+  }
+
+  // The order the branchy code lays the instructions out in: from each jump on along its false
+  // way while that is not laid out yet (a jeq or jset tests a header field against one
+  // constant, which most packets fail: `vlan`'s three TPIDs, then the IPv4 EtherType at the
+  // untagged offset, all fall through for an untagged packet, which then takes one branch to
+  // its return), from any other instruction on to the next one, and else from the first one
+  // not laid out. A taken branch costs more than one not taken, even when predicted.
+  std::vector<std::uint32_t> branchy_layout() const {
+    const std::size_t n = steps_.size();
+    std::vector<bool> placed(n, false);
+    std::vector<std::uint32_t> order;
+    std::size_t first_free = 0;
+    std::size_t i = 0;
+    while (order.size() < n) {
+      if (i >= n || placed[i]) {
+        while (placed[first_free]) ++first_free;
+        i = first_free;
+      }
+      placed[i] = true;
+      order.push_back(static_cast<std::uint32_t>(i));
+      const Step& step = steps_[i];
+      if (step.op == Exec::RET_K || step.op == Exec::RET_A)
+        i = n;
+      else if (step.op == Exec::JA)
+        i = step.jt;
+      else if (is_conditional(step.op))
+        i = !placed[step.jf] ? step.jf : step.jt;
+      else
+        i = i + 1;
+    }
+    return order;
   }
 
   // Whether instruction i, reached only from i - 1 (a packet load of `size` bytes into A), can
@@ -963,7 +1004,7 @@ class Compiler {
       a_.ja(reject);
       at = x86::ptr(x86::rdi, x86::rcx);
     }
-    if (indexed && branchy_fusable(i + 1, size))
+    if (indexed && layout_next_ == i + 1 && branchy_fusable(i + 1, size))
       fused_operand_ = at, fused_width_ = size;
     else
       branchy_load_value(i, at, size);
@@ -1142,6 +1183,7 @@ class Compiler {
   // the comparison being emitted reads (0: A is a number).
   std::vector<int> packet_order_a_;
   int packet_order_ = 0;
+  std::size_t layout_next_ = 0;  // the instruction laid out after the one being emitted
   // Indexed loads (checked_load()): the furthest end X + k + size already compared with the
   // captured length for the X in r8 (0: none), where the code branches out when it is not
   // within it, and the reachable instructions of the code being emitted.
