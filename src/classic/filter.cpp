@@ -151,9 +151,11 @@ std::uint32_t Filter::run(const Packet& packet) const {
   const Compiled& compiled = *compiled_;
   // The common case first, with as little as possible in its way: the branch-free code's
   // chosen form, on a packet it takes.
+  // The filter's flag before the packet's pointer: for the usual program without ancillary
+  // loads the test is then one not-taken branch, not a load and a taken one.
   auto takes = [&compiled](const Packet& p) {
     return p.data.size() >= compiled.min_caplen &&
-           (p.ancillary == nullptr || !compiled.branch_free_needs_no_ancillary);
+           (!compiled.branch_free_needs_no_ancillary || p.ancillary == nullptr);
   };
   if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
       entry != nullptr && takes(packet))
