@@ -20,9 +20,8 @@ using Form = detail::BranchFreeFilter::Form;
 // One packet per call: which form of the branch-free code runs (branch_free_choice.cpp),
 // decided once from the first `per_call_sample` packets it takes. Batches decide for themselves
 // (Filter::run(span, span)).
+// (The chosen form's function is Filter::FastPath::entry: null while sampling.)
 struct PerCallChoice {
-  // The chosen form's function; null while sampling.
-  std::atomic<detail::BranchFreeFilter::Entry> entry{nullptr};
   std::mutex mutex;  // guards the profile (only while sampling)
   detail::BranchFreeFilter::FormProfile profile;
 };
@@ -51,7 +50,8 @@ struct Filter::Compiled {
   std::optional<detail::BranchFreeFilter> branch_free;
   // It loads ancillary values as packet bytes: only right for packets without them.
   bool branch_free_needs_no_ancillary = false;
-  std::uint64_t min_caplen = 0;  // branch_free->min_caplen(), kept next to the rest
+  // run()'s fast path: the per-call choice's function, min_caplen and the flag above.
+  mutable FastPath fast;
   mutable PerCallChoice per_call;
   mutable BatchChoice batches;
 };
@@ -103,14 +103,15 @@ namespace {
 
 // A packet the branch-free code takes, while the per-call form is not chosen yet: profiled,
 // then run by the straight-line code.
+template <class Entry>
 std::uint32_t sample_and_run(const detail::BranchFreeFilter& code, PerCallChoice& state,
-                             const Packet& packet) {
+                             std::atomic<Entry>& chosen, const Packet& packet) {
   {
     std::lock_guard lock(state.mutex);
-    if (state.entry.load(std::memory_order_relaxed) == nullptr) {
+    if (chosen.load(std::memory_order_relaxed) == nullptr) {
       code.profile(packet, state.profile);
       if (state.profile.packets == per_call_sample) {
-        state.entry.store(code.entry(code.choose(state.profile)), std::memory_order_release);
+        chosen.store(code.entry(code.choose(state.profile)), std::memory_order_release);
       }
     }
   }
@@ -148,7 +149,8 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
       if (branch_free) {
         compiled->branch_free_needs_no_ancillary =
             options.ancillary && branch_free->reads_ancillary();
-        compiled->min_caplen = branch_free->min_caplen();
+        compiled->fast.min_caplen = branch_free->min_caplen();
+        compiled->fast.needs_no_ancillary = compiled->branch_free_needs_no_ancillary;
         compiled->branch_free.emplace(std::move(*branch_free));
       }
     }
@@ -156,26 +158,28 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
   return Filter(program, engine, std::move(compiled));
 }
 
-std::uint32_t Filter::run(const Packet& packet) const {
+Filter::Filter(Program program, Engine engine, std::shared_ptr<const Compiled> compiled)
+    : program_(std::move(program)),
+      engine_(engine),
+      compiled_(std::move(compiled)),
+      fast_(&compiled_->fast) {}
+
+// run() inline calls the chosen form of the branch-free code on a packet it takes; the rest
+// comes here. (The filter's flag is tested before the packet's pointer: for the usual program
+// without ancillary loads that is one branch not taken, not a load and a taken one.)
+std::uint32_t Filter::run_other(const Packet& packet) const {
   const Compiled& compiled = *compiled_;
-  // The common case first, with as little as possible in its way: the branch-free code's
-  // chosen form, on a packet it takes.
-  // The filter's flag before the packet's pointer: for the usual program without ancillary
-  // loads the test is then one not-taken branch, not a load and a taken one.
   auto takes = [&compiled](const Packet& p) {
-    return p.data.size() >= compiled.min_caplen &&
+    return p.data.size() >= compiled.fast.min_caplen &&
            (!compiled.branch_free_needs_no_ancillary || p.ancillary == nullptr);
   };
-  if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
-      entry != nullptr && takes(packet))
-    return entry(packet.data.data(), packet.data.size(), packet.wire_length);
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
   // Everything else out of line (a lambda, which may use the members), so that the fast path
   // above does not pay for the slow one's stack frame and saved registers.
   auto slow = [ this, &packet, takes ]() __attribute__((noinline))->std::uint32_t {
     const Compiled& compiled = *compiled_;
     if (compiled.branch_free && takes(packet))
-      return sample_and_run(*compiled.branch_free, compiled.per_call, packet);
+      return sample_and_run(*compiled.branch_free, compiled.per_call, compiled.fast.entry, packet);
     auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
       // Unchecked: the translation bounds-checks every packet access itself and reads the
       // context only at fixed offsets inside it, so the engines need no regions (and the JIT
