@@ -15,7 +15,9 @@
 //   classic_forms_bench [repeat|stream] [packets] [min-seconds] [expression index]
 //
 // ENGINES=name,name keeps only those columns (and libpcap); PLAIN=1 drops 802.1Q-tagged and
-// ARP frames from the traffic (to see what the `vlan` filter's mispredictions cost).
+// ARP frames from the traffic, PLAIN=vlan only the tagged ones, PLAIN=arp only ARP (to see
+// what the `vlan` filter's mispredictions cost). ASM=dir writes each filter's generated code
+// (every form) to dir/filter-<index>.s.
 #include <bpfvm/classic.hpp>
 #include <bpfvm/jit.hpp>
 
@@ -27,6 +29,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -67,11 +70,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   bench::Traffic traffic = bench::make_traffic(count, 2024);
-  if (std::getenv("PLAIN") != nullptr) {
+  if (const char* plain = std::getenv("PLAIN")) {
+    const bool tagged = std::strcmp(plain, "arp") != 0, arp = std::strcmp(plain, "vlan") != 0;
     std::vector<bench::Frame> kept;
     for (const bench::Frame& frame : traffic.frames) {
       const std::uint8_t* bytes = traffic.bytes.data() + frame.offset;
-      if (bytes[12] != 0x81 && !(bytes[12] == 0x08 && bytes[13] == 0x06)) kept.push_back(frame);
+      if (!(tagged && bytes[12] == 0x81) && !(arp && bytes[12] == 0x08 && bytes[13] == 0x06))
+        kept.push_back(frame);
     }
     traffic.frames = std::move(kept);
   }
@@ -125,7 +130,14 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "{}: {}\n", expressions[e], program.error().to_string());
       return 1;
     }
-    auto code = Code::compile(*program);
+    std::string listing;
+    auto code = Code::compile(*program, &listing);
+    if (const char* directory = std::getenv("ASM")) {
+      if (std::FILE* file = std::fopen(fmt::format("{}/filter-{}.s", directory, e).c_str(), "w")) {
+        std::fputs(listing.c_str(), file);
+        std::fclose(file);
+      }
+    }
     auto batches = classic::Filter::create(*program, classic::Engine::jit);
     auto single = classic::Filter::create(*program, classic::Engine::jit);
     if (!code || !batches || !single) {

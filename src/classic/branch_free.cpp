@@ -850,6 +850,7 @@ class Compiler {
       if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
     fused_operand_.reset();
     fused_k_.reset();
+    plan_folds();
     const std::vector<std::uint32_t> order = branchy_layout();
     for (std::size_t at = 0; at < n; ++at) {
       const std::size_t i = order[at];
@@ -891,7 +892,10 @@ class Compiler {
           a_.div(x86::edx, x86::eax, x86::r8d);
           if (step.op == Exec::MOD_X) a_.mov(x86::eax, x86::edx);
           break;
-        case Exec::JA: go(step.jt); break;
+        case Exec::JA:
+          if (fold_load_[step.jt]) a_.mov(x86::ecx, 0);
+          go(step.jt);
+          break;
         case Exec::JEQ_K:
         case Exec::JGT_K:
         case Exec::JGE_K:
@@ -902,12 +906,28 @@ class Compiler {
         case Exec::JSET_X: {
           if (step.jt == step.jf) {
             fused_operand_.reset();
+            if (fold_load_[step.jt]) a_.mov(x86::ecx, 0);
             go(step.jt);
             break;
           }
           packet_order_ = packet_order_a_[i];
           const CC cc = compare(step, k);
           packet_order_ = 0;
+          if (jumps_into_fold(i)) a_.mov(x86::ecx, 0);
+          if (fold_second_[i] >= 0) {  // the first test of a pair: cl = it goes to the return
+            const bool out_true = step.jt != fold_load_of(i);
+            a_.set(out_true ? cc : negate(cc), x86::cl);
+            go(static_cast<std::uint32_t>(fold_load_of(i)));  // laid out next, see branchy_layout()
+            break;
+          }
+          if (fold_first_[i] >= 0) {  // the second: to the return when either test goes there
+            const bool out_true = step.jt != fold_on_[i];
+            a_.set(out_true ? cc : negate(cc), x86::dl);
+            a_.or_(x86::cl, x86::dl);
+            a_.jnz(labels[out_true ? step.jt : step.jf]);
+            go(fold_on_[i]);
+            break;
+          }
           if (step.jt == next) {
             a_.j(negate(cc), labels[step.jf]);
           } else {
@@ -936,6 +956,78 @@ class Compiler {
     finish_with(0);
   }
 
+  // Pairs of tests folded into one branch (branchy form). libpcap chains tests that each
+  // reject on failure: `ldh [16]; jeq #0x800 ... jf reject; ldb [27]; jeq #1 ... jf reject`.
+  // A packet that passes the first and fails the second (an ARP frame, whose [16] is 0x0800,
+  // in `vlan`'s untagged half) mispredicts a branch the majority does not take. Folded, both
+  // comparisons run (setcc, or) and one branch goes to the return when either fails: it goes
+  // the majority's way for that packet too. A pair: a conditional jump c with one way to a
+  // `ret #k` R and the other to an absolute load into A reached only from c, followed by a
+  // conditional jump reached only from it with one way to R as well (the load is in bounds on
+  // every packet the code runs on, and R reads neither A nor X).
+  void plan_folds() {
+    const std::size_t n = steps_.size();
+    fold_first_.assign(n, -1), fold_second_.assign(n, -1), fold_on_.assign(n, 0);
+    fold_load_.assign(n, false);
+    std::vector<int> predecessors(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Step& s = steps_[i];
+      if (s.op == Exec::RET_K || s.op == Exec::RET_A) continue;
+      if (s.op == Exec::JA) {
+        ++predecessors[s.jt];
+      } else if (is_conditional(s.op)) {
+        ++predecessors[s.jt];
+        if (s.jf != s.jt) ++predecessors[s.jf];
+      } else {
+        ++predecessors[i + 1];
+      }
+    }
+    // Other ways into the load between a pair's tests come from jumps, which clear cl (their
+    // way there passes no first test); not from the instruction before it falling through.
+    auto jumps_only_into = [&](std::size_t load) {
+      const Step& before = steps_[load - 1];
+      return before.op == Exec::RET_K || before.op == Exec::RET_A || before.op == Exec::JA ||
+             (is_conditional(before.op) && before.jt != load && before.jf != load);
+    };
+    auto is_absolute_load = [](Exec op) {
+      return op == Exec::LD_W_ABS || op == Exec::LD_W_ABS_PROVEN || op == Exec::LD_H_ABS ||
+             op == Exec::LD_H_ABS_PROVEN || op == Exec::LD_B_ABS || op == Exec::LD_B_ABS_PROVEN;
+    };
+    for (std::size_t c = 0; c < n; ++c) {
+      const Step& first = steps_[c];
+      if (!is_conditional(first.op) || first.jt == first.jf || fold_first_[c] >= 0) continue;
+      for (const bool out_true : {false, true}) {
+        const std::uint32_t out = out_true ? first.jt : first.jf,
+                            load = out_true ? first.jf : first.jt;
+        if (steps_[out].op != Exec::RET_K || !is_absolute_load(steps_[load].op) || load + 1 >= n ||
+            (load == c + 1 ? false : !jumps_only_into(load)))
+          continue;
+        const std::size_t second = load + 1;
+        const Step& then = steps_[second];
+        if (!is_conditional(then.op) || then.jt == then.jf || predecessors[second] != 1 ||
+            (then.jt != out && then.jf != out) || fold_second_[second] >= 0)
+          continue;
+        fold_second_[c] = static_cast<int>(second);
+        fold_first_[second] = static_cast<int>(c);
+        fold_on_[second] = then.jt == out ? then.jf : then.jt;
+        fold_load_[load] = true;
+        break;
+      }
+    }
+  }
+  // Whether instruction i jumps to the load of a folded pair other than its own: it clears
+  // cl (mov, which leaves the flags) before it branches.
+  bool jumps_into_fold(std::size_t i) const {
+    const Step& s = steps_[i];
+    if (fold_second_[i] >= 0) return false;
+    if (s.op == Exec::JA) return fold_load_[s.jt];
+    return is_conditional(s.op) && (fold_load_[s.jt] || fold_load_[s.jf]);
+  }
+  // The load between a pair's tests.
+  std::size_t fold_load_of(std::size_t first) const {
+    return static_cast<std::size_t>(fold_second_[first]) - 1;
+  }
+
   // The order the branchy code lays the instructions out in: from each jump on along its false
   // way while that is not laid out yet (a jeq or jset tests a header field against one
   // constant, which most packets fail: `vlan`'s three TPIDs, then the IPv4 EtherType at the
@@ -960,10 +1052,15 @@ class Compiler {
         i = n;
       else if (step.op == Exec::JA)
         i = step.jt;
-      else if (is_conditional(step.op))
-        i = !placed[step.jf] ? step.jf : step.jt;
+      else if (fold_second_[i] >= 0)  // the pair's load and second test come next
+        i = fold_load_of(i);
+      else if (fold_first_[i] >= 0)  // then its way on, not the return
+        i = fold_on_[i];
+      else if (is_conditional(step.op))  // (a pair's load comes after its first test)
+        i = !placed[step.jf] && !fold_load_[step.jf] ? step.jf : !fold_load_[step.jt] ? step.jt : n;
       else
         i = i + 1;
+      if (step.op == Exec::JA && i < n && fold_load_[i]) i = n;
     }
     return order;
   }
@@ -1184,6 +1281,11 @@ class Compiler {
   std::vector<int> packet_order_a_;
   int packet_order_ = 0;
   std::size_t layout_next_ = 0;  // the instruction laid out after the one being emitted
+  // Folded pairs of tests (plan_folds()), per instruction: the first test's second, the
+  // second's first (-1: none), and where the second goes on when neither fails.
+  std::vector<int> fold_first_, fold_second_;
+  std::vector<std::uint32_t> fold_on_;
+  std::vector<bool> fold_load_;  // the loads between pairs' tests
   // Indexed loads (checked_load()): the furthest end X + k + size already compared with the
   // captured length for the X in r8 (0: none), where the code branches out when it is not
   // within it, and the reachable instructions of the code being emitted.

@@ -446,6 +446,42 @@ TEST(BranchFree, IndexedLoadsCheckedOncePerX) {
   }
 }
 
+// The branchy form folds two tests that each go to the same `ret #k` on one way, with an
+// absolute load between them, into one branch (setcc, or): on every packet, whichever test
+// fails, and with other jumps (conditional, ja) into the load, which must not see the first
+// test's outcome.
+TEST(BranchFree, FoldedTests) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  const std::vector<std::vector<std::uint8_t>> packets = {{0x08, 0x00, 0x00, 0x01, 0x09},
+                                                          {0x08, 0x00, 0x00, 0x02, 0x09},
+                                                          {0x08, 0x06, 0x00, 0x01, 0x00},
+                                                          {0x08, 0x00, 0x00, 0x01, 0x07},
+                                                          {0x08, 0x06, 0x00, 0x02, 0x09}};
+  for (const auto& bytes : packets) {
+    for (const char* source :
+         {"ldh [0]\njeq #0x800 jt 2 jf 5\nldb [3]\njeq #1 jt 4 jf 5\nret #1\nret #0",
+          "ldh [0]\njeq #0x800 jt 5 jf 2\nldb [3]\njeq #1 jt 5 jf 4\nret #1\nret #0",
+          // the return is an accepting one; jset and jgt as the tests
+          "ldh [0]\njeq #0x800 jt 2 jf 5\nldb [3]\njeq #1 jt 5 jf 4\nret #0\nret #7",
+          "ldh [0]\njset #0x6 jt 5 jf 2\nldb [3]\njgt #1 jt 5 jf 4\nret #1\nret #0",
+          // A read after the pair: the second load's value
+          "ldh [0]\njeq #0x800 jt 2 jf 5\nldb [3]\njeq #1 jt 4 jf 5\nret a\nret #0",
+          // a conditional jump into the load from elsewhere, on either way
+          "ldb [4]\njeq #9 jt 4 jf 2\nldh [0]\njeq #0x800 jt 4 jf 6\nldb [3]\njeq #1 jt 7 jf "
+          "6\nret #0\nret #1",
+          "ldb [4]\njeq #9 jt 2 jf 4\nldh [0]\njeq #0x800 jt 4 jf 6\nldb [3]\njeq #1 jt 7 jf "
+          "6\nret #0\nret #1",
+          // ja into the load
+          "ldb [4]\njeq #9 jt 2 jf 3\nja 5\nldh [0]\njeq #0x800 jt 5 jf 7\nldb [3]\njeq #1 jt 8 "
+          "jf 7\nret #0\nret #1",
+          // two pairs in a row, the second's first test the first's way on
+          "ldh [0]\njeq #0x800 jt 2 jf 7\nldb [3]\njeq #1 jt 4 jf 7\nldb [4]\njeq #9 jt 6 jf 7\n"
+          "ret #1\nret #0"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
 // The branchy form keeps a 16- or 32-bit A in the packet's byte order while it is only compared
 // (jeq, jset) or masked (and) with constants, which it swaps instead; an A that meets another
 // value at a join, or that anything else reads, is a number as before.
