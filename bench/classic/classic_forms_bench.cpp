@@ -230,6 +230,14 @@ int main(int argc, char** argv) {
       if (round >= 2 && std::chrono::duration<double>(Clock::now() - start).count() >= min_seconds)
         break;
     }
+    {
+      // The cost model's choice on a profile of one packet in 64 of the last chunk.
+      Code::FormProfile profile;
+      for (std::size_t i = 0; i < batch.size(); i += 64)
+        if (batch[i].data.size() >= code->min_caplen()) code->profile(batch[i], profile);
+      fmt::print("  chosen: {} (in the caches), {} (out of them)\n",
+                 form_name(code->choose(profile, false)), form_name(code->choose(profile, true)));
+    }
     for (std::size_t j = 0; j < engines.size(); ++j) {
       const bool same = matches[j] == matches[0];
       if (!same) status = 1;
