@@ -38,6 +38,9 @@ struct BatchChoice {
   std::uint64_t random = 0x9e3779b97f4a7c15;
   // The sampled packets' bytes and count, halved with the profile: their average size.
   double sampled_bytes = 0, sampled = 0;
+  // The last choice, and whether it was made for a batch out of the caches.
+  detail::BranchFreeFilter::Form form = detail::BranchFreeFilter::Form::straight;
+  bool chosen = false, chosen_out_of_cache = false;
 };
 
 }  // namespace
@@ -269,7 +272,13 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     const bool out_of_cache =
         choice.sampled > 0 &&
         choice.sampled_bytes * static_cast<double>(n) / choice.sampled > batch_cached_bytes;
-    form = code->choose(profile, out_of_cache);
+    // Chosen again only when the profile or the cache estimate changed: most batches of a
+    // settled profile take no sample.
+    if (samples > 0 || !choice.chosen || out_of_cache != choice.chosen_out_of_cache) {
+      choice.form = code->choose(profile, out_of_cache);
+      choice.chosen = true, choice.chosen_out_of_cache = out_of_cache;
+    }
+    form = choice.form;
   }
   // The loop generated with the filter: no call and no register saving per packet. It stops
   // at each packet it does not take, which run() filters instead.
