@@ -9,6 +9,7 @@
 #include <bpfvm/result.hpp>
 #include <bpfvm/vm.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -223,8 +224,17 @@ class Filter {
  public:
   static Result<Filter> create(const Program& program, Engine engine,
                                const TranslateOptions& options = {});
-  // Returns the filter's verdict: the number of bytes to keep, 0 to reject.
-  std::uint32_t run(const Packet& packet) const;
+  // Returns the filter's verdict: the number of bytes to keep, 0 to reject. The common case
+  // is inline, so that a caller's loop pays one call per packet: Engine::jit, once its form
+  // is chosen, on a packet the branch-free code takes (docs/classic.md, "Branch-free code").
+  std::uint32_t run(const Packet& packet) const {
+    const FastPath& fast = *fast_;
+    if (const auto entry = fast.entry.load(std::memory_order_acquire);
+        entry != nullptr && packet.data.size() >= fast.min_caplen &&
+        (!fast.needs_no_ancillary || packet.ancillary == nullptr))
+      return entry(packet.data.data(), packet.data.size(), packet.wire_length);
+    return run_other(packet);
+  }
 
   // Runs the filter on each of `packets`, writing its verdict at the same index of `verdicts`
   // (which must be at least as long). The same verdicts as run() one by one; faster for
@@ -242,11 +252,22 @@ class Filter {
 
  private:
   struct Compiled;
-  Filter(Program program, Engine engine, std::shared_ptr<const Compiled> compiled)
-      : program_(std::move(program)), engine_(engine), compiled_(std::move(compiled)) {}
+  // run()'s fast path, kept in Compiled (shared by copies): the branch-free code's function
+  // chosen for one packet per call (null until chosen, and for other engines), the shortest
+  // packet it takes, and whether it must not take packets with ancillary values.
+  struct FastPath {
+    std::atomic<std::uint32_t (*)(const std::uint8_t*, std::uint64_t, std::uint32_t)> entry{
+        nullptr};
+    std::uint64_t min_caplen = 0;
+    bool needs_no_ancillary = false;
+  };
+  Filter(Program program, Engine engine, std::shared_ptr<const Compiled> compiled);
+  // Every packet run() does not take on its fast path.
+  std::uint32_t run_other(const Packet& packet) const;
   Program program_;
   Engine engine_;
   std::shared_ptr<const Compiled> compiled_;
+  const FastPath* fast_;  // in *compiled_
 };
 
 // ---- libpcap bridge ---------------------------------------------------------------------------

@@ -72,8 +72,9 @@ class Compiler {
         used_registers_(plan.used_registers),
         frame_(plan.frame) {}
 
-  // The whole program, from instruction 0.
-  void emit() { emit_body(0); }
+  // The whole program, from instruction 0; `end` is bound where the code a packet runs ends
+  // (the code of a bail-out follows, see checked_load()).
+  void emit(const asmjit::Label& end) { emit_body(0, &end); }
 
   // The dispatch's tests as real branches, then per exit a return or the branch-free code of
   // the part of the program reachable from it. `exits[e]` is bound where exit e's code
@@ -110,15 +111,15 @@ class Compiler {
       const std::uint32_t t = dispatch.exits[e];
       a_.bind(exits[e]);
       if (steps_[t].op == Exec::RET_K) {
-        a_.mov(x86::eax, insns_[t].k);
-        finish();
+        finish_with(insns_[t].k);
       } else if (steps_[t].op == Exec::RET_A) {
         finish();  // A is in eax
       } else if (in_loop_) {
         emit_core(t, reachable_from(t));
         finish();
       } else {
-        emit_body(t);
+        emit_body(t, &ends[e]);  // binds ends[e] before the code of a bail-out
+        continue;
       }
       a_.bind(ends[e]);
     }
@@ -151,7 +152,9 @@ class Compiler {
     a_.mov(qword_slot(end_slot), x86::rsi);
     a_.mov(qword_slot(prefetch_slot), x86::rcx);
     a_.xor_(zero, zero);
-    asmjit::Label loop = a_.newLabel(), done = a_.newLabel(), no_prefetch = a_.newLabel();
+    loop_top_ = a_.newLabel(), loop_done_ = a_.newLabel();
+    loop_stride_ = layout.stride, loop_end_slot_ = end_slot;
+    const asmjit::Label loop = loop_top_, done = loop_done_, no_prefetch = a_.newLabel();
     a_.cmp(x86::r13, x86::rsi);
     a_.jae(done);
     a_.align(asmjit::AlignMode::kCode, 16);
@@ -217,6 +220,7 @@ class Compiler {
     if (frame_ > red_zone) a_.add(x86::rsp, frame_);
     for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
     a_.ret();
+    emit_bail_out(nullptr);
   }
 
  private:
@@ -233,12 +237,38 @@ class Compiler {
     return x86::qword_ptr(x86::rsp, frame_ > red_zone ? offset : offset - frame_);
   }
 
-  // A packet's code is done, its verdict in eax.
+  // A packet's code is done, its verdict in eax. In the batch loop each return ends in its own
+  // copy of the loop's tail (store, next descriptor, back to the top): one taken jump per
+  // packet less than a jump to a shared tail, which the branchy form's short paths notice.
   void finish() {
     if (in_loop_)
-      a_.jmp(next_);
+      emit_loop_tail(nullptr);
+    else if (epilogue_)
+      a_.jmp(*epilogue_);
     else
       a_.ret();
+  }
+  // The same with the verdict `k`, a constant.
+  void finish_with(std::uint32_t k) {
+    if (in_loop_) return emit_loop_tail(&k);
+    if (k == 0)
+      a_.xor_(x86::eax, x86::eax);
+    else
+      a_.mov(x86::eax, k);
+    finish();
+  }
+  // The verdict (eax, or `k` when not null) stored, then on to the next descriptor: back to the
+  // loop's top while there is one, else out.
+  void emit_loop_tail(const std::uint32_t* k) {
+    if (k != nullptr)
+      a_.mov(x86::dword_ptr(x86::r14), *k);
+    else
+      a_.mov(x86::dword_ptr(x86::r14), x86::eax);
+    a_.add(x86::r13, loop_stride_);
+    a_.add(x86::r14, 4);
+    a_.cmp(x86::r13, qword_slot(loop_end_slot_));
+    a_.jb(loop_top_);
+    a_.jmp(loop_done_);
   }
 
   // The register holding value `bit` (A or X), or the scratch word's slot.
@@ -305,6 +335,7 @@ class Compiler {
         } else if (bit == 1) {
           a_.cmov(CC::kNE, x86::r8d, slot(edge.saved[bit]));
           x_msh_.reset();
+          x_checked_end_ = 0;
         } else {
           std::int32_t m = scratch_slot(static_cast<std::uint32_t>(bit - 2));
           a_.mov(x86::r11d, slot(m));
@@ -354,11 +385,34 @@ class Compiler {
   // without 32-bit wrap; out of bounds reads the packet's first bytes (or the safe slot) and
   // clears the flag.
   // Leaves the address in rdx when a fused comparison reads it (see fusable()).
-  void checked_load(bool indexed, std::uint32_t k, int size, bool fused) {
+  //
+  // An indexed load of instruction i is not checked by itself when it can be: the first one
+  // after X changes compares X + the furthest end of every indexed load until X changes again
+  // (every instruction runs, in order, so all of them run with this X) with the captured
+  // length once, and branches out to the branchy code for the whole packet when that is
+  // beyond it (a branch the predictor gets right: packets whose headers end past their capture
+  // are rare); the loads then read [data + X + k] directly. Five instructions per load less
+  // (two lea, cmp, two cmov) for one lea and a fused cmp-and-branch per X.
+  void checked_load(std::size_t i, bool indexed, std::uint32_t k, int size, bool fused) {
     const x86::Gp address = fused ? x86::rdx : x86::rcx, other = fused ? x86::rcx : x86::rdx;
     const std::uint64_t end = std::uint64_t{k} + static_cast<std::uint64_t>(size);
-    if (indexed && end <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()) &&
-        min_caplen_ >= 4) {
+    if (indexed && end <= max_indexed_end && min_caplen_ >= 4) {
+      if (x_checked_end_ < end) {
+        const std::uint64_t furthest = indexed_reach(i);
+        if (!bail_out_) bail_out_ = a_.newLabel();
+        a_.lea(other, x86::ptr(x86::r8, static_cast<std::int32_t>(furthest)));
+        a_.cmp(other, x86::rsi);
+        a_.ja(*bail_out_);
+        x_checked_end_ = furthest;
+      }
+      const x86::Mem at = x86::ptr(x86::rdi, x86::r8, 0, static_cast<std::int32_t>(k));
+      if (fused)
+        fused_operand_ = at, fused_width_ = size, a_stale_ = true;
+      else
+        load(x86::eax, at, size);
+      return;
+    }
+    if (indexed && end <= max_indexed_end && min_caplen_ >= 4) {
       // The short form: r8 holds X zero-extended (every write to it is a 32-bit one), so
       // X + k + size and data + X + k are one lea each; out of bounds reads the packet's first
       // bytes, which exist (min_caplen >= 4), instead.
@@ -393,6 +447,31 @@ class Compiler {
       fused_operand_ = x86::ptr(address), fused_width_ = size, a_stale_ = true;
     else
       load(x86::eax, x86::ptr(address), size);
+  }
+
+  static constexpr std::uint64_t max_indexed_end =
+      static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max());
+
+  // The furthest end (k + size) of the indexed loads the straight-line code runs from
+  // instruction i with the X it has there: up to the next instruction that writes X or a join
+  // that restores it.
+  std::uint64_t indexed_reach(std::size_t i) const {
+    std::uint64_t furthest = 0;
+    for (std::size_t j = i; j < steps_.size(); ++j) {
+      if (rejects_[j] || !(*reachable_)[j]) continue;  // not emitted
+      if (j > i) {
+        bool restores_x = false;
+        for (std::size_t e : incoming_[j]) restores_x |= (edges_[e].merged & value_x) != 0;
+        if (restores_x) break;
+      }
+      const Exec op = steps_[j].op;
+      if (op == Exec::LD_W_IND || op == Exec::LD_H_IND || op == Exec::LD_B_IND) {
+        const std::uint64_t end = std::uint64_t{steps_[j].k} + load_width(op);
+        if (end <= max_indexed_end) furthest = std::max(furthest, end);
+      }
+      if ((defined_values(steps_[j]) & value_x) != 0) break;
+    }
+    return furthest;
   }
 
   // A = A / X or A % X; X = 0 divides by 1 and clears the flag (the packet is rejected).
@@ -436,6 +515,11 @@ class Compiler {
     }
   }
 
+  // `k`'s low `width` bytes (2 or 4) in the opposite byte order.
+  static std::uint32_t swap_to(int width, std::uint32_t k) {
+    return width == 4 ? swap32(k) : ((k & 0xff) << 8) | ((k >> 8) & 0xff);
+  }
+
   // Sets the flags for the jump's comparison; returns the condition code meaning "true". A
   // fused comparison reads the loaded value from memory, with the constant in the packet's
   // byte order (equality and bit tests do not care about byte order).
@@ -454,6 +538,18 @@ class Compiler {
         return CC::kE;
       }
       a_.test(at, static_cast<std::int32_t>(raw));
+      return CC::kNE;
+    }
+    if (packet_order_ != 0) {
+      // A holds the loaded bytes in the packet's order: compare with the constant swapped. A
+      // jeq constant wider than the load never matches, and never does unswapped either.
+      const bool fits = packet_order_ == 4 || k < (1u << (8 * packet_order_));
+      const auto raw = static_cast<std::int32_t>(swap_to(packet_order_, k));
+      if (step.op == Exec::JEQ_K) {
+        a_.cmp(x86::eax, fits ? raw : imm);
+        return CC::kE;
+      }
+      a_.test(x86::eax, raw);  // JSET_K (packet_order_a() allows no other jump)
       return CC::kNE;
     }
     switch (step.op) {
@@ -631,8 +727,13 @@ class Compiler {
   void instruction(std::size_t i) {
     const bool stale = a_stale_;
     a_stale_ = false;
-    emit_instruction(i);
     const Exec op = steps_[i].op;
+    // Every write to X but a header length r8d holds already (see LDX_B_MSH below).
+    if ((defined_values(steps_[i]) & value_x) != 0 &&
+        !((op == Exec::LDX_B_MSH || op == Exec::LDX_B_MSH_PROVEN) && x_msh_ &&
+          *x_msh_ == insns_[i].k))
+      x_checked_end_ = 0;
+    emit_instruction(i);
     if ((defined_values(steps_[i]) & value_x) != 0 && op != Exec::LDX_B_MSH &&
         op != Exec::LDX_B_MSH_PROVEN)
       x_msh_.reset();
@@ -652,12 +753,12 @@ class Compiler {
       case Exec::LD_H_ABS_PROVEN: return absolute_load(i, imm, 2);
       case Exec::LD_B_ABS:
       case Exec::LD_B_ABS_PROVEN: return absolute_load(i, imm, 1);
-      case Exec::LD_W_IND: return checked_load(true, k, 4, fusable(i + 1));
-      case Exec::LD_H_IND: return checked_load(true, k, 2, fusable(i + 1));
-      case Exec::LD_B_IND: return checked_load(true, k, 1, fusable(i + 1));
+      case Exec::LD_W_IND: return checked_load(i, true, k, 4, fusable(i + 1));
+      case Exec::LD_H_IND: return checked_load(i, true, k, 2, fusable(i + 1));
+      case Exec::LD_B_IND: return checked_load(i, true, k, 1, fusable(i + 1));
       // Without ancillary values, an ordinary load that is out of bounds (the caller does not
       // run this code on packets with ancillary values, see reads_ancillary()).
-      case Exec::LD_ANCILLARY: return checked_load(false, k, step.size, false);
+      case Exec::LD_ANCILLARY: return checked_load(i, false, k, step.size, false);
       case Exec::LDX_B_MSH:
       case Exec::LDX_B_MSH_PROVEN:
         // r8d may hold this very value already: every instruction runs, so the last one that
@@ -740,19 +841,31 @@ class Compiler {
     std::vector<asmjit::Label> labels(n);
     for (asmjit::Label& label : labels) label = a_.newLabel();
     const asmjit::Label reject = a_.newLabel();
+    packet_order_a_ = packet_order_a(steps_, live_in_);
     if ((live_in_[0] & value_a) != 0) a_.xor_(x86::eax, x86::eax);
-    a_.xor_(x86::r8d, x86::r8d);  // X starts at 0, and indexes with all of r8
+    // X starts at 0, and indexes with all of r8; when X is written before any read on every
+    // path, every such write (32-bit) clears the upper half.
+    if ((live_in_[0] & value_x) != 0) a_.xor_(x86::r8d, x86::r8d);
     for (std::uint32_t k = 0; k < scratch_words; ++k)
       if ((live_in_[0] & value_m(k)) != 0) a_.mov(slot(scratch_slot(k)), 0);
     fused_operand_.reset();
-    for (std::size_t i = 0; i < n; ++i) {
+    fused_k_.reset();
+    plan_folds();
+    const std::vector<std::uint32_t> order = branchy_layout();
+    for (std::size_t at = 0; at < n; ++at) {
+      const std::size_t i = order[at];
+      const std::size_t next = at + 1 < n ? order[at + 1] : n;
+      layout_next_ = next;
       a_.bind(labels[i]);
       const Step& step = steps_[i];
       const std::uint32_t k = insns_[i].k;
-      // A jump to the next instruction is none.
+      // A jump to the instruction laid out next is none.
       auto go = [&](std::uint32_t t) {
-        if (t != i + 1) a_.jmp(labels[t]);
+        if (t != next) a_.jmp(labels[t]);
       };
+      // Instructions that go on to i + 1 (loads, arithmetic) when it is not next.
+      const bool falls = !is_conditional(step.op) && step.op != Exec::JA &&
+                         step.op != Exec::RET_K && step.op != Exec::RET_A;
       switch (step.op) {
         case Exec::LD_W_ABS:
         case Exec::LD_W_ABS_PROVEN:
@@ -761,10 +874,10 @@ class Compiler {
         case Exec::LD_B_ABS:
         case Exec::LD_B_ABS_PROVEN: {
           const int size = load_width(step.op);
-          if (branchy_fusable(i + 1, size))
+          if (next == i + 1 && branchy_fusable(i + 1, size))
             fused_operand_ = x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), fused_width_ = size;
           else
-            load(x86::eax, x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), size);
+            branchy_load_value(i, x86::ptr(x86::rdi, static_cast<std::int32_t>(k)), size);
           break;
         }
         case Exec::LD_W_IND:
@@ -779,7 +892,10 @@ class Compiler {
           a_.div(x86::edx, x86::eax, x86::r8d);
           if (step.op == Exec::MOD_X) a_.mov(x86::eax, x86::edx);
           break;
-        case Exec::JA: go(step.jt); break;
+        case Exec::JA:
+          if (fold_load_[step.jt]) a_.mov(x86::ecx, 0);
+          go(step.jt);
+          break;
         case Exec::JEQ_K:
         case Exec::JGT_K:
         case Exec::JGE_K:
@@ -790,11 +906,29 @@ class Compiler {
         case Exec::JSET_X: {
           if (step.jt == step.jf) {
             fused_operand_.reset();
+            if (fold_load_[step.jt]) a_.mov(x86::ecx, 0);
             go(step.jt);
             break;
           }
+          packet_order_ = packet_order_a_[i];
           const CC cc = compare(step, k);
-          if (step.jt == i + 1) {
+          packet_order_ = 0;
+          if (jumps_into_fold(i)) a_.mov(x86::ecx, 0);
+          if (fold_second_[i] >= 0) {  // the first test of a pair: cl = it goes to the return
+            const bool out_true = step.jt != fold_load_of(i);
+            a_.set(out_true ? cc : negate(cc), x86::cl);
+            go(static_cast<std::uint32_t>(fold_load_of(i)));  // laid out next, see branchy_layout()
+            break;
+          }
+          if (fold_first_[i] >= 0) {  // the second: to the return when either test goes there
+            const bool out_true = step.jt != fold_on_[i];
+            a_.set(out_true ? cc : negate(cc), x86::dl);
+            a_.or_(x86::cl, x86::dl);
+            a_.jnz(labels[out_true ? step.jt : step.jf]);
+            go(fold_on_[i]);
+            break;
+          }
+          if (step.jt == next) {
             a_.j(negate(cc), labels[step.jf]);
           } else {
             a_.j(cc, labels[step.jt]);
@@ -802,23 +936,133 @@ class Compiler {
           }
           break;
         }
-        case Exec::RET_K:
-          if (k == 0)
-            a_.xor_(x86::eax, x86::eax);
-          else
-            a_.mov(x86::eax, k);
-          finish();
-          break;
+        case Exec::RET_K: finish_with(k); break;
         case Exec::RET_A: finish(); break;
+        case Exec::AND_K:
+          if (packet_order_a_[i] != 0) {
+            a_.and_(x86::eax, static_cast<std::int32_t>(swap_to(packet_order_a_[i], k)));
+            break;
+          }
+          emit_instruction(i);
+          break;
         default:
           x_msh_.reset();  // a branch may have come from anywhere: r8d is whatever that path left
           emit_instruction(i);
           break;
       }
+      if (falls) go(static_cast<std::uint32_t>(i + 1));
     }
     a_.bind(reject);
-    a_.xor_(x86::eax, x86::eax);
-    finish();
+    finish_with(0);
+  }
+
+  // Pairs of tests folded into one branch (branchy form). libpcap chains tests that each
+  // reject on failure: `ldh [16]; jeq #0x800 ... jf reject; ldb [27]; jeq #1 ... jf reject`.
+  // A packet that passes the first and fails the second (an ARP frame, whose [16] is 0x0800,
+  // in `vlan`'s untagged half) mispredicts a branch the majority does not take. Folded, both
+  // comparisons run (setcc, or) and one branch goes to the return when either fails: it goes
+  // the majority's way for that packet too. A pair: a conditional jump c with one way to a
+  // `ret #k` R and the other to an absolute load into A reached only from c, followed by a
+  // conditional jump reached only from it with one way to R as well (the load is in bounds on
+  // every packet the code runs on, and R reads neither A nor X).
+  void plan_folds() {
+    const std::size_t n = steps_.size();
+    fold_first_.assign(n, -1), fold_second_.assign(n, -1), fold_on_.assign(n, 0);
+    fold_load_.assign(n, false);
+    std::vector<int> predecessors(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Step& s = steps_[i];
+      if (s.op == Exec::RET_K || s.op == Exec::RET_A) continue;
+      if (s.op == Exec::JA) {
+        ++predecessors[s.jt];
+      } else if (is_conditional(s.op)) {
+        ++predecessors[s.jt];
+        if (s.jf != s.jt) ++predecessors[s.jf];
+      } else {
+        ++predecessors[i + 1];
+      }
+    }
+    // Other ways into the load between a pair's tests come from jumps, which clear cl (their
+    // way there passes no first test); not from the instruction before it falling through.
+    auto jumps_only_into = [&](std::size_t load) {
+      const Step& before = steps_[load - 1];
+      return before.op == Exec::RET_K || before.op == Exec::RET_A || before.op == Exec::JA ||
+             (is_conditional(before.op) && before.jt != load && before.jf != load);
+    };
+    auto is_absolute_load = [](Exec op) {
+      return op == Exec::LD_W_ABS || op == Exec::LD_W_ABS_PROVEN || op == Exec::LD_H_ABS ||
+             op == Exec::LD_H_ABS_PROVEN || op == Exec::LD_B_ABS || op == Exec::LD_B_ABS_PROVEN;
+    };
+    for (std::size_t c = 0; c < n; ++c) {
+      const Step& first = steps_[c];
+      if (!is_conditional(first.op) || first.jt == first.jf || fold_first_[c] >= 0) continue;
+      for (const bool out_true : {false, true}) {
+        const std::uint32_t out = out_true ? first.jt : first.jf,
+                            load = out_true ? first.jf : first.jt;
+        if (steps_[out].op != Exec::RET_K || !is_absolute_load(steps_[load].op) || load + 1 >= n ||
+            (load == c + 1 ? false : !jumps_only_into(load)))
+          continue;
+        const std::size_t second = load + 1;
+        const Step& then = steps_[second];
+        if (!is_conditional(then.op) || then.jt == then.jf || predecessors[second] != 1 ||
+            (then.jt != out && then.jf != out) || fold_second_[second] >= 0)
+          continue;
+        fold_second_[c] = static_cast<int>(second);
+        fold_first_[second] = static_cast<int>(c);
+        fold_on_[second] = then.jt == out ? then.jf : then.jt;
+        fold_load_[load] = true;
+        break;
+      }
+    }
+  }
+  // Whether instruction i jumps to the load of a folded pair other than its own: it clears
+  // cl (mov, which leaves the flags) before it branches.
+  bool jumps_into_fold(std::size_t i) const {
+    const Step& s = steps_[i];
+    if (fold_second_[i] >= 0) return false;
+    if (s.op == Exec::JA) return fold_load_[s.jt];
+    return is_conditional(s.op) && (fold_load_[s.jt] || fold_load_[s.jf]);
+  }
+  // The load between a pair's tests.
+  std::size_t fold_load_of(std::size_t first) const {
+    return static_cast<std::size_t>(fold_second_[first]) - 1;
+  }
+
+  // The order the branchy code lays the instructions out in: from each jump on along its false
+  // way while that is not laid out yet (a jeq or jset tests a header field against one
+  // constant, which most packets fail: `vlan`'s three TPIDs, then the IPv4 EtherType at the
+  // untagged offset, all fall through for an untagged packet, which then takes one branch to
+  // its return), from any other instruction on to the next one, and else from the first one
+  // not laid out. A taken branch costs more than one not taken, even when predicted.
+  std::vector<std::uint32_t> branchy_layout() const {
+    const std::size_t n = steps_.size();
+    std::vector<bool> placed(n, false);
+    std::vector<std::uint32_t> order;
+    std::size_t first_free = 0;
+    std::size_t i = 0;
+    while (order.size() < n) {
+      if (i >= n || placed[i]) {
+        while (placed[first_free]) ++first_free;
+        i = first_free;
+      }
+      placed[i] = true;
+      order.push_back(static_cast<std::uint32_t>(i));
+      const Step& step = steps_[i];
+      if (step.op == Exec::RET_K || step.op == Exec::RET_A)
+        i = n;
+      else if (step.op == Exec::JA)
+        i = step.jt;
+      else if (fold_second_[i] >= 0)  // the pair's load and second test come next
+        i = fold_load_of(i);
+      else if (fold_first_[i] >= 0)  // then its way on, not the return
+        i = fold_on_[i];
+      else if (is_conditional(step.op))  // (a pair's load comes after its first test)
+        i = !placed[step.jf] && !fold_load_[step.jf] ? step.jf : !fold_load_[step.jt] ? step.jt : n;
+      else
+        i = i + 1;
+      if (step.op == Exec::JA && i < n && fold_load_[i]) i = n;
+    }
+    return order;
   }
 
   // Whether instruction i, reached only from i - 1 (a packet load of `size` bytes into A), can
@@ -857,10 +1101,20 @@ class Compiler {
       a_.ja(reject);
       at = x86::ptr(x86::rdi, x86::rcx);
     }
-    if (indexed && branchy_fusable(i + 1, size))
+    if (indexed && layout_next_ == i + 1 && branchy_fusable(i + 1, size))
       fused_operand_ = at, fused_width_ = size;
     else
-      load(x86::eax, at, size);
+      branchy_load_value(i, at, size);
+  }
+
+  // A = the load at instruction i: in the packet's byte order when packet_order_a() allows.
+  void branchy_load_value(std::size_t i, x86::Mem at, int size) {
+    if (packet_order_a_[i] == 0) return load(x86::eax, at, size);
+    at.setSize(static_cast<std::uint32_t>(size));
+    if (size == 4)
+      a_.mov(x86::eax, at);
+    else
+      a_.movzx(x86::eax, at);
   }
 
   // The instructions reachable from `entry`.
@@ -885,7 +1139,7 @@ class Compiler {
   // The code of the instructions reachable from `entry` (0: the whole program), from a
   // prologue to the return. At another entry A is already in eax (the dispatch loaded it), X
   // and M[] are still 0.
-  void emit_body(std::uint32_t entry) {
+  void emit_body(std::uint32_t entry, const asmjit::Label* end = nullptr) {
     const std::vector<bool> reachable = reachable_from(entry);
     // The callee-saved registers this code uses: the zero, and the pending flags of the
     // targets it reaches.
@@ -902,9 +1156,25 @@ class Compiler {
     a_.xor_(zero, zero);
     if (reads_wire_length_) a_.mov(slot(wire_slot), x86::edx);
     emit_core(entry, reachable);
+    const asmjit::Label epilogue = a_.newLabel();
+    a_.bind(epilogue);
     if (frame_ > red_zone) a_.add(x86::rsp, frame_);
     for (auto reg = saved_registers_.rbegin(); reg != saved_registers_.rend(); ++reg) a_.pop(*reg);
     a_.ret();
+    if (end != nullptr) a_.bind(*end);
+    emit_bail_out(&epilogue);
+  }
+
+  // Where the straight-line code branches out for a packet whose indexed loads may be out of
+  // bounds (checked_load()): the branchy code, from the start, for that packet; its verdict
+  // then leaves through `epilogue` (a function's) or the loop's tail.
+  void emit_bail_out(const asmjit::Label* epilogue) {
+    if (!bail_out_) return;
+    a_.bind(*bail_out_);
+    bail_out_.reset();
+    if (epilogue != nullptr) epilogue_ = *epilogue;
+    emit_branchy_core();
+    epilogue_.reset();
   }
 
   // One packet's work from `entry`, once the registers are saved, the zero set and the wire
@@ -918,6 +1188,8 @@ class Compiler {
     // hold the caller's 64-bit garbage.
     a_.xor_(x86::r8d, x86::r8d);
     x_msh_.reset();
+    x_checked_end_ = 0;
+    reachable_ = &reachable;
     // A program whose only accepting return is `ret #k` at its end (as pcap_compile ends
     // most): the result is its flag times k, computed there, without r10d.
     single_return_ = false;
@@ -972,6 +1244,8 @@ class Compiler {
   // the code is a function of one packet.
   bool in_loop_ = false;
   asmjit::Label next_;
+  asmjit::Label loop_top_, loop_done_;  // the batch loop's first instruction and its exit
+  std::int32_t loop_stride_ = 0, loop_end_slot_ = 0;
   // The emission's state.
   std::vector<x86::Gp> saved_registers_;  // pushed at entry, popped at exit
   std::vector<bool> pending_written_;     // per target: a jump to it has written its flags
@@ -1002,6 +1276,24 @@ class Compiler {
   std::optional<std::uint32_t> fused_k_;  // the constant it is compared with, when not the jump's
   // r8d holds 4 * ([k] & 0xf) for this k (written by the last instruction that wrote X).
   std::optional<std::uint32_t> x_msh_;
+  // The branchy form: per instruction, packet_order_a(); and the width of the packet-order A
+  // the comparison being emitted reads (0: A is a number).
+  std::vector<int> packet_order_a_;
+  int packet_order_ = 0;
+  std::size_t layout_next_ = 0;  // the instruction laid out after the one being emitted
+  // Folded pairs of tests (plan_folds()), per instruction: the first test's second, the
+  // second's first (-1: none), and where the second goes on when neither fails.
+  std::vector<int> fold_first_, fold_second_;
+  std::vector<std::uint32_t> fold_on_;
+  std::vector<bool> fold_load_;  // the loads between pairs' tests
+  // Indexed loads (checked_load()): the furthest end X + k + size already compared with the
+  // captured length for the X in r8 (0: none), where the code branches out when it is not
+  // within it, and the reachable instructions of the code being emitted.
+  std::uint64_t x_checked_end_ = 0;
+  std::optional<asmjit::Label> bail_out_;
+  const std::vector<bool>* reachable_ = nullptr;
+  // Set while the bail-out's branchy code is emitted in a function: its returns go there.
+  std::optional<asmjit::Label> epilogue_;
   // An instruction folded into the one before it (masked_fusable()).
   std::size_t skip_ = std::numeric_limits<std::size_t>::max();
 };
@@ -1091,10 +1383,14 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   if (!loop_plan) return loop_plan.error();
   std::vector<std::size_t> offsets;
   auto full = assemble(
-      [&](x86::Assembler& a, std::vector<asmjit::Label>&) { Compiler(program, *plan, a).emit(); },
+      [&](x86::Assembler& a, std::vector<asmjit::Label>& labels) {
+        labels.assign(1, a.newLabel());
+        Compiler(program, *plan, a).emit(labels[0]);
+      },
       offsets, log);
   if (!full) return full.error();
   BranchFreeFilter filter(program, std::move(*full), plan->min_caplen, plan->reads_ancillary);
+  filter.straight_bytes_ = offsets[0];
   {
     std::uint64_t from = std::numeric_limits<std::uint64_t>::max(), to = 0;
     for (const Step& step : program.code().steps)

@@ -14,10 +14,13 @@
 //
 // Packet loads must not fault on paths not taken: the code requires caplen >= min_caplen()
 // (the furthest end of every absolute load, checked once by the caller, which runs the
-// branchy engine on shorter packets); an indirect load compares X + k + size with caplen,
-// reads the packet's first bytes (or a stack slot, when min_caplen() < 4) instead of the
-// packet when it is out of bounds, and clears the flag of
-// its path (the packet is rejected when that path is the one taken). Division and modulo by
+// branchy engine on shorter packets). When min_caplen() >= 4 the first indirect load after
+// each write of X compares X + the furthest end of the indirect loads that run with that X
+// with caplen once, and branches out to the branchy form's code for the whole packet when it
+// is beyond (rare: a capture cutting the transport header); the loads then read the packet
+// directly. Otherwise an indirect load compares X + k + size with caplen, reads a stack slot
+// instead of the packet when it is out of bounds, and clears the flag of its path (the packet
+// is rejected when that path is the one taken). Division and modulo by
 // X divide by 1 when X is 0 and clear the flag the same way.
 //
 // A Linux ancillary load (k >= SKF_AD_OFF) is compiled as an ordinary load checked like an
@@ -189,6 +192,9 @@ class BranchFreeFilter {
   Entry branchy_entry_ = nullptr;
   Loop branchy_loop_ = nullptr;
   std::size_t branchy_bytes_ = 0;
+  // The bytes of the straight-line function a packet runs (without the branchy code a packet
+  // whose indexed loads may be out of bounds branches out to), for the cost model.
+  std::size_t straight_bytes_ = 0;
   // The bytes from absolute_from_ up to absolute_to_ hold every absolute load (the straight-line
   // code reads them all, for the cost model's cache lines); both 0 without absolute loads.
   std::uint64_t absolute_from_ = 0, absolute_to_ = 0;

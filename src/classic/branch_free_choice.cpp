@@ -202,7 +202,7 @@ BranchFreeFilter::Form BranchFreeFilter::choose(const FormProfile& profile,
   // dispatched code reads the loads of its exit's part, close to the packet's path.
   const double per_line = out_of_cache ? line_bytes : 0;
   const double straight =
-      static_cast<double>(memory_.size()) + per_line * profile.straight_lines / packets;
+      static_cast<double>(straight_bytes_) + per_line * profile.straight_lines / packets;
   const double path_lines = per_line * profile.path_lines / packets;
   const double branchy =
       (profile.executed * static_cast<double>(branchy_bytes_) / static_cast<double>(n) +
@@ -219,7 +219,7 @@ BranchFreeFilter::Form BranchFreeFilter::choose(const FormProfile& profile,
   // total: out of the caches the lines, which every form pays, would otherwise hide a real
   // difference, as on `tcp and port 80`, whose straight-line code also reads the IPv6 ports.)
   const double best = std::min(branchy, dispatched);
-  if (best >= straight - 0.2 * static_cast<double>(memory_.size())) return Form::straight;
+  if (best >= straight - 0.2 * static_cast<double>(straight_bytes_)) return Form::straight;
   return branchy <= dispatched ? Form::branchy : Form::dispatched;
 }
 

@@ -130,6 +130,57 @@ int absolute_size(Exec op) {
 
 Values defined_values(const Step& step) { return effect_of(step).defines; }
 
+std::vector<int> packet_order_a(std::span<const Step> steps, const std::vector<Values>& live_in) {
+  const std::size_t n = steps.size();
+  std::vector<std::vector<std::uint32_t>> predecessors(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::uint32_t s : successors(steps[i], i))
+      if (s < n) predecessors[s].push_back(static_cast<std::uint32_t>(i));
+  std::vector<int> width(n, 0);
+  std::vector<bool> carries(n);  // after instruction j, A is the load's value (still swapped)
+  for (std::size_t i = 0; i < n; ++i) {
+    const Exec op = steps[i].op;
+    const int size = op == Exec::LD_W_ABS || op == Exec::LD_W_ABS_PROVEN || op == Exec::LD_W_IND ? 4
+                     : op == Exec::LD_H_ABS || op == Exec::LD_H_ABS_PROVEN || op == Exec::LD_H_IND
+                         ? 2
+                         : 0;
+    if (size == 0) continue;
+    std::fill(carries.begin(), carries.end(), false);
+    carries[i] = true;
+    std::vector<std::size_t> readers;
+    bool ok = true;
+    for (std::size_t j = i + 1; j < n && ok; ++j) {
+      bool any = false, all = true;
+      for (std::uint32_t p : predecessors[j]) {
+        if (carries[p])
+          any = true;
+        else
+          all = false;
+      }
+      if (!any || (live_in[j] & value_a) == 0) continue;  // not this A, or A is dead here
+      // Every way into j must bring this A: the code at j reads it in one byte order.
+      if (!all) {
+        ok = false;
+        break;
+      }
+      const Effect effect = effect_of(steps[j]);
+      if ((effect.uses & value_a) != 0) {
+        // Operations that commute with a byte swap (the constant swapped with it).
+        const Exec use = steps[j].op;
+        if (use != Exec::JEQ_K && use != Exec::JSET_K && use != Exec::AND_K) ok = false;
+        readers.push_back(j);
+        carries[j] = true;
+      } else {
+        carries[j] = (effect.defines & value_a) == 0;
+      }
+    }
+    if (!ok) continue;
+    width[i] = size;
+    for (std::size_t j : readers) width[j] = size;
+  }
+  return width;
+}
+
 namespace {
 
 // The flags of jumps to a target are or-ed together from the first jump to the target itself:

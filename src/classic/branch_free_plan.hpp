@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -62,6 +63,13 @@ struct BranchFreePlan {
 
 // The values an instruction writes.
 Values defined_values(const Step& step);
+
+// Per instruction: the width (2 or 4) of an A held in the packet's byte order, for a packet
+// load whose value (while it is A) is only compared with jeq, tested with jset or masked with
+// and against constants (which commute with a byte swap of A and the constant), on every way
+// into each instruction that reads it; the load and those instructions get the width, the rest
+// 0. The branchy form then loads without bswap and swaps the constants instead.
+std::vector<int> packet_order_a(std::span<const Step> steps, const std::vector<Values>& live_in);
 
 // Whether `op` is a conditional jump (jt and jf both successors).
 bool is_conditional(Exec op);

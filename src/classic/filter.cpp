@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <mutex>
-#include <span>
 
 namespace bpfvm::classic {
 namespace {
@@ -21,24 +20,27 @@ using Form = detail::BranchFreeFilter::Form;
 // One packet per call: which form of the branch-free code runs (branch_free_choice.cpp),
 // decided once from the first `per_call_sample` packets it takes. Batches decide for themselves
 // (Filter::run(span, span)).
+// (The chosen form's function is Filter::FastPath::entry: null while sampling.)
 struct PerCallChoice {
-  // The chosen form's function; null while sampling.
-  std::atomic<detail::BranchFreeFilter::Entry> entry{nullptr};
   std::mutex mutex;  // guards the profile (only while sampling)
   detail::BranchFreeFilter::FormProfile profile;
 };
 
-// Batches: packets are profiled (spread over each batch) into a profile shared by every batch
-// of the filter, in which old traffic fades (counts halve past `batch_profile_span` packets
-// profiled); the form is chosen again whenever packets were. A batch with no sample due runs
-// the last choice without taking the mutex: a few atomic operations per call.
+// Batches: one packet in every `batch_sample_every` is profiled (spread over each batch, at
+// least one per batch once that many have gone by; one in `batch_sample_settled_every` once
+// the profile holds `batch_profile_settled` packets), into a profile shared by every batch of
+// the filter, in which old traffic fades (counts halve past `batch_profile_span` packets); the
+// form is chosen again for every batch.
 struct BatchChoice {
-  std::atomic<std::size_t> unsampled{0};  // packets since the last sample
-  std::atomic<std::size_t> every{0};      // a sample is due every this many packets
-  std::atomic<Form> form{Form::straight};
   std::mutex mutex;  // guards the rest
   detail::BranchFreeFilter::FormProfile profile;
+  std::size_t unsampled = 0;  // packets since the last sample
   std::uint64_t random = 0x9e3779b97f4a7c15;
+  // The sampled packets' bytes and count, halved with the profile: their average size.
+  double sampled_bytes = 0, sampled = 0;
+  // The last choice, and whether it was made for a batch out of the caches.
+  detail::BranchFreeFilter::Form form = detail::BranchFreeFilter::Form::straight;
+  bool chosen = false, chosen_out_of_cache = false;
 };
 
 }  // namespace
@@ -51,7 +53,8 @@ struct Filter::Compiled {
   std::optional<detail::BranchFreeFilter> branch_free;
   // It loads ancillary values as packet bytes: only right for packets without them.
   bool branch_free_needs_no_ancillary = false;
-  std::uint64_t min_caplen = 0;  // branch_free->min_caplen(), kept next to the rest
+  // run()'s fast path: the per-call choice's function, min_caplen and the flag above.
+  mutable FastPath fast;
   mutable PerCallChoice per_call;
   mutable BatchChoice batches;
 };
@@ -59,17 +62,17 @@ struct Filter::Compiled {
 namespace {
 
 constexpr std::uint32_t per_call_sample = 1024;
-// Batches: one packet in `batch_warm_every` until `batch_warm_samples` are profiled (a good
-// first choice within the first few thousand packets), then one in `batch_sample_every`. A
-// sample and the choice after it cost a few hundred nanoseconds: at one per 256 packets that
-// was 0.3-0.6 ns per packet, a tenth of the fastest filters' time on packets in the caches.
-constexpr std::size_t batch_warm_every = 32;
-constexpr std::uint32_t batch_warm_samples = 64;
-constexpr std::size_t batch_sample_every = 4096;
+constexpr std::size_t batch_sample_every = 256;
+// A sample costs 65-100 ns (walking the program in C++), 0.3-0.4 ns per packet at one in 256,
+// a tenth of what the code itself takes on packets in the caches: once the profile has
+// settled, one in 2048 keeps following the traffic (its counts still halve every 1,024
+// samples, two million packets) for an eighth of that.
+constexpr std::size_t batch_sample_settled_every = 2048;
+constexpr std::uint32_t batch_profile_settled = 256;
 // At most this many per batch: a large batch needs no more for its decision, and on a capture
 // larger than the caches each sample is a miss to memory.
 constexpr std::size_t batch_sample_most = 64;
-constexpr std::uint32_t batch_profile_span = 256;
+constexpr std::uint32_t batch_profile_span = 1024;
 // A batch with more packet data than this is taken to be read from memory, not the caches
 // (BranchFreeFilter::choose's out_of_cache): several times a core's L2 and share of a shared
 // L3. The bench's 20,000 packets (5 MB, the forms' speeds set by their code) stay below it, its
@@ -88,50 +91,6 @@ inline void prefetch_headers(const Packet& packet) {
   __builtin_prefetch(reinterpret_cast<const void*>(data + 63));
 }
 
-// The form a batch runs: the last choice, or a new one when samples are due (see BatchChoice).
-template <class Takes>
-Form choose_batch_form(const detail::BranchFreeFilter& code, BatchChoice& choice,
-                       std::span<const Packet> packets, const Takes& takes) {
-  const std::size_t n = packets.size();
-  const std::size_t due = choice.unsampled.fetch_add(n, std::memory_order_relaxed) + n;
-  // Read without the mutex: a stale value only moves the sample to another batch.
-  if (due < std::max(batch_warm_every, choice.every.load(std::memory_order_relaxed)))
-    return choice.form.load(std::memory_order_relaxed);
-  std::unique_lock lock(choice.mutex, std::try_to_lock);
-  // Another thread is sampling: this batch runs the last choice.
-  if (!lock) return choice.form.load(std::memory_order_relaxed);
-  detail::BranchFreeFilter::FormProfile& profile = choice.profile;
-  const std::size_t every =
-      profile.packets < batch_warm_samples ? batch_warm_every : batch_sample_every;
-  const std::size_t pending = choice.unsampled.load(std::memory_order_relaxed);
-  const std::size_t samples = std::min(pending / every, std::min(n, batch_sample_most));
-  if (samples == 0) return choice.form.load(std::memory_order_relaxed);
-  // Packets past the most a batch samples are not owed to later batches.
-  choice.unsampled.fetch_sub(samples == batch_sample_most ? pending : samples * every,
-                             std::memory_order_relaxed);
-  if (profile.packets >= batch_profile_span) profile.fade();
-  // One packet from each of `samples` equal parts, at a pseudo-random place in it: a fixed
-  // stride could fall in step with periodic traffic and see only one kind of packet.
-  const std::size_t stride = n / samples;
-  double sampled_bytes = 0;
-  for (std::size_t s = 0; s < samples; ++s) {
-    choice.random ^= choice.random << 13, choice.random ^= choice.random >> 7,
-        choice.random ^= choice.random << 17;  // xorshift64
-    const Packet& packet = packets[s * stride + choice.random % stride];
-    sampled_bytes += static_cast<double>(packet.data.size());
-    if (takes(packet)) code.profile(packet, profile);
-  }
-  // The batch's packet data, estimated from the samples: past the caches, the cache lines
-  // each form reads count in the choice.
-  const bool out_of_cache =
-      sampled_bytes * static_cast<double>(n) / static_cast<double>(samples) > batch_cached_bytes;
-  const Form form = code.choose(profile, out_of_cache);
-  choice.form.store(form, std::memory_order_relaxed);
-  choice.every.store(profile.packets < batch_warm_samples ? batch_warm_every : batch_sample_every,
-                     std::memory_order_relaxed);
-  return form;
-}
-
 }  // namespace
 
 std::string_view engine_name(Engine engine) {
@@ -147,14 +106,15 @@ namespace {
 
 // A packet the branch-free code takes, while the per-call form is not chosen yet: profiled,
 // then run by the straight-line code.
+template <class Entry>
 std::uint32_t sample_and_run(const detail::BranchFreeFilter& code, PerCallChoice& state,
-                             const Packet& packet) {
+                             std::atomic<Entry>& chosen, const Packet& packet) {
   {
     std::lock_guard lock(state.mutex);
-    if (state.entry.load(std::memory_order_relaxed) == nullptr) {
+    if (chosen.load(std::memory_order_relaxed) == nullptr) {
       code.profile(packet, state.profile);
       if (state.profile.packets == per_call_sample) {
-        state.entry.store(code.entry(code.choose(state.profile)), std::memory_order_release);
+        chosen.store(code.entry(code.choose(state.profile)), std::memory_order_release);
       }
     }
   }
@@ -192,7 +152,8 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
       if (branch_free) {
         compiled->branch_free_needs_no_ancillary =
             options.ancillary && branch_free->reads_ancillary();
-        compiled->min_caplen = branch_free->min_caplen();
+        compiled->fast.min_caplen = branch_free->min_caplen();
+        compiled->fast.needs_no_ancillary = compiled->branch_free_needs_no_ancillary;
         compiled->branch_free.emplace(std::move(*branch_free));
       }
     }
@@ -200,24 +161,28 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
   return Filter(program, engine, std::move(compiled));
 }
 
-std::uint32_t Filter::run(const Packet& packet) const {
+Filter::Filter(Program program, Engine engine, std::shared_ptr<const Compiled> compiled)
+    : program_(std::move(program)),
+      engine_(engine),
+      compiled_(std::move(compiled)),
+      fast_(&compiled_->fast) {}
+
+// run() inline calls the chosen form of the branch-free code on a packet it takes; the rest
+// comes here. (The filter's flag is tested before the packet's pointer: for the usual program
+// without ancillary loads that is one branch not taken, not a load and a taken one.)
+std::uint32_t Filter::run_other(const Packet& packet) const {
   const Compiled& compiled = *compiled_;
-  // The common case first, with as little as possible in its way: the branch-free code's
-  // chosen form, on a packet it takes.
   auto takes = [&compiled](const Packet& p) {
-    return p.data.size() >= compiled.min_caplen &&
-           (p.ancillary == nullptr || !compiled.branch_free_needs_no_ancillary);
+    return p.data.size() >= compiled.fast.min_caplen &&
+           (!compiled.branch_free_needs_no_ancillary || p.ancillary == nullptr);
   };
-  if (const auto entry = compiled.per_call.entry.load(std::memory_order_acquire);
-      entry != nullptr && takes(packet))
-    return entry(packet.data.data(), packet.data.size(), packet.wire_length);
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
   // Everything else out of line (a lambda, which may use the members), so that the fast path
   // above does not pay for the slow one's stack frame and saved registers.
   auto slow = [ this, &packet, takes ]() __attribute__((noinline))->std::uint32_t {
     const Compiled& compiled = *compiled_;
     if (compiled.branch_free && takes(packet))
-      return sample_and_run(*compiled.branch_free, compiled.per_call, packet);
+      return sample_and_run(*compiled.branch_free, compiled.per_call, compiled.fast.entry, packet);
     auto run_translated = [this](TranslatedContext& context) -> std::uint32_t {
       // Unchecked: the translation bounds-checks every packet access itself and reads the
       // context only at fixed offsets inside it, so the engines need no regions (and the JIT
@@ -274,7 +239,47 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
   auto takes = [&](const Packet& packet) {
     return packet.data.size() >= min_caplen && (packet.ancillary == nullptr || !no_ancillary);
   };
-  const Form form = choose_batch_form(*code, compiled_->batches, packets, takes);
+  Form form = Form::straight;
+  {
+    BatchChoice& choice = compiled_->batches;
+    std::lock_guard lock(choice.mutex);
+    detail::BranchFreeFilter::FormProfile& profile = choice.profile;
+    if (profile.packets >= batch_profile_span) {
+      profile.fade();
+      choice.sampled_bytes /= 2, choice.sampled /= 2;
+    }
+    choice.unsampled += n;
+    const std::size_t every =
+        profile.packets < batch_profile_settled ? batch_sample_every : batch_sample_settled_every;
+    const std::size_t samples = std::min(choice.unsampled / every, batch_sample_most);
+    choice.unsampled = samples == batch_sample_most ? 0 : choice.unsampled % every;
+    if (samples > 0) {
+      // One packet from each of `samples` equal parts, at a pseudo-random place in it: a fixed
+      // stride could fall in step with periodic traffic and see only one kind of packet.
+      const std::size_t stride = n / samples;
+      for (std::size_t s = 0; s < samples; ++s) {
+        choice.random ^= choice.random << 13, choice.random ^= choice.random >> 7,
+            choice.random ^= choice.random << 17;  // xorshift64
+        const Packet& packet = packets[s * stride + choice.random % stride];
+        choice.sampled_bytes += static_cast<double>(packet.data.size());
+        ++choice.sampled;
+        if (takes(packet)) code->profile(packet, profile);
+      }
+    }
+    // The batch's packet data, estimated from the samples' average size (this batch's and
+    // earlier ones', as a batch may have none): past the caches, the cache lines each form
+    // reads count in the choice.
+    const bool out_of_cache =
+        choice.sampled > 0 &&
+        choice.sampled_bytes * static_cast<double>(n) / choice.sampled > batch_cached_bytes;
+    // Chosen again only when the profile or the cache estimate changed: most batches of a
+    // settled profile take no sample.
+    if (samples > 0 || !choice.chosen || out_of_cache != choice.chosen_out_of_cache) {
+      choice.form = code->choose(profile, out_of_cache);
+      choice.chosen = true, choice.chosen_out_of_cache = out_of_cache;
+    }
+    form = choice.form;
+  }
   // The loop generated with the filter: no call and no register saving per packet. It stops
   // at each packet it does not take, which run() filters instead.
   if (const detail::BranchFreeFilter::Loop loop = code->loop(form)) {

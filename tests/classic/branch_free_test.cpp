@@ -10,6 +10,7 @@
 #include <bpfvm/jit.hpp>
 
 #include "classic/branch_free.hpp"
+#include "classic/branch_free_plan.hpp"
 #include "classic/pcap_corpus.hpp"
 #include "classic/random_classic.hpp"
 
@@ -410,6 +411,137 @@ TEST(BranchFree, RepeatedHeaderLength) {
       check_all_lengths(source, bytes);
     }
   }
+}
+
+// Indexed loads in the straight-line and dispatched code: the first after X changes compares
+// X + the furthest end of the loads that run with that X with the captured length once, and
+// the packet runs the branchy code when that is beyond it. Every length of the packet runs:
+// the loads on the packet's path in or out of bounds, and loads out of bounds on paths not
+// taken. (The absolute load of byte 5 keeps min_caplen at 6, where this applies.)
+TEST(BranchFree, IndexedLoadsCheckedOncePerX) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  for (std::uint8_t first : {0x41, 0x42, 0x45, 0x4f}) {
+    std::vector<std::uint8_t> bytes = bytes_counting(72, first);
+    for (const char* source :
+         {"ldb [5]\nldxb 4*([0]&0xf)\nldh [x + 14]\nret a",
+          "ldb [5]\nldxb 4*([0]&0xf)\nldh [x + 14]\nldh [x + 16]\nret a",
+          // two loads, the second further: one comparison covers both
+          "ldb [5]\nldxb 4*([0]&0xf)\nldh [x + 14]\njeq #0x1617 jt 4 jf 5\nld [x + 20]\nret a",
+          // the further load only on a path not taken: the packet must not be rejected for it
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 1]\njeq #0 jt 4 jf 5\nldb [x + 40]\nret #7",
+          "ldb [5]\njeq #5 jt 2 jf 4\nldxb 4*([0]&0xf)\nldb [x + 30]\nret a",
+          // X written between two loads: checked again
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\ntax\nldb [x + 2]\nret a",
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\nldx #50\nldb [x + 2]\nret a",
+          // the same header length again (not computed again), then loads further on
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\nldxb 4*([0]&0xf)\nldh [x + 12]\nret a",
+          // a join restoring X between two loads
+          "ldb [5]\nldxb 4*([0]&0xf)\nldb [x + 2]\njeq #0x50 jt 5 jf 4\nldx #60\n"
+          "ldb [x + 3]\nret a",
+          // the two halves of a port filter, as libpcap compiles `port 53`
+          "ldh [12]\njeq #0x0c0d jt 2 jf 9\nldxb 4*([0]&0xf)\nldh [x + 14]\njeq #0x1c1d jt 8 jf 6\n"
+          "ret #0\nldh [x + 16]\njeq #0x1e1f jt 8 jf 9\nret #100\nret #0"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
+// The branchy form folds two tests that each go to the same `ret #k` on one way, with an
+// absolute load between them, into one branch (setcc, or): on every packet, whichever test
+// fails, and with other jumps (conditional, ja) into the load, which must not see the first
+// test's outcome.
+TEST(BranchFree, FoldedTests) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  const std::vector<std::vector<std::uint8_t>> packets = {{0x08, 0x00, 0x00, 0x01, 0x09},
+                                                          {0x08, 0x00, 0x00, 0x02, 0x09},
+                                                          {0x08, 0x06, 0x00, 0x01, 0x00},
+                                                          {0x08, 0x00, 0x00, 0x01, 0x07},
+                                                          {0x08, 0x06, 0x00, 0x02, 0x09}};
+  for (const auto& bytes : packets) {
+    for (const char* source :
+         {"ldh [0]\njeq #0x800 jt 2 jf 5\nldb [3]\njeq #1 jt 4 jf 5\nret #1\nret #0",
+          "ldh [0]\njeq #0x800 jt 5 jf 2\nldb [3]\njeq #1 jt 5 jf 4\nret #1\nret #0",
+          // the return is an accepting one; jset and jgt as the tests
+          "ldh [0]\njeq #0x800 jt 2 jf 5\nldb [3]\njeq #1 jt 5 jf 4\nret #0\nret #7",
+          "ldh [0]\njset #0x6 jt 5 jf 2\nldb [3]\njgt #1 jt 5 jf 4\nret #1\nret #0",
+          // A read after the pair: the second load's value
+          "ldh [0]\njeq #0x800 jt 2 jf 5\nldb [3]\njeq #1 jt 4 jf 5\nret a\nret #0",
+          // a conditional jump into the load from elsewhere, on either way
+          "ldb [4]\njeq #9 jt 4 jf 2\nldh [0]\njeq #0x800 jt 4 jf 6\nldb [3]\njeq #1 jt 7 jf "
+          "6\nret #0\nret #1",
+          "ldb [4]\njeq #9 jt 2 jf 4\nldh [0]\njeq #0x800 jt 4 jf 6\nldb [3]\njeq #1 jt 7 jf "
+          "6\nret #0\nret #1",
+          // ja into the load
+          "ldb [4]\njeq #9 jt 2 jf 3\nja 5\nldh [0]\njeq #0x800 jt 5 jf 7\nldb [3]\njeq #1 jt 8 "
+          "jf 7\nret #0\nret #1",
+          // two pairs in a row, the second's first test the first's way on
+          "ldh [0]\njeq #0x800 jt 2 jf 7\nldb [3]\njeq #1 jt 4 jf 7\nldb [4]\njeq #9 jt 6 jf 7\n"
+          "ret #1\nret #0"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+}
+
+// The branchy form keeps a 16- or 32-bit A in the packet's byte order while it is only compared
+// (jeq, jset) or masked (and) with constants, which it swaps instead; an A that meets another
+// value at a join, or that anything else reads, is a number as before.
+TEST(BranchFree, PacketOrderA) {
+  if (!jit_supported()) GTEST_SKIP() << "the branch-free code is x86-64";
+  const std::vector<std::vector<std::uint8_t>> packets = {{0x81, 0x00, 0x01, 0x02, 0x03},
+                                                          {0x88, 0xa8, 0x00, 0x65, 0x45},
+                                                          {0x45, 0x01, 0x81, 0x00, 0x00},
+                                                          {0x00, 0x81, 0x1f, 0xff, 0x08}};
+  for (const auto& bytes : packets) {
+    for (const char* source :
+         {// libpcap's `vlan`: three TPIDs, then the VLAN ID masked
+          "ldh [0]\njeq #0x8100 jt 4 jf 2\njeq #0x88a8 jt 4 jf 3\njeq #0x9100 jt 4 jf 8\n"
+          "ldh [2]\nand #0xfff\njeq #0x65 jt 7 jf 8\nret #1\nret #2",
+          // constants wider than the load: jeq never matches, jset and and see the low bytes
+          "ldh [0]\njeq #0x18100 jt 3 jf 2\njeq #0x8100 jt 4 jf 5\nret #1\nret #2\nret #3",
+          "ldh [0]\njset #0x10080 jt 3 jf 2\njset #0x1fff jt 4 jf 5\nret #1\nret #2\nret #3",
+          "ldh [0]\nand #0x1ff00\njeq #0x8100 jt 3 jf 4\nret #1\nret #2",
+          "ldh [0]\nand #0xff\njeq #0x0 jt 3 jf 4\nret #1\nret #2",
+          // a word
+          "ld [0]\njeq #0x81000102 jt 3 jf 2\njset #0x80 jt 3 jf 4\nret #1\nret #2",
+          "ld [1]\nand #0xffff00\njeq #0x10200 jt 3 jf 4\nret #1\nret #2",
+          // an indirect load, compared twice
+          "ldxb 4*([4]&0xf)\nldh [x + 0]\njeq #0x81 jt 5 jf 3\njeq #0x4501 jt 5 jf 4\nret #1\n"
+          "ret #2",
+          // A meets another value at a join: a number there
+          "ldh [0]\njeq #0x8100 jt 3 jf 2\nld #0x8101\njeq #0x8101 jt 5 jf 4\nret #1\nret #2",
+          "ldh [0]\njeq #0x8100 jt 3 jf 2\nldh [2]\njset #0x100 jt 5 jf 4\nret #1\nret #2",
+          // A read as a number after the comparisons
+          "ldh [0]\njeq #0x8100 jt 2 jf 3\nret a\nret #2",
+          "ldh [0]\njeq #0x8100 jt 2 jf 2\ntax\ntxa\nret a",
+          "ldh [0]\njeq #0x8100 jt 2 jf 2\nadd #1\nret a",
+          "ldh [0]\nand #0xff00\njgt #0x8000 jt 3 jf 4\nret #1\nret #2",
+          "ldh [0]\njeq #0x8100 jt 2 jf 2\nst M[1]\nld M[1]\nret a"}) {
+      check_all_lengths(source, bytes);
+    }
+  }
+  // The analysis itself, on libpcap's `vlan 101`: the EtherType and the VLAN ID stay in packet
+  // order through their comparisons.
+  auto insns = compile("vlan 101");
+  ASSERT_TRUE(insns) << insns.error().to_string();
+  auto program = Program::load(*insns);
+  ASSERT_TRUE(program);
+  auto plan = detail::plan_branch_free(*program);
+  ASSERT_TRUE(plan);
+  const std::vector<int> order = detail::packet_order_a(program->code().steps, plan->live_in);
+  EXPECT_EQ(order[0], 2) << listing(*insns, Listing::text);  // ldh [12]
+  EXPECT_EQ(order[1], 2);                                    // jeq #0x8100
+  // An A that meets another value at a join stays a number.
+  auto joined = parse_program(
+      "ldh [0]\njeq #0x8100 jt 3 jf 2\nld #0x8101\njeq #0x8101 jt 5 jf 4\nret #1\nret #2");
+  ASSERT_TRUE(joined);
+  auto joined_program = Program::load(*joined);
+  ASSERT_TRUE(joined_program);
+  auto joined_plan = detail::plan_branch_free(*joined_program);
+  ASSERT_TRUE(joined_plan);
+  const std::vector<int> joined_order =
+      detail::packet_order_a(joined_program->code().steps, joined_plan->live_in);
+  EXPECT_EQ(joined_order[0], 0);
+  EXPECT_EQ(joined_order[3], 0);
 }
 
 TEST(BranchFree, RefusesWhatItDoesNotCompile) {
