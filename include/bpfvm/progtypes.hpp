@@ -84,8 +84,10 @@ Status add_packet_helpers(HelperRegistry& registry, ProgramType type);
 // `bpfvm verify` of a program file use it. Fails only if those registries clash.
 Result<HelperRegistry> program_helpers(ProgramType type);
 
-// The whole pipeline for a typed program: checks every `call` against helper_allowed,
-// rewrites context accesses, then Program::load with `options` (whose `type` names the type).
+// The whole pipeline for a typed program: rewrites context accesses, then Program::load with
+// `options` (whose `type` names the type) and only the helpers of `options.helpers` the type
+// may call (helper_allowed): a `call` of another loads as one of an unknown id does, failing
+// the run if made (the verifier refuses it where reachable, as Linux's).
 Result<Program> load_typed_program(std::span<const Insn> insns, const LoadOptions& options);
 
 }  // namespace bpfvm

@@ -168,6 +168,12 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
     return fmt::format(
         "call {:#x}: a call to a function the object does not define (poisoned by the loader)",
         poison_helper_id);
+  // An id neither the registry nor Linux knows (Linux: get_helper_proto's "invalid func",
+  // before the type's list is asked).
+  const auto uid = static_cast<std::uint32_t>(id);
+  if ((options.helpers == nullptr || options.helpers->find(uid) == nullptr) &&
+      (id <= 0 || linux_helper_info(uid) == nullptr))
+    return fmt::format("invalid func unknown#{}", id);
   // The helpers the program type may call (Linux: the type's get_func_proto).
   if (options.type != ProgramType::raw &&
       !helper_allowed(options.type, static_cast<std::uint32_t>(id)))
