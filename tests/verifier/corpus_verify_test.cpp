@@ -33,9 +33,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Programs accepted today (PREVAIL passes 496 of the 686; falco's probe.o, whose memset and
-// memcpy calls reach bpfvm's built-ins, took us from 498 to 561). Raise it whenever the verifier
-// learns more (map pointers, packets, program types, ...), so that nothing slips back.
-constexpr std::size_t accepted_floor = 561;
+// memcpy calls reach bpfvm's built-ins, took us from 498 to 561; socket pointers, for cilium's
+// bpf_skc_lookup_tcp, to 564). Raise it whenever the verifier learns more (map pointers,
+// packets, program types, ...), so that nothing slips back.
+constexpr std::size_t accepted_floor = 564;
 
 // A hang backstop, not a speed target: the machine may be shared, so wall-clock limits stay
 // far above the benchmark's targets (1 s per program, bench/verifier), and what is asserted
