@@ -88,9 +88,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   // The verifier, like Linux, never looks at instructions behind a branch it proves never
-  // taken; Program::load resolves every `call` up front and refuses an unknown helper id even
-  // there (Linux removes such dead code after verification: opt_remove_dead_code). Not
-  // unsound: such a program cannot run at all.
+  // taken. Program::load binds a call of an unknown helper id there to one that fails the run
+  // if made, so an accepted program reaching such a call shows an unsound verdict too.
+  // Programs it refuses for other reasons cannot run at all.
   auto program = Program::load(insns, LoadOptions{.helpers = &helpers()});
   if (!program) return 0;
   run_checked(*program, input, input.memory_seed);

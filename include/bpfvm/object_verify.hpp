@@ -19,9 +19,9 @@
 
 namespace bpfvm {
 
-// The helpers program `program` of `spec` may call when bpfvm runs it: linux_helpers(), the
-// packet helpers of its type (add_packet_helpers) and bpfvm's built-ins (add_builtin_helpers,
-// as Object::load gives them by default). Fails only if those registries clash.
+// The helpers program `program` of `spec` may call when bpfvm runs it: program_helpers() of
+// its type (progtypes.hpp: linux_helpers(), the packet helpers of the type and bpfvm's
+// built-ins, as Object::load gives them by default). Fails only if those registries clash.
 Result<HelperRegistry> object_program_helpers(const ObjectSpec& spec, std::size_t program);
 
 // The options to verify `spec.programs[program].insns`: its type, `maps` holding the shape of

@@ -40,7 +40,10 @@ struct LoadOptions {
 class Program {
  public:
   // Checks every field (RFC 9669: unused fields zero, registers valid, jump targets in range
-  // and not inside lddw, helpers known) and pre-decodes. Errors name the instruction.
+  // and not inside lddw) and pre-decodes, binding each `call N` to helper N. Errors name the
+  // instruction. A `call N` of an id the registry lacks loads, as Linux loads one its
+  // verifier never reaches: the verifier refuses it where some path reaches it, and a run
+  // that makes the call fails there (Error::Kind::helper, as callx of an unknown id).
   static Result<Program> load(std::span<const Insn> insns, const LoadOptions& options = {});
   // The same from raw little-endian bytes; the size must be a multiple of 8.
   static Result<Program> load_bytes(std::span<const std::uint8_t> bytes,

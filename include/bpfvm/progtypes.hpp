@@ -77,8 +77,17 @@ std::vector<Helper> packet_helpers();
 // Adds the packet helpers `type` may call to `registry`; ids already registered are kept.
 Status add_packet_helpers(HelperRegistry& registry, ProgramType type);
 
-// The whole pipeline for a typed program: checks every `call` against helper_allowed,
-// rewrites context accesses, then Program::load with `options` (whose `type` names the type).
+// The helpers bpfvm gives a program of `type` (the one place that decides it, so that every
+// way of loading a program judges it alike): linux_helpers(), bpfvm's built-ins
+// (builtin_helpers.hpp: memset, memcpy, memmove, memcmp) and the packet helpers `type` may call.
+// object_program_helpers (an object's programs, `bpfvm verify OBJ`, `bpfvm run OBJ`) and
+// `bpfvm verify` of a program file use it. Fails only if those registries clash.
+Result<HelperRegistry> program_helpers(ProgramType type);
+
+// The whole pipeline for a typed program: rewrites context accesses, then Program::load with
+// `options` (whose `type` names the type) and only the helpers of `options.helpers` the type
+// may call (helper_allowed): a `call` of another loads as one of an unknown id does, failing
+// the run if made (the verifier refuses it where reachable, as Linux's).
 Result<Program> load_typed_program(std::span<const Insn> insns, const LoadOptions& options);
 
 }  // namespace bpfvm

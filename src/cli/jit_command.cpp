@@ -1,8 +1,8 @@
 // bpfvm jit --dump: show the machine code the JIT generates for a program.
 #include "cli/commands.hpp"
+#include "cli/file_helpers.hpp"
 #include "cli/program_input.hpp"
 
-#include <bpfvm/conformance.hpp>
 #include <bpfvm/jit.hpp>
 
 #include <fmt/format.h>
@@ -26,8 +26,12 @@ int jit_program(const JitArgs& args) {
     print_error(describe_error(args.path, input.error()));
     return exit_bad_input;
   }
-  HelperRegistry helpers = conformance_helpers();
-  auto program = Program::load(input->insns, LoadOptions{.helpers = &helpers});
+  auto helpers = program_file_run_helpers();
+  if (!helpers) {
+    print_error(helpers.error().to_string());
+    return exit_bad_input;
+  }
+  auto program = Program::load(input->insns, LoadOptions{.helpers = &*helpers});
   if (!program) {
     print_error(describe_error(args.path, program.error()));
     return exit_bad_input;

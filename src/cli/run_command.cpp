@@ -1,11 +1,11 @@
 // bpfvm run: load a program and run it once, printing r0.
 #include "cli/commands.hpp"
 #include "cli/engine_option.hpp"
+#include "cli/file_helpers.hpp"
 #include "cli/object_runner.hpp"
 #include "cli/program_input.hpp"
 #include "cli/run_object.hpp"
 
-#include <bpfvm/conformance.hpp>
 #include <bpfvm/data_file.hpp>
 #include <bpfvm/jit.hpp>
 #include <bpfvm/verifier.hpp>
@@ -133,14 +133,18 @@ int run(const RunArgs& args) {
     print_error(describe_error(args.memory_file, memory.error()));
     return exit_bad_input;
   }
-  HelperRegistry helpers = conformance_helpers();
-  auto program = Program::load(input->insns, LoadOptions{.helpers = &helpers});
+  auto helpers = program_file_run_helpers();
+  if (!helpers) {
+    print_error(helpers.error().to_string());
+    return exit_bad_input;
+  }
+  auto program = Program::load(input->insns, LoadOptions{.helpers = &*helpers});
   if (!program) {
     print_error(describe_error(args.program_path, program.error()));
     return exit_bad_input;
   }
   RunOptions options;
-  options.memory_mode = memory_mode_for(args, *input, *memory, helpers);
+  options.memory_mode = memory_mode_for(args, *input, *memory, *helpers);
   if (args.budget != 0) options.budget = args.budget;
   auto result = run_with_engine(args.engine, *program, RunInput::raw(*memory), options);
   if (!result) {
@@ -177,8 +181,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "Run a program once and print r0 in hex.\n"
       "PROGRAM is raw bytecode (.bin), assembly (.s, .asm) or a bpf_conformance test (.data,\n"
       "whose -- mem section is used unless --mem or --mem-hex is given). r1 points at the\n"
-      "memory and r2 holds its length. Helper 5 (the conformance suite's 'unwind') is\n"
-      "available.\n"
+      "memory and r2 holds its length. Helper 5 (the conformance suite's 'unwind') and\n"
+      "bpfvm's built-ins memset, memcpy, memmove, memcmp (0x7f000001-4) are available.\n"
       "The verifier ('bpfvm verify') runs first: a program it proves safe runs without memory\n"
       "checks; one it rejects runs with every load, store and atomic checked against the\n"
       "memory, the stack (and for objects the packet, the context and map values), and a\n"

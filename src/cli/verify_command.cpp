@@ -5,7 +5,6 @@
 #include "cli/program_input.hpp"
 #include "cli/verify_report.hpp"
 
-#include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/object_verify.hpp>
 #include <bpfvm/program_type.hpp>
 #include <bpfvm/progtypes.hpp>
@@ -163,15 +162,16 @@ int verify_program_file(const VerifyArgs& args) {
     print_error(describe_error(args.path, input.error()));
     return exit_bad_input;
   }
-  HelperRegistry helpers = linux_helpers();
-  if (auto added = add_packet_helpers(helpers, type); !added) {
-    print_error(added.error().to_string());
+  // The helpers an object's program of this type gets, built-ins included.
+  auto helpers = program_helpers(type);
+  if (!helpers) {
+    print_error(helpers.error().to_string());
     return exit_bad_input;
   }
   verifier::VerifyOptions options;
   options.type = type;
   options.context_size = args.context_size;
-  options.helpers = &helpers;
+  options.helpers = &*helpers;
   options.linux_prototypes = true;
   apply_common(args, options);
   return report(args.path, {{args.path, "", type, verify_timed(input->insns, options)}}, args);

@@ -1,5 +1,3 @@
-#include <bpfvm/builtin_helpers.hpp>
-#include <bpfvm/linux_helpers.hpp>
 #include <bpfvm/object_verify.hpp>
 #include <bpfvm/progtypes.hpp>
 
@@ -9,12 +7,7 @@ namespace bpfvm {
 
 Result<HelperRegistry> object_program_helpers(const ObjectSpec& spec, std::size_t program) {
   assert(program < spec.programs.size());
-  HelperRegistry helpers = linux_helpers();
-  // As Object::load gives them where the object calls memset, memcpy, ... (the default).
-  if (auto added = add_builtin_helpers(helpers); !added) return added.error();
-  if (auto added = add_packet_helpers(helpers, spec.programs[program].type); !added)
-    return added.error();
-  return helpers;
+  return program_helpers(spec.programs[program].type);
 }
 
 verifier::VerifyOptions verify_options_for(const ObjectSpec& spec, std::size_t program,

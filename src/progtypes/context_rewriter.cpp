@@ -230,19 +230,20 @@ Result<std::vector<Insn>> rewrite_context_access(ProgramType type, std::span<con
 }
 
 Result<Program> load_typed_program(std::span<const Insn> insns, const LoadOptions& options) {
-  for (std::size_t i = 0; i < insns.size(); ++i) {
-    const Insn& insn = insns[i];
-    // call imm with src 0: a helper by id (BPF_JMP | BPF_CALL).
-    if (insn.opcode == 0x85 && insn.src == 0 &&
-        !helper_allowed(options.type, static_cast<std::uint32_t>(insn.imm)))
-      return insn_error(Error::Kind::invalid_program, i,
-                        fmt::format("{} programs may not call helper {}",
-                                    program_type_name(options.type), insn.imm));
-    if (insn.opcode == 0x18) ++i;  // lddw: skip its second slot
-  }
   auto rewritten = rewrite_context_access(options.type, insns);
   if (!rewritten) return rewritten.error();
-  return Program::load(*rewritten, options);
+  // Only the helpers the type may call are bound. A call to another is left to fail if made,
+  // as a call to an unknown id is (Program::load): Linux refuses it only where its verifier
+  // reaches it ("program of this type cannot use helper", check_helper_call), and so does
+  // bpfvm's. callx cannot reach the others either.
+  HelperRegistry allowed;
+  if (options.helpers != nullptr)
+    for (const auto& [id, helper] : options.helpers->all())
+      if (helper_allowed(options.type, id))
+        if (Status added = allowed.add(helper); !added) return added.error();
+  LoadOptions typed = options;
+  typed.helpers = &allowed;
+  return Program::load(*rewritten, typed);
 }
 
 }  // namespace bpfvm

@@ -6,8 +6,8 @@
 // same (progtypes/context_rewriter.cpp). An instruction that reaches the context on one path
 // and other memory (the stack, a map value, the packet) on another cannot be rewritten for
 // both, so Linux refuses it: "same insn cannot be used with different pointers". Two
-// non-context kinds may share an instruction (Linux's reg_type_mismatch_ok: only the context
-// and socket pointers, which bpfvm does not model, are rewritten).
+// kinds may share an instruction unless one is the context or a socket (Linux's
+// reg_type_mismatch_ok: those are the ones rewritten; socket_access.hpp).
 //
 // Kinds are recorded as the exploration reaches each instruction; a pruned path cannot
 // bring a new kind, since the base register is live at the instruction and pruning requires

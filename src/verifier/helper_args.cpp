@@ -2,6 +2,7 @@
 
 #include "verifier/map_access.hpp"
 #include "verifier/references.hpp"
+#include "verifier/socket_access.hpp"
 
 #include <fmt/format.h>
 
@@ -245,7 +246,12 @@ std::optional<std::string> finish_call(const HelperPrototype& proto, const CallM
       r0 = out;
       return std::nullopt;
     }
-    default: break;  // check_helper_call refuses the others (return_kind_supported)
+    default:
+      if (is_socket_return_kind(proto.returns)) {
+        r0 = socket_return(proto.returns, meta, pc, st);
+        return std::nullopt;
+      }
+      break;  // check_helper_call refuses the others (return_kind_supported)
   }
   return std::string("unknown return kind");
 }
@@ -258,7 +264,7 @@ bool return_kind_supported(ReturnKind kind) {
     case ReturnKind::map_value_or_null:
     case ReturnKind::ringbuf_record_or_null:
     case ReturnKind::first_argument: return true;
-    default: return false;
+    default: return is_socket_return_kind(kind);
   }
 }
 

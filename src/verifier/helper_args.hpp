@@ -23,6 +23,11 @@ struct CallMeta {
   std::optional<std::uint32_t> callback;  // the func argument's first instruction
   std::optional<std::uint64_t> alloc_size;
   std::uint32_t release_ref = 0;  // the reference a release argument gives back
+  // The reference a socket argument carries (Linux: meta->ref_obj_id), and whether the helper
+  // returns that socket cast to another type (is_ptr_cast_function: bpf_sk_fullsock,
+  // bpf_tcp_sock), which keeps the reference.
+  std::uint32_t socket_ref = 0;
+  bool ptr_cast = false;
   // map_lookup_elem on an array with a key known to be in range: the value exists, r0 is
   // not null (Linux 6.13+: can_elide_value_nullness, get_constant_map_key).
   bool value_not_null = false;

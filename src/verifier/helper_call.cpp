@@ -3,6 +3,7 @@
 #include "verifier/helper_args.hpp"
 #include "verifier/map_access.hpp"
 #include "verifier/packet_access.hpp"
+#include "verifier/socket_access.hpp"
 
 #include <bpfvm/linux_prototypes.hpp>
 #include <bpfvm/object.hpp>
@@ -168,6 +169,12 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
     return fmt::format(
         "call {:#x}: a call to a function the object does not define (poisoned by the loader)",
         poison_helper_id);
+  // An id neither the registry nor Linux knows (Linux: get_helper_proto's "invalid func",
+  // before the type's list is asked).
+  const auto uid = static_cast<std::uint32_t>(id);
+  if ((options.helpers == nullptr || options.helpers->find(uid) == nullptr) &&
+      (id <= 0 || linux_helper_info(uid) == nullptr))
+    return fmt::format("invalid func unknown#{}", id);
   // The helpers the program type may call (Linux: the type's get_func_proto).
   if (options.type != ProgramType::raw &&
       !helper_allowed(options.type, static_cast<std::uint32_t>(id)))
@@ -191,6 +198,7 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
                        linux_kind_name(proto.returns));
   auto& regs = st.current().regs;
   CallMeta meta;
+  meta.ptr_cast = id == 95 /* sk_fullsock */ || id == 96 /* tcp_sock */;
   const MemCheck mem = [&](int r, const RegValue& p, std::uint64_t size, bool write) {
     if (!p.is_pointer())
       return std::optional<std::string>(fmt::format("R{} type={} expected=fp", r, to_string(p)));
@@ -309,6 +317,10 @@ std::optional<std::string> check_helper_call(const VerifyOptions& options, std::
         if (auto e = access(options, st, reg, v, 4, MemUse::write)) return e;
         break;
       default:
+        if (is_socket_arg_kind(kind)) {
+          if (auto e = check_socket_arg(kind, reg, v, meta)) return e;
+          break;
+        }
         if (is_map_arg_kind(kind)) {
           if (auto e =
                   check_map_arg(options, static_cast<std::uint32_t>(id), kind, reg, v, meta, mem))

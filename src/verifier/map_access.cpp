@@ -24,6 +24,12 @@ std::string_view kind_name(RegKind k) {
     case RegKind::packet: return "pkt";
     case RegKind::packet_end: return "pkt_end";
     case RegKind::packet_meta: return "pkt_meta";
+    case RegKind::sock_common: return "sock_common";
+    case RegKind::sock_common_or_null: return "sock_common_or_null";
+    case RegKind::socket: return "sock";
+    case RegKind::socket_or_null: return "sock_or_null";
+    case RegKind::tcp_sock: return "tcp_sock";
+    case RegKind::tcp_sock_or_null: return "tcp_sock_or_null";
   }
   return "?";
 }
@@ -72,7 +78,8 @@ std::optional<std::string> region(const RegValue& base, int reg, std::int64_t of
 
 bool may_be_null(RegKind k) {
   return k == RegKind::map_value_or_null || k == RegKind::ringbuf_mem_or_null ||
-         k == RegKind::map_ptr_or_null;
+         k == RegKind::map_ptr_or_null || k == RegKind::sock_common_or_null ||
+         k == RegKind::socket_or_null || k == RegKind::tcp_sock_or_null;
 }
 
 std::variant<RegValue, std::string> lddw_pointer(const VerifyOptions& options, const DecodedInsn& d,
@@ -154,7 +161,8 @@ std::optional<std::string> check_pointer_arithmetic(const RegValue& p, int reg) 
   if (may_be_null(p.kind))
     return fmt::format("R{} pointer arithmetic on {} prohibited, null-check it first", reg,
                        kind_name(p.kind));
-  if (p.kind == RegKind::map_ptr || p.kind == RegKind::func)
+  if (p.kind == RegKind::map_ptr || p.kind == RegKind::func || p.kind == RegKind::sock_common ||
+      p.kind == RegKind::socket || p.kind == RegKind::tcp_sock)
     return fmt::format("R{} pointer arithmetic on {} prohibited", reg, kind_name(p.kind));
   return std::nullopt;
 }
@@ -177,14 +185,21 @@ void mark_ptr_or_null(VerifierState& st, std::uint32_t id, bool is_null) {
   std::uint32_t ref = 0;
   auto mark = [&](RegValue& r) {
     if (!may_be_null(r.kind) || r.id != id) return;
-    if (r.ref_obj_id != 0) ref = r.ref_obj_id;
+    // Only the pointer that acquired the reference drops it when null (Linux:
+    // mark_ptr_or_null_regs, ref_obj_id == id); a cast of it (bpf_tcp_sock) has its own id.
+    if (r.ref_obj_id != 0 && r.ref_obj_id == r.id) ref = r.ref_obj_id;
     if (is_null) {
       r = RegValue::scalar(ScalarValue::constant(0));
       return;
     }
-    r.kind = r.kind == RegKind::map_value_or_null     ? RegKind::map_value
-             : r.kind == RegKind::ringbuf_mem_or_null ? RegKind::ringbuf_mem
-                                                      : RegKind::map_ptr;
+    switch (r.kind) {
+      case RegKind::map_value_or_null: r.kind = RegKind::map_value; break;
+      case RegKind::ringbuf_mem_or_null: r.kind = RegKind::ringbuf_mem; break;
+      case RegKind::sock_common_or_null: r.kind = RegKind::sock_common; break;
+      case RegKind::socket_or_null: r.kind = RegKind::socket; break;
+      case RegKind::tcp_sock_or_null: r.kind = RegKind::tcp_sock; break;
+      default: r.kind = RegKind::map_ptr; break;
+    }
     r.id = 0;  // Linux keeps it only for spin locks
   };
   for (Frame& f : st.frames) {

@@ -41,6 +41,12 @@ std::string pointer_to_string(const RegValue& v) {
     case RegKind::ringbuf_mem: name = "ringbuf_mem"; break;
     case RegKind::ringbuf_mem_or_null: name = "ringbuf_mem_or_null"; break;
     case RegKind::func: return fmt::format("func(insn={})", v.mem_size);
+    case RegKind::sock_common: name = "sock_common"; break;
+    case RegKind::sock_common_or_null: name = "sock_common_or_null"; break;
+    case RegKind::socket: name = "sock"; break;
+    case RegKind::socket_or_null: name = "sock_or_null"; break;
+    case RegKind::tcp_sock: name = "tcp_sock"; break;
+    case RegKind::tcp_sock_or_null: name = "tcp_sock_or_null"; break;
     default: return "?";
   }
   std::vector<std::string> parts;

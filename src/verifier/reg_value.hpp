@@ -39,6 +39,14 @@ enum class RegKind : std::uint8_t {
   ringbuf_mem_or_null,  // the same or null: ringbuf_reserve's r0, `id` and `ref_obj_id` set
   func,                 // PTR_TO_FUNC: lddw src 4, the subprogram starting at `mem_size`
   map_ptr_or_null,      // CONST_PTR_TO_MAP | PTR_MAYBE_NULL: a lookup in a map of maps
+  // Sockets (socket_access.hpp): read-only fields, no arithmetic; `ref_obj_id` is the lookup's
+  // reference (shared by what bpf_sk_fullsock and bpf_tcp_sock make of it), `id` the null check's.
+  sock_common,          // PTR_TO_SOCK_COMMON: a socket of any state (struct bpf_sock's first part)
+  sock_common_or_null,  // the same or null: bpf_skc_lookup_tcp's r0
+  socket,               // PTR_TO_SOCKET: a full socket (struct bpf_sock)
+  socket_or_null,       // the same or null: bpf_sk_lookup_tcp/udp's, bpf_sk_fullsock's r0
+  tcp_sock,             // PTR_TO_TCP_SOCK (struct bpf_tcp_sock)
+  tcp_sock_or_null,     // the same or null: bpf_tcp_sock's r0
 };
 
 struct RegValue {
@@ -59,8 +67,8 @@ struct RegValue {
   // map_ptr, map_value, map_key (and their _or_null): the map's shape (options.maps or an
   // inner spec they own; identity is the map).
   const MapSpec* map = nullptr;
-  // ringbuf_mem(_or_null): the reference it carries until submitted or discarded (Linux:
-  // reg->ref_obj_id); 0 for everything else.
+  // ringbuf_mem(_or_null), the socket kinds: the reference it carries until submitted,
+  // discarded or released (Linux: reg->ref_obj_id); 0 for everything else.
   std::uint32_t ref_obj_id = 0;
   // ringbuf_mem(_or_null): the record's size; func: the callback's first instruction.
   std::uint32_t mem_size = 0;

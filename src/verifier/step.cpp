@@ -8,6 +8,7 @@
 #include "verifier/references.hpp"
 #include "verifier/scalar_alu.hpp"
 #include "verifier/scalar_branch.hpp"
+#include "verifier/socket_access.hpp"
 
 #include <fmt/format.h>
 
@@ -137,6 +138,10 @@ std::variant<Target, Failure> resolve(const StepContext& ctx, const VerifierStat
       return Target{RegKind::ctx, 0, off, off};
     }
     default: {
+      if (is_socket_kind(base.kind)) {
+        if (auto e = check_socket_access(base, base_reg, insn_off, size, write)) return Failure{*e};
+        return Target{base.kind, 0, insn_off, insn_off};
+      }
       // Map values, keys, ring buffer records (map_access.hpp); the rest by name.
       if (auto e = check_object_access(base, base_reg, insn_off, size, !write, write))
         return Failure{*e};

@@ -354,6 +354,12 @@ class Explorer {
           for (int id : cache_[p.pc])
             if (nodes_[static_cast<std::size_t>(id)].branches > 0)
               widen_scalars(nodes_[static_cast<std::size_t>(id)].state, p.state);
+        // A new state is cached only after 2 jumps and 8 instructions since the last one,
+        // as Linux (add_new_state in is_state_visited), and always at a callback call, whose
+        // iterations end on a state cached there.
+        const bool worth =
+            callback_call || (jumps_ - jumps_at_last_state_ >= 2 &&
+                              result_.stats.insns_processed - insns_at_last_state_ >= 8);
         std::vector<int>& list = cache_[p.pc];
         // Newest first (Linux's explored_state list): the states of the latest paths are the
         // likeliest to include this one.
@@ -408,8 +414,13 @@ class Explorer {
           }
           // A state that keeps failing to include new ones costs a comparison each time for
           // nothing: it leaves the list (Linux: miss_cnt > hit_cnt * 3 + 3 in
-          // is_state_visited). It stays in the chain of checkpoints for precision marks.
-          if (++c.misses > c.hits * 3 + 3) {
+          // is_state_visited). It stays in the chain of checkpoints for precision marks. A
+          // miss counts only where this path's state will be cached in its place (Linux: "when
+          // new state is not going to be added do not increase miss count"): otherwise a run
+          // of paths through a stretch without jumps would evict the states of earlier
+          // paths and leave nothing to prune the next ones against.
+          if (worth) ++c.misses;
+          if (c.misses > c.hits * 3 + 3) {
             c.state = VerifierState{};
             list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
             --cache_size_;
@@ -421,12 +432,6 @@ class Explorer {
           finish(p.anchor, p.state);
           return true;
         }
-        // A new state is cached only after 2 jumps and 8 instructions since the last one,
-        // as Linux (add_new_state in is_state_visited), and always at a callback call, whose
-        // iterations end on a state cached there.
-        const bool worth =
-            callback_call || (jumps_ - jumps_at_last_state_ >= 2 &&
-                              result_.stats.insns_processed - insns_at_last_state_ >= 8);
         if (worth && cache_[p.pc].size() < options_.max_states_per_insn &&
             cache_size_ < options_.max_states) {
           checkpoint(p, summary, true);

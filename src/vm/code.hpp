@@ -44,6 +44,10 @@ struct Code {
   std::vector<Region> global_regions;
   // Slots `lddw` src 4 (BPF_PSEUDO_FUNC) names: the callbacks helpers may call. Sorted.
   std::vector<std::uint32_t> functions;
+  // `call N` of ids the registry lacks, bound to a helper that fails the run if the call is
+  // ever made (program.cpp, unknown_helper_trap). One per such call; kept apart from `helpers`
+  // so that callx still finds no helper there.
+  std::vector<std::unique_ptr<Helper>> unknown_helpers;
 
   bool uses_maps() const { return !maps.empty(); }
   // Whether a run must hold a MapReadGuard (an epoch pin): some map the code names by `lddw`

@@ -20,15 +20,34 @@ std::int64_t widened_imm(const DecodedInsn& decoded) {
   return decoded.insn.imm;  // sign-extended; 32-bit operations truncate it again
 }
 
+// What a `call N` of an id the registry lacks runs: it fails the run, as callx of such an id
+// does. The id travels in `user`.
+std::uint64_t unknown_helper_trap(HelperCall& call, std::uint64_t, std::uint64_t, std::uint64_t,
+                                  std::uint64_t, std::uint64_t) {
+  auto id = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(call.user()));
+  call.fail(fmt::format("call {}: no helper with id {} is registered", id, id));
+  return 0;
+}
+
+// A call to an unknown helper is not refused here: Linux checks a helper call only where the
+// verifier reaches it (check_helper_call, in do_check) and removes the code no path reaches
+// (opt_remove_dead_code), so a program whose only such calls are dead loads there. The
+// verifier refuses reachable ones ("invalid func unknown#N"); a program run without it fails
+// at the call (Error::Kind::helper), never calls anything.
 Result<Ok> resolve_call(std::size_t index, const DecodedInsn& decoded,
-                        const HelperRegistry& helpers, detail::CodeInsn& out) {
+                        const HelperRegistry& helpers, detail::Code& code, detail::CodeInsn& out) {
   switch (decoded.row->shape) {
     case Shape::CallHelper: {
       auto id = static_cast<std::uint32_t>(decoded.insn.imm);
       out.helper = helpers.find(id);
-      if (out.helper == nullptr)
-        return insn_error(Error::Kind::invalid_program, index,
-                          fmt::format("call {}: no helper with id {} is registered", id, id));
+      if (out.helper == nullptr) {
+        code.unknown_helpers.push_back(std::make_unique<Helper>(
+            Helper{.id = id,
+                   .name = "unknown",
+                   .function = unknown_helper_trap,
+                   .user = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))}));
+        out.helper = code.unknown_helpers.back().get();
+      }
       return Ok{};
     }
     case Shape::CallBtf:
@@ -167,7 +186,7 @@ Result<Program> Program::load(std::span<const Insn> insns, const LoadOptions& op
     slot.offset = d.insn.offset;
     slot.target = static_cast<std::uint32_t>(d.target);
     slot.imm = widened_imm(d);
-    if (auto ok = resolve_call(i, d, code->helpers, slot); !ok) return ok.error();
+    if (auto ok = resolve_call(i, d, code->helpers, *code, slot); !ok) return ok.error();
     if (d.row->shape == Shape::Lddw)
       if (auto ok = resolve_lddw(i, d, insns.size(), *decoded, *code, slot); !ok) return ok.error();
   }

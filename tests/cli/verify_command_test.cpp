@@ -246,4 +246,77 @@ TEST_F(RunVerifiesFirst, RawProgramsAreVerifiedForTheMemoryGiven) {
   EXPECT_EQ(bpfvm("run --no-verify --unchecked " + read8.string() + sixteen).status, 2);
 }
 
+// The built-ins (memset, memcpy, memmove, memcmp at 0x7f000001-4) are there for program files
+// as for objects: `verify` judges calls to them by their prototypes, `run` and `jit` load them.
+TEST_F(RunVerifiesFirst, ProgramFilesMayCallTheBuiltins) {
+  auto memset7 = write("memset.s",
+                       "mov %r1, %r10\n"
+                       "add %r1, -16\n"
+                       "mov %r2, 7\n"
+                       "mov %r3, 16\n"
+                       "call 0x7f000001\n"
+                       "ldxb %r0, [%r10-3]\n"
+                       "exit\n");
+  for (const char* type : {"raw", "xdp", "socket_filter"}) {
+    Outcome verified = bpfvm("verify " + memset7.string() + " --type " + type);
+    EXPECT_EQ(verified.status, 0) << type << "\n" << verified.out;
+  }
+  auto memcmp4 = write("memcmp.s",
+                       "mov %r2, %r1\n"
+                       "add %r2, 4\n"
+                       "mov %r3, 4\n"
+                       "call 0x7f000004\n"
+                       "exit\n");
+  EXPECT_EQ(bpfvm("verify " + memcmp4.string() + " --context-size 8").status, 0);
+  Outcome short_context = bpfvm("verify " + memcmp4.string() + " --context-size 7");
+  EXPECT_EQ(short_context.status, 1);
+  EXPECT_TRUE(has(short_context.out, "insn 3 (call 2130706436): invalid access to context"))
+      << short_context.out;
+  for (const char* engine : {"interp", "jit"}) {
+    Outcome set = bpfvm("run --repeat 2 --engine " + std::string(engine) + " " + memset7.string());
+    EXPECT_EQ(set.status, 0) << set.err;
+    EXPECT_EQ(set.out, "0x7\n");
+    EXPECT_TRUE(has(set.err, "(unchecked mode)")) << set.err;  // verified with the built-ins
+    // memcmp's int, sign-extended: 04 < 05.
+    Outcome compared = bpfvm("run --repeat 2 --engine " + std::string(engine) + " " +
+                             memcmp4.string() + " --mem-hex '01 02 03 04 01 02 03 05'");
+    EXPECT_EQ(compared.status, 0) << compared.err;
+    EXPECT_EQ(compared.out, "0xffffffffffffffff\n");
+    EXPECT_TRUE(has(compared.err, "(unchecked mode)")) << compared.err;
+  }
+  EXPECT_EQ(bpfvm("jit " + memset7.string()).status, 0);
+
+  // A memset past the top of the stack: rejected by its prototype, not as an unknown function;
+  // run checked, the built-in refuses the bytes and the run fails.
+  auto overflow = write("overflow.s",
+                        "mov %r1, %r10\n"
+                        "add %r1, -16\n"
+                        "mov %r2, 7\n"
+                        "mov %r3, 32\n"
+                        "call 0x7f000001\n"
+                        "mov %r0, 0\n"
+                        "exit\n");
+  Outcome rejected = bpfvm("verify " + overflow.string());
+  EXPECT_EQ(rejected.status, 1);
+  EXPECT_TRUE(has(rejected.out, "invalid indirect access to stack R1 off=-16 size=32"))
+      << rejected.out;
+  for (const char* engine : {"interp", "jit"}) {
+    Outcome failed = bpfvm("run --engine " + std::string(engine) + " " + overflow.string());
+    EXPECT_EQ(failed.status, 1) << failed.err;
+    EXPECT_TRUE(has(failed.err, "runs with memory checks")) << failed.err;
+    EXPECT_TRUE(has(failed.err, "helper failed: memset: dst at")) << failed.err;
+  }
+
+  // An id in the built-in range that names no built-in is still unknown.
+  auto unknown = write("unknown.s",
+                       "call 0x7f000005\n"
+                       "exit\n");
+  Outcome unknown_verify = bpfvm("verify " + unknown.string());
+  EXPECT_EQ(unknown_verify.status, 1);
+  EXPECT_TRUE(has(unknown_verify.out, "invalid func unknown#2130706437")) << unknown_verify.out;
+  Outcome unknown_run = bpfvm("run " + unknown.string());
+  EXPECT_EQ(unknown_run.status, 1);  // it loads, and the run fails at the call
+  EXPECT_TRUE(has(unknown_run.err, "no helper with id 2130706437")) << unknown_run.err;
+}
+
 }  // namespace

@@ -237,10 +237,16 @@ TEST(LinuxPrototypesVerifier, KindsTheVerifierCannotCheckAreRejectedByName) {
   ASSERT_FALSE(lock.ok());
   EXPECT_NE(lock.error->reason.find("ARG_PTR_TO_SPIN_LOCK"), std::string::npos)
       << lock.error->reason;
-  // bpf_sk_fullsock returns a socket: its return kind is named.
+  // bpf_skc_to_tcp6_sock returns a BTF pointer: its return kind is named.
+  const auto btf = verify_call(136, true, {mov(1, 0)});
+  ASSERT_FALSE(btf.ok());
+  EXPECT_NE(btf.error->reason.find("RET_PTR_TO_BTF_ID_OR_NULL"), std::string::npos)
+      << btf.error->reason;
+  // bpf_sk_fullsock's socket kinds are checked (docs/verifier.md "Socket pointers"): zero is
+  // no socket.
   const auto fullsock = verify_call(95, true, {mov(1, 0)});
   ASSERT_FALSE(fullsock.ok());
-  EXPECT_NE(fullsock.error->reason.find("RET_PTR_TO_SOCKET_OR_NULL"), std::string::npos)
+  EXPECT_NE(fullsock.error->reason.find("R1 type=scalar expected=sock_common"), std::string::npos)
       << fullsock.error->reason;
   // Every helper of the table: a call with all five registers zero is never accepted when
   // an argument is a pointer of a kind the verifier cannot check (no kind is let through).

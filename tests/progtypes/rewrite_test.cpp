@@ -183,11 +183,34 @@ TEST(Rewrite, LegacyPacketLoadsNeedAnSkbAndTheContextInR6) {
   EXPECT_EQ(rewrite_error(ProgramType::raw, {ld_abs, exit_insn()}), "");
 }
 
-TEST(Rewrite, HelpersOutsideTheTypesListAreRefusedAtLoad) {
-  auto program = test::load_typed(ProgramType::xdp, {call(9), exit_insn()});
-  ASSERT_FALSE(program);
-  EXPECT_THAT(program.error().to_string(),
-              HasSubstr("instruction 0: xdp programs may not call helper 9"));
+// A helper outside the type's list is not bound, even where the registry has it: the program
+// loads (Linux's verifier refuses the call only where it reaches it) and a run that makes the
+// call fails there, never running skb_store_bytes on an xdp context.
+TEST(Rewrite, HelpersOutsideTheTypesListAreNeverCalled) {
+  HelperRegistry registry;
+  ASSERT_TRUE(add_packet_helpers(registry, ProgramType::sched_cls).ok());
+  ASSERT_NE(registry.find(9), nullptr);
+  LoadOptions options{.helpers = &registry, .type = ProgramType::xdp};
+  // r0 = 2 (XDP_PASS); the call to skb_store_bytes (9) is made only when r0 is not 2.
+  const std::vector<Insn> dead = {mov(0, 2), jeq(0, 2, 1), call(9), exit_insn()};
+  const std::vector<Insn> live = {mov(0, 2), call(9), exit_insn()};
+  auto packet = test::packets::ipv4(17);
+  PacketRunInput input;
+  input.type = ProgramType::xdp;
+  input.packet = packet;
+  for (Engine engine : {Engine::interpreter, Engine::jit}) {
+    auto dead_program = load_typed_program(dead, options);
+    ASSERT_TRUE(dead_program) << dead_program.error().to_string();
+    auto passed = run_packet(*dead_program, input, engine);
+    ASSERT_TRUE(passed) << passed.error().to_string();
+    EXPECT_EQ(passed->return_value, 2u);
+    auto live_program = load_typed_program(live, options);
+    ASSERT_TRUE(live_program) << live_program.error().to_string();
+    auto failed = run_packet(*live_program, input, engine);
+    ASSERT_FALSE(failed);
+    EXPECT_THAT(failed.error().to_string(),
+                HasSubstr("instruction 1: helper failed: call 9: no helper with id 9"));
+  }
   EXPECT_TRUE(helper_allowed(ProgramType::raw, 9));
   EXPECT_TRUE(helper_allowed(ProgramType::sched_cls, 9));
   EXPECT_FALSE(helper_allowed(ProgramType::socket_filter, 9));
