@@ -5,9 +5,8 @@
 // in the kernel (BPF_PROG_TEST_RUN) and on bpfvm's interpreter and JIT, and r0, data_out and
 // ctx_out must match. Without the kernel (bpf() refused) the comparisons skip; the cases
 // that need no kernel (sock_ops, a socket-less skb) run anyway.
-#include "progtypes/clang_programs.hpp"
 #include "progtypes/insn_builders.hpp"
-#include "progtypes/typed_run.hpp"
+#include "progtypes/kernel_subject.hpp"
 #include "support/kernel_bpf.hpp"
 
 #include <bpfvm/linux_helpers.hpp>
@@ -55,17 +54,7 @@ struct Call {
   std::uint32_t gso_size = 0;
 };
 
-struct Outcome {
-  bool ran = false;
-  std::string error;
-  std::uint32_t retval = 0;
-  Bytes packet;
-  SkbMetadata skb;
-
-  friend bool operator==(const Outcome& a, const Outcome& b) {
-    return a.ran == b.ran && a.retval == b.retval && a.packet == b.packet && a.skb == b.skb;
-  }
-};
+using Outcome = test::SubjectOutcome;
 
 std::string show(const Outcome& o) {
   if (!o.ran) return "failed: " + o.error;
@@ -88,113 +77,17 @@ SkbMetadata metadata(const Call& call) {
   return skb;
 }
 
-class L2Program {
+// l2_tc.bpf.c (or ld_abs_tc.bpf.c, which takes the same cb[]) in the kernel and in bpfvm
+// (kernel_subject.hpp), its helper calls described by a Call.
+class L2Program : public test::KernelSubject {
  public:
-  explicit L2Program(const char* name = "l2_tc") {
-    auto insns = test::clang_program(name);
-    if (!insns) {
-      skip_ = fmt::format("{}.bin was not built (no clang)", name);
-      return;
-    }
-    auto program = test::load_typed(ProgramType::sched_cls, *insns);
-    if (!program) {
-      ADD_FAILURE() << name << ": " << program.error().to_string();
-      skip_ = "bpfvm refused it";
-      return;
-    }
-    program_ = std::move(*program);
-    if (auto probe = k::probe(); !probe) {
-      kernel_skip_ = "bpf() unavailable: " + probe.error().to_string();
-      return;
-    }
-    auto fd = k::load_program(*insns, {.type = k::ProgType::sched_cls});
-    if (!fd) {
-      ADD_FAILURE() << "the kernel refused " << name << ": " << fd.error().to_string();
-      kernel_skip_ = "the kernel refused it";
-      return;
-    }
-    fd_ = std::move(*fd);
-  }
-  const std::optional<std::string>& skip() const { return skip_ ? skip_ : kernel_skip_; }
-  const std::optional<std::string>& skip_bpfvm() const { return skip_; }
+  explicit L2Program(const char* name = "l2_tc")
+      : KernelSubject(name, ProgramType::sched_cls, show) {}
 
-  Outcome kernel(const Bytes& packet, const SkbMetadata& in) {
-    __sk_buff s{};
-    s.mark = in.mark;
-    s.ifindex = in.ifindex;
-    for (int i = 0; i < 5; ++i) s.cb[i] = in.cb[i];
-    s.gso_size = in.gso_size;
-    Bytes ctx(sizeof s);
-    std::memcpy(ctx.data(), &s, sizeof s);
-    Outcome o;
-    auto run = k::test_run(
-        fd_,
-        {.data_in = packet, .data_out_size = 1 << 16, .ctx_in = ctx, .ctx_out_size = ctx.size()});
-    if (!run) {
-      o.error = run.error().to_string();
-      return o;
-    }
-    std::memcpy(&s, run->ctx_out.data(), std::min(run->ctx_out.size(), sizeof s));
-    o.ran = true;
-    o.retval = run->retval;
-    o.packet = run->data_out;
-    o.skb.mark = s.mark, o.skb.priority = s.priority, o.skb.ingress_ifindex = s.ingress_ifindex;
-    o.skb.ifindex = s.ifindex;
-    for (int i = 0; i < 5; ++i) o.skb.cb[i] = s.cb[i];
-    o.skb.tstamp = s.tstamp, o.skb.wire_len = s.wire_len, o.skb.gso_segs = s.gso_segs;
-    o.skb.gso_size = s.gso_size, o.skb.hwtstamp = s.hwtstamp;
-    return o;
-  }
-
-  Outcome bpfvm(const Bytes& packet, const SkbMetadata& in, Engine engine,
-                std::uint64_t socket_cookie = 1, const Network* network = nullptr) {
-    PacketRunInput input;
-    input.type = ProgramType::sched_cls;
-    input.packet = packet;
-    input.skb = in;
-    input.socket_cookie = socket_cookie;
-    input.network = network;
-    Outcome o;
-    auto run = run_packet(*program_, input, engine);
-    if (!run) {
-      o.error = run.error().to_string();
-      return o;
-    }
-    o.ran = true;
-    o.retval = static_cast<std::uint32_t>(run->return_value);
-    o.packet = run->packet;
-    o.skb = run->skb;
-    o.skb.tc_index = o.skb.tc_classid = o.skb.queue_mapping = 0;  // not in ctx_out
-    o.skb.gso_size = in.gso_size;                                 // ctx_out returns ctx_in's
-    return o;
-  }
-
-  // The kernel against both engines; returns bpfvm's interpreter outcome.
   Outcome compare(const std::string& what, const Bytes& packet, const Call& call) {
-    const SkbMetadata in = metadata(call);
-    const Outcome linux_run = kernel(packet, in);
-    const Outcome ours = bpfvm(packet, in, Engine::interpreter);
-    EXPECT_EQ(linux_run, ours) << what << "\n  kernel: " << show(linux_run)
-                               << "\n  bpfvm:  " << show(ours);
-    if (jit_supported()) {
-      const Outcome jit = bpfvm(packet, in, Engine::jit);
-      EXPECT_EQ(jit, ours) << what << " (JIT)\n  jit:    " << show(jit)
-                           << "\n  interp: " << show(ours);
-    }
-    ++compared;
-    return ours;
+    return KernelSubject::compare(what, packet, metadata(call));
   }
-
-  std::size_t compared = 0;
-
- private:
-  std::optional<std::string> skip_, kernel_skip_;
-  std::optional<Program> program_;
-  k::Fd fd_;
 };
-
-#define SKIP_UNLESS_READY(subject) \
-  if ((subject).skip()) GTEST_SKIP() << *(subject).skip()
 
 constexpr std::uint16_t be(std::uint16_t host) {
   return static_cast<std::uint16_t>((host >> 8) | (host << 8));
@@ -451,7 +344,8 @@ TEST(SkbCookies, MatchTheKernel) {
   network.init_netns_cookie = first.skb.mark;
   for (Engine engine : {Engine::interpreter, Engine::jit}) {
     if (engine == Engine::jit && !jit_supported()) continue;
-    const Outcome ours = l2.bpfvm(packet, in, engine, cookie, &network);
+    const Outcome ours =
+        l2.bpfvm(packet, in, {}, {.engine = engine, .socket_cookie = cookie, .network = &network});
     EXPECT_EQ(first, ours) << "kernel: " << show(first) << "\nbpfvm: " << show(ours);
   }
 }
@@ -502,16 +396,16 @@ TEST(SkbCookies, WithoutASocketAndByDefault) {
   Network network = Network::loopback();
   network.netns_cookie = 77;
   network.init_netns_cookie = 5;
-  Outcome none = l2.bpfvm(packet, in, Engine::interpreter, 0, &network);
+  Outcome none = l2.bpfvm(packet, in, {}, {.socket_cookie = 0, .network = &network});
   ASSERT_TRUE(none.ran) << none.error;
   EXPECT_EQ(none.skb.cb[1], 0u);  // get_socket_cookie: no socket
   EXPECT_EQ(none.skb.cb[3], 5u);  // get_netns_cookie(skb): init_net's
   EXPECT_EQ(none.skb.mark, 5u);   // get_netns_cookie(NULL)
-  Outcome some = l2.bpfvm(packet, in, Engine::interpreter, 0x1234567890, &network);
+  Outcome some = l2.bpfvm(packet, in, {}, {.socket_cookie = 0x1234567890, .network = &network});
   EXPECT_EQ(some.skb.cb[1], 0x34567890u);
   EXPECT_EQ(some.skb.cb[2], 0x12u);
   EXPECT_EQ(some.skb.cb[3], 77u);
-  Outcome defaults = l2.bpfvm(packet, in, Engine::interpreter);
+  Outcome defaults = l2.bpfvm(packet, in);
   EXPECT_EQ(defaults.skb.cb[1], 1u);
   EXPECT_EQ(defaults.skb.cb[3], 1u);
   EXPECT_EQ(defaults.skb.mark, 1u);

@@ -5,9 +5,8 @@
 // the kernel (BPF_PROG_TEST_RUN) and on bpfvm's interpreter and JIT: r0, data_out and
 // ctx_out must match. What test_run does not show (where a redirect went, the tunnel key)
 // is checked against PacketRunOutput, the tunnel key also through get_tunnel_key's copy.
-#include "progtypes/clang_programs.hpp"
 #include "progtypes/insn_builders.hpp"
-#include "progtypes/typed_run.hpp"
+#include "progtypes/kernel_subject.hpp"
 #include "support/kernel_bpf.hpp"
 
 #include <linux/bpf.h>
@@ -28,18 +27,7 @@ namespace {
 namespace k = test::kernel;
 using Bytes = std::vector<std::uint8_t>;
 
-struct Outcome {
-  bool ran = false;
-  std::string error;
-  std::uint32_t retval = 0;
-  Bytes packet;
-  SkbMetadata skb;                      // ctx_out (sched_cls)
-  std::optional<PacketRunOutput> full;  // bpfvm only
-
-  friend bool same(const Outcome& a, const Outcome& b) {
-    return a.ran == b.ran && a.retval == b.retval && a.packet == b.packet && a.skb == b.skb;
-  }
-};
+using Outcome = test::SubjectOutcome;
 
 std::string show(const Outcome& o) {
   if (!o.ran) return "failed: " + o.error;
@@ -51,135 +39,11 @@ std::string show(const Outcome& o) {
                      o.skb.gso_segs);
 }
 
-Bytes ctx_in(ProgramType type, const SkbMetadata& skb, const XdpMetadata& xdp, std::size_t size) {
-  if (type == ProgramType::xdp) {
-    xdp_md md{};
-    md.data = xdp.metadata_size;
-    md.data_end = static_cast<std::uint32_t>(size);
-    md.ingress_ifindex = xdp.ingress_ifindex;
-    Bytes bytes(sizeof md);
-    std::memcpy(bytes.data(), &md, sizeof md);
-    return bytes;
-  }
-  __sk_buff s{};
-  s.mark = skb.mark;
-  s.ifindex = skb.ifindex;
-  for (int i = 0; i < 5; ++i) s.cb[i] = skb.cb[i];
-  s.gso_segs = skb.gso_segs;
-  s.gso_size = skb.gso_size;
-  Bytes bytes(sizeof s);
-  std::memcpy(bytes.data(), &s, sizeof s);
-  return bytes;
-}
-
-SkbMetadata ctx_out(const Bytes& bytes) {
-  __sk_buff s{};
-  std::memcpy(&s, bytes.data(), std::min(bytes.size(), sizeof s));
-  SkbMetadata out;
-  out.mark = s.mark, out.priority = s.priority, out.ingress_ifindex = s.ingress_ifindex;
-  out.ifindex = s.ifindex;
-  for (int i = 0; i < 5; ++i) out.cb[i] = s.cb[i];
-  out.tstamp = s.tstamp, out.wire_len = s.wire_len, out.gso_segs = s.gso_segs;
-  out.gso_size = s.gso_size, out.hwtstamp = s.hwtstamp;
-  return out;
-}
-
-// One clang program, loaded once in the kernel (when bpf() is allowed) and once in bpfvm.
-class Subject {
+// One clang program in the kernel and in bpfvm (kernel_subject.hpp).
+class Subject : public test::KernelSubject {
  public:
-  Subject(const char* name, ProgramType type) : type_(type) {
-    auto insns = test::clang_program(name);
-    if (!insns) {
-      skip_ = fmt::format("{}.bin was not built (no clang)", name);
-      return;
-    }
-    auto program = test::load_typed(type, *insns);
-    if (!program) {
-      ADD_FAILURE() << name << ": " << program.error().to_string();
-      skip_ = "bpfvm refused it";
-      return;
-    }
-    program_ = std::move(*program);
-    if (auto probe = k::probe(); !probe) {
-      skip_ = "bpf() unavailable: " + probe.error().to_string();
-      return;
-    }
-    auto fd = k::load_program(*insns, {.type = static_cast<k::ProgType>(type)});
-    if (!fd) {
-      ADD_FAILURE() << name << ": the kernel refused it: " << fd.error().to_string();
-      skip_ = "the kernel refused it";
-      return;
-    }
-    fd_ = std::move(*fd);
-  }
-  const std::optional<std::string>& skip() const { return skip_; }
-
-  Outcome kernel(const Bytes& packet, const SkbMetadata& skb = {}, const XdpMetadata& xdp = {}) {
-    Outcome o;
-    const Bytes ctx = ctx_in(type_, skb, xdp, packet.size());
-    k::TestRunRequest request{
-        .data_in = packet, .data_out_size = 1 << 18, .ctx_in = ctx, .ctx_out_size = ctx.size()};
-    auto run = k::test_run(fd_, request);
-    if (!run) {
-      o.error = run.error().to_string();
-      return o;
-    }
-    o.ran = true;
-    o.retval = run->retval;
-    o.packet = run->data_out;
-    if (type_ != ProgramType::xdp) o.skb = ctx_out(run->ctx_out);
-    return o;
-  }
-
-  Outcome bpfvm(const Bytes& packet, const SkbMetadata& skb = {}, const XdpMetadata& xdp = {},
-                Engine engine = Engine::interpreter) {
-    Outcome o;
-    PacketRunInput input{.type = type_, .packet = packet, .skb = skb, .xdp = xdp};
-    auto run = run_packet(*program_, input, engine);
-    if (!run) {
-      o.error = run.error().to_string();
-      return o;
-    }
-    o.ran = true;
-    o.retval = static_cast<std::uint32_t>(run->return_value);
-    o.packet = run->packet;
-    if (type_ != ProgramType::xdp) {
-      o.skb = run->skb;
-      o.skb.tc_index = o.skb.tc_classid = o.skb.queue_mapping = 0;  // not in ctx_out
-      o.skb.gso_size = skb.gso_size;  // ctx_out returns ctx_in's (the programs read it)
-    }
-    o.full = std::move(*run);
-    return o;
-  }
-
-  // Runs in the kernel and on both engines; fails the test where they differ. Returns
-  // bpfvm's interpreter outcome.
-  Outcome compare(const std::string& what, const Bytes& packet, const SkbMetadata& skb = {},
-                  const XdpMetadata& xdp = {}) {
-    const Outcome linux_run = kernel(packet, skb, xdp);
-    Outcome ours = bpfvm(packet, skb, xdp);
-    EXPECT_TRUE(same(linux_run, ours))
-        << what << "\n  kernel: " << show(linux_run) << "\n  bpfvm:  " << show(ours);
-    if (jit_supported()) {
-      const Outcome jit = bpfvm(packet, skb, xdp, Engine::jit);
-      EXPECT_TRUE(same(jit, ours))
-          << what << " (JIT)\n  jit:    " << show(jit) << "\n  interp: " << show(ours);
-    }
-    ++compared;
-    return ours;
-  }
-
-  std::size_t compared = 0;
-
- private:
-  ProgramType type_;
-  std::optional<std::string> skip_;
-  std::optional<Program> program_;
-  k::Fd fd_;
+  Subject(const char* name, ProgramType type) : KernelSubject(name, type, show) {}
 };
-
-#define SKIP_UNLESS_READY(subject) \
-  if ((subject).skip()) GTEST_SKIP() << *(subject).skip()
 
 void put32(Bytes& packet, std::size_t at, std::uint32_t value) {
   std::memcpy(packet.data() + at, &value, 4);
