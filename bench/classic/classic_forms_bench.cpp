@@ -17,11 +17,14 @@
 // ENGINES=name,name keeps only those columns (and libpcap); PLAIN=1 drops 802.1Q-tagged and
 // ARP frames from the traffic, PLAIN=vlan only the tagged ones, PLAIN=arp only ARP (to see
 // what the `vlan` filter's mispredictions cost). ASM=dir writes each filter's generated code
-// (every form) to dir/filter-<index>.s.
+// (every form) to dir/filter-<index>.s. For programs with a dispatch on a field of 1 or 2
+// bytes, `partition` is the partitioned batch loop prototype (partition_prototype.hpp) and
+// `partition pass 1` its first pass reduced to finding each packet's exit (a lower bound).
 #include <bpfvm/classic.hpp>
 #include <bpfvm/jit.hpp>
 
 #include "classic/branch_free.hpp"
+#include "partition_prototype.hpp"
 #include "traffic.hpp"
 
 #include <fmt/format.h>
@@ -190,6 +193,18 @@ int main(int argc, char** argv) {
         return matches;
       });
     }
+    if (auto prototype = bench::PartitionPrototype::make(*program, *code)) {
+      for (bool exit_only : {false, true}) {
+        prototype->set_exit_only(exit_only);
+        engines.emplace_back(
+            exit_only ? "partition pass 1" : "partition", [&, prototype = *prototype] {
+              prototype.run(batch, verdicts.data());
+              return static_cast<std::size_t>(std::count_if(
+                  verdicts.begin(), verdicts.begin() + static_cast<long>(batch.size()),
+                  [](std::uint32_t v) { return v != 0; }));
+            });
+      }
+    }
     engines.emplace_back("Filter batches", [&] {
       batches->run(batch, std::span(verdicts).first(batch.size()));
       return static_cast<std::size_t>(
@@ -239,6 +254,12 @@ int main(int argc, char** argv) {
                  form_name(code->choose(profile, false)), form_name(code->choose(profile, true)));
     }
     for (std::size_t j = 0; j < engines.size(); ++j) {
+      // (The partition's pass 1 alone gives no verdicts: timing only.)
+      if (engines[j].first == "partition pass 1") {
+        fmt::print("  {:<22} {:7.2f} ns {:6.2f}x  (no verdicts)\n", engines[j].first, best[j],
+                   best[0] / best[j]);
+        continue;
+      }
       const bool same = matches[j] == matches[0];
       if (!same) status = 1;
       fmt::print("  {:<22} {:7.2f} ns {:6.2f}x  {} matches{}\n", engines[j].first, best[j],

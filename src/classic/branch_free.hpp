@@ -133,6 +133,8 @@ class BranchFreeFilter {
   Entry entry(bool dispatched) const { return dispatched ? dispatched_entry_ : entry_; }
   std::size_t exit_count() const { return dispatch_ ? dispatch_->exits.size() : 0; }
   std::size_t exit_of(const std::uint8_t* data) const;
+  // The dispatch itself, or null (for bench/classic's partition prototype).
+  const BranchFreeDispatch* dispatch() const { return dispatch_ ? &*dispatch_ : nullptr; }
 
   // The batch loop around the straight-line or the dispatched code; null when there is none
   // (no dispatch, or no packet layout it can read).
