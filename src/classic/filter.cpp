@@ -30,7 +30,7 @@ struct PerCallChoice {
 // least one per batch once that many have gone by; one in `batch_sample_settled_every` once
 // the profile holds `batch_profile_settled` packets), into a profile shared by every batch of
 // the filter, in which old traffic fades (counts halve past `batch_profile_span` packets); the
-// form is chosen again for every batch.
+// form is chosen again when a batch took samples or its cache estimate changed.
 struct BatchChoice {
   std::mutex mutex;  // guards the rest
   detail::BranchFreeFilter::FormProfile profile;
@@ -51,9 +51,8 @@ struct Filter::Compiled {
   bool direct = false;                 // jit->direct_supported(), asked once
   // Engine::jit: the branch-free code, for packets of at least its min_caplen().
   std::optional<detail::BranchFreeFilter> branch_free;
-  // It loads ancillary values as packet bytes: only right for packets without them.
-  bool branch_free_needs_no_ancillary = false;
-  // run()'s fast path: the per-call choice's function, min_caplen and the flag above.
+  // run()'s fast path: the per-call choice's function, min_caplen, and whether the
+  // branch-free code needs packets without ancillary values (it loads them as packet bytes).
   mutable FastPath fast;
   mutable PerCallChoice per_call;
   mutable BatchChoice batches;
@@ -150,10 +149,8 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
     if (options.branch_free) {
       auto branch_free = detail::BranchFreeFilter::compile(program);
       if (branch_free) {
-        compiled->branch_free_needs_no_ancillary =
-            options.ancillary && branch_free->reads_ancillary();
         compiled->fast.min_caplen = branch_free->min_caplen();
-        compiled->fast.needs_no_ancillary = compiled->branch_free_needs_no_ancillary;
+        compiled->fast.needs_no_ancillary = options.ancillary && branch_free->reads_ancillary();
         compiled->branch_free.emplace(std::move(*branch_free));
       }
     }
@@ -174,7 +171,7 @@ std::uint32_t Filter::run_other(const Packet& packet) const {
   const Compiled& compiled = *compiled_;
   auto takes = [&compiled](const Packet& p) {
     return p.data.size() >= compiled.fast.min_caplen &&
-           (!compiled.branch_free_needs_no_ancillary || p.ancillary == nullptr);
+           (!compiled.fast.needs_no_ancillary || p.ancillary == nullptr);
   };
   if (engine_ == Engine::interpreter) return classic::run(program_, packet);
   // Everything else out of line (a lambda, which may use the members), so that the fast path
@@ -235,7 +232,7 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     return;
   }
   const std::uint64_t min_caplen = code->min_caplen();
-  const bool no_ancillary = compiled_->branch_free_needs_no_ancillary;
+  const bool no_ancillary = compiled_->fast.needs_no_ancillary;
   auto takes = [&](const Packet& packet) {
     return packet.data.size() >= min_caplen && (packet.ancillary == nullptr || !no_ancillary);
   };
