@@ -141,6 +141,17 @@ class Emitter {
       for (std::uint32_t bit = 0; bit < 2 + scratch_words; ++bit)
         if ((save_set_[t] & (1u << bit)) != 0) value_slot_[t][bit] = offset, offset += 64;
     frame_ = offset;
+    // The 8-byte windows the absolute loads read: as few as cover them all, from the lowest
+    // offset up (each as far on as min_caplen allows).
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> loads;
+    for (const Step& step : steps_)
+      if (const int size = absolute_size(step.op); size != 0)
+        loads.emplace_back(step.k, std::uint64_t{step.k} + static_cast<std::uint64_t>(size));
+    std::sort(loads.begin(), loads.end());
+    for (const auto& [from, to] : loads) {
+      if (!planned_.empty() && to <= planned_.back() + 8) continue;
+      planned_.push_back(std::min<std::uint64_t>(from, plan_.min_caplen - 8));
+    }
   }
 
   std::size_t frame() const { return static_cast<std::size_t>(frame_); }
@@ -575,8 +586,19 @@ class Emitter {
       return true;
     }
     if (unmasked) a_.kandb(taken, taken, reach_);
+    if (false_rejects) {  // the lanes that do not take the jump need no mask
+      release(reach_);
+      jump(s.jt, taken);
+      return false;
+    }
     a_.kandnb(reach_, taken, reach_);  // now the lanes that do not take the jump
     const x86::KReg other = reach_;
+    if (true_rejects) {
+      release(taken);
+      if (s.jf == i + 1) return true;
+      jump(s.jf, other);
+      return false;
+    }
     if (s.jt == i + 1) {
       reach_ = taken;
       jump(s.jf, other);
@@ -638,7 +660,10 @@ class Emitter {
       found = next_window_;
       if (a_deferred_ && a_deferred_->window == found) materialize_a();  // its bytes are going
       next_window_ = (next_window_ + 1) % window_count;
-      const std::uint64_t start = std::min<std::uint64_t>(k, plan_.min_caplen - 8);
+      // The planned window covering the load (its start is at most k, its end at least end).
+      std::uint64_t start = 0;
+      for (const std::uint64_t w : planned_)
+        if (w <= k && end <= w + 8) start = w;
       windows_[found] = {true, start};
       const x86::Zmm reg = x86::zmm(window_first + found);
       // All lanes. (From k0, which this code never writes: xnor of k4 with itself would wait
@@ -785,6 +810,7 @@ class Emitter {
     bool valid = false;
     std::uint64_t start = 0;
   };
+  std::vector<std::uint64_t> planned_;  // the windows' starts
   std::array<Window, window_count> windows_{};
   std::uint32_t next_window_ = 0;
   std::size_t gathers_ = 0;
