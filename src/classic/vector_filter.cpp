@@ -378,7 +378,9 @@ class Emitter {
       // A deferred load of A is extracted where A is read (a comparison that is reused does
       // not read it) and dropped where A is overwritten first.
       if (reads_a(steps_[i].op) && !is_conditional(steps_[i].op)) materialize_a();
-      if ((defines & value_a) != 0 && !reads_a(steps_[i].op)) a_deferred_.reset();
+      // (A load into A replaces it, or finds it the very value and keeps it: absolute_load.)
+      if ((defines & value_a) != 0 && !reads_a(steps_[i].op) && (!field || msh))
+        a_deferred_.reset();
       falls = emit_instruction(i);
     }
   }
