@@ -24,6 +24,7 @@
 #include <bpfvm/jit.hpp>
 
 #include "classic/branch_free.hpp"
+#include "classic/vector_filter.hpp"
 #include "partition_prototype.hpp"
 #include "traffic.hpp"
 
@@ -191,6 +192,40 @@ int main(int argc, char** argv) {
           matches += p.data.size() >= code->min_caplen() &&
                      entry(p.data.data(), p.data.size(), p.wire_length) != 0;
         return matches;
+      });
+    }
+    std::string vector_listing;
+    auto vector = classic::detail::VectorFilter::compile(
+        *program, std::getenv("ASM") != nullptr ? &vector_listing : nullptr);
+    if (!vector) fmt::print("  (vector code: {})\n", vector.error().to_string());
+    if (const char* directory = std::getenv("ASM"); directory != nullptr && vector) {
+      if (std::FILE* file = std::fopen(fmt::format("{}/vector-{}.s", directory, e).c_str(), "w")) {
+        std::fputs(vector_listing.c_str(), file);
+        std::fclose(file);
+      }
+    }
+    if (vector) {
+      engines.emplace_back("loop vector", [&] {
+        const classic::Packet* first = batch.data();
+        const std::size_t n = batch.size();
+        const classic::Packet* end = first + n;
+        const Code::Entry branchy = code->entry(Code::Form::branchy);
+        // The packets the vector code leaves (a group with a short packet, the last partial
+        // group) go through the branchy function; shorter than its min_caplen, rejected.
+        for (std::size_t i = 0; i < n;) {
+          i = static_cast<std::size_t>(vector->loop()(first + i, end, verdicts.data() + i, end) -
+                                       first);
+          for (const std::size_t stop = std::min(n, i + classic::detail::VectorFilter::lanes);
+               i < stop; ++i) {
+            const classic::Packet& p = batch[i];
+            verdicts[i] = p.data.size() >= code->min_caplen()
+                              ? branchy(p.data.data(), p.data.size(), p.wire_length)
+                              : 0;
+          }
+        }
+        return static_cast<std::size_t>(
+            std::count_if(verdicts.begin(), verdicts.begin() + static_cast<long>(n),
+                          [](std::uint32_t v) { return v != 0; }));
       });
     }
     if (auto prototype = bench::PartitionPrototype::make(*program, *code)) {

@@ -14,6 +14,7 @@
 //              together); per jump that needs a merge, its flag and the values it saves
 #include "classic/branch_free.hpp"
 
+#include "classic/assemble.hpp"
 #include "classic/branch_free_dispatch.hpp"
 #include "classic/branch_free_plan.hpp"
 
@@ -1298,57 +1299,6 @@ class Compiler {
   std::size_t skip_ = std::numeric_limits<std::size_t>::max();
 };
 
-class ErrorRecorder : public asmjit::ErrorHandler {
- public:
-  void handleError(asmjit::Error, const char* message, asmjit::BaseEmitter*) override {
-    if (message_.empty()) message_ = message;
-  }
-  const std::string& message() const { return message_; }
-
- private:
-  std::string message_ = {};
-};
-
-}  // namespace
-
-namespace {
-
-// Assembles what `emit` writes into executable memory; `offsets` receives the final offsets
-// of `labels` (filled by emit) and `log`, when not null, the code as text.
-Result<jit::ExecMemory> assemble(
-    const std::function<void(x86::Assembler&, std::vector<asmjit::Label>&)>& emit,
-    std::vector<std::size_t>& offsets, std::string* log) {
-  asmjit::CodeHolder holder;
-  holder.init(asmjit::Environment(asmjit::Arch::kX64));
-  ErrorRecorder errors;
-  holder.setErrorHandler(&errors);
-  asmjit::StringLogger logger;
-  if (log != nullptr) holder.setLogger(&logger);
-  x86::Assembler assembler(&holder);
-  std::vector<asmjit::Label> labels;
-  emit(assembler, labels);
-  auto failed = [&](std::string_view what) {
-    return make_error(
-        Error::Kind::invalid_program,
-        fmt::format("branch-free compiler: asmjit failed while {}: {}", what, errors.message()));
-  };
-  if (!errors.message().empty()) return failed("emitting");
-  if (holder.flatten() != asmjit::kErrorOk || holder.resolveUnresolvedLinks() != asmjit::kErrorOk)
-    return failed("resolving labels");
-  if (log != nullptr) *log += std::string(logger.data(), logger.dataSize());
-  offsets.clear();
-  for (const asmjit::Label& label : labels)
-    offsets.push_back(static_cast<std::size_t>(holder.labelOffsetFromBase(label)));
-  const std::size_t size = holder.codeSize();
-  return jit::ExecMemory::create(size, [&](std::uint8_t* data, std::uint64_t address) -> Status {
-    if (holder.relocateToBase(address) != asmjit::kErrorOk) return failed("relocating");
-    if (holder.copyFlattenedData(data, size, asmjit::CopySectionFlags::kPadTargetBuffer) !=
-        asmjit::kErrorOk)
-      return failed("copying the code");
-    return Ok{};
-  });
-}
-
 }  // namespace
 
 const std::optional<PacketLayout>& packet_layout() {
@@ -1383,6 +1333,7 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   if (!loop_plan) return loop_plan.error();
   std::vector<std::size_t> offsets;
   auto full = assemble(
+      "branch-free compiler",
       [&](x86::Assembler& a, std::vector<asmjit::Label>& labels) {
         labels.assign(1, a.newLabel());
         Compiler(program, *plan, a).emit(labels[0]);
@@ -1402,6 +1353,7 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   if (auto dispatch = plan_dispatch(program)) {
     if (log != nullptr) *log += "\n; dispatched:\n";
     auto dispatched = assemble(
+        "branch-free compiler",
         [&](x86::Assembler& a, std::vector<asmjit::Label>& labels) {
           std::vector<asmjit::Label> exits, ends;
           Compiler(program, *plan, a).emit_dispatched(*dispatch, exits, ends);
@@ -1421,6 +1373,7 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
   {
     if (log != nullptr) *log += "\n; branchy:\n";
     auto branchy = assemble(
+        "branch-free compiler",
         [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
           Compiler(program, *plan, a).emit_branchy_function();
         },
@@ -1436,6 +1389,7 @@ Result<BranchFreeFilter> BranchFreeFilter::compile(const Program& program, std::
                          bool branchy = false) -> Result<std::pair<jit::ExecMemory, Loop>> {
       if (log != nullptr) *log += fmt::format("\n; {}:\n", title);
       auto loop = assemble(
+          "branch-free compiler",
           [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
             Compiler(program, *loop_plan, a)
                 .emit_loop(*layout, loop_prefetch_ahead, dispatch, branchy);

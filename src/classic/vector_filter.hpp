@@ -51,7 +51,7 @@ class VectorFilter {
   // ignored.
   using Loop = BranchFreeFilter::Loop;
 
-  // Whether this CPU (and its operating system) runs AVX-512 F, BW, DQ and VL code.
+  // Whether this CPU (and its operating system) runs AVX-512 F, BW, DQ and VL and BMI1 code.
   static bool host_supported();
 
   // Compiles `program`, or says why not (Error::Kind::usage). `log`, when not null, receives
