@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <immintrin.h>
 #include <pcap/pcap.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace bpfvm::classic::test {
@@ -612,6 +614,54 @@ TEST(VectorFilter, DivisionAndModulo) {
   check_verdicts("ld [12]\nmod #0x10000\nret a", {{xa(0, 0x12345678), 0x5678}});
 }
 
+// Division goes through doubles with the rounding embedded in the instructions and every
+// exception suppressed: the caller's MXCSR (any rounding mode, every exception unmasked, which
+// would trap on an inexact quotient) changes nothing.
+TEST(VectorFilter, DivisionUnderAnyMxcsr) {
+  if (!VectorFilter::host_supported()) GTEST_SKIP() << no_avx512;
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> operands = {
+      {3, 7},          {0xfffffffe, 0xffffffff}, {7, 0xffffffff},          {0x1234, 0xdeadbeef},
+      {0, 5},          {1, 0xffffffff},          {0xffffffff, 0xfffffffe}, {10, 1},
+      {0x10000, 1000}, {3, 0x80000000},          {0xfffffffd, 0xfffffffe}, {9, 0x7fffffff}};
+  for (const char* source :
+       {"ld [8]\ntax\nld [12]\ndiv x\nret a", "ld [8]\ntax\nld [12]\nmod x\nor #0x100\nret a",
+        "ld [12]\ndiv #3\nret a", "ld [12]\nmod #0xfffffffe\nret a"}) {
+    SCOPED_TRACE(source);
+    auto insns = parse_program(source);
+    ASSERT_TRUE(insns);
+    auto program = Program::load(*insns);
+    ASSERT_TRUE(program);
+    auto code = VectorFilter::compile(*program);
+    ASSERT_TRUE(code) << code.error().to_string();
+    const Libpcap libpcap(*insns);
+    std::vector<Input> inputs;
+    std::vector<std::uint32_t> expected;
+    for (int round = 0; round < 2; ++round) {
+      for (const auto& [x, a] : operands) {
+        inputs.push_back(Input{xa(x, a), 16, nullptr});
+        expected.push_back(libpcap(inputs.back().bytes, 16));
+      }
+    }
+    inputs.resize(24, inputs.front());
+    expected.resize(24, expected.front());
+    GuardedBatch guarded(inputs.size(), 4096);
+    ASSERT_TRUE(guarded.ok());
+    std::span<const Packet> batch = guarded.place(inputs);
+    for (unsigned rounding = 0; rounding < 4; ++rounding) {
+      std::vector<std::uint32_t> verdicts(inputs.size(), sentinel);
+      const unsigned saved = _mm_getcsr();
+      // Flags clear, exceptions unmasked (bits 7-12), rounding mode in bits 13-14.
+      _mm_setcsr((saved & ~0x7fbfu) | (rounding << 13));
+      const Packet* stop =
+          code->loop()(batch.data(), batch.data() + batch.size(), verdicts.data(), nullptr);
+      _mm_setcsr(saved);
+      EXPECT_EQ(stop, batch.data() + batch.size()) << "rounding mode " << rounding;
+      for (std::size_t p = 0; p < inputs.size(); ++p)
+        EXPECT_EQ(verdicts[p], expected[p]) << "rounding mode " << rounding << ", packet " << p;
+    }
+  }
+}
+
 TEST(VectorFilter, Shifts) {
   if (!VectorFilter::host_supported()) GTEST_SKIP() << no_avx512;
   // By X: X >= 32 gives 0 (not a rejection: the `or` shows it), as the interpreter and libpcap.
@@ -1083,6 +1133,48 @@ TEST(VectorFilter, SavedValuesFrame) {
   }
   stores.push_back({0x16, 0, 0, 0});  // ret a
   refusal(stores, "frame");
+}
+
+// The code keeps its state in registers and on the caller's stack: threads may share it.
+TEST(VectorFilter, SharedByThreads) {
+  if (!VectorFilter::host_supported()) GTEST_SKIP() << no_avx512;
+  // Joins carrying A, X and all of M[]: the frame holds lanes and values.
+  const std::vector<Insn> insns = saved_values_program(6);
+  auto program = Program::load(insns);
+  ASSERT_TRUE(program);
+  auto code = VectorFilter::compile(*program);
+  ASSERT_TRUE(code) << code.error().to_string();
+  Random random(base_seed() ^ 0x7417);
+  constexpr int threads = 4;
+  std::vector<std::vector<std::vector<std::uint8_t>>> bytes(threads);
+  std::vector<std::vector<Packet>> batches(threads);
+  std::vector<std::vector<std::uint32_t>> expected(threads);
+  for (int t = 0; t < threads; ++t) {
+    for (int p = 0; p < 256; ++p) {
+      std::vector<std::uint8_t> packet = b8(static_cast<std::uint8_t>(random.below(9)));
+      packet[9] = static_cast<std::uint8_t>(random.next());
+      bytes[t].push_back(std::move(packet));
+    }
+    for (const auto& packet : bytes[t]) {
+      batches[t].push_back(Packet{packet, 16, nullptr});
+      expected[t].push_back(run(*program, batches[t].back()));
+    }
+  }
+  std::vector<int> wrong(threads, 0);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::vector<std::uint32_t> verdicts(batches[t].size());
+      for (int round = 0; round < 200; ++round) {
+        std::fill(verdicts.begin(), verdicts.end(), sentinel);
+        const Packet* end = batches[t].data() + batches[t].size();
+        if (code->loop()(batches[t].data(), end, verdicts.data(), end) != end) ++wrong[t];
+        if (verdicts != expected[t]) ++wrong[t];
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  for (int t = 0; t < threads; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
 }
 
 // An absolute load ending past 2^31 (no packet is that long), which the header does not name:
