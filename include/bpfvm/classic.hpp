@@ -191,6 +191,10 @@ struct TranslateOptions {
   // program and the packet is long enough for it; the translation on the JIT runs the rest.
   // Off: every packet takes the translation on the JIT (for tests of that path).
   bool branch_free = true;
+  // Engine::jit with branch_free, on hosts with AVX-512: batches (Filter::run(span, span)) may
+  // run the vector code, eight packets at once (src/classic/vector_filter.hpp), where timed
+  // trials find it faster than the branch-free form chosen for the traffic. Off: never.
+  bool vector = true;
 };
 
 // Translates a loaded classic program into an eBPF program with the same result on every
@@ -264,6 +268,12 @@ class Filter {
   Filter(Program program, Engine engine, std::shared_ptr<const Compiled> compiled);
   // Every packet run() does not take on its fast path.
   std::uint32_t run_other(const Packet& packet) const;
+  // run(span, span)'s parts (filter.cpp): the branch-free code's form (a
+  // BranchFreeFilter::Form) on a batch, the vector code on it, and the choice between them.
+  void run_form(int form, std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const;
+  void run_vector(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const;
+  bool run_vector_or(int form, std::span<const Packet> packets,
+                     std::span<std::uint32_t> verdicts) const;
   Program program_;
   Engine engine_;
   std::shared_ptr<const Compiled> compiled_;

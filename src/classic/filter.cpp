@@ -4,12 +4,15 @@
 #include <bpfvm/jit.hpp>
 
 #include "classic/branch_free.hpp"
+#include "classic/vector_filter.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <limits>
 #include <mutex>
 
 namespace bpfvm::classic {
@@ -41,6 +44,17 @@ struct BatchChoice {
   // The last choice, and whether it was made for a batch out of the caches.
   detail::BranchFreeFilter::Form form = detail::BranchFreeFilter::Form::straight;
   bool chosen = false, chosen_out_of_cache = false;
+  // The vector code against that form: which one is faster on this machine and traffic is
+  // measured rather than modelled (how fast gathers are, and mask registers, varies more
+  // between processors than anything the profile sees). A trial times batches of each in
+  // turn; its winner runs until the form changes or `vector_trial_every` batches have gone.
+  struct VectorTrial {
+    Form against = Form::straight;
+    int left = 0;                       // batches of the running trial still to time; 0: decided
+    std::size_t until_next = 0;         // batches until the next trial
+    double vector_ns = 0, form_ns = 0;  // the best ns per packet of each in the trial
+    bool vector = false;                // the decision
+  } trial;
 };
 
 }  // namespace
@@ -51,6 +65,8 @@ struct Filter::Compiled {
   bool direct = false;                 // jit->direct_supported(), asked once
   // Engine::jit: the branch-free code, for packets of at least its min_caplen().
   std::optional<detail::BranchFreeFilter> branch_free;
+  // And for batches, on hosts with AVX-512, the vector code (when it compiles the program).
+  std::optional<detail::VectorFilter> vector;
   // run()'s fast path: the per-call choice's function, min_caplen, and whether the
   // branch-free code needs packets without ancillary values (it loads them as packet bytes).
   mutable FastPath fast;
@@ -77,6 +93,12 @@ constexpr std::uint32_t batch_profile_span = 1024;
 // L3. The bench's 20,000 packets (5 MB, the forms' speeds set by their code) stay below it, its
 // million (248 MB, set by the lines they read) far above.
 constexpr double batch_cached_bytes = 32e6;
+// The vector code's trials: this many batches timed (half each way, alternating), one every
+// so many batches, on batches of at least so many packets (smaller ones run the form; their
+// time says little).
+constexpr int vector_trial_batches = 8;
+constexpr std::size_t vector_trial_every = 1024;
+constexpr std::size_t vector_smallest_batch = 64;
 
 // The first 64 bytes of a packet, where the headers are; they often straddle two cache lines.
 // The second address is computed as an integer: it may lie past a short packet, which a
@@ -152,6 +174,10 @@ Result<Filter> Filter::create(const Program& program, Engine engine,
         compiled->fast.min_caplen = branch_free->min_caplen();
         compiled->fast.needs_no_ancillary = options.ancillary && branch_free->reads_ancillary();
         compiled->branch_free.emplace(std::move(*branch_free));
+        if (options.vector && detail::VectorFilter::host_supported()) {
+          auto vector = detail::VectorFilter::compile(program);
+          if (vector) compiled->vector.emplace(std::move(*vector));
+        }
       }
     }
   }
@@ -277,6 +303,80 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     }
     form = choice.form;
   }
+  if (compiled_->vector && n >= vector_smallest_batch &&
+      run_vector_or(static_cast<int>(form), packets, verdicts))
+    return;
+  run_form(static_cast<int>(form), packets, verdicts);
+}
+
+// The vector code on the batch, when its trial says it is faster than `form` (or a trial wants
+// this batch timed): returns false when the caller is to run `form` itself (untimed).
+bool Filter::run_vector_or(int form_index, std::span<const Packet> packets,
+                           std::span<std::uint32_t> verdicts) const {
+  const auto form = static_cast<Form>(form_index);
+  BatchChoice::VectorTrial& trial = compiled_->batches.trial;
+  bool timed = false, vector = false;
+  {
+    std::lock_guard lock(compiled_->batches.mutex);
+    if (trial.left == 0 && (trial.until_next == 0 || trial.against != form)) {
+      trial = {};
+      trial.against = form;
+      trial.left = vector_trial_batches;
+      trial.vector_ns = trial.form_ns = std::numeric_limits<double>::infinity();
+    }
+    if (trial.left > 0) {
+      timed = true;
+      vector = trial.left % 2 == 0;
+      --trial.left;
+    } else {
+      --trial.until_next;
+      vector = trial.vector;
+    }
+  }
+  if (!timed && !vector) return false;
+  const auto start = std::chrono::steady_clock::now();
+  if (vector)
+    run_vector(packets, verdicts);
+  else
+    run_form(form_index, packets, verdicts);
+  if (timed) {
+    const double ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() /
+        static_cast<double>(packets.size());
+    std::lock_guard lock(compiled_->batches.mutex);
+    if (trial.against == form) {
+      double& best = vector ? trial.vector_ns : trial.form_ns;
+      best = std::min(best, ns);
+      if (trial.left == 0) {
+        trial.vector = trial.vector_ns < trial.form_ns;
+        trial.until_next = vector_trial_every;
+      }
+    }
+  }
+  return true;
+}
+
+// The vector code on whole groups of eight; the packets it leaves (a group holding a packet it
+// does not take, the last partial group) one by one.
+void Filter::run_vector(std::span<const Packet> packets, std::span<std::uint32_t> verdicts) const {
+  const detail::VectorFilter& vector = *compiled_->vector;
+  const std::size_t n = packets.size();
+  const Packet* const first = packets.data();
+  const Packet* const end = first + n;
+  for (std::size_t i = 0; i < n;) {
+    i = static_cast<std::size_t>(vector.loop()(first + i, end, verdicts.data() + i, end) - first);
+    for (const std::size_t stop = std::min(n, i + detail::VectorFilter::lanes); i < stop; ++i)
+      verdicts[i] = run(packets[i]);
+  }
+}
+
+// The branch-free code's `form` on the batch.
+void Filter::run_form(int form_index, std::span<const Packet> packets,
+                      std::span<std::uint32_t> verdicts) const {
+  const auto form = static_cast<Form>(form_index);
+  constexpr std::size_t ahead = detail::loop_prefetch_ahead;
+  const std::size_t n = packets.size();
+  const detail::BranchFreeFilter* code = &*compiled_->branch_free;
   // The loop generated with the filter: no call and no register saving per packet. It stops
   // at each packet it does not take, which run() filters instead.
   if (const detail::BranchFreeFilter::Loop loop = code->loop(form)) {
@@ -294,6 +394,11 @@ void Filter::run(std::span<const Packet> packets, std::span<std::uint32_t> verdi
     }
     return;
   }
+  const std::uint64_t min_caplen = code->min_caplen();
+  const bool no_ancillary = compiled_->fast.needs_no_ancillary;
+  auto takes = [&](const Packet& packet) {
+    return packet.data.size() >= min_caplen && (packet.ancillary == nullptr || !no_ancillary);
+  };
   const detail::BranchFreeFilter::Entry entry = code->entry(form);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + ahead < n) prefetch_headers(packets[i + ahead]);

@@ -10,14 +10,17 @@
 //   zmm8-14  gathered packet bytes (8 from a fixed offset of each packet), reused by later
 //            absolute loads they cover
 //   zmm16-31 M[0..15]
-//   Lane masks (a bit per packet) live in general registers, where and/or/andn run on every
-//   ALU port; mask registers only take comparisons' results and mask vector instructions:
-//   ebx  the lanes that reach the current instruction   ecx, edx a jump's two ways, eax
-//   esi, edi, ebp, r8d-r11d, r15d  the lanes jumps bring to a target (or-ed together), while
-//        one is free; then a byte of the frame
-//   k1 masks a vector instruction   k2 comparisons   k4 gather masks (a gather clears its mask)
-// and a frame: per jump target without a register, a byte of its lanes and, per value a jump
-// must carry past instructions that overwrite it, 64 bytes of saved lanes.
+//   k1-k3, k5-k7: lane masks (a bit per packet), allocated as the code goes: the lanes that
+//      reach the current instruction (a comparison masked with them gives the lanes that take
+//      the jump, in one instruction), a jump's two ways, and the lanes jumps bring to a target
+//      (or-ed together). A mask changes hands instead of being copied: the lanes that go on
+//      stay where they are, a jump's lanes become its target's. When none is free, a
+//      target's lanes wait in esi, edi, ebp, r8d-r11d or r15d, then in a byte of the frame.
+//   k4 gather masks (a gather clears its mask)        eax scratch
+//   k0 is never written: xnor of it with itself gives all lanes without waiting for anything
+// and a frame: per jump target without a register, a byte of its lanes; per comparison that
+// a later one repeats, a byte of its outcome; per value a jump must carry past instructions
+// that overwrite it, 64 bytes of saved lanes.
 #include "classic/vector_filter.hpp"
 
 #include "classic/assemble.hpp"
@@ -31,6 +34,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace bpfvm::classic::detail {
@@ -43,12 +47,14 @@ const x86::Zmm a_reg = x86::zmm0, x_reg = x86::zmm1, data_reg = x86::zmm2, caple
                t2 = x86::zmm15;
 constexpr std::uint32_t window_first = 8, window_count = 7;
 x86::Zmm scratch_reg(std::uint32_t k) { return x86::zmm(16 + k); }
-const x86::KReg vector_mask = x86::k1, compared = x86::k2, gather_mask = x86::k4;
-const x86::Gp reach = x86::ebx, taken = x86::ecx, other = x86::edx, scratch = x86::eax;
+const x86::KReg gather_mask = x86::k4, never_written = x86::k0;
+const x86::Gp scratch = x86::eax;
+const std::array<x86::KReg, 6> lane_masks = {x86::k1, x86::k2, x86::k3, x86::k5, x86::k6, x86::k7};
 const std::array<x86::Gp, 8> pending_registers = {x86::esi, x86::edi,  x86::ebp,  x86::r8d,
                                                   x86::r9d, x86::r10d, x86::r11d, x86::r15d};
 
-constexpr std::uint8_t cmp_le = 2, cmp_nlt = 5, cmp_nle = 6;  // vpcmpuq predicates
+// vpcmpuq predicates
+constexpr std::uint8_t cmp_eq = 0, cmp_lt = 1, cmp_le = 2, cmp_ne = 4, cmp_nlt = 5, cmp_nle = 6;
 constexpr std::uint64_t low32 = 0xffffffffu;
 
 const std::array<x86::Gp, 6> saved_registers = {x86::rbx, x86::rbp, x86::r12,
@@ -58,22 +64,63 @@ Error refuse(std::string_view why) {
   return make_error(Error::Kind::usage, fmt::format("vector compiler: {}", why));
 }
 
+// Whether the instruction reads A (its arithmetic, comparison, store or return).
+bool reads_a(Exec op) {
+  switch (op) {
+    case Exec::ADD_K:
+    case Exec::SUB_K:
+    case Exec::MUL_K:
+    case Exec::DIV_K:
+    case Exec::MOD_K:
+    case Exec::AND_K:
+    case Exec::OR_K:
+    case Exec::XOR_K:
+    case Exec::LSH_K:
+    case Exec::RSH_K:
+    case Exec::ADD_X:
+    case Exec::SUB_X:
+    case Exec::MUL_X:
+    case Exec::DIV_X:
+    case Exec::MOD_X:
+    case Exec::AND_X:
+    case Exec::OR_X:
+    case Exec::XOR_X:
+    case Exec::LSH_X:
+    case Exec::RSH_X:
+    case Exec::NEG:
+    case Exec::ST:
+    case Exec::TAX:
+    case Exec::RET_A:
+    case Exec::JEQ_K:
+    case Exec::JGT_K:
+    case Exec::JGE_K:
+    case Exec::JSET_K:
+    case Exec::JEQ_X:
+    case Exec::JGT_X:
+    case Exec::JGE_X:
+    case Exec::JSET_X: return true;
+    default: return false;
+  }
+}
+
 bool is_ancillary_or_backward(const Step& step) {
   return step.op == Exec::LD_ANCILLARY || step.op == Exec::JA_BACKWARD;
 }
 
 class Emitter {
  public:
+  // `reuse`: the comparisons a first pass found reused (their outcome is kept in the frame).
   Emitter(const Program& program, const BranchFreePlan& plan, const PacketLayout& layout,
-          x86::Assembler& a)
+          x86::Assembler& a, std::set<std::size_t> reuse)
       : steps_(program.code().steps),
         plan_(plan),
         layout_(layout),
         a_(a),
-        packet_order_(packet_order_a(steps_, plan.live_in)) {
+        packet_order_(packet_order_a(steps_, plan.live_in)),
+        reuse_(std::move(reuse)) {
     const std::size_t n = steps_.size();
     pending_written_.assign(n, false);
-    pending_register_.assign(n, -1);
+    pending_.assign(n, {});
     save_set_.assign(n, 0);
     // Values an edge must carry: live at its target and overwritten by an instruction it
     // skips. Every edge into a target saves the union, so that the target restores each of
@@ -94,10 +141,22 @@ class Emitter {
       for (std::uint32_t bit = 0; bit < 2 + scratch_words; ++bit)
         if ((save_set_[t] & (1u << bit)) != 0) value_slot_[t][bit] = offset, offset += 64;
     frame_ = offset;
+    // The 8-byte windows the absolute loads read: as few as cover them all, from the lowest
+    // offset up (each as far on as min_caplen allows).
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> loads;
+    for (const Step& step : steps_)
+      if (const int size = absolute_size(step.op); size != 0)
+        loads.emplace_back(step.k, std::uint64_t{step.k} + static_cast<std::uint64_t>(size));
+    std::sort(loads.begin(), loads.end());
+    for (const auto& [from, to] : loads) {
+      if (!planned_.empty() && to <= planned_.back() + 8) continue;
+      planned_.push_back(std::min<std::uint64_t>(from, plan_.min_caplen - 8));
+    }
   }
 
   std::size_t frame() const { return static_cast<std::size_t>(frame_); }
   std::size_t gathers() const { return gathers_; }
+  const std::set<std::size_t>& reused() const { return reused_; }
 
   void emit() {
     for (const x86::Gp& reg : saved_registers) a_.push(reg);
@@ -115,10 +174,9 @@ class Emitter {
     a_.ja(done);
     emit_prefetch();
     emit_descriptors();
-    a_.vpcmpuq(compared, caplen_reg, broadcast(plan_.min_caplen), cmp_nlt);
-    a_.kortestb(compared, compared);
+    a_.vpcmpuq(x86::k1, caplen_reg, broadcast(plan_.min_caplen), cmp_nlt);
+    a_.kortestb(x86::k1, x86::k1);
     a_.jnc(done);  // a packet of the group is too short: the caller filters the group
-    a_.mov(reach, 0xff);
     emit_body();
     a_.vpmovqd(x86::ymm6, verdict_reg);
     a_.vmovdqu(x86::ymmword_ptr(x86::r14), x86::ymm6);
@@ -201,31 +259,73 @@ class Emitter {
     return x86::zmmword_ptr(x86::rsp, value_slot_[t][bit]);
   }
 
-  // The lanes in `lanes` (a general register) go from the current instruction to t (not the
-  // next one).
-  void jump(std::uint32_t t, const x86::Gp& lanes) {
-    if (plan_.rejects[t]) return;  // `ret #0`: the verdict stays 0
+  // ---- lane masks ----
+  // A free mask register; when none is, the lanes bound for the furthest target held in one
+  // move to a general register (or the frame).
+  x86::KReg take_mask() {
+    for (std::size_t r = 0; r < lane_masks.size(); ++r) {
+      if ((masks_in_use_ & (1u << r)) == 0) {
+        masks_in_use_ |= 1u << r;
+        return lane_masks[r];
+      }
+    }
+    std::size_t furthest = 0;
+    bool found = false;
+    for (std::size_t t = 0; t < pending_.size(); ++t)
+      if (pending_[t].mask.isValid()) furthest = t, found = true;
+    // (Six registers: the lanes going on, a comparison and its other way leave three for
+    // targets at least, so one of them holds a target's lanes.)
+    if (!found) return lane_masks[0];  // not reached
+    const x86::KReg mask = pending_[furthest].mask;
+    pending_[furthest].mask = x86::KReg();
+    spill(furthest, mask);
+    return mask;
+  }
+  void release(const x86::KReg& mask) {
+    for (std::size_t r = 0; r < lane_masks.size(); ++r)
+      if (lane_masks[r] == mask) masks_in_use_ &= ~(1u << r);
+  }
+  // Target t's lanes, from `mask`, to a general register or the frame.
+  void spill(std::size_t t, const x86::KReg& mask) {
+    for (std::size_t r = 0; r < pending_registers.size(); ++r) {
+      if ((registers_in_use_ & (1u << r)) != 0) continue;
+      registers_in_use_ |= 1u << r;
+      pending_[t].reg = static_cast<int>(r);
+      a_.kmovb(pending_registers[r], mask);
+      return;
+    }
+    a_.kmovb(mask_slot(t), mask);
+  }
+
+  // The lanes in `lanes` (a mask register this gives up) go from the current instruction to t
+  // (not the next one).
+  void jump(std::uint32_t t, const x86::KReg& lanes) {
+    if (plan_.rejects[t]) {  // `ret #0`: the verdict stays 0
+      release(lanes);
+      return;
+    }
     if (save_set_[t] != 0) {
-      a_.kmovb(vector_mask, lanes);
+      if ((save_set_[t] & value_a) != 0) materialize_a();
       for (std::uint32_t bit = 0; bit < 2 + scratch_words; ++bit)
         if ((save_set_[t] & (1u << bit)) != 0)
-          a_.k(vector_mask).vmovdqu64(value_slot(t, bit), value_reg(bit));
+          a_.k(lanes).vmovdqu64(value_slot(t, bit), value_reg(bit));
     }
+    Pending& pending = pending_[t];
     if (!pending_written_[t]) {
       pending_written_[t] = true;
-      for (std::size_t r = 0; r < pending_registers.size(); ++r) {
-        if ((registers_in_use_ & (1u << r)) != 0) continue;
-        registers_in_use_ |= 1u << r;
-        pending_register_[t] = static_cast<int>(r);
-        a_.mov(pending_registers[r], lanes);
-        return;
-      }
-      a_.mov(mask_slot(t), lanes.r8());
-    } else if (pending_register_[t] >= 0) {
-      a_.or_(pending_registers[static_cast<std::size_t>(pending_register_[t])], lanes);
-    } else {
-      a_.or_(mask_slot(t), lanes.r8());
+      pending.mask = lanes;  // no instruction: the register now holds t's lanes
+      return;
     }
+    if (pending.mask.isValid()) {
+      a_.korb(pending.mask, pending.mask, lanes);
+    } else if (pending.reg >= 0) {
+      a_.kmovb(scratch, lanes);
+      a_.or_(pending_registers[static_cast<std::size_t>(pending.reg)], scratch);
+    } else {
+      a_.kmovb(scratch, lanes);
+      a_.or_(mask_slot(t), scratch.r8());
+    }
+    release(lanes);
   }
 
   void emit_body() {
@@ -240,23 +340,31 @@ class Emitter {
       const bool pending = pending_written_[i];
       if (!falls && !pending) continue;  // no way in
       if (pending) {
-        x86::Gp lanes = scratch;
-        if (pending_register_[i] >= 0) {
-          lanes = pending_registers[static_cast<std::size_t>(pending_register_[i])];
-          registers_in_use_ &= ~(1u << pending_register_[i]);
-        } else {
-          a_.movzx(scratch, mask_slot(i));
+        // The lanes jumps bring here, in a mask register.
+        Pending& from = pending_[i];
+        x86::KReg lanes = from.mask;
+        if (!lanes.isValid()) {
+          lanes = take_mask();
+          if (from.reg >= 0) {
+            a_.kmovb(lanes, pending_registers[static_cast<std::size_t>(from.reg)]);
+            registers_in_use_ &= ~(1u << from.reg);
+          } else {
+            a_.kmovb(lanes, mask_slot(i));
+          }
         }
+        from = {};
         if (save_set_[i] != 0) {
-          a_.kmovb(vector_mask, lanes);
+          if ((save_set_[i] & value_a) != 0) materialize_a();
           for (std::uint32_t bit = 0; bit < 2 + scratch_words; ++bit)
             if ((save_set_[i] & (1u << bit)) != 0)
-              a_.k(vector_mask).vmovdqu64(value_reg(bit), value_slot(i, bit));
+              a_.k(lanes).vmovdqu64(value_reg(bit), value_slot(i, bit));
         }
-        if (falls)
-          a_.or_(reach, lanes);
-        else
-          a_.mov(reach, lanes);
+        if (falls) {
+          a_.korb(reach_, reach_, lanes);
+          release(lanes);
+        } else {
+          reach_ = lanes;
+        }
       }
       // A value written otherwise than by the packet load it may stand for, or merged from
       // saved lanes, is no longer a known field.
@@ -267,6 +375,10 @@ class Emitter {
       if ((defines & value_x) != 0 && !msh) x_symbol_.reset();
       if ((save_set_[i] & value_a) != 0) a_symbol_.reset();
       if ((save_set_[i] & value_x) != 0) x_symbol_.reset();
+      // A deferred load of A is extracted where A is read (a comparison that is reused does
+      // not read it) and dropped where A is overwritten first.
+      if (reads_a(steps_[i].op) && !is_conditional(steps_[i].op)) materialize_a();
+      if ((defines & value_a) != 0 && !reads_a(steps_[i].op)) a_deferred_.reset();
       falls = emit_instruction(i);
     }
   }
@@ -331,15 +443,13 @@ class Emitter {
       case Exec::MOD_X:
         // Lanes dividing by 0 are rejected; the others divide by X, and the rejected ones by 1
         // (never by 0).
-        a_.vptestmq(compared, x_reg, x_reg);
-        a_.kmovb(scratch, compared);
-        a_.and_(reach, scratch);
+        a_.k(reach_).vptestmq(reach_, x_reg, x_reg);
         a_.vpmaxuq(t1, x_reg, broadcast(1));
         divide(s.op == Exec::MOD_X);
         return true;
       case Exec::JA:
         if (s.jt != i + 1) {
-          jump(s.jt, reach);
+          jump(s.jt, reach_);
           return false;
         }
         return true;
@@ -352,14 +462,12 @@ class Emitter {
       case Exec::JGE_X:
       case Exec::JSET_X: return conditional(i);
       case Exec::RET_K:
-        if (k != 0) {
-          a_.kmovb(vector_mask, reach);
-          a_.k(vector_mask).vpbroadcastq(verdict_reg, x86::qword_ptr(constant(k)));
-        }
+        if (k != 0) a_.k(reach_).vpbroadcastq(verdict_reg, x86::qword_ptr(constant(k)));
+        release(reach_);
         return false;
       case Exec::RET_A:
-        a_.kmovb(vector_mask, reach);
-        a_.k(vector_mask).vmovdqa64(verdict_reg, a_reg);
+        a_.k(reach_).vmovdqa64(verdict_reg, a_reg);
+        release(reach_);
         return false;
       default: return true;  // not reached: compile() refuses what is not handled above
     }
@@ -391,70 +499,113 @@ class Emitter {
     const Step& s = steps_[i];
     if (s.jt == s.jf) {
       if (s.jt == i + 1) return true;
-      jump(s.jt, reach);
+      jump(s.jt, reach_);
       return false;
     }
     const bool by_x =
         s.op == Exec::JEQ_X || s.op == Exec::JGT_X || s.op == Exec::JGE_X || s.op == Exec::JSET_X;
+    const bool true_rejects = plan_.rejects[s.jt], false_rejects = plan_.rejects[s.jf];
     // The same field compared the same way again (libpcap repeats tests on different paths):
-    // the lanes' outcome is in the frame already.
+    // the lanes' outcome is in the frame already. Such comparisons run on every lane, the
+    // others only on the lanes that reach them, which saves an and.
     std::optional<Comparison> key;
     if (!by_x && a_symbol_) key = Comparison{*a_symbol_, s.op, s.k};
     if (key) {
       if (auto found = comparisons_.find(*key); found != comparisons_.end()) {
-        a_.movzx(taken, compared_slot(found->second));
-        return branch(i);
+        reused_.insert(found->second);
+        const x86::KReg condition = take_mask();
+        a_.kmovb(condition, compared_slot(found->second));
+        return branch(i, condition, true);
+      }
+      comparisons_.emplace(*key, i);
+      if (reuse_.contains(i)) {  // a later one repeats it (known from a first pass)
+        const x86::KReg condition = take_mask();
+        compare(i, condition, x86::KReg(), false);
+        a_.kmovb(compared_slot(i), condition);
+        return branch(i, condition, true);
       }
     }
-    const asmjit::Operand operand =
-        by_x ? asmjit::Operand(x_reg) : asmjit::Operand(broadcast(in_order(i, s.k)));
-    switch (s.op) {
-      case Exec::JEQ_K:
-      case Exec::JEQ_X: a_.emit(x86::Inst::kIdVpcmpeqq, compared, a_reg, operand); break;
-      case Exec::JGT_K:
-      case Exec::JGT_X:
-        a_.emit(x86::Inst::kIdVpcmpuq, compared, a_reg, operand, asmjit::imm(cmp_nle));
-        break;
-      case Exec::JGE_K:
-      case Exec::JGE_X:
-        a_.emit(x86::Inst::kIdVpcmpuq, compared, a_reg, operand, asmjit::imm(cmp_nlt));
-        break;
-      default: a_.emit(x86::Inst::kIdVptestmq, compared, a_reg, operand); break;
-    }
-    // The comparison runs on every lane, ahead of the lanes' flags; only these depend on them.
-    a_.kmovb(taken, compared);
-    if (key) {
-      comparisons_.emplace(*key, i);
-      a_.mov(compared_slot(i), taken.r8());
-    }
-    return branch(i);
-  }
-
-  // The jump of conditional i, ecx holding its condition on every lane: the lanes that reach
-  // it go their ways. A way into `ret #0` needs no lanes (their verdict stays 0).
-  bool branch(std::size_t i) {
-    const Step& s = steps_[i];
-    const bool true_rejects = plan_.rejects[s.jt], false_rejects = plan_.rejects[s.jf];
+    // A way into `ret #0` needs no lanes (their verdict stays 0): when the other way is the
+    // next instruction, one comparison gives the lanes that go on.
     if (false_rejects && s.jt == i + 1) {
-      a_.and_(reach, taken);
+      compare(i, reach_, reach_, false);
       return true;
     }
     if (true_rejects && s.jf == i + 1) {
-      a_.andn(reach, taken, reach);
+      compare(i, reach_, reach_, true);
       return true;
     }
-    a_.andn(other, taken, reach);  // reached, condition false
-    a_.and_(taken, reach);
-    if (s.jt == i + 1) {
+    const x86::KReg taken = take_mask();
+    compare(i, taken, reach_, false);
+    return branch(i, taken, false);
+  }
+
+  // Instruction i's comparison of A with K or X into `out`, for the lanes in `lanes` (every
+  // lane when it is no register), its condition negated when `negate`.
+  void compare(std::size_t i, const x86::KReg& out, const x86::KReg& lanes, bool negate) {
+    const Step& s = steps_[i];
+    const bool by_x =
+        s.op == Exec::JEQ_X || s.op == Exec::JGT_X || s.op == Exec::JGE_X || s.op == Exec::JSET_X;
+    materialize_a();
+    const asmjit::Operand operand =
+        by_x ? asmjit::Operand(x_reg) : asmjit::Operand(broadcast(in_order(i, s.k)));
+    if (lanes.isValid()) a_.k(lanes);
+    switch (s.op) {
+      case Exec::JEQ_K:
+      case Exec::JEQ_X:
+        a_.emit(x86::Inst::kIdVpcmpuq, out, a_reg, operand, asmjit::imm(negate ? cmp_ne : cmp_eq));
+        break;
+      case Exec::JGT_K:
+      case Exec::JGT_X:
+        a_.emit(x86::Inst::kIdVpcmpuq, out, a_reg, operand, asmjit::imm(negate ? cmp_le : cmp_nle));
+        break;
+      case Exec::JGE_K:
+      case Exec::JGE_X:
+        a_.emit(x86::Inst::kIdVpcmpuq, out, a_reg, operand, asmjit::imm(negate ? cmp_lt : cmp_nlt));
+        break;
+      default:
+        a_.emit(negate ? x86::Inst::kIdVptestnmq : x86::Inst::kIdVptestmq, out, a_reg, operand);
+        break;
+    }
+  }
+
+  // The jump of conditional i, `taken` (a mask register it gives up) holding its condition
+  // (on every lane when `unmasked`, else already only on the lanes that reach it): those lanes
+  // go their ways. The lanes that go on to the next instruction stay in their register.
+  bool branch(std::size_t i, const x86::KReg& taken, bool unmasked) {
+    const Step& s = steps_[i];
+    const bool true_rejects = plan_.rejects[s.jt], false_rejects = plan_.rejects[s.jf];
+    if (unmasked && false_rejects && s.jt == i + 1) {
+      a_.kandb(reach_, reach_, taken);
+      release(taken);
+      return true;
+    }
+    if (unmasked && true_rejects && s.jf == i + 1) {
+      a_.kandnb(reach_, taken, reach_);
+      release(taken);
+      return true;
+    }
+    if (unmasked) a_.kandb(taken, taken, reach_);
+    if (false_rejects) {  // the lanes that do not take the jump need no mask
+      release(reach_);
+      jump(s.jt, taken);
+      return false;
+    }
+    a_.kandnb(reach_, taken, reach_);  // now the lanes that do not take the jump
+    const x86::KReg other = reach_;
+    if (true_rejects) {
+      release(taken);
+      if (s.jf == i + 1) return true;
       jump(s.jf, other);
-      a_.mov(reach, taken);
+      return false;
+    }
+    if (s.jt == i + 1) {
+      reach_ = taken;
+      jump(s.jf, other);
       return true;
     }
     jump(s.jt, taken);
-    if (s.jf == i + 1) {
-      a_.mov(reach, other);
-      return true;
-    }
+    if (s.jf == i + 1) return true;
     jump(s.jf, other);
     return false;
   }
@@ -507,21 +658,37 @@ class Emitter {
       if (windows_[w].valid && windows_[w].start <= k && end <= windows_[w].start + 8) found = w;
     if (found == window_count) {
       found = next_window_;
+      if (a_deferred_ && a_deferred_->window == found) materialize_a();  // its bytes are going
       next_window_ = (next_window_ + 1) % window_count;
-      const std::uint64_t start = std::min<std::uint64_t>(k, plan_.min_caplen - 8);
+      // The planned window covering the load (its start is at most k, its end at least end).
+      std::uint64_t start = 0;
+      for (const std::uint64_t w : planned_)
+        if (w <= k && end <= w + 8) start = w;
       windows_[found] = {true, start};
       const x86::Zmm reg = x86::zmm(window_first + found);
-      // All lanes. (From k7, which this code never writes: xnor of k4 with itself would wait
+      // All lanes. (From k0, which this code never writes: xnor of k4 with itself would wait
       // for k4's last writer, the previous gather, which clears it when it completes, and so
       // chain every gather to the one before.)
-      a_.kxnorb(gather_mask, x86::k7, x86::k7);
+      a_.kxnorb(gather_mask, never_written, never_written);
       a_.vpxorq(reg, reg, reg);
       a_.k(gather_mask).vpgatherqq(reg, x86::ptr(start, data_reg));
       ++gathers_;
     }
     const auto start = static_cast<int>(windows_[found].start);
+    if (to == a_reg) {
+      a_deferred_ = Deferred{found, static_cast<int>(k) - start, size, in_order};
+      return true;
+    }
     extract(to, x86::zmm(window_first + found), static_cast<int>(k) - start, size, in_order, mask);
     return true;
+  }
+
+  // A's deferred load, extracted now.
+  void materialize_a() {
+    if (!a_deferred_) return;
+    const Deferred d = *a_deferred_;
+    a_deferred_.reset();
+    extract(a_reg, x86::zmm(window_first + d.window), d.offset, d.size, d.in_order);
   }
 
   // ld/ldh/ldb [x + k]: in bounds where X + k + size <= caplen (64-bit sums: no wrap); the
@@ -530,16 +697,14 @@ class Emitter {
   // value down.
   void indexed_load(std::uint32_t k, int size, bool in_order) {
     a_.vpaddq(t1, x_reg, broadcast(std::uint64_t{k} + static_cast<std::uint64_t>(size)));
-    a_.vpcmpuq(compared, t1, caplen_reg, cmp_le);
-    a_.kmovb(scratch, compared);
-    a_.and_(reach, scratch);
+    a_.k(reach_).vpcmpuq(reach_, t1, caplen_reg, cmp_le);
     // Only the lanes that reach the load read the packet, and none at all when no lane does:
     // a gather waits for every line it reads, and this load is often on a path few packets
     // take (the transport header of one protocol among several).
     a_.vpxorq(a_reg, a_reg, a_reg);
     const asmjit::Label skip = a_.newLabel();
-    a_.kmovb(gather_mask, reach);
-    a_.test(reach, reach);
+    a_.kmovb(gather_mask, reach_);
+    a_.kortestb(reach_, reach_);
     a_.jz(skip);
     a_.vpaddq(t0, x_reg, broadcast(k));       // X + k
     a_.vpsubq(t1, caplen_reg, broadcast(8));  // caplen - 8
@@ -616,21 +781,36 @@ class Emitter {
     auto operator<=>(const Comparison&) const = default;
   };
   std::optional<Symbol> a_symbol_, x_symbol_;
+  // An absolute load into A not extracted from its window yet.
+  struct Deferred {
+    std::uint32_t window = 0;
+    int offset = 0, size = 0;
+    bool in_order = false;
+  };
+  std::optional<Deferred> a_deferred_;
   std::map<Comparison, std::size_t> comparisons_;  // -> the instruction whose byte holds it
+  std::set<std::size_t> reuse_;   // comparisons to keep (reused, as a first pass found)
+  std::set<std::size_t> reused_;  // comparisons this pass reused
   std::int32_t compared_base_ = 0;
   x86::Mem compared_slot(std::size_t i) const {
     return x86::byte_ptr(x86::rsp, compared_base_ + static_cast<std::int32_t>(i));
   }
   std::vector<bool> pending_written_;  // per target: a jump to it has written its lanes
-  std::vector<int> pending_register_;  // per target: where they are (pending_registers), or -1
-  std::uint32_t registers_in_use_ = 0;
-  std::vector<Values> save_set_;  // per target: the values its jumps carry
+  struct Pending {  // where they are: a mask register, pending_registers[reg], or the frame
+    x86::KReg mask;
+    int reg = -1;
+  };
+  std::vector<Pending> pending_;
+  x86::KReg reach_ = x86::k1;  // the lanes that reach the instruction being emitted
+  std::uint32_t masks_in_use_ = 1, registers_in_use_ = 0;  // bits of lane_masks (k1: reach_)
+  std::vector<Values> save_set_;                           // per target: the values its jumps carry
   std::vector<std::array<std::int32_t, 2 + scratch_words>> value_slot_;
   std::int32_t frame_ = 0;
   struct Window {
     bool valid = false;
     std::uint64_t start = 0;
   };
+  std::vector<std::uint64_t> planned_;  // the windows' starts
   std::array<Window, window_count> windows_{};
   std::uint32_t next_window_ = 0;
   std::size_t gathers_ = 0;
@@ -669,21 +849,29 @@ Result<VectorFilter> VectorFilter::compile(const Program& program, std::string* 
   filter.min_caplen_ = plan->min_caplen;
   std::vector<std::size_t> offsets;
   std::size_t frame = 0;
-  auto code = assemble(
-      "vector compiler",
-      [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
-        Emitter emitter(program, *plan, *layout, a);
-        frame = emitter.frame();
-        if (frame > max_vector_frame) return;
-        emitter.emit();
-        filter.gathers_ = emitter.gathers();
-      },
-      offsets, log);
+  // Twice: the first pass finds which comparisons are reused, the second keeps only those.
+  std::set<std::size_t> reused;
+  for (const bool final_pass : {false, true}) {
+    auto code = assemble(
+        "vector compiler",
+        [&](x86::Assembler& a, std::vector<asmjit::Label>&) {
+          Emitter emitter(program, *plan, *layout, a, reused);
+          frame = emitter.frame();
+          if (frame > max_vector_frame) return;
+          emitter.emit();
+          filter.gathers_ = emitter.gathers();
+          reused = emitter.reused();
+        },
+        offsets, final_pass ? log : nullptr);
+    if (frame > max_vector_frame) break;
+    if (!code) return code.error();
+    if (final_pass) {
+      filter.memory_ = std::move(*code);
+      filter.loop_ = reinterpret_cast<Loop>(const_cast<std::uint8_t*>(filter.memory_.data()));
+    }
+  }
   if (frame > max_vector_frame)
     return refuse(fmt::format("{} bytes of saved values, over {}", frame, max_vector_frame));
-  if (!code) return code.error();
-  filter.memory_ = std::move(*code);
-  filter.loop_ = reinterpret_cast<Loop>(const_cast<std::uint8_t*>(filter.memory_.data()));
   return filter;
 }
 
