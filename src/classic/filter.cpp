@@ -96,7 +96,7 @@ constexpr double batch_cached_bytes = 32e6;
 // The vector code's trials: this many batches timed (half each way, alternating), one every
 // so many batches, on batches of at least so many packets (smaller ones run the form; their
 // time says little).
-constexpr int vector_trial_batches = 8;
+constexpr int vector_trial_batches = 16;
 constexpr std::size_t vector_trial_every = 1024;
 constexpr std::size_t vector_smallest_batch = 64;
 

@@ -133,6 +133,11 @@ class Emitter {
         save_set_[t] |= overwritten & plan_.live_in[t];
       }
     }
+    // A that is the same absolute packet load on every path into a target (the EtherType,
+    // tested again after the IPv4 half) is loaded again there instead (for every lane: they
+    // all hold that field) of being saved at the jumps and merged.
+    for (std::size_t t = 0; t < n; ++t)
+      if (plan_.a_load[t] >= 0 && (save_set_[t] & value_a) != 0) save_set_[t] &= ~value_a;
     const auto bytes = static_cast<std::int32_t>((n + 63) / 64 * 64);
     compared_base_ = bytes;           // after the pending lanes' bytes
     std::int32_t offset = 2 * bytes;  // after the comparisons' bytes
@@ -375,10 +380,17 @@ class Emitter {
       if ((defines & value_x) != 0 && !msh) x_symbol_.reset();
       if ((save_set_[i] & value_a) != 0) a_symbol_.reset();
       if ((save_set_[i] & value_x) != 0) x_symbol_.reset();
+      if (pending && plan_.a_load[i] >= 0 && (plan_.live_in[i] & value_a) != 0) {
+        const auto load = static_cast<std::uint64_t>(plan_.a_load[i]);
+        absolute_load(a_reg, static_cast<std::uint32_t>(load / 8), static_cast<int>(load % 8),
+                      packet_order_[i] != 0);
+      }
       // A deferred load of A is extracted where A is read (a comparison that is reused does
       // not read it) and dropped where A is overwritten first.
       if (reads_a(steps_[i].op) && !is_conditional(steps_[i].op)) materialize_a();
-      if ((defines & value_a) != 0 && !reads_a(steps_[i].op)) a_deferred_.reset();
+      // (A load into A replaces it, or finds it the very value and keeps it: absolute_load.)
+      if ((defines & value_a) != 0 && !reads_a(steps_[i].op) && (!field || msh))
+        a_deferred_.reset();
       falls = emit_instruction(i);
     }
   }
