@@ -1031,6 +1031,22 @@ TEST(VectorFilter, ReducedLoadBeforeTargetOfUnreachableJump) {
   check_verdicts("ldb [8]\nja 3\nja 4\nldb [0]\nst M[0]\nret a", {{counting(9, 1), 1}});
 }
 
+// Found at b170c34 ("an A that is the same packet field on every way into a target is loaded
+// again there"): a jump whose one way changes A (xor) before joining the other at `ret a`
+// returns the packet field unchanged, as if both ways carried it.
+TEST(VectorFilter, ReducedFieldChangedOnOneWayToAJoin) {
+  if (!VectorFilter::host_supported()) GTEST_SKIP() << no_avx512;
+  // (004) is the jump's target and a `ja` to the join (005).
+  check_verdicts("ld [6]\njeq #0 jt 4 jf 2\nxor #1\nja 5\nja 5\nret a",
+                 {{put8(counting(10), 9, 0x61), 0x06070860},
+                  {std::vector<std::uint8_t>(10, 0), 0},
+                  {put8(counting(10), 9, 0x05), 0x06070804}});
+  // Right: the jump goes to the join itself.
+  check_verdicts(
+      "ld [6]\njeq #0 jt 3 jf 2\nxor #1\nret a",
+      {{put8(counting(10), 9, 0x61), 0x06070860}, {std::vector<std::uint8_t>(10, 0), 0}});
+}
+
 // ---- The batch loop's protocol ----------------------------------------------------------------
 
 TEST(VectorFilter, LoopProtocol) {
