@@ -372,19 +372,17 @@ class Emitter {
         }
       }
       // A value written otherwise than by the packet load it may stand for, or merged from
-      // saved lanes, is no longer a known field.
-      const Values defines = defined_values(steps_[i]) | save_set_[i];
+      // saved lanes (only where jumps did bring lanes: an unreachable jump's target merges
+      // nothing), is no longer a known field.
+      const Values restored = pending ? save_set_[i] : 0;
+      const Values defines = defined_values(steps_[i]) | restored;
       const bool field = absolute_size(steps_[i].op) != 0;
       const bool msh = steps_[i].op == Exec::LDX_B_MSH || steps_[i].op == Exec::LDX_B_MSH_PROVEN;
       if ((defines & value_a) != 0 && (!field || msh)) a_symbol_.reset();
       if ((defines & value_x) != 0 && !msh) x_symbol_.reset();
-      if ((save_set_[i] & value_a) != 0) a_symbol_.reset();
-      if ((save_set_[i] & value_x) != 0) x_symbol_.reset();
-      if (pending && plan_.a_load[i] >= 0 && (plan_.live_in[i] & value_a) != 0) {
-        const auto load = static_cast<std::uint64_t>(plan_.a_load[i]);
-        absolute_load(a_reg, static_cast<std::uint32_t>(load / 8), static_cast<int>(load % 8),
-                      packet_order_[i] != 0);
-      }
+      if ((restored & value_a) != 0) a_symbol_.reset();
+      if ((restored & value_x) != 0) x_symbol_.reset();
+      if (pending && plan_.a_load[i] >= 0 && (plan_.live_in[i] & value_a) != 0) reload_a(i);
       // A deferred load of A is extracted where A is read (a comparison that is reused does
       // not read it) and dropped where A is overwritten first.
       if (reads_a(steps_[i].op) && !is_conditional(steps_[i].op)) materialize_a();
@@ -664,6 +662,19 @@ class Emitter {
     const Symbol loaded{k, size, in_order, mask};
     if (symbol == loaded) return false;
     symbol = loaded;
+    const std::uint32_t found = window_for(k, size);
+    const auto start = static_cast<int>(windows_[found].start);
+    if (to == a_reg) {
+      a_deferred_ = Deferred{found, static_cast<int>(k) - start, size, in_order};
+      return true;
+    }
+    extract(to, x86::zmm(window_first + found), static_cast<int>(k) - start, size, in_order, mask);
+    return true;
+  }
+
+  // The window register holding bytes [k, k + size) of every packet, gathered now if none
+  // does.
+  std::uint32_t window_for(std::uint32_t k, int size) {
     const std::uint64_t end = std::uint64_t{k} + static_cast<std::uint64_t>(size);
     std::uint32_t found = window_count;
     for (std::uint32_t w = 0; w < window_count; ++w)
@@ -686,13 +697,23 @@ class Emitter {
       a_.k(gather_mask).vpgatherqq(reg, x86::ptr(start, data_reg));
       ++gathers_;
     }
-    const auto start = static_cast<int>(windows_[found].start);
-    if (to == a_reg) {
-      a_deferred_ = Deferred{found, static_cast<int>(k) - start, size, in_order};
-      return true;
-    }
-    extract(to, x86::zmm(window_first + found), static_cast<int>(k) - start, size, in_order, mask);
-    return true;
+    return found;
+  }
+
+  // Instruction i, where A is the same packet field on every way in (plan_.a_load): that field
+  // into A for the lanes that reach i. Only for them: the others' A (lanes on their way to a
+  // later target, past i) must survive, as every instruction runs.
+  void reload_a(std::size_t i) {
+    const auto load = static_cast<std::uint64_t>(plan_.a_load[i]);
+    const Symbol field{static_cast<std::uint32_t>(load / 8), static_cast<int>(load % 8),
+                       packet_order_[i] != 0, 0};
+    if (a_symbol_ == field) return;  // every lane's A is that field already
+    materialize_a();
+    const std::uint32_t w = window_for(field.k, field.size);
+    extract(t0, x86::zmm(window_first + w), static_cast<int>(field.k - windows_[w].start),
+            field.size, field.in_order);
+    a_.k(reach_).vmovdqa64(a_reg, t0);
+    a_symbol_.reset();
   }
 
   // A's deferred load, extracted now.
@@ -833,10 +854,9 @@ class Emitter {
 }  // namespace
 
 bool VectorFilter::host_supported() {
-  static const bool supported = __builtin_cpu_supports("avx512f") &&
-                                __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512dq") &&
-                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi");
+  static const bool supported =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   return supported;
 }
 
@@ -854,10 +874,10 @@ Result<VectorFilter> VectorFilter::compile(const Program& program, std::string* 
       return refuse("division by the constant 0");
   auto plan = plan_branch_free(program);
   if (!plan) return plan.error();
-  if (plan->min_caplen < 8)
-    return refuse(
-        fmt::format("the program's absolute loads end at byte {}, under 8", plan->min_caplen));
   VectorFilter filter;
+  // Every load reads 8 bytes: the code takes packets of at least 8 (shorter ones, which a
+  // program whose absolute loads end sooner could accept, go to the caller).
+  plan->min_caplen = std::max<std::uint64_t>(plan->min_caplen, 8);
   filter.min_caplen_ = plan->min_caplen;
   std::vector<std::size_t> offsets;
   std::size_t frame = 0;

@@ -19,8 +19,10 @@
 //
 // Not compiled (compile() says why, and the caller keeps the other forms): hosts without
 // AVX-512 (F, BW, DQ, VL), programs with ancillary loads or backward jumps, more than
-// max_branch_free_insns instructions, a minimum captured length under 8 bytes, a frame of
-// saved values over max_vector_frame, or a Packet layout other than four 8-byte words.
+// max_branch_free_insns instructions or any other the branch-free compiler does not take,
+// a frame of saved values over max_vector_frame, or a Packet layout other than four 8-byte
+// words. Every load reads 8 bytes, so the code takes packets of at least 8 bytes whatever the
+// program reads (min_caplen()).
 #pragma once
 
 #include <bpfvm/classic.hpp>
@@ -51,7 +53,7 @@ class VectorFilter {
   // ignored.
   using Loop = BranchFreeFilter::Loop;
 
-  // Whether this CPU (and its operating system) runs AVX-512 F, BW, DQ and VL and BMI1 code.
+  // Whether this CPU (and its operating system) runs AVX-512 F, BW, DQ and VL code.
   static bool host_supported();
 
   // Compiles `program`, or says why not (Error::Kind::usage). `log`, when not null, receives
