@@ -129,6 +129,7 @@ int absolute_size(Exec op) {
 }
 
 Values defined_values(const Step& step) { return effect_of(step).defines; }
+Values used_values(const Step& step) { return effect_of(step).uses; }
 
 std::vector<int> packet_order_a(std::span<const Step> steps, const std::vector<Values>& live_in) {
   const std::size_t n = steps.size();

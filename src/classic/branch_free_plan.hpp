@@ -61,8 +61,9 @@ struct BranchFreePlan {
   std::int32_t frame = 0;  // bytes, a multiple of 16
 };
 
-// The values an instruction writes.
+// The values an instruction writes, and those it reads.
 Values defined_values(const Step& step);
+Values used_values(const Step& step);
 
 // Per instruction: the width (2 or 4) of an A held in the packet's byte order, for a packet
 // load whose value (while it is A) is only compared with jeq, tested with jset or masked with

@@ -64,44 +64,7 @@ Error refuse(std::string_view why) {
   return make_error(Error::Kind::usage, fmt::format("vector compiler: {}", why));
 }
 
-// Whether the instruction reads A (its arithmetic, comparison, store or return).
-bool reads_a(Exec op) {
-  switch (op) {
-    case Exec::ADD_K:
-    case Exec::SUB_K:
-    case Exec::MUL_K:
-    case Exec::DIV_K:
-    case Exec::MOD_K:
-    case Exec::AND_K:
-    case Exec::OR_K:
-    case Exec::XOR_K:
-    case Exec::LSH_K:
-    case Exec::RSH_K:
-    case Exec::ADD_X:
-    case Exec::SUB_X:
-    case Exec::MUL_X:
-    case Exec::DIV_X:
-    case Exec::MOD_X:
-    case Exec::AND_X:
-    case Exec::OR_X:
-    case Exec::XOR_X:
-    case Exec::LSH_X:
-    case Exec::RSH_X:
-    case Exec::NEG:
-    case Exec::ST:
-    case Exec::TAX:
-    case Exec::RET_A:
-    case Exec::JEQ_K:
-    case Exec::JGT_K:
-    case Exec::JGE_K:
-    case Exec::JSET_K:
-    case Exec::JEQ_X:
-    case Exec::JGT_X:
-    case Exec::JGE_X:
-    case Exec::JSET_X: return true;
-    default: return false;
-  }
-}
+bool reads_a(const Step& step) { return (used_values(step) & value_a) != 0; }
 
 bool is_ancillary_or_backward(const Step& step) {
   return step.op == Exec::LD_ANCILLARY || step.op == Exec::JA_BACKWARD;
@@ -385,10 +348,9 @@ class Emitter {
       if (pending && plan_.a_load[i] >= 0 && (plan_.live_in[i] & value_a) != 0) reload_a(i);
       // A deferred load of A is extracted where A is read (a comparison that is reused does
       // not read it) and dropped where A is overwritten first.
-      if (reads_a(steps_[i].op) && !is_conditional(steps_[i].op)) materialize_a();
+      if (reads_a(steps_[i]) && !is_conditional(steps_[i].op)) materialize_a();
       // (A load into A replaces it, or finds it the very value and keeps it: absolute_load.)
-      if ((defines & value_a) != 0 && !reads_a(steps_[i].op) && (!field || msh))
-        a_deferred_.reset();
+      if ((defines & value_a) != 0 && !reads_a(steps_[i]) && (!field || msh)) a_deferred_.reset();
       falls = emit_instruction(i);
     }
   }
@@ -397,6 +359,7 @@ class Emitter {
   bool emit_instruction(std::size_t i) {
     const Step& s = steps_[i];
     const std::uint32_t k = s.k;
+    if (is_conditional(s.op)) return conditional(i);
     switch (s.op) {
       case Exec::LD_W_ABS:
       case Exec::LD_W_ABS_PROVEN: absolute_load(a_reg, k, 4, packet_order_[i] != 0); return true;
@@ -463,14 +426,6 @@ class Emitter {
           return false;
         }
         return true;
-      case Exec::JEQ_K:
-      case Exec::JGT_K:
-      case Exec::JGE_K:
-      case Exec::JSET_K:
-      case Exec::JEQ_X:
-      case Exec::JGT_X:
-      case Exec::JGE_X:
-      case Exec::JSET_X: return conditional(i);
       case Exec::RET_K:
         if (k != 0) a_.k(reach_).vpbroadcastq(verdict_reg, x86::qword_ptr(constant(k)));
         release(reach_);

@@ -60,26 +60,6 @@ bool is_far_absolute_load(const Insn& insn) {
 constexpr int programs_per_run = 12000;
 constexpr int packets_per_program = 8;
 
-// Puts a dispatch in front of `insns` (branch_free_dispatch.hpp): a load of a header field and
-// one or two tests of it jumping into the program, so the dispatched code has exits to choose.
-void prepend_dispatch(Random& random, std::vector<Insn>& insns) {
-  const std::uint16_t loads[] = {0x28, 0x30, 0x20};        // ldh, ldb, ld [k]
-  const std::uint16_t tests[] = {0x15, 0x25, 0x35, 0x45};  // jeq, jgt, jge, jset #k
-  const std::size_t tests_count = 1 + random.below(2);
-  std::vector<Insn> head;
-  head.push_back(Insn{loads[random.below(3)], 0, 0, random.below(16)});
-  for (std::size_t t = 0; t < tests_count; ++t) {
-    // Offsets from the test: into the rest of the head or the program, forwards.
-    const std::uint32_t room = static_cast<std::uint32_t>(tests_count - 1 - t + insns.size() - 1);
-    const std::uint32_t limit = std::min<std::uint32_t>(room, 255) + 1;
-    head.push_back(
-        Insn{tests[random.below(4)], static_cast<std::uint8_t>(random.below(limit)),
-             static_cast<std::uint8_t>(random.below(limit)),
-             random.chance(50) ? random.below(256) : static_cast<std::uint32_t>(random.next())});
-  }
-  insns.insert(insns.begin(), head.begin(), head.end());
-}
-
 // Runs a batch loop (BranchFreeFilter::Loop) over `packets` as Filter::run(span, span) does,
 // with `fallback` for the packets it stops at; every stop must be at a packet the code does not
 // take, and no verdict may be left unwritten.
@@ -106,19 +86,6 @@ std::vector<std::uint32_t> run_loop(const BranchFreeFilter& code, BranchFreeFilt
     ++i;
   }
   return verdicts;
-}
-
-// Turns every accepting return but the last into a `ja` to the last, itself made `ret #k`: the
-// shape pcap_compile gives (one accepting return, at the end), which the compiler treats
-// specially (a jump into it does not clear its other way's flag).
-void funnel_returns(Random& random, std::vector<Insn>& insns) {
-  const std::size_t last = insns.size() - 1;
-  insns[last] = Insn{0x06, 0, 0, 1 + random.below(0xffff)};  // ret #k
-  for (std::size_t i = 0; i < last; ++i) {
-    const bool ret_k = insns[i].code == 0x06, ret_a = insns[i].code == 0x16;
-    if ((ret_k && insns[i].k != 0) || ret_a)
-      insns[i] = Insn{0x05, 0, 0, static_cast<std::uint32_t>(last - i - 1)};  // ja last
-  }
 }
 
 TEST(BranchFree, RandomProgramsMatchLibpcap) {
@@ -570,16 +537,7 @@ TEST(BranchFree, RefusesWhatItDoesNotCompile) {
   EXPECT_TRUE(BranchFreeFilter::compile(*program).ok());
   // Too large a frame: 200 jumps over stores to all sixteen scratch words, which the target
   // reads, each save all sixteen. The translation still gives the right verdicts.
-  std::vector<Insn> stores{{0x30, 0, 0, 0}};  // ldb [0]
-  constexpr std::uint8_t jumps = 200;
-  for (std::uint8_t j = 0; j < jumps; ++j)  // jeq #j jt (the loads) jf next
-    stores.push_back({0x15, static_cast<std::uint8_t>(jumps - 1 - j + 16), 0, j});
-  for (std::uint32_t m = 0; m < 16; ++m) stores.push_back({0x02, 0, 0, m});  // st M[m]
-  for (std::uint32_t m = 0; m < 16; ++m) {
-    stores.push_back({0x60, 0, 0, m});  // ld M[m]
-    stores.push_back({0x07, 0, 0, 0});  // tax
-  }
-  stores.push_back({0x16, 0, 0, 0});  // ret a
+  const std::vector<Insn> stores = frame_heavy_program(0);
   refused(stores);
   program = Program::load(stores);
   ASSERT_TRUE(program) << program.error().to_string();

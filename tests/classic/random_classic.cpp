@@ -1,5 +1,7 @@
 #include "classic/random_classic.hpp"
 
+#include <algorithm>
+
 #include "classic/opcode_table.hpp"
 
 namespace bpfvm::classic::test {
@@ -147,6 +149,48 @@ RandomPacket random_packet(Random& random) {
     default: packet.wire_length = static_cast<std::uint32_t>(size); break;
   }
   return packet;
+}
+
+void prepend_dispatch(Random& random, std::vector<Insn>& insns) {
+  const std::uint16_t loads[] = {0x28, 0x30, 0x20};        // ldh, ldb, ld [k]
+  const std::uint16_t tests[] = {0x15, 0x25, 0x35, 0x45};  // jeq, jgt, jge, jset #k
+  const std::size_t tests_count = 1 + random.below(2);
+  std::vector<Insn> head;
+  head.push_back(Insn{loads[random.below(3)], 0, 0, random.below(16)});
+  for (std::size_t t = 0; t < tests_count; ++t) {
+    // Offsets from the test: into the rest of the head or the program, forwards.
+    const std::uint32_t room = static_cast<std::uint32_t>(tests_count - 1 - t + insns.size() - 1);
+    const std::uint32_t limit = std::min<std::uint32_t>(room, 255) + 1;
+    head.push_back(
+        Insn{tests[random.below(4)], static_cast<std::uint8_t>(random.below(limit)),
+             static_cast<std::uint8_t>(random.below(limit)),
+             random.chance(50) ? random.below(256) : static_cast<std::uint32_t>(random.next())});
+  }
+  insns.insert(insns.begin(), head.begin(), head.end());
+}
+
+void funnel_returns(Random& random, std::vector<Insn>& insns) {
+  const std::size_t last = insns.size() - 1;
+  insns[last] = Insn{0x06, 0, 0, 1 + random.below(0xffff)};  // ret #k
+  for (std::size_t i = 0; i < last; ++i) {
+    const bool ret_k = insns[i].code == 0x06, ret_a = insns[i].code == 0x16;
+    if ((ret_k && insns[i].k != 0) || ret_a)
+      insns[i] = Insn{0x05, 0, 0, static_cast<std::uint32_t>(last - i - 1)};  // ja last
+  }
+}
+
+std::vector<Insn> frame_heavy_program(std::uint32_t load) {
+  std::vector<Insn> stores{{0x30, 0, 0, load}};  // ldb [load]
+  constexpr std::uint8_t jumps = 200;
+  for (std::uint8_t j = 0; j < jumps; ++j)  // jeq #j jt (the loads) jf next
+    stores.push_back({0x15, static_cast<std::uint8_t>(jumps - 1 - j + 16), 0, j});
+  for (std::uint32_t m = 0; m < 16; ++m) stores.push_back({0x02, 0, 0, m});  // st M[m]
+  for (std::uint32_t m = 0; m < 16; ++m) {
+    stores.push_back({0x60, 0, 0, m});  // ld M[m]
+    stores.push_back({0x07, 0, 0, 0});  // tax
+  }
+  stores.push_back({0x16, 0, 0, 0});  // ret a
+  return stores;
 }
 
 }  // namespace bpfvm::classic::test

@@ -46,4 +46,17 @@ RandomPacket random_packet(Random& random);
 // A 32-bit value biased towards the edges (0, 1, 31, 32, 0x7fffffff, 0x80000000, ~0, small).
 std::uint32_t edgy_value(Random& random);
 
+// Puts in front of `insns` the shape pcap_compile begins with: a load of a header field and
+// one or two tests of it jumping into the program (a dispatch, branch_free_dispatch.hpp).
+void prepend_dispatch(Random& random, std::vector<Insn>& insns);
+
+// Turns every accepting return but the last into a `ja` to the last, itself made `ret #k`: the
+// shape pcap_compile gives (one accepting return, at the end), which the compilers treat
+// specially.
+void funnel_returns(Random& random, std::vector<Insn>& insns);
+
+// A program the compilers refuse for its frame: after `ldb [load]`, 200 jumps over stores to
+// all sixteen scratch words, which their target reads, each saving all sixteen.
+std::vector<Insn> frame_heavy_program(std::uint32_t load);
+
 }  // namespace bpfvm::classic::test
