@@ -57,8 +57,7 @@ const std::array<x86::Gp, 8> pending_registers = {x86::esi, x86::edi,  x86::ebp,
 constexpr std::uint8_t cmp_eq = 0, cmp_lt = 1, cmp_le = 2, cmp_ne = 4, cmp_nlt = 5, cmp_nle = 6;
 constexpr std::uint64_t low32 = 0xffffffffu;
 
-const std::array<x86::Gp, 6> saved_registers = {x86::rbx, x86::rbp, x86::r12,
-                                                x86::r13, x86::r14, x86::r15};
+const std::array<x86::Gp, 5> saved_registers = {x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
 
 Error refuse(std::string_view why) {
   return make_error(Error::Kind::usage, fmt::format("vector compiler: {}", why));
@@ -128,8 +127,15 @@ class Emitter {
 
   void emit() {
     for (const x86::Gp& reg : saved_registers) a_.push(reg);
-    // (The frame's slots are not 64-byte aligned: they are accessed with vmovdqu64.)
-    a_.sub(x86::rsp, frame_ + 8);
+    // (The frame's slots are not 64-byte aligned: they are accessed with vmovdqu64.) A frame
+    // over a page is reached a page at a time, each touched on the way, so that a small
+    // thread's stack meets its guard page rather than stepping over it.
+    std::int32_t remaining = frame_ + 8;
+    for (; remaining > 4096; remaining -= 4096) {
+      a_.sub(x86::rsp, 4096);
+      a_.or_(x86::byte_ptr(x86::rsp), 0);
+    }
+    a_.sub(x86::rsp, remaining);
     a_.mov(x86::r13, x86::rdi);
     a_.mov(x86::r14, x86::rdx);
     a_.lea(x86::r12,
