@@ -119,6 +119,30 @@ class Emitter {
       if (!planned_.empty() && to <= planned_.back() + 8) continue;
       planned_.push_back(std::min<std::uint64_t>(from, plan_.min_caplen - 8));
     }
+    // Dominators (every way to j passes through i): jumps go forwards, so one pass in order.
+    dominators_.assign(n, std::vector<bool>(n, false));
+    std::vector<bool> reached(n, false);
+    reached[0] = true;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (!reached[j]) continue;
+      dominators_[j][j] = true;
+      for (const std::uint32_t t : successors(j)) {
+        if (t >= n) continue;
+        if (!reached[t]) {
+          dominators_[t] = dominators_[j];
+          reached[t] = true;
+        } else {
+          for (std::size_t d = 0; d < n; ++d)
+            dominators_[t][d] = dominators_[t][d] && dominators_[j][d];
+        }
+      }
+    }
+    // Two scratch-word registers the program leaves free hold an indexed load's 8 bytes and
+    // where they start, for later indexed loads it dominates with the same X.
+    Values used = 0;
+    for (const Step& step : steps_) used |= used_values(step) | defined_values(step);
+    for (std::uint32_t k = scratch_words; k-- > 0 && free_scratch_.size() < 2;)
+      if ((used & value_m(k)) == 0) free_scratch_.push_back(scratch_reg(k));
   }
 
   std::size_t frame() const { return static_cast<std::size_t>(frame_); }
@@ -167,6 +191,14 @@ class Emitter {
   }
 
  private:
+  std::vector<std::uint32_t> successors(std::size_t i) const {
+    const Step& s = steps_[i];
+    if (s.op == Exec::RET_K || s.op == Exec::RET_A) return {};
+    if (s.op == Exec::JA) return {s.jt};
+    if (is_conditional(s.op)) return {s.jt, s.jf};
+    return {static_cast<std::uint32_t>(i + 1)};
+  }
+
   std::vector<std::uint32_t> jump_targets(std::size_t i) const {
     const Step& s = steps_[i];
     if (s.op == Exec::JA) return {s.jt};
@@ -349,6 +381,7 @@ class Emitter {
       const bool msh = steps_[i].op == Exec::LDX_B_MSH || steps_[i].op == Exec::LDX_B_MSH_PROVEN;
       if ((defines & value_a) != 0 && (!field || msh)) a_symbol_.reset();
       if ((defines & value_x) != 0 && !msh) x_symbol_.reset();
+      if ((defines & value_x) != 0) ++x_version_;
       if ((restored & value_a) != 0) a_symbol_.reset();
       if ((restored & value_x) != 0) x_symbol_.reset();
       if (pending && plan_.a_load[i] >= 0 && (plan_.live_in[i] & value_a) != 0) reload_a(i);
@@ -377,9 +410,9 @@ class Emitter {
       case Exec::LDX_B_MSH_PROVEN:
         if (absolute_load(x_reg, k, 1, true, 0xf)) a_.vpsllq(x_reg, x_reg, 2);
         return true;
-      case Exec::LD_W_IND: indexed_load(k, 4, packet_order_[i] != 0); return true;
-      case Exec::LD_H_IND: indexed_load(k, 2, packet_order_[i] != 0); return true;
-      case Exec::LD_B_IND: indexed_load(k, 1, true); return true;
+      case Exec::LD_W_IND: indexed_load(i, k, 4, packet_order_[i] != 0); return true;
+      case Exec::LD_H_IND: indexed_load(i, k, 2, packet_order_[i] != 0); return true;
+      case Exec::LD_B_IND: indexed_load(i, k, 1, true); return true;
       case Exec::LD_W_LEN: a_.vmovdqa64(a_reg, wire_reg); return true;
       case Exec::LDX_W_LEN: a_.vmovdqa64(x_reg, wire_reg); return true;
       case Exec::LD_IMM: a_.vpbroadcastq(a_reg, x86::qword_ptr(constant(k))); return true;
@@ -689,12 +722,28 @@ class Emitter {
   // others leave k1 (their packets are rejected if that is their path). The in-bounds lanes
   // read the 8 bytes at min(X + k, caplen - 8) (caplen >= min_caplen >= 8) and shift their
   // value down.
-  void indexed_load(std::uint32_t k, int size, bool in_order) {
+  void indexed_load(std::size_t i, std::uint32_t k, int size, bool in_order) {
     a_.vpaddq(t1, x_reg, broadcast(std::uint64_t{k} + static_cast<std::uint64_t>(size)));
     a_.k(reach_).vpcmpuq(reach_, t1, caplen_reg, cmp_le);
+    // The 8 bytes an earlier indexed load gathered, with the same X, on every way here (so
+    // every lane that reaches this load reached that one, in bounds) and covering this load's
+    // bytes: only the shift differs. (Where that gather was skipped, no lane reaches here.)
+    const IndexedWindow& w = indexed_window_;
+    if (w.valid && w.x_version == x_version_ && k >= w.k && k + size >= w.k + w.size &&
+        std::uint64_t{k} + static_cast<std::uint64_t>(size) <= std::uint64_t{w.k} + 8 &&
+        dominators_[i][w.at]) {
+      a_.vpaddq(t0, x_reg, broadcast(k));
+      a_.vpsubq(t0, t0, free_scratch_[1]);
+      a_.vpsllq(t0, t0, 3);
+      a_.vpsrlvq(a_reg, free_scratch_[0], t0);
+      extract(a_reg, a_reg, 0, size, in_order);
+      return;
+    }
     // Only the lanes that reach the load read the packet, and none at all when no lane does:
     // a gather waits for every line it reads, and this load is often on a path few packets
     // take (the transport header of one protocol among several).
+    const bool keep = free_scratch_.size() == 2;
+    const x86::Zmm bytes = keep ? free_scratch_[0] : a_reg;
     a_.vpxorq(a_reg, a_reg, a_reg);
     const asmjit::Label skip = a_.newLabel();
     a_.kmovb(gather_mask, reach_);
@@ -705,12 +754,15 @@ class Emitter {
     a_.vpminuq(t1, t0, t1);                   // where the 8 bytes start
     a_.vpsubq(t0, t0, t1);                    // the value's offset in them
     a_.vpsllq(t0, t0, 3);                     // in bits
-    a_.vpaddq(t1, t1, data_reg);              // their addresses
-    a_.k(gather_mask).vpgatherqq(a_reg, x86::ptr(std::uint64_t{0}, t1));
+    if (keep) a_.vmovdqa64(free_scratch_[1], t1);
+    a_.vpaddq(t1, t1, data_reg);  // their addresses
+    if (keep) a_.vpxorq(bytes, bytes, bytes);
+    a_.k(gather_mask).vpgatherqq(bytes, x86::ptr(std::uint64_t{0}, t1));
     ++gathers_;
-    a_.vpsrlvq(a_reg, a_reg, t0);
+    a_.vpsrlvq(a_reg, bytes, t0);
     extract(a_reg, a_reg, 0, size, in_order);
     a_.bind(skip);
+    if (keep) indexed_window_ = {true, i, x_version_, k, size};
   }
 
   // ---- constants, emitted after the code ----
@@ -775,6 +827,17 @@ class Emitter {
     auto operator<=>(const Comparison&) const = default;
   };
   std::optional<Symbol> a_symbol_, x_symbol_;
+  std::uint64_t x_version_ = 0;  // counts the writes to X, merges included
+  // The last indexed load that gathered into free_scratch_ (its bytes, then where they start).
+  struct IndexedWindow {
+    bool valid = false;
+    std::size_t at = 0;
+    std::uint64_t x_version = 0;
+    std::uint32_t k = 0;
+    int size = 0;
+  } indexed_window_;
+  std::vector<std::vector<bool>> dominators_;  // [j][i]: every way to j passes through i
+  std::vector<x86::Zmm> free_scratch_;
   // An absolute load into A not extracted from its window yet.
   struct Deferred {
     std::uint32_t window = 0;
