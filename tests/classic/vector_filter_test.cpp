@@ -547,6 +547,57 @@ void check_with_libpcap(const std::string& source,
   check_verdicts(insns, expects);
 }
 
+// Indexed loads that a first one dominates with the same X reuse its gathered bytes (the two
+// ports of `tcp port 80`): at the capture's end the later load may be out of bounds where the
+// first is not, X may change between them (no reuse), and a later load may not be dominated
+// (reached on another way too: no reuse either). Packets of 10 to 20 bytes, X (0, 4 or 8)
+// from byte 8.
+TEST(VectorFilter, IndexedLoadsShareAGather) {
+  if (!VectorFilter::host_supported()) GTEST_SKIP() << no_avx512;
+  auto bytes = [](std::size_t n, std::uint8_t x) {
+    std::vector<std::uint8_t> b = counting(20, 0x40);
+    b.resize(n);
+    b[8] = x;
+    return b;
+  };
+  std::vector<std::size_t> gathers;
+  for (const char* source :
+       {// ldh [x+2] then ldh [x+4] (dominated), as tcp's source and destination ports
+        "ldxb 4*([8]&0xf)\nldh [x + 2]\njeq #0x4a4b jt 5 jf 3\nldh [x + 4]\n"
+        "jeq #0x4c4d jt 5 jf 6\nret a\nret #0",
+        // the same with X changed between: no reuse
+        "ldxb 4*([8]&0xf)\nldh [x + 2]\njeq #0x4a4b jt 6 jf 3\nldx #1\nldh [x + 4]\n"
+        "jeq #0x4546 jt 6 jf 7\nret a\nret #0",
+        // a later load reached another way as well: no reuse
+        "ldb [9]\njeq #0x49 jt 2 jf 4\nldxb 4*([8]&0xf)\nldb [x + 1]\nldxb 4*([8]&0xf)\n"
+        "ldh [x + 3]\nret a",
+        // a word and a byte within the first one's 8 bytes, reused; then one past them
+        "ldxb 4*([8]&0xf)\nldb [x + 0]\njset #0x1 jt 3 jf 4\nld [x + 4]\nldb [x + 7]\n"
+        "ret a",
+        "ldxb 4*([8]&0xf)\nldb [x + 0]\nld [x + 6]\nret a"}) {
+    SCOPED_TRACE(source);
+    std::vector<Expect> expects;
+    auto program = parse_program(source);
+    ASSERT_TRUE(program) << program.error().to_string();
+    const Libpcap libpcap(*program);
+    for (std::size_t n = 10; n <= 20; ++n)
+      for (const std::uint8_t x : {0x00, 0x01, 0x02}) {
+        std::vector<std::uint8_t> packet = bytes(n, x);
+        const std::uint32_t verdict = libpcap(packet, static_cast<std::uint32_t>(n));
+        expects.push_back(Expect{std::move(packet), verdict});
+      }
+    check_verdicts(*program, expects);
+    // One gather of the packets' first bytes (for ldxb, ldb [9]), and one per indexed load
+    // that does not reuse another's.
+    auto loaded = Program::load(*program);
+    ASSERT_TRUE(loaded);
+    auto code = VectorFilter::compile(*loaded);
+    ASSERT_TRUE(code);
+    gathers.push_back(code->gathers());
+  }
+  EXPECT_EQ(gathers, (std::vector<std::size_t>{2, 3, 3, 2, 3}));
+}
+
 TEST(VectorFilter, ValuesMergedAtJoins) {
   if (!VectorFilter::host_supported()) GTEST_SKIP() << no_avx512;
   // A reaches `ret a` from the jump as the packet byte, or from `ld #99`.
