@@ -223,9 +223,9 @@ int main(int argc, char** argv) {
                               : 0;
           }
         }
-        return static_cast<std::size_t>(
-            std::count_if(verdicts.begin(), verdicts.begin() + static_cast<long>(n),
-                          [](std::uint32_t v) { return v != 0; }));
+        return static_cast<std::size_t>(std::count_if(verdicts.begin(),
+                                                      verdicts.begin() + static_cast<long>(n),
+                                                      [](std::uint32_t v) { return v != 0; }));
       });
     }
     if (auto prototype = bench::PartitionPrototype::make(*program, *code)) {
